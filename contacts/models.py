@@ -1,0 +1,169 @@
+"""The contact book: one row per real person, the identities that name them, who knows them, and
+what they said about being contacted. Knows nothing about surveys."""
+
+import zoneinfo
+
+from django.contrib.postgres.indexes import GinIndex
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from departments.models import Department
+
+
+def validate_time_zone(value: str) -> None:
+    if value and value not in available_time_zones():
+        raise ValidationError(f"{value!r} is not an IANA time zone (for example Europe/Berlin).")
+
+
+def available_time_zones() -> set[str]:
+    global _TIME_ZONES
+    if _TIME_ZONES is None:
+        _TIME_ZONES = zoneinfo.available_timezones()
+    return _TIME_ZONES
+
+
+_TIME_ZONES: set[str] | None = None
+
+
+class Channel(models.TextChoices):
+    EMAIL = "email", "Email"
+    SMS = "sms", "SMS"
+
+
+class Contact(models.Model):
+    name = models.CharField(max_length=200, blank=True)
+    locale = models.CharField(max_length=16, blank=True, help_text="A language tag such as en or de-AT.")
+    time_zone = models.CharField(max_length=64, blank=True, validators=[validate_time_zone])
+    attributes = models.JSONField(default=dict, blank=True)
+    # When the person became known: the start of a frequency rule's grace period for new contacts.
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [
+            # Audience segments filter on attributes (attributes @> '{"tier": "gold"}').
+            GinIndex(fields=["attributes"], name="contact_attributes_gin", opclasses=["jsonb_path_ops"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.name or f"Contact #{self.pk}"
+
+
+class Identity(models.Model):
+    """An email address, phone number or external id naming one contact.
+
+    `normalised` is the form two identities are compared in (contacts/normalise.py); the unique
+    constraint makes "one normalised identity belongs to one contact" a database fact.
+    """
+
+    class Kind(models.TextChoices):
+        EMAIL = "email", "Email"
+        PHONE = "phone", "Phone"
+        EXTERNAL = "external", "External id"
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="identities")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    # The source system of an external id ("crm", "shop"); empty for emails and phones.
+    source = models.CharField(max_length=60, blank=True, default="")
+    value = models.CharField(max_length=320, help_text="As it was given.")
+    normalised = models.CharField(max_length=320)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name_plural = "identities"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "source", "normalised"], name="identity_unique_normalised"
+            ),
+            models.CheckConstraint(
+                condition=Q(kind="external") | Q(source=""),
+                name="identity_source_only_for_external",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        prefix = f"{self.source}:" if self.source else ""
+        return f"{self.get_kind_display()} {prefix}{self.value}"
+
+
+class DepartmentContact(models.Model):
+    """A department knows this contact: it brought them in or surveyed them. Department owners
+    see only the contacts their department knows."""
+
+    class Source(models.TextChoices):
+        IMPORT = "import", "Import"
+        API = "api", "API"
+        ADMIN = "admin", "Admin"
+        SURVEY = "survey", "Survey"
+
+    department = models.ForeignKey(Department, on_delete=models.CASCADE, related_name="contact_links")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="department_links")
+    source = models.CharField(max_length=10, choices=Source.choices)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["department", "contact"], name="department_contact_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.department} knows {self.contact}"
+
+
+class Consent(models.Model):
+    """One statement about being contacted, never changed once written (append-only).
+
+    Scope: `department` empty means every department, `channel` empty every channel. What the
+    records add up to is decided by contacts.consent.consent_decide.
+    """
+
+    class Kind(models.TextChoices):
+        OPT_OUT = "opt_out", "Opt-out"
+        OPT_IN = "opt_in", "Opt-in"
+        SNOOZE = "snooze", "Snooze"
+
+    class Source(models.TextChoices):
+        UNSUBSCRIBE_LINK = "unsubscribe_link", "Unsubscribe link"
+        PREFERENCE_CENTRE = "preference_centre", "Preference centre"
+        BOUNCE = "bounce", "Bounce"
+        COMPLAINT = "complaint", "Complaint"
+        SMS_STOP = "sms_stop", "SMS STOP"
+        ADMIN = "admin", "Admin"
+        API = "api", "API"
+        IMPORT = "import", "Import"
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="consents")
+    department = models.ForeignKey(
+        Department, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    channel = models.CharField(max_length=10, choices=Channel.choices, blank=True)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    until = models.DateTimeField(null=True, blank=True, help_text="End of a snooze.")
+    source = models.CharField(max_length=20, choices=Source.choices)
+    note = models.TextField(blank=True)
+    recorded_by = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind="snooze", until__isnull=False) | (~Q(kind="snooze") & Q(until__isnull=True)),
+                name="consent_until_only_for_snooze",
+            ),
+        ]
+        indexes = [
+            # The gatekeeper reads a contact's records in order: consent_decide and its SQL twin.
+            models.Index(fields=["contact", "created_at"], name="consent_contact_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} ({self.get_source_display()})"
+
+    @property
+    def scope_label(self) -> str:
+        department = self.department.name if self.department_id else "all departments"
+        channel = self.get_channel_display() if self.channel else "all channels"
+        return f"{department}, {channel}"

@@ -1,0 +1,101 @@
+"""One error type for the whole application, and the one place that maps errors to HTTP.
+
+Services raise `ApplicationError` subclasses; they never build responses. Every API error body has
+the shape {"code": str, "message": str, "extra": dict}.
+"""
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import set_rollback
+
+
+class ApplicationError(Exception):
+    status_code = status.HTTP_400_BAD_REQUEST
+    code = "invalid"
+
+    def __init__(self, message: str, *, code: str | None = None, extra: dict[str, Any] | None = None):
+        super().__init__(message)
+        self.message = message
+        if code:
+            self.code = code
+        self.extra = extra or {}
+
+
+class NotFound(ApplicationError):
+    status_code = status.HTTP_404_NOT_FOUND
+    code = "not_found"
+
+
+class Conflict(ApplicationError):
+    status_code = status.HTTP_409_CONFLICT
+    code = "conflict"
+
+
+class Unprocessable(ApplicationError):
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+    code = "unprocessable"
+
+
+def error_body(code: str, message: str, extra: dict | None = None) -> dict:
+    return {"code": code, "message": message, "extra": extra or {}}
+
+
+def exception_handler(exc: Exception, context: dict) -> Response | None:
+    """DRF's exception handler, reshaped: every error leaves as {"code", "message", "extra"}."""
+    if isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(_django_validation_detail(exc))
+    elif isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+
+    if isinstance(exc, ApplicationError):
+        set_rollback()
+        return Response(error_body(exc.code, exc.message, exc.extra), status=exc.status_code)
+    if not isinstance(exc, exceptions.APIException):
+        return None  # a bug: let Django turn it into a 500 and log it
+
+    headers = {}
+    if getattr(exc, "auth_header", None):
+        headers["WWW-Authenticate"] = exc.auth_header
+    if getattr(exc, "wait", None):
+        headers["Retry-After"] = str(int(exc.wait))
+    set_rollback()
+    if isinstance(exc, exceptions.ValidationError):
+        body = error_body("invalid", _first_message(exc.detail), {"fields": exc.detail})
+    else:
+        body = error_body(
+            exc.default_code if not isinstance(exc.detail, dict) else "error", str(exc.detail), {}
+        )
+        codes = exc.get_codes()
+        if isinstance(codes, str):
+            body["code"] = codes
+    return Response(body, status=exc.status_code, headers=headers)
+
+
+def _django_validation_detail(exc: DjangoValidationError) -> Any:
+    if hasattr(exc, "error_dict"):
+        return exc.message_dict
+    return {"non_field_errors": exc.messages}
+
+
+def _first_message(detail: Any, path: str = "") -> str:
+    """The first error, prefixed with where it is: 'email: Enter a valid email address.'"""
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            where = key if not path else f"{path}.{key}"
+            if key == "non_field_errors":
+                where = path
+            return _first_message(value, where)
+    if isinstance(detail, list) and detail:
+        for index, value in enumerate(detail):
+            if value:
+                where = path if not isinstance(value, dict) else f"{path}[{index}]"
+                return _first_message(value, where)
+    text = str(detail)
+    return f"{path}: {text}" if path else text

@@ -1,0 +1,56 @@
+"""REST API authentication by department API key: `Authorization: Bearer <key>`."""
+
+import hashlib
+
+from django.utils import timezone
+from rest_framework import authentication, exceptions
+
+from departments.models import ApiKey
+
+KEY_PREFIX = "cxf_"
+
+
+def hash_api_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+class ApiKeyUser:
+    """The request.user of an API-key request: authenticated, in exactly one department."""
+
+    is_authenticated = True
+    is_anonymous = False
+    is_superuser = False
+    is_staff = False
+
+    def __init__(self, api_key: ApiKey):
+        self.api_key = api_key
+        self.pk = None
+        self.id = None
+
+    def __str__(self) -> str:
+        return f"API key {self.api_key.prefix}"
+
+
+class ApiKeyAuthentication(authentication.BaseAuthentication):
+    keyword = "Bearer"
+
+    def authenticate(self, request):
+        header = authentication.get_authorization_header(request).decode("latin-1").split()
+        if not header or header[0] != self.keyword:
+            return None
+        if len(header) != 2 or not header[1].startswith(KEY_PREFIX):
+            raise exceptions.AuthenticationFailed("Malformed API key: expected 'Bearer cxf_…'.")
+        try:
+            key = ApiKey.objects.select_related("department").get(
+                key_hash=hash_api_key(header[1]), revoked_at__isnull=True
+            )
+        except ApiKey.DoesNotExist:
+            raise exceptions.AuthenticationFailed("Unknown or revoked API key.") from None
+        # Written at most once a minute per key, so busy integrations do not write on every call.
+        now = timezone.now()
+        if key.last_used_at is None or (now - key.last_used_at).total_seconds() > 60:
+            ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+        return ApiKeyUser(key), key
+
+    def authenticate_header(self, request):
+        return self.keyword

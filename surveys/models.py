@@ -1,0 +1,1 @@
+"""Surveys, frequency rules, send requests, decisions, invitations and responses."""

@@ -1,0 +1,81 @@
+"""Named personas and clients shared by every test.
+
+- `support` and its owner `alice`: the department most tests act as.
+- `marketing` and its owner `mallory`: a second department that must never see support's data.
+- `lead`: a CX lead, who sees everything.
+"""
+
+import pytest
+from rest_framework.test import APIClient
+
+from departments.services import api_key_create
+from tests import factories
+
+
+@pytest.fixture
+def support(db):
+    return factories.DepartmentFactory(slug="support", name="Support")
+
+
+@pytest.fixture
+def marketing(db):
+    return factories.DepartmentFactory(slug="marketing", name="Marketing")
+
+
+@pytest.fixture
+def alice(support):
+    return factories.department_owner(support, username="alice")
+
+
+@pytest.fixture
+def mallory(marketing):
+    return factories.department_owner(marketing, username="mallory")
+
+
+@pytest.fixture
+def lead(db):
+    return factories.cx_lead(username="lead")
+
+
+def _api_client_for(department) -> APIClient:
+    _, key = api_key_create(department=department, name="tests")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+    return client
+
+
+@pytest.fixture
+def support_api(support) -> APIClient:
+    """The REST API as the support department's integration (its API key)."""
+    return _api_client_for(support)
+
+
+@pytest.fixture
+def marketing_api(marketing) -> APIClient:
+    return _api_client_for(marketing)
+
+
+@pytest.fixture
+def lead_api(lead) -> APIClient:
+    client = APIClient()
+    client.force_login(lead)
+    return client
+
+
+@pytest.fixture
+def alice_client(client, alice):
+    """The admin as alice."""
+    client.force_login(alice)
+    return client
+
+
+@pytest.fixture
+def mallory_client(client, mallory):
+    client.force_login(mallory)
+    return client
+
+
+@pytest.fixture
+def lead_client(client, lead):
+    client.force_login(lead)
+    return client

@@ -1,0 +1,90 @@
+"""factory_boy factories for every model the tests build."""
+
+import factory
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+
+from contacts.models import Consent, Contact, DepartmentContact, Identity
+from departments.models import Department
+from departments.roles import CX_LEAD, DEPARTMENT_OWNER
+
+
+class DepartmentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Department
+        django_get_or_create = ("slug",)
+
+    name = factory.Sequence(lambda n: f"Department {n}")
+    slug = factory.Sequence(lambda n: f"department-{n}")
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ("username",)
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda u: f"{u.username}@staff.example.com")
+    is_staff = True
+    password = factory.django.Password("correct horse battery staple")
+
+    @factory.post_generation
+    def role(self, create, extracted, **kwargs):
+        if create and extracted:
+            self.groups.add(Group.objects.get(name=extracted))
+
+
+def department_owner(department: Department, **kwargs):
+    user = UserFactory(role=DEPARTMENT_OWNER, **kwargs)
+    department.members.add(user)
+    return user
+
+
+def cx_lead(**kwargs):
+    return UserFactory(role=CX_LEAD, **kwargs)
+
+
+class ContactFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Contact
+
+    name = factory.Faker("name")
+    locale = "en"
+    time_zone = "Europe/Berlin"
+
+
+class IdentityFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Identity
+
+    contact = factory.SubFactory(ContactFactory)
+    kind = Identity.Kind.EMAIL
+    value = factory.Sequence(lambda n: f"person{n}@example.com")
+    normalised = factory.LazyAttribute(lambda i: i.value.lower())
+
+
+class DepartmentContactFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = DepartmentContact
+
+    department = factory.SubFactory(DepartmentFactory)
+    contact = factory.SubFactory(ContactFactory)
+    source = DepartmentContact.Source.IMPORT
+
+
+class ConsentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Consent
+
+    contact = factory.SubFactory(ContactFactory)
+    kind = Consent.Kind.OPT_OUT
+    source = Consent.Source.ADMIN
+
+
+def known_contact(department: Department, *, email: str | None = None, **kwargs) -> Contact:
+    """A contact that `department` knows, with one email identity."""
+    contact = ContactFactory(**kwargs)
+    IdentityFactory(contact=contact, **({"value": email, "normalised": email.lower()} if email else {}))
+    DepartmentContactFactory(department=department, contact=contact)
+    return contact
