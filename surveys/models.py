@@ -1,1 +1,330 @@
-"""Surveys, frequency rules, send requests, decisions, invitations and responses."""
+"""Surveys, frequency rules, send requests, decisions and invitations: the gatekeeper's data.
+
+Response and delivery models join these as the delivery issue lands.
+"""
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from contacts.models import Channel, Contact
+from departments.models import Department
+
+
+class SurveyKind(models.TextChoices):
+    RELATIONSHIP = "relationship", "Relationship"
+    TRANSACTIONAL = "transactional", "Transactional"
+
+
+class Survey(models.Model):
+    """One version of a survey. Sending freezes it; editing a frozen survey makes the next version,
+    which shares `family_id` so "the same survey" means every version of it."""
+
+    department = models.ForeignKey(Department, on_delete=models.PROTECT, related_name="surveys")
+    name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=20, choices=SurveyKind.choices, default=SurveyKind.TRANSACTIONAL)
+    family_id = models.BigIntegerField(null=True, blank=True, editable=False, db_index=True)
+    version = models.PositiveIntegerField(default=1, editable=False)
+    is_current = models.BooleanField(default=True, editable=False)
+    frozen_at = models.DateTimeField(null=True, blank=True, editable=False)
+    intro = models.TextField(blank=True, help_text="Shown above the questions.")
+    link_valid_days = models.PositiveIntegerField(
+        default=14,
+        validators=[MinValueValidator(1), MaxValueValidator(365)],
+        help_text="Days an invitation link stays valid.",
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["family_id", "version"], name="survey_family_version_unique"),
+            models.UniqueConstraint(
+                fields=["family_id"], condition=Q(is_current=True), name="survey_one_current_version"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} (v{self.version})" if self.version > 1 else self.name
+
+    @property
+    def is_frozen(self) -> bool:
+        return self.frozen_at is not None
+
+
+class QuestionKind(models.TextChoices):
+    NPS = "nps", "NPS (0–10)"
+    CSAT = "csat", "CSAT (1–5)"
+    CES = "ces", "CES (1–7)"
+    RATING = "rating", "Rating"
+    SINGLE_CHOICE = "single_choice", "Single choice"
+    MULTIPLE_CHOICE = "multiple_choice", "Multiple choice"
+    FREE_TEXT = "free_text", "Free text"
+
+
+# The fixed scales of the standard question kinds (PRODUCT.md §3).
+FIXED_SCALES = {QuestionKind.NPS: (0, 10), QuestionKind.CSAT: (1, 5), QuestionKind.CES: (1, 7)}
+
+
+class Question(models.Model):
+    survey = models.ForeignKey(Survey, on_delete=models.CASCADE, related_name="questions")
+    position = models.PositiveIntegerField()
+    kind = models.CharField(max_length=20, choices=QuestionKind.choices)
+    text = models.CharField(max_length=500)
+    help_text = models.CharField(max_length=500, blank=True)
+    required = models.BooleanField(default=True)
+    # Rating questions choose their scale; NPS, CSAT and CES have fixed ones (FIXED_SCALES).
+    scale_min = models.IntegerField(null=True, blank=True)
+    scale_max = models.IntegerField(null=True, blank=True)
+    choices = models.JSONField(default=list, blank=True, help_text="Options of a choice question.")
+
+    class Meta:
+        ordering = ["survey", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["survey", "position"], name="question_position_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.text
+
+    @property
+    def scale(self) -> tuple[int, int] | None:
+        if self.kind in FIXED_SCALES:
+            return FIXED_SCALES[self.kind]
+        if self.kind == QuestionKind.RATING:
+            return (self.scale_min, self.scale_max)
+        return None
+
+
+class RuleClock(models.TextChoices):
+    INVITATION = "invitation", "Invitation sent"
+    RESPONSE = "response", "Response received"
+
+
+class FrequencyRule(models.Model):
+    """At most `max_touches` counted touches per contact in any rolling `window` (PRODUCT.md §3).
+
+    Scope fields left empty mean "any": a rule with none set covers everyone. Every change is kept
+    in FrequencyRuleVersion, and each decision names the version that made it.
+    """
+
+    name = models.CharField(max_length=200)
+    is_active = models.BooleanField(default=True)
+    max_touches = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    window = models.DurationField(help_text="Rolling window, e.g. 30 days or 12:00:00 for 12 hours.")
+    scope_department = models.ForeignKey(
+        Department, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    scope_survey_kind = models.CharField(max_length=20, choices=SurveyKind.choices, blank=True)
+    scope_channel = models.CharField(max_length=10, choices=Channel.choices, blank=True)
+    clock = models.CharField(max_length=10, choices=RuleClock.choices, default=RuleClock.INVITATION)
+    new_contact_grace = models.DurationField(
+        null=True, blank=True, help_text="Contacts known for less than this are not surveyed yet."
+    )
+    version = models.PositiveIntegerField(default=1, editable=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(condition=Q(window__gt="0 seconds"), name="rule_window_positive"),
+            models.CheckConstraint(condition=Q(max_touches__gte=1), name="rule_max_touches_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class FrequencyRuleVersion(models.Model):
+    rule = models.ForeignKey(FrequencyRule, on_delete=models.CASCADE, related_name="versions")
+    version = models.PositiveIntegerField()
+    snapshot = models.JSONField()
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["rule", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["rule", "version"], name="rule_version_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rule} v{self.version}"
+
+
+class SendRequest(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        SUBMITTED = "submitted", "Submitted"
+        SCREENED = "screened", "Screened"
+        SENDING = "sending", "Sending"
+        COMPLETED = "completed", "Completed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    class AudienceKind(models.TextChoices):
+        UPLOAD = "upload", "Uploaded list"
+        FILTER = "filter", "Contacts filtered by attributes"
+        ALL_KNOWN = "all_known", "All contacts the department knows"
+        TRIGGER = "trigger", "One contact, triggered by an event"
+
+    department = models.ForeignKey(Department, on_delete=models.PROTECT, related_name="send_requests")
+    survey = models.ForeignKey(Survey, on_delete=models.PROTECT, related_name="send_requests")
+    channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.EMAIL)
+    audience_kind = models.CharField(max_length=10, choices=AudienceKind.choices)
+    audience_filter = models.JSONField(
+        default=dict, blank=True, help_text='Attributes every contact must have, e.g. {"tier": "gold"}.'
+    )
+    earliest_send_at = models.DateTimeField(default=timezone.now)
+    latest_send_at = models.DateTimeField(null=True, blank=True)
+    priority = models.PositiveSmallIntegerField(default=5, validators=[MaxValueValidator(10)])
+    purpose = models.CharField(max_length=500, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    screening_summary = models.JSONField(default=dict, blank=True, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    screened_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(latest_send_at__isnull=True)
+                | Q(latest_send_at__gte=models.F("earliest_send_at")),
+                name="send_request_window_ordered",
+            ),
+        ]
+        indexes = [models.Index(fields=["department", "status"], name="send_request_dept_status")]
+
+    def __str__(self) -> str:
+        return f"{self.survey} → {self.get_audience_kind_display().lower()} ({self.get_status_display()})"
+
+
+class AudienceMember(models.Model):
+    """One row of an uploaded audience. A contact named by two rows appears twice: the second
+    is reported as a duplicate in the audience."""
+
+    send_request = models.ForeignKey(SendRequest, on_delete=models.CASCADE, related_name="audience")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="+")
+    row_number = models.PositiveIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["send_request", "contact"], name="audience_request_contact")]
+
+    def __str__(self) -> str:
+        return f"row {self.row_number}"
+
+
+class Reason(models.TextChoices):
+    """Why the gatekeeper said no. Stored on every blocked decision."""
+
+    OPTED_OUT = "opted_out", "Opted out"
+    SNOOZED = "snoozed", "Snoozed"
+    DUPLICATE_IN_AUDIENCE = "duplicate_in_audience", "Duplicate in audience"
+    NO_ADDRESS = "no_address", "No address on this channel"
+    ALREADY_INVITED = "already_invited", "Already has an open invitation for this survey"
+    RULE = "rule", "Frequency rule"
+
+
+class Decision(models.Model):
+    """The gatekeeper's verdict for one contact in one send request."""
+
+    send_request = models.ForeignKey(SendRequest, on_delete=models.CASCADE, related_name="decisions")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="+")
+    allowed = models.BooleanField()
+    reason = models.CharField(max_length=30, choices=Reason.choices, blank=True)
+    rule = models.ForeignKey(FrequencyRule, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    rule_version = models.PositiveIntegerField(null=True, blank=True)
+    next_eligible_at = models.DateTimeField(null=True, blank=True)
+    # The latest counted touch under the blocking rule, to explain it without naming its survey.
+    last_touch_at = models.DateTimeField(null=True, blank=True)
+    last_touch_same_department = models.BooleanField(null=True, blank=True)
+    decided_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["send_request", "contact"], name="decision_one_per_contact"),
+        ]
+        indexes = [models.Index(fields=["contact", "decided_at"], name="decision_contact_time")]
+
+    def __str__(self) -> str:
+        return "allowed" if self.allowed else f"blocked: {self.get_reason_display()}"
+
+
+class Invitation(models.Model):
+    """One allowed decision turned into a personal invitation; it counts as a touch from the moment
+    it is queued. Department, survey kind and family are copied from the request so the
+    gatekeeper's rule query reads one table."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        DELIVERED = "delivered", "Delivered"
+        OPENED = "opened", "Opened"
+        ANSWERED = "answered", "Answered"
+        FAILED = "failed", "Failed"
+        BOUNCED = "bounced", "Bounced"
+        EXPIRED = "expired", "Expired"
+        CANCELLED = "cancelled", "Cancelled"
+
+    send_request = models.ForeignKey(SendRequest, on_delete=models.CASCADE, related_name="invitations")
+    survey = models.ForeignKey(Survey, on_delete=models.PROTECT, related_name="invitations")
+    survey_family_id = models.BigIntegerField()
+    department = models.ForeignKey(Department, on_delete=models.PROTECT, related_name="+")
+    survey_kind = models.CharField(max_length=20, choices=SurveyKind.choices)
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="invitations")
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    # When the touch happens: the planned send time while queued, the real one once sent.
+    touched_at = models.DateTimeField()
+    sent_at = models.DateTimeField(null=True, blank=True)
+    responded_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    token_hash = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    reminders_sent = models.PositiveSmallIntegerField(default=0)
+    last_reminder_at = models.DateTimeField(null=True, blank=True)
+    failure_reason = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    # Statuses that do not count as a touch: the person was never reached.
+    NOT_COUNTED = ("cancelled", "failed")
+    # Statuses of an invitation the customer may still answer.
+    OPEN = ("queued", "sending", "sent", "delivered", "opened")
+
+    class Meta:
+        constraints = [
+            # Exactly one invitation per contact per request (PRODUCT.md §4.3).
+            models.UniqueConstraint(fields=["send_request", "contact"], name="invitation_one_per_request"),
+            # Never a second open invitation for the same survey, any version (PRODUCT.md §4.3).
+            models.UniqueConstraint(
+                fields=["survey_family_id", "contact"],
+                condition=Q(status__in=["queued", "sending", "sent", "delivered", "opened"]),
+                name="invitation_one_open_per_survey",
+            ),
+        ]
+        indexes = [
+            # The gatekeeper's rule query: a contact's counted touches in a window, read from the
+            # index alone (it carries every column the rules' scopes and clocks look at).
+            models.Index(
+                fields=["contact", "touched_at"],
+                include=["department", "survey_kind", "channel", "responded_at"],
+                condition=~Q(status__in=["cancelled", "failed"]),
+                name="invitation_counted_touches",
+            ),
+            models.Index(fields=["status", "touched_at"], name="invitation_status_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Invitation #{self.pk} ({self.get_status_display()})"

@@ -1,0 +1,389 @@
+"""The gatekeeper in bulk: one SQL statement decides a whole batch of an audience.
+
+surveys/rules.py says what the rules mean; this module applies the same meaning set-based in
+PostgreSQL, so a 100,000-contact audience is screened without a row crossing into Python. The
+statement builds the audience, the consent state, the open invitations and, per frequency rule, the
+counted touches in its window; then either reports (pre-flight: nothing is written) or inserts a
+decision for every contact and a queued invitation for every allowed one.
+
+Race-freedom: see `lock_contacts`. Callers own the transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+from django.db import connection
+
+from contacts.models import Channel, Identity
+from surveys.rules import Rule
+
+# Contacts are guarded by LOCK_STRIPES transaction-level advisory locks, contact_id % LOCK_STRIPES.
+# Locking one row per contact made a 100,000-contact screening spend most of its time taking row
+# locks; a fixed set of stripes costs the same for any audience, and a trigger for one contact
+# takes one stripe, so triggers on different contacts rarely wait for each other.
+LOCK_STRIPES = 1024
+LOCK_NAMESPACE = 0x6378  # "cx": the first key of the two-key advisory lock, to stay apart from others
+
+# Audiences larger than this are decided in several statements (by contact id range), so the
+# database never builds one huge intermediate result; all batches share one transaction.
+BATCH_SIZE = 100_000
+
+# Response-clock rules count touches by response time; a response can come at most this long after
+# its invitation (the longest link validity), so older invitations need not be read.
+MAX_RESPONSE_DELAY = dt.timedelta(days=366)
+
+CHANNEL_IDENTITY_KIND = {Channel.EMAIL: Identity.Kind.EMAIL, Channel.SMS: Identity.Kind.PHONE}
+COUNTED_STATUSES_SQL = "status NOT IN ('cancelled', 'failed')"
+OPEN_STATUSES_SQL = "('queued', 'sending', 'sent', 'delivered', 'opened')"
+
+
+def lock_contacts(contact_ids: Sequence[int] | None) -> None:
+    """Take the stripe locks of these contacts (all stripes for None), in ascending order.
+
+    Prevents the check-then-act race of two deciders that both count a contact's touches, both
+    see room under a rule, and both add one. Every writer of counted touches (screening, triggers)
+    holds the stripes of its contacts until its transaction ends; the fixed order means two
+    deciders never wait on each other in a cycle. Under READ COMMITTED the statement that counts
+    touches runs after the lock is granted, so it sees everything the previous holder committed.
+    """
+    with connection.cursor() as cursor:
+        if contact_ids is None or len(contact_ids) > LOCK_STRIPES // 4:
+            cursor.execute(
+                "SELECT count(pg_advisory_xact_lock(%s, s)) FROM generate_series(0, %s) AS s",
+                [LOCK_NAMESPACE, LOCK_STRIPES - 1],
+            )
+            return
+        stripes = sorted({contact_id % LOCK_STRIPES for contact_id in contact_ids})
+        # unnest yields the sorted array in order, and the locks are taken row by row as it does.
+        cursor.execute(
+            "SELECT count(pg_advisory_xact_lock(%s, s)) FROM unnest(%s::int[]) AS s",
+            [LOCK_NAMESPACE, stripes],
+        )
+
+
+@dataclass(frozen=True)
+class Audience:
+    """Where the contacts come from. Exactly one of the fields is used."""
+
+    send_request_id: int | None = None  # rows of surveys_audiencemember (an uploaded list)
+    department_id: int | None = None  # contacts the department knows …
+    attributes: dict | None = None  # … that have these attributes
+    contact_ids: Sequence[int] | None = None  # explicit contacts (triggers, eligibility)
+
+    def sql(self, params: dict) -> str:
+        if self.contact_ids is not None:
+            params["audience_ids"] = list(self.contact_ids)
+            return (
+                "SELECT contact_id, count(*) - 1 AS duplicates FROM unnest(%(audience_ids)s::bigint[]) "
+                "AS a(contact_id) WHERE contact_id > %(lo)s AND contact_id <= %(hi)s GROUP BY contact_id"
+            )
+        if self.send_request_id is not None:
+            params["audience_request"] = self.send_request_id
+            return (
+                "SELECT contact_id, count(*) - 1 AS duplicates FROM surveys_audiencemember "
+                "WHERE send_request_id = %(audience_request)s "
+                "AND contact_id > %(lo)s AND contact_id <= %(hi)s "
+                "GROUP BY contact_id"
+            )
+        params["audience_department"] = self.department_id
+        sql = (
+            "SELECT dc.contact_id, 0 AS duplicates FROM contacts_departmentcontact dc "
+            "WHERE dc.department_id = %(audience_department)s AND dc.contact_id > %(lo)s "
+            "AND dc.contact_id <= %(hi)s"
+        )
+        if self.attributes:
+            from psycopg.types.json import Jsonb
+
+            params["audience_attributes"] = Jsonb(self.attributes)
+            sql += (
+                " AND EXISTS (SELECT 1 FROM contacts_contact c WHERE c.id = dc.contact_id "
+                "AND c.attributes @> %(audience_attributes)s)"
+            )
+        return sql
+
+    def batch_bounds(self) -> Iterator[tuple[int, int]]:
+        """(lo, hi] contact id ranges of at most BATCH_SIZE audience contacts each."""
+        params: dict = {"lo": -1, "hi": 2**62}
+        inner = self.sql(params)
+        lo = -1
+        with connection.cursor() as cursor:
+            while True:
+                params["lo"] = lo
+                cursor.execute(
+                    f"SELECT contact_id FROM ({inner}) AS a ORDER BY contact_id OFFSET %(offset)s LIMIT 1",
+                    {**params, "offset": BATCH_SIZE - 1},
+                )
+                row = cursor.fetchone()
+                if row is None:
+                    yield lo, 2**62
+                    return
+                yield lo, row[0]
+                lo = row[0]
+
+
+@dataclass(frozen=True)
+class Send:
+    """The send being screened, as the statement needs it."""
+
+    send_request_id: int | None
+    department_id: int
+    survey_id: int
+    survey_family_id: int
+    survey_kind: str
+    channel: str
+    at: dt.datetime
+
+
+@dataclass
+class Outcome:
+    """Counts from one screening or pre-flight, summed over batches."""
+
+    contacts: int = 0
+    duplicates: int = 0
+    allowed: int = 0
+    blocked: dict[str, int] = field(default_factory=dict)  # reason code → contacts
+    blocked_by_rule: dict[int, int] = field(default_factory=dict)  # rule id → contacts
+    # (reason, rule id or None, week start) → contacts eligible again in that week
+    eligible_again: dict[tuple[str, int | None, dt.date], int] = field(default_factory=dict)
+    # The last time-based block to end by the end of the request's send window.
+    last_block_end_in_window: dt.datetime | None = None
+
+    def add_row(self, reason: str, rule_id, week, count: int, duplicates: int, latest) -> None:
+        self.contacts += count
+        self.duplicates += duplicates
+        if not reason:
+            self.allowed += count
+            return
+        self.blocked[reason] = self.blocked.get(reason, 0) + count
+        if rule_id is not None:
+            self.blocked_by_rule[rule_id] = self.blocked_by_rule.get(rule_id, 0) + count
+        if week is not None:
+            key = (reason, rule_id, week)
+            self.eligible_again[key] = self.eligible_again.get(key, 0) + count
+        if latest is not None and (
+            self.last_block_end_in_window is None or latest > self.last_block_end_in_window
+        ):
+            self.last_block_end_in_window = latest
+
+
+def screen(
+    *,
+    send: Send,
+    rules: Sequence[Rule],
+    audience: Audience,
+    write: bool,
+    window_end: dt.datetime | None = None,
+) -> Outcome:
+    """Decide every contact of the audience, batch by batch; write decisions and invitations if asked.
+
+    With write=True the caller must hold the contacts' locks (lock_contacts) in its transaction.
+    `window_end` is the end of the request's send window, for Outcome.last_block_end_in_window.
+    """
+    outcome = Outcome()
+    covering = [
+        rule
+        for rule in sorted(rules, key=lambda r: r.id)
+        if rule.covers(department_id=send.department_id, survey_kind=send.survey_kind, channel=send.channel)
+    ]
+    bounds = (
+        [(-1, 2**62)]
+        if audience.contact_ids is not None and len(audience.contact_ids) <= BATCH_SIZE
+        else audience.batch_bounds()
+    )
+    with connection.cursor() as cursor:
+        for lo, hi in bounds:
+            params: dict = {"lo": lo, "hi": hi, "window_end": window_end or send.at}
+            cursor.execute(_statement(send, covering, audience, params, write=write), params)
+            for row in cursor.fetchall():
+                outcome.add_row(*row)
+    return outcome
+
+
+def _statement(send: Send, rules: Sequence[Rule], audience: Audience, params: dict, *, write: bool) -> str:
+    params.update(
+        at=send.at,
+        department_id=send.department_id,
+        channel=send.channel,
+        identity_kind=CHANNEL_IDENTITY_KIND[send.channel],
+        survey_family_id=send.survey_family_id,
+    )
+    ctes = [
+        f"audience AS MATERIALIZED ({audience.sql(params)})",
+        # The contact's latest opt-out or opt-in that applies decides; an opt-in also ends every
+        # earlier snooze (contacts/consent.py).
+        """opt AS (
+            SELECT DISTINCT ON (k.contact_id) k.contact_id, k.kind, k.created_at, k.id
+            FROM contacts_consent k JOIN audience a ON a.contact_id = k.contact_id
+            WHERE k.kind IN ('opt_out', 'opt_in') AND k.created_at <= %(at)s
+              AND (k.department_id IS NULL OR k.department_id = %(department_id)s)
+              AND k.channel IN ('', %(channel)s)
+            ORDER BY k.contact_id, k.created_at DESC, k.id DESC)""",
+        """snooze AS (
+            SELECT k.contact_id, max(k.until) AS until
+            FROM contacts_consent k JOIN audience a ON a.contact_id = k.contact_id
+            LEFT JOIN opt o ON o.contact_id = k.contact_id AND o.kind = 'opt_in'
+            WHERE k.kind = 'snooze' AND k.created_at <= %(at)s
+              AND (k.department_id IS NULL OR k.department_id = %(department_id)s)
+              AND k.channel IN ('', %(channel)s)
+              AND (o.contact_id IS NULL OR (k.created_at, k.id) > (o.created_at, o.id))
+            GROUP BY k.contact_id)""",
+        f"""open_invitation AS (
+            SELECT DISTINCT i.contact_id
+            FROM surveys_invitation i JOIN audience a ON a.contact_id = i.contact_id
+            WHERE i.survey_family_id = %(survey_family_id)s AND i.status IN {OPEN_STATUSES_SQL})""",
+    ]
+    rule_sql = _rules_sql(rules, params)
+    if rule_sql:
+        ctes.append(rule_sql)
+    ctes.append(_verdicts_sql(rules, params, has_touches=bool(rule_sql)))
+    if write:
+        ctes.extend(_write_sql(send, params))
+    summary = """
+        SELECT reason, rule_id, (date_trunc('week', next_eligible_at AT TIME ZONE 'UTC'))::date,
+               count(*), sum(duplicates)::int,
+               max(next_eligible_at) FILTER (WHERE next_eligible_at <= %(window_end)s)
+        FROM verdicts_final GROUP BY 1, 2, 3"""
+    return "WITH " + ",\n".join(ctes) + summary
+
+
+def _rules_sql(rules: Sequence[Rule], params: dict) -> str:
+    """Per contact and rule: touches counted in the window, the max_touches-th latest, the latest."""
+    if not any(True for _ in rules):
+        return ""
+    columns = []
+    scan_from = None
+    for index, rule in enumerate(rules):
+        clock = "t.responded_at" if rule.clock == "response" else "t.touched_at"
+        params[f"window_{index}"] = rule.window
+        counted = f"{_scope_sql(rule, index, params)} AND {clock} > %(at)s - %(window_{index})s"
+        columns.append(f"count(*) FILTER (WHERE {counted}) AS count_{index}")
+        if rule.max_touches == 1:
+            columns.append(f"max({clock}) FILTER (WHERE {counted}) AS nth_{index}")
+        else:
+            columns.append(
+                f"(array_agg({clock} ORDER BY {clock} DESC) FILTER (WHERE {counted}))"
+                f"[{rule.max_touches}] AS nth_{index}"
+            )
+        columns.append(f"max({clock}) FILTER (WHERE {counted}) AS last_{index}")
+        columns.append(
+            f"max({clock}) FILTER (WHERE {counted} AND t.department_id = %(department_id)s) AS own_{index}"
+        )
+        oldest = rule.window + (MAX_RESPONSE_DELAY if rule.clock == "response" else dt.timedelta(0))
+        scan_from = oldest if scan_from is None else max(scan_from, oldest)
+    params["scan_window"] = scan_from
+    return f"""touches AS (
+        SELECT t.contact_id, {", ".join(columns)}
+        FROM surveys_invitation t JOIN audience a ON a.contact_id = t.contact_id
+        WHERE t.{COUNTED_STATUSES_SQL} AND t.touched_at > %(at)s - %(scan_window)s
+        GROUP BY t.contact_id)"""
+
+
+def _scope_sql(rule: Rule, index: int, params: dict) -> str:
+    """Which touches a rule counts: those matching every scope field it sets."""
+    conditions = ["TRUE"]
+    if rule.scope_department_id is not None:
+        params[f"scope_department_{index}"] = rule.scope_department_id
+        conditions.append(f"t.department_id = %(scope_department_{index})s")
+    if rule.scope_survey_kind:
+        params[f"scope_kind_{index}"] = rule.scope_survey_kind
+        conditions.append(f"t.survey_kind = %(scope_kind_{index})s")
+    if rule.scope_channel:
+        params[f"scope_channel_{index}"] = rule.scope_channel
+        conditions.append(f"t.channel = %(scope_channel_{index})s")
+    return " AND ".join(conditions)
+
+
+def _verdicts_sql(rules: Sequence[Rule], params: dict, *, has_touches: bool) -> str:
+    """One row per contact: the reason it is blocked ('' if allowed) and the details to explain it."""
+    blocks = []
+    for index, rule in enumerate(rules):
+        params[f"max_touches_{index}"] = rule.max_touches
+        parts = [
+            f"CASE WHEN coalesce(t.count_{index}, 0) >= %(max_touches_{index})s "
+            f"THEN t.nth_{index} + %(window_{index})s END"
+        ]
+        if rule.new_contact_grace is not None:
+            params[f"grace_{index}"] = rule.new_contact_grace
+            parts.append(
+                f"CASE WHEN %(at)s < c.created_at + %(grace_{index})s "
+                f"THEN c.created_at + %(grace_{index})s END"
+            )
+        blocks.append(f"GREATEST({', '.join(parts)}) AS block_{index}")
+    rule_columns = ", ".join(blocks) if blocks else "NULL::timestamptz AS no_rule"
+    longest = f"GREATEST({', '.join(f'r.block_{i}' for i in range(len(rules)))})" if rules else "NULL"
+
+    def pick(value) -> str:
+        """The value of the rule whose block lasts longest; ties go to the smallest rule id (rules
+        are sorted by id), as in surveys.rules.rules_verdict."""
+        if not rules:
+            return "NULL"
+        cases = " ".join(
+            f"WHEN r.block_{i} = {longest} THEN {value(i, rule)}" for i, rule in enumerate(rules)
+        )
+        return f"CASE {cases} END"
+
+    touches_join = "LEFT JOIN touches t ON t.contact_id = a.contact_id" if has_touches else ""
+    return f"""verdicts AS (
+        SELECT a.contact_id, a.duplicates,
+          CASE
+            WHEN NOT EXISTS (SELECT 1 FROM contacts_identity i
+                             WHERE i.contact_id = a.contact_id AND i.kind = %(identity_kind)s)
+              THEN 'no_address'
+            WHEN o.kind = 'opt_out' THEN 'opted_out'
+            WHEN s.until > %(at)s THEN 'snoozed'
+            WHEN oi.contact_id IS NOT NULL THEN 'already_invited'
+            WHEN {longest} IS NOT NULL THEN 'rule'
+            ELSE ''
+          END AS reason,
+          {pick(lambda i, rule: str(rule.id))}::bigint AS rule_id,
+          {pick(lambda i, rule: str(rule.version))}::int AS rule_version,
+          {longest} AS rule_next,
+          {pick(lambda i, rule: f"t.last_{i}") if has_touches else "NULL::timestamptz"} AS rule_last_touch,
+          {pick(_own_touch_sql) if has_touches else "NULL::boolean"} AS rule_own,
+          s.until AS snoozed_until
+        FROM audience a
+        JOIN contacts_contact c ON c.id = a.contact_id
+        LEFT JOIN opt o ON o.contact_id = a.contact_id
+        LEFT JOIN snooze s ON s.contact_id = a.contact_id
+        LEFT JOIN open_invitation oi ON oi.contact_id = a.contact_id
+        {touches_join}
+        CROSS JOIN LATERAL (SELECT {rule_columns}) r
+    ), verdicts_final AS (
+        SELECT contact_id, duplicates, reason,
+          CASE WHEN reason = 'rule' THEN rule_id END AS rule_id,
+          CASE WHEN reason = 'rule' THEN rule_version END AS rule_version,
+          CASE reason WHEN 'rule' THEN rule_next WHEN 'snoozed' THEN snoozed_until END AS next_eligible_at,
+          CASE WHEN reason = 'rule' THEN rule_last_touch END AS last_touch_at,
+          CASE WHEN reason = 'rule' THEN rule_own END AS last_touch_same_department
+        FROM verdicts)"""
+
+
+def _own_touch_sql(index: int, rule: Rule) -> str:
+    """Was the latest counted touch the asking department's own? NULL when there is none."""
+    return f"CASE WHEN t.last_{index} IS NOT NULL THEN coalesce(t.own_{index} = t.last_{index}, false) END"
+
+
+def _write_sql(send: Send, params: dict) -> list[str]:
+    params.update(
+        send_request_id=send.send_request_id,
+        survey_id=send.survey_id,
+        survey_kind=send.survey_kind,
+    )
+    return [
+        """decided AS (
+            INSERT INTO surveys_decision (send_request_id, contact_id, allowed, reason, rule_id, rule_version,
+                next_eligible_at, last_touch_at, last_touch_same_department, decided_at)
+            SELECT %(send_request_id)s, contact_id, reason = '', reason, rule_id, rule_version,
+                next_eligible_at, last_touch_at, last_touch_same_department, now()
+            FROM verdicts_final)""",
+        """invited AS (
+            INSERT INTO surveys_invitation (send_request_id, survey_id, survey_family_id, department_id,
+                survey_kind, contact_id, channel, status, touched_at, attempts, reminders_sent,
+                failure_reason, created_at, updated_at)
+            SELECT %(send_request_id)s, %(survey_id)s, %(survey_family_id)s, %(department_id)s,
+                %(survey_kind)s, contact_id, %(channel)s, 'queued', %(at)s, 0, 0, '', now(), now()
+            FROM verdicts_final WHERE reason = '')""",
+    ]
