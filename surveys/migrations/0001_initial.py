@@ -11,8 +11,8 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ("contacts", "0002_contact_import"),
-        ("departments", "0002_idempotency"),
+        ("contacts", "0001_initial"),
+        ("departments", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
