@@ -235,14 +235,28 @@ class Reason(models.TextChoices):
     RULE = "rule", "Frequency rule"
 
 
+# Decisions and invitations are written by the hundred thousand in one INSERT … SELECT that joins the
+# very rows they refer to (surveys/screening.py), and contacts are never deleted outside the ORM,
+# which cascades on its own. So their hot foreign keys carry no database constraint: PostgreSQL
+# would check each one per row at commit, taking a KEY SHARE lock on every contact — the per-contact
+# row locking that the striped advisory locks exist to avoid — and it tripled the screening time.
+# Indexes that a unique constraint or a composite index already serves are left out for the same
+# reason: every index is written once per row.
+HOT_FOREIGN_KEY = {"db_constraint": False, "db_index": False}
+
+
 class Decision(models.Model):
     """The gatekeeper's verdict for one contact in one send request."""
 
-    send_request = models.ForeignKey(SendRequest, on_delete=models.CASCADE, related_name="decisions")
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="+")
+    send_request = models.ForeignKey(
+        SendRequest, on_delete=models.CASCADE, related_name="decisions", **HOT_FOREIGN_KEY
+    )
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="+", **HOT_FOREIGN_KEY)
     allowed = models.BooleanField()
     reason = models.CharField(max_length=30, choices=Reason.choices, blank=True)
-    rule = models.ForeignKey(FrequencyRule, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    rule = models.ForeignKey(
+        FrequencyRule, on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False
+    )
     rule_version = models.PositiveIntegerField(null=True, blank=True)
     next_eligible_at = models.DateTimeField(null=True, blank=True)
     # The latest counted touch under the blocking rule, to explain it without naming its survey.
@@ -254,6 +268,7 @@ class Decision(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["send_request", "contact"], name="decision_one_per_contact"),
         ]
+        # A contact's timeline, newest first.
         indexes = [models.Index(fields=["contact", "decided_at"], name="decision_contact_time")]
 
     def __str__(self) -> str:
@@ -277,12 +292,18 @@ class Invitation(models.Model):
         EXPIRED = "expired", "Expired"
         CANCELLED = "cancelled", "Cancelled"
 
-    send_request = models.ForeignKey(SendRequest, on_delete=models.CASCADE, related_name="invitations")
-    survey = models.ForeignKey(Survey, on_delete=models.PROTECT, related_name="invitations")
+    send_request = models.ForeignKey(
+        SendRequest, on_delete=models.CASCADE, related_name="invitations", **HOT_FOREIGN_KEY
+    )
+    survey = models.ForeignKey(
+        Survey, on_delete=models.PROTECT, related_name="invitations", **HOT_FOREIGN_KEY
+    )
     survey_family_id = models.BigIntegerField()
-    department = models.ForeignKey(Department, on_delete=models.PROTECT, related_name="+")
+    department = models.ForeignKey(Department, on_delete=models.PROTECT, related_name="+", **HOT_FOREIGN_KEY)
     survey_kind = models.CharField(max_length=20, choices=SurveyKind.choices)
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="invitations")
+    contact = models.ForeignKey(
+        Contact, on_delete=models.CASCADE, related_name="invitations", **HOT_FOREIGN_KEY
+    )
     channel = models.CharField(max_length=10, choices=Channel.choices)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     # When the touch happens: the planned send time while queued, the real one once sent.
@@ -290,7 +311,7 @@ class Invitation(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
     responded_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
-    token_hash = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    token_hash = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001 (NULL: no link yet)
     attempts = models.PositiveSmallIntegerField(default=0)
     reminders_sent = models.PositiveSmallIntegerField(default=0)
     last_reminder_at = models.DateTimeField(null=True, blank=True)
@@ -313,17 +334,31 @@ class Invitation(models.Model):
                 condition=Q(status__in=["queued", "sending", "sent", "delivered", "opened"]),
                 name="invitation_one_open_per_survey",
             ),
+            # A personal link finds its invitation by the token's hash; set once sent.
+            models.UniqueConstraint(
+                fields=["token_hash"], condition=Q(token_hash__isnull=False), name="invitation_token_unique"
+            ),
         ]
         indexes = [
-            # The gatekeeper's rule query: a contact's counted touches in a window, read from the
-            # index alone (it carries every column the rules' scopes and clocks look at).
+            # The gatekeeper's rule query for a few contacts (triggers, eligibility) and a contact's
+            # timeline: a contact's touches in a window, read from the index alone (it carries every
+            # column the rules' scopes and clocks look at).
             models.Index(
                 fields=["contact", "touched_at"],
-                include=["department", "survey_kind", "channel", "responded_at"],
-                condition=~Q(status__in=["cancelled", "failed"]),
-                name="invitation_counted_touches",
+                include=["status", "department", "survey_kind", "channel", "responded_at"],
+                name="invitation_contact_touches",
             ),
-            models.Index(fields=["status", "touched_at"], name="invitation_status_time"),
+            # The same query for a large audience: every counted touch since the widest window began.
+            models.Index(
+                fields=["touched_at"],
+                include=["contact", "department", "survey_kind", "channel", "responded_at"],
+                condition=~Q(status__in=["cancelled", "failed"]),
+                name="invitation_counted_by_time",
+            ),
+            # Delivery: queued invitations whose time has come, and sends stuck half-way.
+            models.Index(
+                fields=["touched_at"], condition=Q(status__in=["queued", "sending"]), name="invitation_due"
+            ),
         ]
 
     def __str__(self) -> str:

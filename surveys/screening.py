@@ -313,7 +313,11 @@ def _verdicts_sql(rules: Sequence[Rule], params: dict, *, has_touches: bool) -> 
             )
         blocks.append(f"GREATEST({', '.join(parts)}) AS block_{index}")
     rule_columns = ", ".join(blocks) if blocks else "NULL::timestamptz AS no_rule"
-    longest = f"GREATEST({', '.join(f'r.block_{i}' for i in range(len(rules)))})" if rules else "NULL"
+    # Typed even with no rule covering the send: a bare NULL is text, which the CASE mixing it
+    # with snooze ends (timestamptz) in verdicts_final cannot use.
+    longest = (
+        f"GREATEST({', '.join(f'r.block_{i}' for i in range(len(rules)))})" if rules else "NULL::timestamptz"
+    )
 
     def pick(value) -> str:
         """The value of the rule whose block lasts longest; ties go to the smallest rule id (rules

@@ -6,17 +6,23 @@ transitions, so two callers racing on one request cannot both move it.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any, BinaryIO
 
 from django.db import transaction
 from django.utils import timezone
 
-from cxfeedback.exceptions import ApplicationError, Conflict
+from contacts.importing import ContactImportResult, contact_import_run
+from contacts.models import Channel
+from cxfeedback.exceptions import ApplicationError, Conflict, NotFound
 from departments.actors import Actor
 from departments.models import Department
 from surveys import screening
-from surveys.models import Decision, Invitation, SendRequest, Survey
+from surveys.models import AudienceMember, Decision, Invitation, SendRequest, Survey
 from surveys.selectors.rules import rules_active
 
 Status = SendRequest.Status
@@ -264,3 +270,176 @@ def trigger_send(
         decision = Decision.objects.get(send_request=send_request, contact_id=contact_id)
         invitation = Invitation.objects.filter(send_request=send_request, contact_id=contact_id).first()
     return TriggerResult(send_request=send_request, decision=decision, invitation=invitation)
+
+
+class InvalidSendRequest(ApplicationError):
+    """A send request that cannot be made as asked; `extra["field"]` names the field."""
+
+    code = "invalid_send_request"
+
+
+class AudienceLocked(Conflict):
+    """The audience of a submitted (or cancelled) request is what was screened: it no longer changes."""
+
+    code = "audience_locked"
+
+
+# Audiences a department asks for; a TRIGGER request is made only by trigger_send.
+REQUESTABLE_AUDIENCES = (
+    SendRequest.AudienceKind.UPLOAD,
+    SendRequest.AudienceKind.FILTER,
+    SendRequest.AudienceKind.ALL_KNOWN,
+)
+# Rows of an uploaded audience written per INSERT.
+AUDIENCE_BATCH_ROWS = 5000
+
+
+def _invalid(field: str, problem: str, **extra: Any) -> InvalidSendRequest:
+    return InvalidSendRequest(f"{field}: {problem}", extra={"field": field, **extra})
+
+
+def send_request_create(
+    *,
+    actor: Actor,
+    department: Department,
+    survey: Survey,
+    channel: str,
+    audience_kind: str,
+    audience_filter: dict | None = None,
+    earliest_send_at: dt.datetime | None = None,
+    latest_send_at: dt.datetime | None = None,
+    priority: int = 5,
+    purpose: str = "",
+    now: dt.datetime | None = None,
+) -> SendRequest:
+    """Create a draft send request; nothing is reserved until it is submitted.
+
+    Raises NotFound (not the actor's department) and InvalidSendRequest naming the field.
+    """
+    if not actor.sees_department(department.pk):
+        raise NotFound("No such department.")
+    now = now or timezone.now()
+    _survey_check(survey, department=department)
+    if channel not in Channel.values:
+        raise _invalid("channel", f"must be one of {', '.join(Channel.values)}.")
+    audience_filter = _audience_check(audience_kind, audience_filter)
+    earliest_send_at = earliest_send_at or now
+    if latest_send_at is not None and latest_send_at < earliest_send_at:
+        raise _invalid("latest_send_at", "must not be before earliest_send_at.")
+    if latest_send_at is not None and latest_send_at <= now:
+        raise _invalid("latest_send_at", "is in the past: nothing could be sent any more.")
+    if isinstance(priority, bool) or not isinstance(priority, int) or not 0 <= priority <= 10:
+        raise _invalid("priority", "must be a whole number from 0 to 10.")
+    purpose = (purpose or "").strip()
+    if len(purpose) > 500:
+        raise _invalid("purpose", "at most 500 characters.")
+    return SendRequest.objects.create(
+        department=department,
+        survey=survey,
+        channel=channel,
+        audience_kind=audience_kind,
+        audience_filter=audience_filter,
+        earliest_send_at=earliest_send_at,
+        latest_send_at=latest_send_at,
+        priority=priority,
+        purpose=purpose,
+        created_by_id=actor.user_id,
+        created_at=now,
+    )
+
+
+def _survey_check(survey: Survey, *, department: Department) -> None:
+    if survey.department_id != department.pk:
+        raise _invalid("survey", "is not a survey of this department.")
+    if not survey.is_current:
+        current = Survey.objects.filter(family_id=survey.family_id, is_current=True).first()
+        raise _invalid(
+            "survey",
+            f"version {survey.version} is not current; send the current version.",
+            current_id=current.pk if current else None,
+        )
+    if not survey.questions.exists():
+        raise _invalid("survey", "has no questions yet.")
+
+
+def _audience_check(audience_kind: str, audience_filter: Any) -> dict:
+    """The filter to store: a flat JSON object for FILTER audiences, {} for the others."""
+    if audience_kind not in REQUESTABLE_AUDIENCES:
+        raise _invalid("audience_kind", f"must be one of {', '.join(REQUESTABLE_AUDIENCES)}.")
+    if audience_kind != SendRequest.AudienceKind.FILTER:
+        if audience_filter:
+            raise _invalid("audience_filter", "only an audience of kind filter has a filter.")
+        return {}
+    if not isinstance(audience_filter, dict) or not audience_filter:
+        raise _invalid("audience_filter", 'give the attributes to match as an object, e.g. {"tier": "gold"}.')
+    for key, value in audience_filter.items():
+        # Flat: the audience is `attributes @> filter`, and nested objects would match in surprising ways.
+        if not key or (value is not None and not isinstance(value, str | int | float | bool)):
+            raise _invalid("audience_filter", f"{key!r}: each value must be a text, number or true/false.")
+    return audience_filter
+
+
+@dataclass(frozen=True)
+class AudienceUpload:
+    send_request: SendRequest
+    members: int  # audience rows written: one per imported row that names a contact
+    contact_import: ContactImportResult  # its counts and issues say which rows were left out
+
+
+def send_request_set_audience_upload(
+    *, actor: Actor, send_request: SendRequest, file: BinaryIO, filename: str = ""
+) -> AudienceUpload:
+    """Import a contacts CSV into the request's department and make its rows the request's audience,
+    replacing any earlier upload. Rows the import leaves out (invalid, conflicts) are not in it.
+
+    Writes contacts (the import), a ContactImport and AudienceMember rows. Raises NotFound,
+    InvalidSendRequest (not an uploaded-list audience), AudienceLocked (not a draft),
+    ImportFileRejected and ContactImportFailed (no audience written).
+    """
+    if not actor.sees_department(send_request.department_id):
+        raise NotFound(f"Send request {send_request.pk} not found.")
+    if send_request.audience_kind != SendRequest.AudienceKind.UPLOAD:
+        raise _invalid("audience_kind", "only a request with an uploaded list takes a file.")
+    if send_request.status != Status.DRAFT:
+        raise AudienceLocked(f"The audience of a {send_request.status} request cannot change.")
+    # The import reports each row's contact; a spooled file keeps memory flat for large lists.
+    with tempfile.SpooledTemporaryFile(max_size=8 << 20, mode="w+", newline="", encoding="utf-8") as report:
+        result = contact_import_run(
+            department=send_request.department,
+            file=getattr(file, "file", file),
+            actor=actor,
+            filename=filename or getattr(file, "name", "") or "",
+            report=report,
+        )
+        report.seek(0)
+        with transaction.atomic():
+            # Against a submit in the meantime: the screening must read the audience it was shown.
+            locked = SendRequest.objects.select_for_update().get(pk=send_request.pk)
+            if locked.status != Status.DRAFT:
+                raise AudienceLocked(f"The audience of a {locked.status} request cannot change.")
+            AudienceMember.objects.filter(send_request=locked).delete()
+            members = _audience_write(locked, _report_contacts(report))
+    return AudienceUpload(send_request=locked, members=members, contact_import=result)
+
+
+def _report_contacts(report) -> Iterator[tuple[int, int]]:
+    """(row number, contact id) of every imported row, read back from the import's per-row report."""
+    reader = csv.reader(report)
+    header = next(reader)
+    row_at, contact_at = header.index("row"), header.index("contact_id")
+    for record in reader:
+        if record[contact_at]:
+            yield int(record[row_at]), int(record[contact_at])
+
+
+def _audience_write(send_request: SendRequest, rows: Iterator[tuple[int, int]]) -> int:
+    written = 0
+    batch: list[AudienceMember] = []
+    for row_number, contact_id in rows:
+        batch.append(AudienceMember(send_request=send_request, contact_id=contact_id, row_number=row_number))
+        if len(batch) >= AUDIENCE_BATCH_ROWS:
+            written += len(AudienceMember.objects.bulk_create(batch))
+            batch = []
+    if batch:
+        written += len(AudienceMember.objects.bulk_create(batch))
+    return written

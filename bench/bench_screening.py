@@ -1,0 +1,190 @@
+"""Screening a large audience against a long touch history under 3 rules (PRODUCT.md §8).
+
+Builds, in a database of its own: N contacts known to one department, `--touches` past invitations
+spread over the contacts (about one in twenty recent enough to matter), a few opt-outs and snoozes,
+three active rules; then submits a send request for every contact and times `send_request_screen`
+— locks, the decision query, a decision for every contact and an invitation for every allowed one.
+For scale it times PostgreSQL's own COPY of as many decision-shaped rows in the same run.
+
+    python bench/bench_screening.py [--contacts 100000] [--touches 5000000]
+
+Last line: bench screening contacts=N touches=T seconds=S copy_seconds=C ratio=R peak_rss_mb=M
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import io
+
+from harness import drop_database, peak_rss_mb, say, setup_django, stopwatch
+
+DATABASE = "bench_screening"
+
+
+def build(contacts: int, touches: int) -> int:
+    """Write the history with set-based SQL; return the id of the submitted send request."""
+    from django.db import connection
+    from django.utils import timezone
+
+    from departments.models import Department
+    from surveys.models import FrequencyRule, SendRequest, Survey
+
+    departments = [
+        Department.objects.create(name=n.title(), slug=n) for n in ("support", "marketing", "sales")
+    ]
+    surveys = []
+    for department in departments:
+        survey = Survey.objects.create(
+            department=department, name=f"{department.name} NPS", kind="relationship"
+        )
+        Survey.objects.filter(pk=survey.pk).update(family_id=survey.pk)
+        survey.family_id = survey.pk
+        surveys.append(survey)
+    # One past request per "round" of touches: a contact has at most one invitation per request.
+    rounds = -(-touches // contacts)
+    history = [
+        SendRequest.objects.create(
+            department=departments[k % 3],
+            survey=surveys[k % 3],
+            audience_kind="all_known",
+            status="completed",
+        )
+        for k in range(rounds)
+    ]
+    support = departments[0]
+    FrequencyRule.objects.create(name="One survey per 30 days", max_touches=1, window=dt.timedelta(days=30))
+    FrequencyRule.objects.create(
+        name="Support: one per 90 days", max_touches=1, window=dt.timedelta(days=90), scope_department=support
+    )
+    FrequencyRule.objects.create(
+        name="Four emails a year", max_touches=4, window=dt.timedelta(days=365), scope_channel="email"
+    )
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """INSERT INTO contacts_contact (name, locale, time_zone, attributes, created_at, updated_at)
+               SELECT 'Contact ' || g, 'en', 'Europe/Berlin', '{}', %(now)s - interval '1000 days', %(now)s
+               FROM generate_series(1, %(n)s) g""",
+            {"n": contacts, "now": now},
+        )
+        cursor.execute("SELECT min(id) FROM contacts_contact")
+        first = cursor.fetchone()[0]
+        # One contact in fifty has no email address.
+        cursor.execute(
+            """INSERT INTO contacts_identity (contact_id, kind, source, value, normalised, created_at)
+               SELECT id, 'email', '', 'c' || id || '@example.com', 'c' || id || '@example.com', %(now)s
+               FROM contacts_contact WHERE id %% 50 <> 0""",
+            {"now": now},
+        )
+        cursor.execute(
+            """INSERT INTO contacts_departmentcontact (department_id, contact_id, source, created_at)
+               SELECT %(d)s, id, 'import', %(now)s FROM contacts_contact""",
+            {"d": support.pk, "now": now},
+        )
+        cursor.execute(
+            """INSERT INTO contacts_consent (contact_id, department_id, channel, kind, until, source, note,
+                                             recorded_by, created_at)
+               SELECT id, NULL, '', CASE WHEN id %% 2 = 0 THEN 'opt_out' ELSE 'snooze' END,
+                      CASE WHEN id %% 2 = 0 THEN NULL ELSE %(now)s + interval '20 days' END,
+                      'admin', '', '', %(now)s - interval '5 days'
+               FROM contacts_contact WHERE id %% 97 = 0""",
+            {"now": now},
+        )
+        # Each contact's touches: most years old, one in the last two years (a few of those recent).
+        cursor.execute(
+            """INSERT INTO surveys_invitation (send_request_id, survey_id, survey_family_id, department_id,
+                   survey_kind, contact_id, channel, status, touched_at, sent_at, attempts, reminders_sent,
+                   failure_reason, created_at, updated_at)
+               SELECT (%(requests)s::bigint[])[k + 1], (%(surveys)s::bigint[])[k %% 3 + 1],
+                      (%(surveys)s::bigint[])[k %% 3 + 1], (%(departments)s::bigint[])[k %% 3 + 1],
+                      'relationship', c, 'email',
+                      CASE WHEN g %% 3 = 0 THEN 'answered' ELSE 'expired' END, t, t, 1, 0, '', t, t
+               FROM (SELECT g, %(first)s + (g %% %(n)s) AS c, g / %(n)s AS k,
+                            CASE WHEN g < %(n)s THEN %(now)s - random() * interval '720 days'
+                                 ELSE %(now)s - interval '400 days' - (g / %(n)s) * interval '110 days'
+                                      - random() * interval '100 days' END AS t
+                     FROM generate_series(0, %(t)s - 1) g) x""",
+            {
+                "first": first,
+                "n": contacts,
+                "t": touches,
+                "now": now,
+                "requests": [r.pk for r in history],
+                "surveys": [s.pk for s in surveys],
+                "departments": [d.pk for d in departments],
+            },
+        )
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE")
+    request = SendRequest.objects.create(
+        department=support,
+        survey=Survey.objects.create(department=support, name="Support CSAT"),
+        audience_kind="all_known",
+        status="submitted",
+        submitted_at=now,
+    )
+    Survey.objects.filter(pk=request.survey_id).update(family_id=request.survey_id)
+    return request.pk
+
+
+def copy_seconds(rows: int) -> float:
+    """PostgreSQL's own COPY of `rows` decision-shaped rows into a table shaped like decisions."""
+    from django.db import connection, transaction
+
+    buffer = io.StringIO()
+    for i in range(rows):
+        blocked = i % 10 == 0
+        buffer.write(
+            f"1\t{i + 1}\t{'f' if blocked else 't'}\t{'rule' if blocked else ''}\t"
+            f"{1 if blocked else chr(92) + 'N'}\t{1 if blocked else chr(92) + 'N'}\t"
+            f"{'2027-01-03 00:00:00+00' if blocked else chr(92) + 'N'}\t\\N\t\\N\t2026-11-23 00:00:00+00\n"
+        )
+    data = buffer.getvalue()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("CREATE TEMP TABLE copy_target (LIKE surveys_decision INCLUDING ALL) ON COMMIT DROP")
+        columns = (
+            "send_request_id, contact_id, allowed, reason, rule_id, rule_version, next_eligible_at, "
+            "last_touch_at, last_touch_same_department, decided_at"
+        )
+        with stopwatch() as elapsed, cursor.cursor.copy(f"COPY copy_target ({columns}) FROM STDIN") as copy:
+            copy.write(data)
+    return elapsed()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--contacts", type=int, default=100_000)
+    parser.add_argument("--touches", type=int, default=5_000_000)
+    parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
+    args = parser.parse_args()
+
+    setup_django(DATABASE)
+    from surveys.models import Decision, Invitation, SendRequest
+    from surveys.services.send_requests import send_request_screen
+
+    with stopwatch() as built:
+        request_id = build(args.contacts, args.touches)
+    say(f"built {args.contacts} contacts and {args.touches} touches in {built():.1f}s")
+
+    with stopwatch() as screened:
+        send_request_screen(send_request_id=request_id)
+    seconds = screened()
+    rss = peak_rss_mb()  # before the COPY below builds its rows in memory
+    request = SendRequest.objects.get(pk=request_id)
+    decisions = Decision.objects.filter(send_request_id=request_id).count()
+    invitations = Invitation.objects.filter(send_request_id=request_id).count()
+    assert request.status == "screened" and decisions == args.contacts, (request.status, decisions)
+    say(f"decisions={decisions} invitations={invitations} summary={request.screening_summary}")
+
+    copy = copy_seconds(args.contacts)
+    if not args.keep:
+        drop_database(DATABASE)
+    say(
+        f"bench screening contacts={args.contacts} touches={args.touches} seconds={seconds:.3f} "
+        f"copy_seconds={copy:.3f} ratio={seconds / copy:.2f} peak_rss_mb={rss:.0f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
