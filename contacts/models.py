@@ -3,13 +3,15 @@ what they said about being contacted. Knows nothing about surveys."""
 
 import zoneinfo
 
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from departments.models import Department
+from departments.models import ApiKey, Department
 
 
 def validate_time_zone(value: str) -> None:
@@ -167,3 +169,72 @@ class Consent(models.Model):
         department = self.department.name if self.department_id else "all departments"
         channel = self.get_channel_display() if self.channel else "all channels"
         return f"{department}, {channel}"
+
+
+class ContactImport(models.Model):
+    """One CSV file imported into a department's contacts (contacts/csv_import.py).
+
+    A preview in the admin is a dry run stored as `previewed` together with the uploaded file
+    (`stored_file`), so the confirm step imports exactly the file that was previewed.
+    """
+
+    class Status(models.TextChoices):
+        PREVIEWED = "previewed", "Previewed"
+        RUNNING = "running", "Running"
+        COMPLETED = "completed", "Completed"
+        FAILED = "failed", "Failed"
+
+    department = models.ForeignKey(Department, on_delete=models.CASCADE, related_name="contact_imports")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    api_key = models.ForeignKey(ApiKey, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    filename = models.CharField(max_length=255, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices)
+    # Rows per outcome: rows, created, matched, identities_added, updated, invalid, conflict.
+    counts = models.JSONField(default=dict, blank=True)
+    stored_file = models.CharField(
+        max_length=500, blank=True, help_text="The uploaded file, kept until confirmed."
+    )
+    # The per-row report (row, outcome, contact, matched identity, identities added, issue) as CSV.
+    report_file = models.CharField(max_length=500, blank=True)
+    error = models.TextField(blank=True, help_text="Why a failed import stopped.")
+    created_at = models.DateTimeField(default=timezone.now)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"Import of {self.filename or 'a file'} into {self.department} ({self.get_status_display()})"
+
+
+class ContactImportIssue(models.Model):
+    """A row that was not imported: invalid (which column, why), or a conflict for a CX lead to
+    resolve (its identities belong to different contacts; nothing was merged)."""
+
+    class Kind(models.TextChoices):
+        INVALID = "invalid", "Invalid"
+        CONFLICT = "conflict", "Conflict"
+
+    contact_import = models.ForeignKey(ContactImport, on_delete=models.CASCADE, related_name="issues")
+    row_number = models.PositiveIntegerField(help_text="As a spreadsheet shows it: the header is row 1.")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    column = models.CharField(max_length=200, blank=True)
+    reason = models.TextField()
+    # The row as it was read, header → cell.
+    data = models.JSONField(default=dict, blank=True)
+    # For a conflict: the contacts the row's identities belong to.
+    contact_ids = ArrayField(models.BigIntegerField(), default=list, blank=True)
+    resolved = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["contact_import", "row_number", "pk"]
+        indexes = [
+            # The admin and the import reports list one import's issues in row order.
+            models.Index(fields=["contact_import", "row_number"], name="import_issue_row"),
+        ]
+
+    def __str__(self) -> str:
+        column = f", {self.column}" if self.column else ""
+        return f"Row {self.row_number}{column}: {self.get_kind_display().lower()} — {self.reason}"

@@ -4,4 +4,5 @@ from django.urls import include, path
 
 urlpatterns = [
     path("", include("contacts.api.urls")),
+    path("", include("surveys.api.urls")),
 ]

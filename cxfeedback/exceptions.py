@@ -9,7 +9,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
-from rest_framework import exceptions, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
@@ -39,6 +39,14 @@ class Conflict(ApplicationError):
 class Unprocessable(ApplicationError):
     status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
     code = "unprocessable"
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The body of every API error, for the OpenAPI schema."""
+
+    code = serializers.CharField(help_text="Machine-readable, such as not_found or identity_conflict.")
+    message = serializers.CharField(help_text="For people; names the field it is about.")
+    extra = serializers.DictField(help_text="Details; validation errors list every field under 'fields'.")
 
 
 def error_body(code: str, message: str, extra: dict | None = None) -> dict:
@@ -89,7 +97,9 @@ def _first_message(detail: Any, path: str = "") -> str:
     if isinstance(detail, dict):
         for key, value in detail.items():
             where = key if not path else f"{path}.{key}"
-            if key == "non_field_errors":
+            if isinstance(key, int):  # a list serializer's errors are keyed by item position
+                where = f"{path}[{key}]"
+            elif key == "non_field_errors":
                 where = path
             return _first_message(value, where)
     if isinstance(detail, list) and detail:

@@ -200,6 +200,14 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Several models have a `kind`; give each enum its model's name in the schema.
+    "ENUM_NAME_OVERRIDES": {
+        "IdentityKindEnum": "contacts.models.Identity.Kind",
+        "ConsentKindEnum": "contacts.models.Consent.Kind",
+        "ChannelEnum": "contacts.models.Channel",
+        "SurveyKindEnum": "surveys.models.SurveyKind",
+        "QuestionKindEnum": "surveys.models.QuestionKind",
+    },
 }
 
 LOGGING = {

@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 
 class Department(models.Model):
@@ -37,3 +38,31 @@ class ApiKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.prefix}… ({self.department})"
+
+
+class IdempotencyRecord(models.Model):
+    """The first successful answer to a creating API call sent with an `Idempotency-Key` header.
+
+    A retry with the same key and the same body gets this answer again instead of a second effect
+    (cxfeedback/idempotency.py). `scope` is the caller (an API key or a user), so two callers may
+    use the same key. Records older than a day may be purged.
+    """
+
+    scope = models.CharField(max_length=100)
+    key = models.CharField(max_length=255)
+    request_hash = models.CharField(max_length=64, help_text="SHA-256 of method, path and body.")
+    response_status = models.PositiveSmallIntegerField()
+    response_body = models.JSONField(null=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["scope", "key"], name="idempotency_record_unique_key"),
+        ]
+        indexes = [
+            # idempotency_records_purge deletes by age.
+            models.Index(fields=["created_at"], name="idempotency_record_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.scope} {self.key}"

@@ -41,17 +41,20 @@ def department_ids_for(user: AbstractBaseUser) -> list[int]:
 ROLE_APPS = ("departments", "contacts", "surveys")
 HISTORY_MODELS = {"consent", "decision", "invitation", "response", "auditentry"}
 DEPARTMENT_OWNER_PERMISSIONS = {
-    "departments": ["view_department"],
+    # Owners run their own department's integrations: they create and revoke its API keys.
+    "departments": ["view_department", "view_apikey", "add_apikey", "change_apikey"],
     "contacts": [
         "view_contact",
         "add_contact",
         "change_contact",
         "view_identity",
         "add_identity",
+        "view_departmentcontact",
         "view_consent",
         "add_consent",
         "view_contactimport",
         "add_contactimport",
+        "view_contactimportissue",
     ],
     "surveys": [
         "view_survey",

@@ -3,6 +3,8 @@
 import secrets
 
 from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
 
 from cxfeedback.exceptions import Conflict
 from departments.authentication import KEY_PREFIX, hash_api_key
@@ -27,3 +29,8 @@ def api_key_create(*, department: Department, name: str = "") -> tuple[ApiKey, s
         key_hash=hash_api_key(plain),
     )
     return api_key, plain
+
+
+def api_keys_revoke(*, api_keys: QuerySet[ApiKey]) -> int:
+    """Revoke those of `api_keys` still active (they stop authenticating at once); return how many."""
+    return api_keys.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())

@@ -1,5 +1,7 @@
 """factory_boy factories for every model the tests build."""
 
+import datetime as dt
+
 import factory
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
@@ -88,3 +90,61 @@ def known_contact(department: Department, *, email: str | None = None, **kwargs)
     IdentityFactory(contact=contact, **({"value": email, "normalised": email.lower()} if email else {}))
     DepartmentContactFactory(department=department, contact=contact)
     return contact
+
+
+# Surveys, rules and send requests (issue 3). Built straight into the database, as a fixture would;
+# tests of the services themselves build through the services.
+
+
+class SurveyFactory(factory.django.DjangoModelFactory):
+    """A current, unfrozen survey (version 1 of its own family) with one NPS question."""
+
+    class Meta:
+        model = "surveys.Survey"
+        skip_postgeneration_save = True
+
+    department = factory.SubFactory(DepartmentFactory)
+    name = factory.Sequence(lambda n: f"Survey {n}")
+    kind = "relationship"
+
+    @factory.post_generation
+    def family(self, create, extracted, **kwargs):
+        if create and self.family_id is None:
+            self.family_id = self.pk
+            type(self).objects.filter(pk=self.pk).update(family_id=self.pk)
+
+    @factory.post_generation
+    def questions(self, create, extracted, **kwargs):
+        if create and extracted is None:
+            QuestionFactory(survey=self, position=1)
+
+
+class QuestionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "surveys.Question"
+
+    survey = factory.SubFactory(SurveyFactory, questions=[])
+    position = factory.Sequence(lambda n: n + 1)
+    kind = "nps"
+    text = "How likely are you to recommend us to a friend or colleague?"
+
+
+class FrequencyRuleFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "surveys.FrequencyRule"
+
+    name = factory.Sequence(lambda n: f"Rule {n}")
+    max_touches = 1
+    window = dt.timedelta(days=30)
+
+
+class SendRequestFactory(factory.django.DjangoModelFactory):
+    """A draft request for the department's survey, to all contacts the department knows."""
+
+    class Meta:
+        model = "surveys.SendRequest"
+
+    department = factory.SubFactory(DepartmentFactory)
+    survey = factory.SubFactory(SurveyFactory, department=factory.SelfAttribute("..department"))
+    channel = "email"
+    audience_kind = "all_known"

@@ -1,1 +1,9 @@
-urlpatterns: list = []
+from django.urls import path
+
+from contacts.api.views import ContactCollectionApi, ContactConsentsApi, ContactDetailApi
+
+urlpatterns = [
+    path("contacts", ContactCollectionApi.as_view(), name="contact-list"),
+    path("contacts/<int:contact_id>", ContactDetailApi.as_view(), name="contact-detail"),
+    path("contacts/<int:contact_id>/consents", ContactConsentsApi.as_view(), name="contact-consents"),
+]

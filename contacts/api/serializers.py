@@ -1,0 +1,86 @@
+"""Shapes of the contacts API: input serializers check types only, the services check the rules."""
+
+from rest_framework import serializers
+
+from contacts.models import Channel, Consent, Contact, Identity
+
+
+class IdentityInputSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=Identity.Kind.choices)
+    source = serializers.CharField(
+        max_length=60,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Source system; external ids only.",
+    )
+    value = serializers.CharField(max_length=320, trim_whitespace=False)
+
+
+class ContactUpsertInputSerializer(serializers.Serializer):
+    department = serializers.SlugField(
+        required=False,
+        help_text="Slug of the department bringing the contact in. Required for signed-in users; "
+        "an API key always acts for its own department.",
+    )
+    identities = IdentityInputSerializer(
+        many=True, allow_empty=False, help_text="The contact is matched by any of these, normalised."
+    )
+    name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    locale = serializers.CharField(
+        max_length=16, required=False, allow_blank=True, help_text="Such as en or de-AT."
+    )
+    time_zone = serializers.CharField(
+        max_length=64, required=False, allow_blank=True, help_text="IANA name such as Europe/Berlin."
+    )
+    attributes = serializers.DictField(
+        required=False, help_text="Merged into the stored attributes: given keys overwrite, others stay."
+    )
+
+
+class IdentityOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Identity
+        fields = ["kind", "source", "value", "normalised"]
+        read_only_fields = fields
+
+
+class ContactOutputSerializer(serializers.ModelSerializer):
+    identities = IdentityOutputSerializer(many=True, read_only=True)
+    attributes = serializers.DictField(read_only=True)
+
+    class Meta:
+        model = Contact
+        fields = ["id", "name", "locale", "time_zone", "attributes", "identities", "created_at", "updated_at"]
+        read_only_fields = fields
+
+
+class ConsentRecordInputSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=Consent.Kind.choices)
+    department = serializers.SlugField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Slug of the department it is about; empty: all.",
+    )
+    channel = serializers.ChoiceField(
+        choices=Channel.choices,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Empty: all channels.",
+    )
+    until = serializers.DateTimeField(
+        required=False, allow_null=True, default=None, help_text="End of a snooze."
+    )
+    source = serializers.ChoiceField(choices=Consent.Source.choices, default=Consent.Source.API)
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+
+class ConsentOutputSerializer(serializers.ModelSerializer):
+    department = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
+
+    class Meta:
+        model = Consent
+        fields = ["id", "kind", "department", "channel", "until", "source", "note", "created_at"]
+        read_only_fields = fields

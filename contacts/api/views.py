@@ -1,0 +1,204 @@
+"""REST API v1 for contacts. Thin: parse, call one selector or service, shape the answer.
+
+Two routes serve two operations each (GET lists, POST creates); each operation is its own class and
+the route's class combines them, so a side-effecting operation stays one view.
+"""
+
+from django.db.models import QuerySet
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.exceptions import ValidationError
+from rest_framework.parsers import JSONParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.serializers import Serializer
+from rest_framework.settings import api_settings
+from rest_framework.views import APIView
+
+from contacts.api.serializers import (
+    ConsentOutputSerializer,
+    ConsentRecordInputSerializer,
+    ContactOutputSerializer,
+    ContactUpsertInputSerializer,
+)
+from contacts.models import DepartmentContact
+from contacts.selectors import consent_list, contact_get, contact_list, department_get
+from contacts.services import consent_record, contact_upsert
+from cxfeedback import idempotency
+from cxfeedback.exceptions import ErrorSerializer, NotFound
+from departments.actors import Actor, actor_for_request
+from departments.models import ApiKey, Department
+
+IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
+    idempotency.HEADER,
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="Optional, at most 255 characters. A repeat with the same key and body returns the first "
+    "answer (header Idempotent-Replayed: true); the same key with another body is a 422.",
+)
+CONTACT_FILTER_PARAMETERS = [
+    OpenApiParameter(
+        "email", OpenApiTypes.STR, description="Contacts with this email (compared normalised)."
+    ),
+    OpenApiParameter(
+        "phone", OpenApiTypes.STR, description="Contacts with this phone number (compared in E.164)."
+    ),
+    OpenApiParameter("external_id", OpenApiTypes.STR, description="Contacts with this external id."),
+    OpenApiParameter(
+        "external_source", OpenApiTypes.STR, description="Limits external_id to one source system."
+    ),
+    OpenApiParameter("created_after", OpenApiTypes.DATETIME, description="Created at or after this time."),
+    OpenApiParameter("created_before", OpenApiTypes.DATETIME, description="Created before this time."),
+    OpenApiParameter(
+        "attr.{key}",
+        OpenApiTypes.STR,
+        description="Attribute filter, such as attr.tier=gold (or attributes__tier=gold). "
+        "Repeat with other keys to narrow further.",
+    ),
+]
+
+
+def _errors(*codes: int) -> dict[int, OpenApiResponse]:
+    return {code: OpenApiResponse(ErrorSerializer, description="Error body.") for code in codes}
+
+
+class ContactListApi(APIView):
+    pagination_class = api_settings.DEFAULT_PAGINATION_CLASS
+
+    @extend_schema(
+        operation_id="contact_list",
+        summary="List contacts",
+        description="The contacts the caller's departments know (a CX lead: all), oldest first.",
+        parameters=CONTACT_FILTER_PARAMETERS,
+        responses={200: ContactOutputSerializer(many=True), **_errors(400, 401, 403)},
+    )
+    def get(self, request: Request) -> Response:
+        contacts = contact_list(actor=actor_for_request(request), filters=request.query_params)
+        return _paginated(self, request, contacts, ContactOutputSerializer)
+
+
+class ContactUpsertApi(APIView):
+    parser_classes = [JSONParser]
+
+    @extend_schema(
+        operation_id="contact_upsert",
+        summary="Create or update a contact by identity",
+        description="Matches an existing contact by any of the identities (normalised), adds the missing "
+        "ones, overwrites the fields given, merges attributes and links the department. "
+        "201 if the contact was created, 200 if it was matched.",
+        request=ContactUpsertInputSerializer,
+        parameters=[IDEMPOTENCY_KEY_PARAMETER],
+        responses={
+            200: ContactOutputSerializer,
+            201: ContactOutputSerializer,
+            **_errors(400, 401, 403, 404, 409, 422),
+        },
+    )
+    @idempotency.idempotent
+    def post(self, request: Request) -> Response:
+        serializer = ContactUpsertInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        actor = actor_for_request(request)
+        contact, created = contact_upsert(
+            actor=actor,
+            department=_acting_department(request, actor, data.get("department")),
+            identities=[(i["kind"], i["source"], i["value"]) for i in data["identities"]],
+            name=data.get("name"),
+            locale=data.get("locale"),
+            time_zone=data.get("time_zone"),
+            attributes=data.get("attributes"),
+            source=DepartmentContact.Source.API,
+        )
+        contact = contact_get(actor=actor, contact_id=contact.pk)  # with its identities
+        return Response(
+            ContactOutputSerializer(contact).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+
+class ContactCollectionApi(ContactListApi, ContactUpsertApi):
+    """/contacts: GET is ContactListApi, POST is ContactUpsertApi."""
+
+
+class ContactDetailApi(APIView):
+    @extend_schema(
+        operation_id="contact_get",
+        summary="Read a contact",
+        responses={200: ContactOutputSerializer, **_errors(401, 403, 404)},
+    )
+    def get(self, request: Request, contact_id: int) -> Response:
+        contact = contact_get(actor=actor_for_request(request), contact_id=contact_id)
+        return Response(ContactOutputSerializer(contact).data)
+
+
+class ConsentListApi(APIView):
+    pagination_class = api_settings.DEFAULT_PAGINATION_CLASS
+
+    @extend_schema(
+        operation_id="consent_list",
+        summary="List a contact's consent records",
+        description="Records for every department and for the caller's departments, oldest first.",
+        responses={200: ConsentOutputSerializer(many=True), **_errors(401, 403, 404)},
+    )
+    def get(self, request: Request, contact_id: int) -> Response:
+        actor = actor_for_request(request)
+        contact = contact_get(actor=actor, contact_id=contact_id)
+        return _paginated(self, request, consent_list(actor=actor, contact=contact), ConsentOutputSerializer)
+
+
+class ConsentRecordApi(APIView):
+    parser_classes = [JSONParser]
+
+    @extend_schema(
+        operation_id="consent_record",
+        summary="Record an opt-out, opt-in or snooze",
+        description="Appends a consent record. `department` empty means every department; an opt-in for "
+        "every department needs a CX lead (403 otherwise).",
+        request=ConsentRecordInputSerializer,
+        parameters=[IDEMPOTENCY_KEY_PARAMETER],
+        responses={201: ConsentOutputSerializer, **_errors(400, 401, 403, 404, 422)},
+    )
+    @idempotency.idempotent
+    def post(self, request: Request, contact_id: int) -> Response:
+        serializer = ConsentRecordInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        actor = actor_for_request(request)
+        contact = contact_get(actor=actor, contact_id=contact_id)
+        slug = data["department"]
+        consent = consent_record(
+            actor=actor,
+            contact=contact,
+            kind=data["kind"],
+            department=department_get(actor=actor, slug=slug) if slug else None,
+            channel=data["channel"],
+            until=data["until"],
+            source=data["source"],
+            note=data["note"],
+        )
+        return Response(ConsentOutputSerializer(consent).data, status=status.HTTP_201_CREATED)
+
+
+class ContactConsentsApi(ConsentListApi, ConsentRecordApi):
+    """/contacts/{id}/consents: GET is ConsentListApi, POST is ConsentRecordApi."""
+
+
+def _acting_department(request: Request, actor: Actor, slug: str | None) -> Department:
+    """An API key acts for its own department; a signed-in user names one they work for."""
+    if isinstance(request.auth, ApiKey):
+        if slug and slug != request.auth.department.slug:
+            raise NotFound(f"Department {slug!r} not found.", extra={"department": slug})
+        return request.auth.department
+    if not slug:
+        raise ValidationError({"department": ["Name the department (its slug) you act for."]})
+    return department_get(actor=actor, slug=slug)
+
+
+def _paginated(
+    view: APIView, request: Request, rows: QuerySet, serializer_class: type[Serializer]
+) -> Response:
+    paginator = view.pagination_class()
+    page = paginator.paginate_queryset(rows, request, view=view)
+    return paginator.get_paginated_response(serializer_class(page, many=True).data)

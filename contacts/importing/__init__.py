@@ -1,0 +1,28 @@
+"""Importing contacts from CSV (admin, API, `manage.py import_contacts`).
+
+- reading.py: encoding, delimiter, header, rows — no database;
+- matching.py: what happens to each row of a chunk — no database;
+- writing.py: the set-based SQL for one chunk;
+- services.py: contact_import_run / contact_import_preview / contact_import_confirm.
+"""
+
+from contacts.importing.reading import ALLOWED_COLUMNS, ImportFileRejected
+from contacts.importing.services import (
+    ContactImportFailed,
+    ContactImportResult,
+    ImportIssue,
+    contact_import_confirm,
+    contact_import_preview,
+    contact_import_run,
+)
+
+__all__ = [
+    "ALLOWED_COLUMNS",
+    "ContactImportFailed",
+    "ContactImportResult",
+    "ImportFileRejected",
+    "ImportIssue",
+    "contact_import_confirm",
+    "contact_import_preview",
+    "contact_import_run",
+]

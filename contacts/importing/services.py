@@ -1,0 +1,438 @@
+"""Importing a contacts CSV into a department: the services the admin, the API and the
+`import_contacts` command call.
+
+The file is read in chunks of CHUNK_ROWS rows. Each chunk is one transaction: lock the chunk's
+identities, look them up with one query, decide every row (contacts/importing/matching.py), write
+with COPY and set-based statements, store the chunk's issues and the running counts. A chunk that
+fails is rolled back whole, so no contact is ever left without its identities; the chunks before it
+stay imported, and importing the file again carries on (rows already imported are matched).
+
+A dry run is the same import inside one transaction that is rolled back at the end: its report is
+the real one by construction, and what the file has created so far lives in PostgreSQL, not in
+Python, so memory stays flat for a preview of any size.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO, TextIO
+
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from contacts.importing.matching import ChunkPlan, NewContact, Outcome, RowPlan, chunk_plan
+from contacts.importing.reading import ImportFile, ImportFileRejected, ImportRow
+from contacts.importing.parallel import row_chunks
+from contacts.importing.writing import KEYS_TABLE, keys_stage, plan_write, stored_identities
+from contacts.locks import identities_lock_staged
+from contacts.models import ContactImport, ContactImportIssue
+from cxfeedback import embedded
+from cxfeedback.exceptions import ApplicationError, Conflict, NotFound
+from departments.actors import Actor
+from departments.models import Department
+
+logger = logging.getLogger(__name__)
+
+# 1,000 rows hold at most a few thousand identity locks (see contacts/locks.py) and keep a chunk's
+# memory small, while the per-chunk round trips stay well under a tenth of the time.
+CHUNK_ROWS = 1000
+# Issues kept in memory for the caller (the API answer, the admin preview); all are stored.
+ISSUE_SAMPLE = 100
+COUNT_NAMES = ("rows", "created", "matched", "identities_added", "updated", "invalid", "conflict")
+REPORT_HEADER = (
+    "row",
+    "outcome",
+    "contact_id",
+    "matched_by",
+    "identities_added",
+    "updated",
+    "column",
+    "reason",
+)
+MAX_DATA_CHARS = 200  # per cell, in an issue's copy of its row
+
+
+class ContactImportFailed(ApplicationError):
+    """The import stopped at a chunk the database refused; the chunks before it are imported."""
+
+    status_code = 500
+    code = "import_failed"
+
+    def __init__(self, message: str, *, contact_import: ContactImport):
+        super().__init__(message, extra={"import_id": contact_import.pk, "counts": contact_import.counts})
+        self.contact_import = contact_import
+
+
+@dataclass(frozen=True)
+class ImportIssue:
+    row_number: int
+    kind: str  # ContactImportIssue.Kind
+    column: str
+    reason: str
+    data: dict
+    contact_ids: list[int] = field(default_factory=list)
+
+
+@dataclass
+class ContactImportResult:
+    contact_import: ContactImport
+    dry_run: bool
+    counts: dict[str, int]
+    issues: list[ImportIssue]  # the first ISSUE_SAMPLE, in row order
+    issue_count: int
+
+
+def import_directory() -> Path:
+    """Where uploaded files wait for confirmation and per-row reports are kept."""
+    return Path(getattr(settings, "CONTACT_IMPORT_DIR", embedded.LOCAL_DIR / "imports"))
+
+
+def contact_import_run(
+    *,
+    department: Department,
+    file: BinaryIO | str | Path,
+    actor: Actor,
+    filename: str = "",
+    dry_run: bool = False,
+    report: TextIO | None = None,
+) -> ContactImportResult:
+    """Import a contacts CSV into `department`; with dry_run, decide and report but write no contact.
+
+    Stores a ContactImport (previewed for a dry run) and its issues; writes one line per row to
+    `report` if given. Raises NotFound (not the actor's department), ImportFileRejected (nothing
+    imported) and ContactImportFailed (stopped part-way; earlier chunks are imported).
+    """
+    if not actor.sees_department(department.pk):
+        raise NotFound("No such department.")
+    name = filename or Path(str(getattr(file, "name", file) or "")).name
+    contact_import = ContactImport(
+        department=department,
+        created_by_id=actor.user_id,
+        api_key_id=actor.api_key_id,
+        filename=name[:255],
+        status=ContactImport.Status.PREVIEWED if dry_run else ContactImport.Status.RUNNING,
+    )
+    return _run(contact_import, file, dry_run=dry_run, report=report)
+
+
+def contact_import_preview(
+    *, department: Department, upload: UploadedFile, actor: Actor
+) -> ContactImportResult:
+    """Keep an uploaded file and dry-run it (the admin's preview), with a per-row report on disk.
+
+    Raises NotFound, ImportFileRejected (the file is not kept).
+    """
+    if not actor.sees_department(department.pk):
+        raise NotFound("No such department.")
+    directory = import_directory()
+    directory.mkdir(parents=True, exist_ok=True)
+    stored = directory / f"upload-{uuid.uuid4().hex}.csv"
+    with stored.open("wb") as destination:
+        for block in upload.chunks():
+            destination.write(block)
+    report_path = stored.with_name(stored.stem.replace("upload-", "preview-") + "-report.csv")
+    try:
+        with report_path.open("w", newline="", encoding="utf-8") as report:
+            result = contact_import_run(
+                department=department,
+                file=stored,
+                actor=actor,
+                filename=upload.name or "",
+                dry_run=True,
+                report=report,
+            )
+    except BaseException:
+        stored.unlink(missing_ok=True)
+        report_path.unlink(missing_ok=True)
+        raise
+    ContactImport.objects.filter(pk=result.contact_import.pk).update(
+        stored_file=str(stored), report_file=str(report_path)
+    )
+    result.contact_import.stored_file, result.contact_import.report_file = str(stored), str(report_path)
+    return result
+
+
+def contact_import_confirm(*, contact_import: ContactImport, actor: Actor) -> ContactImportResult:
+    """Import the file of a previewed import for real, replacing the preview's issues and report.
+
+    Raises NotFound (not the actor's), Conflict (already confirmed), ContactImportFailed.
+    """
+    if not actor.sees_department(contact_import.department_id):
+        raise NotFound("No such import.")
+    # Claim the preview with a conditional UPDATE, so a double click imports the file once.
+    claimed = ContactImport.objects.filter(
+        pk=contact_import.pk, status=ContactImport.Status.PREVIEWED
+    ).update(status=ContactImport.Status.RUNNING)
+    if not claimed:
+        raise Conflict("This import has already been confirmed.", code="import_already_confirmed")
+    contact_import.refresh_from_db()
+    contact_import.issues.all().delete()
+    stored = Path(contact_import.stored_file)
+    if not stored.is_file():
+        contact_import.status, contact_import.error = (
+            ContactImport.Status.FAILED,
+            "The uploaded file is gone.",
+        )
+        contact_import.save(update_fields=["status", "error"])
+        raise Conflict("The uploaded file is no longer there; upload it again.", code="import_file_gone")
+    old_report = Path(contact_import.report_file) if contact_import.report_file else None
+    report_path = import_directory() / f"import-{contact_import.pk}-report.csv"
+    contact_import.report_file = str(report_path)
+    try:
+        with report_path.open("w", newline="", encoding="utf-8") as report:
+            return _run(contact_import, stored, dry_run=False, report=report)
+    finally:
+        stored.unlink(missing_ok=True)
+        if old_report:
+            old_report.unlink(missing_ok=True)
+        ContactImport.objects.filter(pk=contact_import.pk).update(stored_file="")
+        contact_import.stored_file = ""
+
+
+def _run(
+    contact_import: ContactImport, file: BinaryIO | str | Path, *, dry_run: bool, report: TextIO | None
+) -> ContactImportResult:
+    with _opened(file) as (stream, size):
+        import_file = ImportFile(stream)
+        try:
+            if not dry_run:
+                contact_import.save()
+            run = _ImportRun(contact_import, import_file, size, dry_run=dry_run, report=report)
+            run.execute()
+        finally:
+            import_file.close()
+    return ContactImportResult(contact_import, dry_run, run.counts, run.sample, run.issue_count)
+
+
+@contextmanager
+def _opened(file: BinaryIO | str | Path) -> Iterator[tuple[BinaryIO, int]]:
+    """The file as a seekable binary stream and its size; raises ImportFileRejected if too large."""
+    if isinstance(file, str | Path):
+        with open(file, "rb") as stream:
+            yield stream, _checked_size(stream)
+        return
+    yield file, _checked_size(file)
+
+
+def _checked_size(stream: BinaryIO) -> int:
+    size = stream.seek(0, 2)
+    stream.seek(0)
+    limit = settings.CONTACT_IMPORT_MAX_BYTES
+    if size > limit:
+        raise ImportFileRejected(
+            f"The file has {size:,} bytes; at most {limit:,} can be imported at once. "
+            "Split it into smaller files.",
+            code="file_too_large",
+            extra={"size": size, "limit": limit},
+        )
+    return size
+
+
+class _ImportRun:
+    """One pass over the file: chunks, counts, the sample of issues and the per-row report."""
+
+    def __init__(
+        self, contact_import: ContactImport, import_file: ImportFile, file_bytes: int, *, dry_run, report
+    ):
+        self.contact_import = contact_import
+        self.file = import_file
+        self.file_bytes = file_bytes
+        self.dry_run = dry_run
+        self.counts = dict.fromkeys(COUNT_NAMES, 0)
+        self.sample: list[ImportIssue] = []
+        self.issue_count = 0
+        self.report = csv.writer(report) if report is not None else None
+        if self.report:
+            self.report.writerow(REPORT_HEADER)
+        # In a dry run the contacts it creates are rolled back: ids from this one on are not shown.
+        self.first_new_id: int | None = None
+
+    def execute(self) -> None:
+        if self.dry_run:
+            with transaction.atomic():
+                self._all_chunks()
+                transaction.set_rollback(True)
+            self._finish(ContactImport.Status.PREVIEWED)
+            ContactImportIssue.objects.bulk_create(self._issue_rows(self.sample))
+            return
+        try:
+            self._all_chunks()
+        except Exception as error:
+            logger.exception("Contact import %s stopped", self.contact_import.pk)
+            self._fail(error)
+        self._finish(ContactImport.Status.COMPLETED)
+
+    def _all_chunks(self) -> None:
+        for chunk in row_chunks(self.file, size=CHUNK_ROWS, file_bytes=self.file_bytes):
+            self._chunk(chunk)
+
+    def _chunk(self, rows: list[ImportRow]) -> None:
+        self.chunk_rows = (rows[0].number, rows[-1].number)
+        # A unique violation means another writer stored one of our identities between our look-up
+        # and our write without taking its lock; a second look-up sees it.
+        for attempt in (1, 2):
+            try:
+                with transaction.atomic():
+                    plan, issues, counts = self._chunk_write(rows)
+                break
+            except IntegrityError:
+                if attempt == 2:
+                    raise
+        self.counts = counts
+        self.issue_count += len(issues)
+        self.sample.extend(issues[: ISSUE_SAMPLE - len(self.sample)])
+        if self.report:
+            self._report_chunk(rows, plan, issues)
+
+    def _chunk_write(self, rows: list[ImportRow]) -> tuple[ChunkPlan, list[ImportIssue], dict[str, int]]:
+        valid = [row for row in rows if not row.errors]
+        keys_stage(list({identity.key for row in valid for identity in row.identities}))
+        if not self.dry_run:
+            # Dry runs take no locks: they would pile up in one transaction, and nothing is kept.
+            identities_lock_staged(KEYS_TABLE)
+        stored, contacts = stored_identities()
+        plan = chunk_plan(valid, stored, contacts)
+        plan_write(plan, department_id=self.contact_import.department_id, now=timezone.now())
+        if self.dry_run and plan.new_contacts and self.first_new_id is None:
+            self.first_new_id = plan.new_contacts[0].id
+        issues = self._invalid_issues(rows) + [
+            self._conflict_issue(p) for p in plan.rows if p.outcome == "conflict"
+        ]
+        issues.sort(key=lambda issue: issue.row_number)
+        counts = self._counted(rows, plan)
+        if not self.dry_run:
+            ContactImportIssue.objects.bulk_create(self._issue_rows(issues))
+            ContactImport.objects.filter(pk=self.contact_import.pk).update(counts=counts)
+        return plan, issues, counts
+
+    def _counted(self, rows: list[ImportRow], plan: ChunkPlan) -> dict[str, int]:
+        counts = dict(self.counts)
+        counts["rows"] += len(rows)
+        counts["invalid"] += sum(1 for row in rows if row.errors)
+        for row_plan in plan.rows:
+            counts[row_plan.outcome] += 1
+            counts["updated"] += row_plan.updated
+        return counts
+
+    def _invalid_issues(self, rows: list[ImportRow]) -> list[ImportIssue]:
+        return [
+            ImportIssue(row.number, ContactImportIssue.Kind.INVALID, column, reason, self._row_data(row))
+            for row in rows
+            for column, reason in row.errors
+        ]
+
+    def _conflict_issue(self, plan: RowPlan) -> ImportIssue:
+        by_owner: dict[int, list[str]] = {}
+        created_by_row: dict[int, int] = {}
+        for identity, owner in plan.claims:
+            contact_id = owner.id if isinstance(owner, NewContact) else owner
+            by_owner.setdefault(contact_id, []).append(identity.label())
+            if isinstance(owner, NewContact):
+                created_by_row[contact_id] = owner.row_number
+        parts = [
+            f"{' and '.join(labels)} belong{'s' if len(labels) == 1 else ''} to "
+            + self._contact_label(contact_id, created_by_row)
+            for contact_id, labels in by_owner.items()
+        ]
+        reason = f"{'; '.join(parts)}. Nothing was merged: a CX lead decides whether these are one person."
+        columns = ", ".join(dict.fromkeys(identity.column for identity, _ in plan.claims))
+        shown_ids = [cid for cid in by_owner if self._shown_id(cid) is not None]
+        return ImportIssue(
+            plan.row.number,
+            ContactImportIssue.Kind.CONFLICT,
+            columns,
+            reason,
+            self._row_data(plan.row),
+            shown_ids,
+        )
+
+    def _contact_label(self, contact_id: int, created_by_row: dict[int, int]) -> str:
+        if contact_id in created_by_row:
+            return f"the contact created by row {created_by_row[contact_id]}"
+        if self._shown_id(contact_id) is None:
+            return "a contact created earlier in this file"
+        return f"contact #{contact_id}"
+
+    def _shown_id(self, contact_id: int | None) -> int | None:
+        if (
+            self.dry_run
+            and contact_id is not None
+            and self.first_new_id is not None
+            and contact_id >= self.first_new_id
+        ):
+            return None
+        return contact_id
+
+    def _row_data(self, row: ImportRow) -> dict[str, str]:
+        headers = self.file.headers
+        data = {}
+        for position, cell in enumerate(row.cells):
+            header = headers[position] if position < len(headers) else f"(column {position + 1})"
+            data[header] = cell if len(cell) <= MAX_DATA_CHARS else cell[:MAX_DATA_CHARS] + "…"
+        return data
+
+    def _issue_rows(self, issues: list[ImportIssue]) -> list[ContactImportIssue]:
+        return [
+            ContactImportIssue(
+                contact_import=self.contact_import,
+                row_number=issue.row_number,
+                kind=issue.kind,
+                column=issue.column[:200],
+                reason=issue.reason,
+                data=issue.data,
+                contact_ids=issue.contact_ids,
+            )
+            for issue in issues
+        ]
+
+    def _report_chunk(self, rows: list[ImportRow], plan: ChunkPlan, issues: list[ImportIssue]) -> None:
+        plans = {row_plan.row.number: row_plan for row_plan in plan.rows}
+        reasons: dict[int, list[ImportIssue]] = {}
+        for issue in issues:
+            reasons.setdefault(issue.row_number, []).append(issue)
+        for row in rows:
+            row_plan = plans.get(row.number)
+            row_issues = reasons.get(row.number, [])
+            column = "; ".join(issue.column for issue in row_issues)
+            reason = "; ".join(issue.reason for issue in row_issues)
+            if row_plan is None or row_plan.outcome == Outcome.CONFLICT:
+                outcome = Outcome.CONFLICT if row_plan else Outcome.INVALID
+                self.report.writerow((row.number, outcome, "", "", "", "", column, reason))
+                continue
+            self.report.writerow(
+                (
+                    row.number,
+                    row_plan.outcome,
+                    self._shown_id(row_plan.contact_id) or "",
+                    row_plan.matched_by.label() if row_plan.matched_by else "",
+                    "; ".join(identity.label() for identity in row_plan.added) if row_plan.matched_by else "",
+                    "yes" if row_plan.updated else "",
+                    "",
+                    "",
+                )
+            )
+
+    def _fail(self, error: Exception) -> None:
+        first, last = getattr(self, "chunk_rows", (0, 0))
+        message = (
+            f"The import stopped at rows {first}–{last}: {error}. Nothing of those rows was written; "
+            f"the {self.counts['rows']} rows before them are imported. Importing the file again carries on "
+            "from there."
+        )
+        self.contact_import.error = message
+        self._finish(ContactImport.Status.FAILED)
+        raise ContactImportFailed(message, contact_import=self.contact_import) from error
+
+    def _finish(self, status: str) -> None:
+        self.contact_import.status = status
+        self.contact_import.counts = self.counts
+        self.contact_import.completed_at = timezone.now()
+        self.contact_import.save()

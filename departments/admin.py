@@ -1,0 +1,89 @@
+"""Departments and their API keys in the admin.
+
+CX leads see and edit every department (members through a two-pane picker). Department owners
+see only their own departments, read-only, and their departments' API keys, which they may create
+and revoke. A key is created on the "Add API key" page, which shows the plain key exactly once on
+the response page (never stored, never put in a message cookie); `manage.py create_api_key` does
+the same from a shell.
+"""
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+
+from cxfeedback.admin_scoping import DepartmentListFilter, DepartmentScopedAdmin, visible_departments
+from departments.models import ApiKey, Department
+from departments.services import api_key_create, api_keys_revoke
+
+
+@admin.register(Department)
+class DepartmentAdmin(DepartmentScopedAdmin, admin.ModelAdmin):
+    department_path = "pk"
+    list_display = ["name", "slug", "member_count", "created_at"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+    filter_horizontal = ["members"]
+    readonly_fields = ["created_at"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Department]:
+        return super().get_queryset(request).annotate(member_count=Count("members"))
+
+    @admin.display(description="members", ordering="member_count")
+    def member_count(self, department: Department) -> int:
+        return department.member_count
+
+
+class ApiKeyCreateForm(forms.Form):
+    department = forms.ModelChoiceField(queryset=Department.objects.none())
+    name = forms.CharField(max_length=100, required=False, help_text="What the key is for, e.g. “CRM sync”.")
+
+    def __init__(self, *args, departments: QuerySet[Department], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["department"].queryset = departments
+        if departments.count() == 1:
+            self.fields["department"].initial = departments.first()
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(DepartmentScopedAdmin, admin.ModelAdmin):
+    department_path = "department"
+    list_display = ["prefix", "name", "department", "created_at", "last_used_at", "revoked_at"]
+    list_filter = [("department", DepartmentListFilter), ("revoked_at", admin.EmptyFieldListFilter)]
+    list_select_related = ["department"]
+    search_fields = ["prefix", "name"]
+    fields = ["name", "prefix", "department", "created_at", "last_used_at", "revoked_at"]
+    readonly_fields = ["prefix", "department", "created_at", "last_used_at", "revoked_at"]
+    actions = ["revoke"]
+
+    def has_delete_permission(self, request: HttpRequest, obj: ApiKey | None = None) -> bool:
+        # Revoke, never delete: a revoked key still names the integration behind past requests.
+        return False
+
+    @admin.action(description="Revoke selected API keys", permissions=["change"])
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
+        revoked = api_keys_revoke(api_keys=queryset)
+        self.message_user(request, f"Revoked {revoked} API key(s); they stop working now.", messages.SUCCESS)
+
+    def add_view(self, request: HttpRequest, form_url: str = "", extra_context=None) -> HttpResponse:
+        """Create a key with api_key_create and show it once; the admin's model form would need a hash."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = ApiKeyCreateForm(request.POST or None, departments=visible_departments(request))
+        plain_key = None
+        if request.method == "POST" and form.is_valid():
+            api_key, plain_key = api_key_create(
+                department=form.cleaned_data["department"], name=form.cleaned_data["name"]
+            )
+            self.log_addition(request, api_key, [{"added": {}}])
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Your new API key" if plain_key else "Add API key",
+            "opts": self.opts,
+            "form": form,
+            "plain_key": plain_key,
+            **(extra_context or {}),
+        }
+        return TemplateResponse(request, "admin/departments/apikey/create.html", context)

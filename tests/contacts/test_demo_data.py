@@ -1,0 +1,180 @@
+"""`manage.py load_demo_data`: the printed logins work, duplicates collapse, reruns change nothing."""
+
+import random
+import time
+from io import StringIO
+
+import pytest
+from django.conf import global_settings
+from django.contrib.auth import authenticate, get_user_model
+from django.contrib.auth.password_validation import validate_password
+from django.core.management import CommandError, call_command
+from django.db.models import Count
+from django.urls import reverse
+
+from contacts.management.commands import load_demo_data
+from contacts.models import Consent, Contact, DepartmentContact, Identity
+from contacts.normalise import normalise_email
+from departments.models import Department
+from departments.roles import CX_LEAD, DEPARTMENT_OWNER
+
+pytestmark = pytest.mark.django_db
+
+User = get_user_model()
+
+
+@pytest.fixture(autouse=True)
+def debug_on(settings):
+    # `make run` runs with DEBUG on; the command refuses otherwise (see test_refuses_without_debug).
+    settings.DEBUG = True
+    # Four real password hashes take seconds; the timing test puts the real hasher back.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def run(*args: str) -> str:
+    out = StringIO()
+    call_command("load_demo_data", *args, stdout=out)
+    return out.getvalue()
+
+
+def test_prints_the_three_logins_last_and_they_work():
+    output = run("--contacts", "50")
+
+    last_lines = output.strip().splitlines()[-4:]
+    assert last_lines == [
+        "  Department owner (Support): owner / support-helpdesk-24",
+        "  Department owner (Marketing): marketing-owner / campaign-season-24",
+        "  CX lead: cxlead / big-picture-2024",
+        "  Admin (superuser): admin / keys-to-everything-24",
+    ]
+    for login in load_demo_data.DEMO_LOGINS:
+        assert authenticate(username=login.username, password=login.password) is not None
+
+
+def test_the_demo_owner_sees_only_support_contacts_in_the_admin(client):
+    run("--contacts", "100")
+    support_contacts = Contact.objects.filter(department_links__department__slug="support").count()
+
+    assert client.login(username="owner", password="support-helpdesk-24")
+    owner_view = client.get(reverse("admin:contacts_contact_changelist"))
+    assert client.login(username="cxlead", password="big-picture-2024")
+    lead_view = client.get(reverse("admin:contacts_contact_changelist"))
+
+    assert 0 < owner_view.context["cl"].result_count == support_contacts < 100
+    assert lead_view.context["cl"].result_count == 100
+
+
+def test_demo_passwords_pass_the_password_validators():
+    for login in load_demo_data.DEMO_LOGINS:
+        validate_password(login.password, User(username=login.username, email=f"{login.username}@x.example"))
+
+
+def test_users_get_their_roles_and_departments():
+    run("--contacts", "20")
+
+    owner = User.objects.get(username="owner")
+    assert owner.is_staff and not owner.is_superuser
+    assert list(owner.groups.values_list("name", flat=True)) == [DEPARTMENT_OWNER]
+    assert list(owner.departments.values_list("slug", flat=True)) == ["support"]
+    assert list(User.objects.get(username="marketing-owner").departments.values_list("slug", flat=True)) == [
+        "marketing"
+    ]
+    lead = User.objects.get(username="cxlead")
+    assert list(lead.groups.values_list("name", flat=True)) == [CX_LEAD]
+    assert not lead.departments.exists()
+    assert User.objects.get(username="admin").is_superuser
+    assert sorted(Department.objects.values_list("name", flat=True)) == [
+        "Billing",
+        "Marketing",
+        "Sales",
+        "Support",
+    ]
+
+
+def test_a_person_on_several_lists_is_one_contact_known_to_several_departments():
+    rng = random.Random(load_demo_data.SEED)
+    people = list(load_demo_data._demo_people(rng, 300))
+    rows = [row for person in people for row in load_demo_data._list_rows(person, rng)]
+    assert len(rows) > len(people) * 1.3  # many people are on two or three lists
+    written_differently = {
+        row.email for row in rows if row.email != f"{row.person.email_local}@{row.person.email_domain}"
+    }
+    assert len(written_differently) > 50  # the variants are really there
+
+    run("--contacts", "300")
+
+    # Every person became exactly one contact however the lists wrote them.
+    assert Contact.objects.count() == len(people)
+    assert DepartmentContact.objects.count() == sum(len(set(person.departments)) for person in people)
+    shared = Contact.objects.annotate(n=Count("department_links")).filter(n__gte=2)
+    assert shared.count() == sum(1 for person in people if len(person.departments) >= 2)
+    # A variant written on another list finds the same contact by its normalised form.
+    variant = next(
+        row for row in rows if row.email.strip() != f"{row.person.email_local}@{row.person.email_domain}"
+    )
+    contact = Contact.objects.get(identities__normalised=normalise_email(variant.email))
+    assert contact.department_links.count() == len(variant.person.departments)
+
+
+def test_phone_numbers_in_different_formats_are_one_identity():
+    run("--contacts", "300")
+
+    phones = Identity.objects.filter(kind=Identity.Kind.PHONE)
+    assert phones.exists()
+    assert all(identity.normalised.startswith("+") for identity in phones)
+    # One phone identity per contact at most: the formats of one number did not make a second one.
+    assert not phones.values("contact").annotate(n=Count("pk")).filter(n__gt=1).exists()
+
+
+def test_contacts_have_locales_time_zones_attributes_and_some_consent():
+    run("--contacts", "300")
+
+    assert set(Contact.objects.values_list("locale", flat=True)) == {"en", "de"}
+    assert Contact.objects.exclude(time_zone="").count() == 300
+    assert Contact.objects.filter(attributes__has_keys=["tier", "plan", "country"]).count() == 300
+    assert Consent.objects.filter(kind=Consent.Kind.OPT_OUT).exists()
+
+
+def test_running_twice_changes_nothing():
+    run("--contacts", "200")
+    counts = [
+        model.objects.count() for model in (Contact, Identity, DepartmentContact, Consent, User, Department)
+    ]
+    password_hash = User.objects.get(username="owner").password
+
+    output = run("--contacts", "200")
+
+    assert [
+        model.objects.count() for model in (Contact, Identity, DepartmentContact, Consent, User, Department)
+    ] == counts
+    assert User.objects.get(username="owner").password == password_hash
+    assert "nothing changed" in output
+
+
+def test_logins_only_prints_logins_and_loads_nothing(settings):
+    settings.DEBUG = False
+
+    output = run("--logins-only")
+
+    assert "cxlead / big-picture-2024" in output
+    assert not Contact.objects.exists()
+    assert not User.objects.filter(username="cxlead").exists()
+
+
+def test_refuses_without_debug(settings):
+    settings.DEBUG = False
+
+    with pytest.raises(CommandError, match="DEBUG is off"):
+        run("--contacts", "10")
+    assert not User.objects.filter(username="admin").exists()
+
+
+@pytest.mark.slow
+def test_three_thousand_people_load_fast(settings):
+    settings.PASSWORD_HASHERS = global_settings.PASSWORD_HASHERS
+    started = time.monotonic()
+    run()
+    elapsed = time.monotonic() - started
+
+    assert Contact.objects.count() == load_demo_data.DEFAULT_CONTACT_COUNT
+    assert elapsed < 15, f"load_demo_data took {elapsed:.1f} s"

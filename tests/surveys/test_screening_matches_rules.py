@@ -1,0 +1,476 @@
+"""The bulk SQL gatekeeper (surveys/screening.py) decides exactly as the pure policy (surveys/rules.py).
+
+Hypothesis writes random small histories to PostgreSQL — rules of every scope and clock, touches of
+every status (some planned in the future, some answered), consent records, contacts without an
+address or with an open invitation for the survey being sent — then runs the pre-flight and the
+screening of a send request and compares every contact's stored decision, and the report's counts,
+with `surveys.rules.decide` computed in Python from the same rows.
+
+Each example runs inside a savepoint that is rolled back, so examples never see each other's rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass
+
+import pytest
+from django.db import transaction
+from hypothesis import HealthCheck, event, given, settings, target
+from hypothesis import strategies as st
+
+from contacts.consent import consent_decide
+from contacts.models import Consent, Contact, Identity
+from surveys.models import AudienceMember, Decision, FrequencyRule, Invitation, SendRequest, Survey
+from surveys.rules import Rule, Send, Touch, Verdict, decide
+from surveys.services.send_requests import send_request_preflight, send_request_screen
+from tests import factories
+
+AT = dt.datetime(2026, 6, 1, 12, 0, 0, 123456, tzinfo=dt.UTC)  # the send's moment in every example
+DEPARTMENTS = ("support", "marketing", "sales")
+KINDS = ("relationship", "transactional")
+CHANNELS = ("email", "sms")
+# Every status, the counted and closed ones more often: an open one for the sent survey's family
+# decides already_invited before any rule is asked.
+STATUSES = [choice.value for choice in Invitation.Status] + ["answered", "answered", "expired", "bounced"]
+MAX_INVITATIONS = 6  # per contact; each uses its own history request (one invitation per request)
+
+HOUR, DAY, MICROSECOND = dt.timedelta(hours=1), dt.timedelta(days=1), dt.timedelta(microseconds=1)
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    max_touches: int
+    window: dt.timedelta
+    scope_department: int | None  # index into DEPARTMENTS
+    scope_kind: str
+    scope_channel: str
+    clock: str
+    grace: dt.timedelta | None
+    version: int
+    active: bool
+
+
+@dataclass(frozen=True)
+class InvitationSpec:
+    department: int
+    kind: str
+    channel: str
+    status: str
+    touched: dt.timedelta  # offset from AT
+    responded: dt.timedelta | None
+
+
+@dataclass(frozen=True)
+class ConsentSpec:
+    kind: str
+    department: int | None
+    channel: str
+    created: dt.timedelta
+    until: dt.timedelta | None
+
+
+@dataclass(frozen=True)
+class ContactSpec:
+    known: dt.timedelta
+    email: bool
+    phone: bool
+    audience_rows: int
+    invitations: list[InvitationSpec]
+    consents: list[ConsentSpec]
+    open_for_send: str | None  # an open status: an invitation for the sent survey's family
+
+
+@dataclass(frozen=True)
+class Scenario:
+    rules: list[RuleSpec]
+    contacts: list[ContactSpec]
+    department: int
+    kind: str
+    channel: str
+    latest_send_in: dt.timedelta | None
+
+
+windows = st.one_of(
+    st.sampled_from([12 * HOUR, DAY, 7 * DAY, 30 * DAY, 60 * DAY]),
+    st.integers(3600, 60 * 86400).map(lambda s: dt.timedelta(seconds=s)),
+)
+graces = st.one_of(st.none(), st.sampled_from([HOUR, DAY, 7 * DAY, 14 * DAY]))
+rule_specs = st.builds(
+    RuleSpec,
+    max_touches=st.integers(1, 3),
+    window=windows,
+    # Scopes are mostly unset, so that most rules cover most sends and block someone.
+    scope_department=st.one_of(st.none(), st.none(), st.integers(0, len(DEPARTMENTS) - 1)),
+    scope_kind=st.sampled_from(("", "", *KINDS)),
+    scope_channel=st.sampled_from(("", "", *CHANNELS)),
+    clock=st.sampled_from(("invitation", "response")),
+    grace=graces,
+    version=st.integers(1, 3),
+    active=st.sampled_from([True, True, True, False]),
+)
+
+
+def moments(edges: list[dt.timedelta]) -> st.SearchStrategy[dt.timedelta]:
+    """Offsets from AT: anywhere from 90 days ago to 15 days ahead, or right at a window's edge."""
+    anywhere = st.integers(-90 * 86400 * 10**6, 15 * 86400 * 10**6).map(lambda us: us * MICROSECOND)
+    at_edges = st.sampled_from(
+        [-edge + nudge for edge in edges for nudge in (-MICROSECOND, 0 * DAY, MICROSECOND)]
+    )
+    return st.one_of(anywhere, at_edges, st.sampled_from([-10 * DAY, -DAY, 0 * DAY, DAY]))
+
+
+@st.composite
+def invitation_specs(draw, edges: list[dt.timedelta]) -> InvitationSpec:
+    status = draw(st.sampled_from(STATUSES))
+    touched = draw(moments(edges))
+    # A response comes after its invitation; its time may fall right at a window's edge too.
+    responded = max(touched, draw(moments(edges))) if status == "answered" else None
+    return InvitationSpec(
+        department=draw(st.integers(0, len(DEPARTMENTS) - 1)),
+        kind=draw(st.sampled_from(KINDS)),
+        channel=draw(st.sampled_from(CHANNELS)),
+        status=status,
+        touched=touched,
+        responded=responded,
+    )
+
+
+@st.composite
+def consent_specs(draw) -> ConsentSpec:
+    kind = draw(st.sampled_from(("opt_out", "opt_in", "snooze")))
+    # Few distinct times, so two records of one contact often share a timestamp (ties break by pk).
+    created = draw(st.sampled_from([-30 * DAY, -5 * DAY, -DAY, 0 * DAY, 2 * DAY]))
+    until = created + draw(st.sampled_from([HOUR, DAY, 5 * DAY, 40 * DAY])) if kind == "snooze" else None
+    return ConsentSpec(
+        kind=kind,
+        department=draw(st.one_of(st.none(), st.integers(0, len(DEPARTMENTS) - 1))),
+        channel=draw(st.sampled_from(("", *CHANNELS))),
+        created=created,
+        until=until,
+    )
+
+
+@st.composite
+def contact_specs(draw, edges: list[dt.timedelta], graces: list[dt.timedelta]) -> ContactSpec:
+    known = draw(
+        st.one_of(
+            st.just(-1000 * DAY),
+            st.integers(-30 * 86400, 0).map(lambda s: dt.timedelta(seconds=s)),
+            st.sampled_from(
+                [-grace + nudge for grace in graces for nudge in (-MICROSECOND, 0 * DAY)] or [-DAY]
+            ),
+        )
+    )
+    return ContactSpec(
+        known=known,
+        email=draw(st.integers(0, 9)) > 0,
+        phone=draw(st.integers(0, 4)) > 0,
+        audience_rows=draw(st.sampled_from([1, 1, 1, 2, 3])),
+        invitations=draw(st.lists(invitation_specs(edges), max_size=MAX_INVITATIONS - 1)),
+        consents=draw(st.one_of(st.just([]), st.just([]), st.lists(consent_specs(), max_size=3))),
+        open_for_send=draw(st.one_of(*[st.none()] * 5, st.sampled_from(Invitation.OPEN))),
+    )
+
+
+@st.composite
+def scenarios(draw) -> Scenario:
+    rules = draw(st.lists(rule_specs, min_size=1, max_size=4))
+    edges = [rule.window for rule in rules]
+    grace_lengths = [rule.grace for rule in rules if rule.grace is not None]
+    return Scenario(
+        rules=rules,
+        contacts=draw(st.lists(contact_specs(edges, grace_lengths), min_size=1, max_size=15)),
+        department=draw(st.integers(0, len(DEPARTMENTS) - 1)),
+        kind=draw(st.sampled_from(KINDS)),
+        channel=draw(st.sampled_from(CHANNELS)),
+        latest_send_in=draw(st.one_of(st.none(), st.sampled_from([DAY, 10 * DAY, 45 * DAY]))),
+    )
+
+
+@dataclass
+class World:
+    """What every example shares: departments, one survey per department and kind, and history
+    send requests for past invitations to belong to."""
+
+    departments: list
+    surveys: dict[tuple[int, str], Survey]
+    history: dict[tuple[int, str], list[SendRequest]]
+
+
+@pytest.fixture
+def world(db) -> World:
+    departments = [factories.DepartmentFactory(slug=slug, name=slug.title()) for slug in DEPARTMENTS]
+    surveys, history = {}, {}
+    for index, department in enumerate(departments):
+        for kind in KINDS:
+            survey = Survey.objects.create(department=department, name=f"{department.name} {kind}", kind=kind)
+            Survey.objects.filter(pk=survey.pk).update(family_id=survey.pk)
+            survey.family_id = survey.pk
+            surveys[index, kind] = survey
+            history[index, kind] = [
+                SendRequest.objects.create(
+                    department=department, survey=survey, audience_kind="upload", status="completed"
+                )
+                for _ in range(MAX_INVITATIONS)
+            ]
+    return World(departments=departments, surveys=surveys, history=history)
+
+
+def write_rules(world: World, specs: list[RuleSpec]) -> list[Rule]:
+    """Store the rules; return the active ones as the pure policy reads them."""
+    active = []
+    for number, spec in enumerate(specs):
+        scope_department = (
+            world.departments[spec.scope_department] if spec.scope_department is not None else None
+        )
+        row = FrequencyRule.objects.create(
+            name=f"rule {number}",
+            is_active=spec.active,
+            max_touches=spec.max_touches,
+            window=spec.window,
+            scope_department=scope_department,
+            scope_survey_kind=spec.scope_kind,
+            scope_channel=spec.scope_channel,
+            clock=spec.clock,
+            new_contact_grace=spec.grace,
+            version=spec.version,
+        )
+        if spec.active:
+            active.append(
+                Rule(
+                    id=row.pk,
+                    version=spec.version,
+                    max_touches=spec.max_touches,
+                    window=spec.window,
+                    scope_department_id=scope_department.pk if scope_department else None,
+                    scope_survey_kind=spec.scope_kind,
+                    scope_channel=spec.scope_channel,
+                    clock=spec.clock,
+                    new_contact_grace=spec.grace,
+                )
+            )
+    return active
+
+
+def invitation_rows(world: World, contact: Contact, spec: ContactSpec, sent: Survey) -> list[Invitation]:
+    """The contact's invitations; at most one open per survey family, as the database insists."""
+    open_families: set[int] = set()
+    rows = []
+    wanted = list(spec.invitations)
+    if spec.open_for_send:
+        department = next(i for i, d in enumerate(world.departments) if d.pk == sent.department_id)
+        wanted.insert(0, InvitationSpec(department, sent.kind, "email", spec.open_for_send, -DAY, None))
+    for number, invitation in enumerate(wanted):
+        survey = world.surveys[invitation.department, invitation.kind]
+        status = invitation.status
+        if status in Invitation.OPEN and survey.family_id in open_families:
+            status = Invitation.Status.EXPIRED
+        if status in Invitation.OPEN:
+            open_families.add(survey.family_id)
+        rows.append(
+            Invitation(
+                send_request=world.history[invitation.department, invitation.kind][number],
+                survey=survey,
+                survey_family_id=survey.family_id,
+                department_id=survey.department_id,
+                survey_kind=survey.kind,
+                contact=contact,
+                channel=invitation.channel,
+                status=status,
+                touched_at=AT + invitation.touched,
+                responded_at=AT + invitation.responded if invitation.responded is not None else None,
+            )
+        )
+    return rows
+
+
+def write_history(world: World, scenario: Scenario, sent: Survey) -> list[Contact]:
+    specs = scenario.contacts
+    contacts = Contact.objects.bulk_create(
+        [Contact(name=f"Contact {i}", created_at=AT + spec.known) for i, spec in enumerate(specs)]
+    )
+    identities, invitations, consents = [], [], []
+    for contact, spec in zip(contacts, specs, strict=True):
+        if spec.email:
+            address = f"c{contact.pk}@example.com"
+            identities.append(Identity(contact=contact, kind="email", value=address, normalised=address))
+        if spec.phone:
+            number = f"+4930{contact.pk:09d}"
+            identities.append(Identity(contact=contact, kind="phone", value=number, normalised=number))
+        invitations += invitation_rows(world, contact, spec, sent)
+        for consent in spec.consents:
+            consents.append(
+                Consent(
+                    contact=contact,
+                    department=world.departments[consent.department]
+                    if consent.department is not None
+                    else None,
+                    channel=consent.channel,
+                    kind=consent.kind,
+                    until=AT + consent.until if consent.until is not None else None,
+                    source="admin",
+                    created_at=AT + consent.created,
+                )
+            )
+    Identity.objects.bulk_create(identities)
+    Invitation.objects.bulk_create(invitations)
+    Consent.objects.bulk_create(consents)
+    return contacts
+
+
+def submitted_request(world: World, scenario: Scenario, sent: Survey, contacts: list[Contact]) -> SendRequest:
+    request = SendRequest.objects.create(
+        department=world.departments[scenario.department],
+        survey=sent,
+        channel=scenario.channel,
+        audience_kind="upload",
+        status="submitted",
+        earliest_send_at=AT - DAY,
+        latest_send_at=AT + scenario.latest_send_in if scenario.latest_send_in else None,
+        submitted_at=AT - DAY,
+    )
+    AudienceMember.objects.bulk_create(
+        [
+            AudienceMember(send_request=request, contact=contact, row_number=row)
+            for row, (contact, spec) in enumerate(
+                (
+                    pair
+                    for pair in zip(contacts, scenario.contacts, strict=True)
+                    for _ in range(pair[1].audience_rows)
+                ),
+                start=2,
+            )
+        ]
+    )
+    return request
+
+
+def expected_verdicts(
+    rules: list[Rule], send: Send, family_id: int, contacts: list[Contact]
+) -> dict[int, Verdict]:
+    """Each contact's decision by the pure policy, from the rows as the database holds them."""
+    ids = [contact.pk for contact in contacts]
+    invitations = list(Invitation.objects.filter(contact_id__in=ids))
+    consents = list(Consent.objects.filter(contact_id__in=ids).order_by("created_at", "pk"))
+    identity_kind = {"email": "email", "sms": "phone"}[send.channel]
+    addressed = set(
+        Identity.objects.filter(contact_id__in=ids, kind=identity_kind).values_list("contact_id", flat=True)
+    )
+    verdicts = {}
+    for contact in Contact.objects.filter(pk__in=ids):
+        mine = [i for i in invitations if i.contact_id == contact.pk]
+        touches = [
+            Touch(
+                touched_at=i.touched_at,
+                department_id=i.department_id,
+                survey_kind=i.survey_kind,
+                channel=i.channel,
+                responded_at=i.responded_at,
+            )
+            for i in mine
+            if i.status not in Invitation.NOT_COUNTED
+        ]
+        verdicts[contact.pk] = decide(
+            rules,
+            send=send,
+            touches=touches,
+            contact_known_since=contact.created_at,
+            consent=consent_decide(
+                [c for c in consents if c.contact_id == contact.pk],
+                department_id=send.department_id,
+                channel=send.channel,
+                at=send.at,
+            ),
+            has_address=contact.pk in addressed,
+            has_open_invitation=any(
+                i.survey_family_id == family_id and i.status in Invitation.OPEN for i in mine
+            ),
+        )
+    return verdicts
+
+
+def as_verdict(decision: Decision) -> Verdict:
+    return Verdict(
+        allowed=decision.allowed,
+        reason=decision.reason,
+        rule_id=decision.rule_id,
+        rule_version=decision.rule_version,
+        next_eligible_at=decision.next_eligible_at,
+        last_touch_at=decision.last_touch_at,
+        last_touch_same_department=decision.last_touch_same_department,
+    )
+
+
+def week_of(moment: dt.datetime) -> dt.date:
+    day = moment.astimezone(dt.UTC).date()
+    return day - dt.timedelta(days=day.weekday())
+
+
+def assert_report_matches(outcome, verdicts: dict[int, Verdict], scenario: Scenario, window_end: dt.datetime):
+    blocked = [v for v in verdicts.values() if not v.allowed]
+    assert outcome.contacts == len(verdicts)
+    assert outcome.duplicates == sum(spec.audience_rows - 1 for spec in scenario.contacts)
+    assert outcome.allowed == len(verdicts) - len(blocked)
+    assert outcome.blocked == dict(Counter(v.reason for v in blocked))
+    assert outcome.blocked_by_rule == dict(Counter(v.rule_id for v in blocked if v.reason == "rule"))
+    assert outcome.eligible_again == dict(
+        Counter((v.reason, v.rule_id, week_of(v.next_eligible_at)) for v in blocked if v.next_eligible_at)
+    )
+    ends_in_window = [
+        v.next_eligible_at for v in blocked if v.next_eligible_at and v.next_eligible_at <= window_end
+    ]
+    assert outcome.last_block_end_in_window == (max(ends_in_window) if ends_in_window else None)
+
+
+def check_scenario(world: World, scenario: Scenario) -> None:
+    sent = world.surveys[scenario.department, scenario.kind]
+    rules = write_rules(world, scenario.rules)
+    contacts = write_history(world, scenario, sent)
+    request = submitted_request(world, scenario, sent, contacts)
+    send = Send(department_id=sent.department_id, survey_kind=sent.kind, channel=scenario.channel, at=AT)
+    expected = expected_verdicts(rules, send, sent.family_id, contacts)
+    invitations_before = Invitation.objects.count()
+
+    report = send_request_preflight(send_request=request, now=AT)
+    assert report.planned_send_at == AT
+    assert_report_matches(report.outcome, expected, scenario, request.latest_send_at or AT)
+    assert not Decision.objects.filter(send_request=request).exists(), "the pre-flight wrote decisions"
+    assert Invitation.objects.count() == invitations_before, "the pre-flight reserved invitations"
+
+    assert send_request_screen(send_request_id=request.pk, now=AT) is not None
+    stored = {d.contact_id: as_verdict(d) for d in Decision.objects.filter(send_request=request)}
+    assert stored.keys() == expected.keys()
+    # Steer generation towards histories where rules decide (the hard part of the SQL).
+    target(float(sum(v.reason == "rule" for v in expected.values())), label="contacts blocked by a rule")
+    for contact_id, verdict in expected.items():
+        event(f"decision: {verdict.reason or 'allowed'}")
+        if verdict.reason == "rule":
+            event(f"rule block: {'grace only' if verdict.last_touch_at is None else 'touches'}")
+            event(f"rule block: own touch {verdict.last_touch_same_department}")
+        assert stored[contact_id] == verdict, (
+            f"contact {contact_id}: SQL {stored[contact_id]} ≠ rules {verdict}"
+        )
+    invited = Invitation.objects.filter(send_request=request)
+    assert {i.contact_id for i in invited} == {c for c, v in expected.items() if v.allowed}
+    assert all(i.touched_at == AT and i.status == "queued" for i in invited)
+
+
+class _RollBack(Exception):
+    """Ends an example's savepoint so the next example starts from the shared world alone."""
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(scenario=scenarios())
+def test_screening_decides_as_the_pure_rules(world, scenario):
+    try:
+        with transaction.atomic():
+            check_scenario(world, scenario)
+            raise _RollBack
+    except _RollBack:
+        pass
