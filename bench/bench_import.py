@@ -44,7 +44,7 @@ from departments.models import Department  # noqa: E402
 DATABASE = "bench_import"
 EXISTING = 10_000
 DUPLICATE_SHARE = 0.10
-HEADER = ["email", "phone", "external_id:crm", "name", "locale", "time_zone", "attr.tier", "attr.plan"]
+HEADER = ["email", "phone", "name", "locale", "time_zone", "attr.tier", "attr.plan"]
 ZONES = ["Europe/Berlin", "Europe/Vienna", "Europe/London", "America/New_York"]
 
 
@@ -64,7 +64,7 @@ def existing_row(i: int) -> list[str]:
 def duplicate_row(i: int) -> list[str]:
     """Existing contact i as another system writes it: same person, different formatting."""
     number = str(10_000_000 + i)
-    return [f"  PERSON{i}@Example.COM ", f"0151 {number[:4]} {number[4:]}", "", "", "", "", "", ""]
+    return [f"  PERSON{i}@Example.COM ", f"0151 {number[:4]} {number[4:]}", "", "", "", "", ""]
 
 
 def new_row(j: int) -> list[str]:
@@ -72,7 +72,6 @@ def new_row(j: int) -> list[str]:
     return [
         f"new.customer{j}@shop.example.org",
         f"0160 {20_000_000 + j}",
-        f"N{j}",
         f"Kundin Nummer {j} Müller",
         "de-AT" if j % 2 else "en",
         ZONES[j % 4],

@@ -283,7 +283,7 @@ class ContactAdmin(DepartmentScopedAdmin, admin.ModelAdmin):
 def _search_term_normalised(search_term: str) -> list[str]:
     """The search term as a normalised email or phone number, if it reads as one."""
     term = search_term.strip()
-    if not term:
+    if not term or len(term) > 320:  # the longest identity there is
         return []
     forms_of_term = []
     for normalise in (normalise_email, normalise_phone):

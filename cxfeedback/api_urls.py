@@ -5,4 +5,5 @@ from django.urls import include, path
 urlpatterns = [
     path("", include("contacts.api.urls")),
     path("", include("surveys.api.urls")),
+    path("", include("surveys.api.trigger_urls")),
 ]

@@ -341,23 +341,15 @@ class Invitation(models.Model):
         ]
         indexes = [
             # The gatekeeper's rule query for a few contacts (triggers, eligibility) and a contact's
-            # timeline: a contact's touches in a window, read from the index alone (it carries every
-            # column the rules' scopes and clocks look at).
-            models.Index(
-                fields=["contact", "touched_at"],
-                include=["status", "department", "survey_kind", "channel", "responded_at"],
-                name="invitation_contact_touches",
-            ),
-            # The same query for a large audience: every counted touch since the widest window began.
+            # timeline. Kept narrow: it is written for every invitation, read for a few contacts.
+            models.Index(fields=["contact", "touched_at"], name="invitation_contact_touches"),
+            # The same query for a large audience: every counted touch since the widest window began,
+            # read from the index alone (it carries every column the rules' scopes and clocks use).
             models.Index(
                 fields=["touched_at"],
                 include=["contact", "department", "survey_kind", "channel", "responded_at"],
                 condition=~Q(status__in=["cancelled", "failed"]),
                 name="invitation_counted_by_time",
-            ),
-            # Delivery: queued invitations whose time has come, and sends stuck half-way.
-            models.Index(
-                fields=["touched_at"], condition=Q(status__in=["queued", "sending"]), name="invitation_due"
             ),
         ]
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from django.db import connection
 
 from contacts.models import Channel, Identity
-from surveys.rules import Rule
+from surveys.rules import Rule, Verdict
 
 # Contacts are guarded by LOCK_STRIPES transaction-level advisory locks, contact_id % LOCK_STRIPES.
 # Locking one row per contact made a 100,000-contact screening spend most of its time taking row
@@ -202,7 +202,48 @@ def screen(
     return outcome
 
 
-def _statement(send: Send, rules: Sequence[Rule], audience: Audience, params: dict, *, write: bool) -> str:
+# The closing SELECT of verdicts_for: one row per contact instead of the summary's counts.
+VERDICT_ROWS_SQL = """
+        SELECT contact_id, reason, rule_id, rule_version, next_eligible_at, last_touch_at,
+               last_touch_same_department
+        FROM verdicts_final"""
+
+
+def verdicts_for(*, send: Send, rules: Sequence[Rule], contact_ids: Sequence[int]) -> dict[int, Verdict]:
+    """The verdict screen() would give each of these contacts (by id; unknown ids are left out).
+
+    The same statement as screen(write=False), closed by a SELECT of its per-contact rows: reads
+    only, reserves nothing, takes no lock. For a few contacts (the eligibility API).
+    """
+    covering = [
+        rule
+        for rule in sorted(rules, key=lambda r: r.id)
+        if rule.covers(department_id=send.department_id, survey_kind=send.survey_kind, channel=send.channel)
+    ]
+    params: dict = {"lo": -1, "hi": 2**62, "window_end": send.at}
+    audience = Audience(contact_ids=list(contact_ids))
+    sql = _statement(send, covering, audience, params, write=False, select=VERDICT_ROWS_SQL)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    return {
+        contact_id: Verdict(
+            allowed=reason == "",
+            reason=reason,
+            rule_id=rule_id,
+            rule_version=version,
+            next_eligible_at=next_eligible_at,
+            last_touch_at=last_touch_at,
+            last_touch_same_department=same_department,
+        )
+        for contact_id, reason, rule_id, version, next_eligible_at, last_touch_at, same_department in rows
+    }
+
+
+def _statement(
+    send: Send, rules: Sequence[Rule], audience: Audience, params: dict, *, write: bool, select: str = ""
+) -> str:
+    """The screening statement; `select` replaces the closing summary (verdicts_for reads the rows)."""
     params.update(
         at=send.at,
         department_id=send.department_id,
@@ -230,6 +271,10 @@ def _statement(send: Send, rules: Sequence[Rule], audience: Audience, params: di
               AND k.channel IN ('', %(channel)s)
               AND (o.contact_id IS NULL OR (k.created_at, k.id) > (o.created_at, o.id))
             GROUP BY k.contact_id)""",
+        """addressed AS (
+            SELECT DISTINCT i.contact_id
+            FROM contacts_identity i JOIN audience a ON a.contact_id = i.contact_id
+            WHERE i.kind = %(identity_kind)s)""",
         f"""open_invitation AS (
             SELECT DISTINCT i.contact_id
             FROM surveys_invitation i JOIN audience a ON a.contact_id = i.contact_id
@@ -246,7 +291,7 @@ def _statement(send: Send, rules: Sequence[Rule], audience: Audience, params: di
                count(*), sum(duplicates)::int,
                max(next_eligible_at) FILTER (WHERE next_eligible_at <= %(window_end)s)
         FROM verdicts_final GROUP BY 1, 2, 3"""
-    return "WITH " + ",\n".join(ctes) + summary
+    return "WITH " + ",\n".join(ctes) + (select or summary)
 
 
 def _rules_sql(rules: Sequence[Rule], params: dict) -> str:
@@ -330,12 +375,11 @@ def _verdicts_sql(rules: Sequence[Rule], params: dict, *, has_touches: bool) -> 
         return f"CASE {cases} END"
 
     touches_join = "LEFT JOIN touches t ON t.contact_id = a.contact_id" if has_touches else ""
-    return f"""verdicts AS (
+    # Materialized, so each contact's reason is worked out once, not once per column that uses it.
+    return f"""verdicts AS MATERIALIZED (
         SELECT a.contact_id, a.duplicates,
           CASE
-            WHEN NOT EXISTS (SELECT 1 FROM contacts_identity i
-                             WHERE i.contact_id = a.contact_id AND i.kind = %(identity_kind)s)
-              THEN 'no_address'
+            WHEN ad.contact_id IS NULL THEN 'no_address'
             WHEN o.kind = 'opt_out' THEN 'opted_out'
             WHEN s.until > %(at)s THEN 'snoozed'
             WHEN oi.contact_id IS NOT NULL THEN 'already_invited'
@@ -350,6 +394,7 @@ def _verdicts_sql(rules: Sequence[Rule], params: dict, *, has_touches: bool) -> 
           s.until AS snoozed_until
         FROM audience a
         JOIN contacts_contact c ON c.id = a.contact_id
+        LEFT JOIN addressed ad ON ad.contact_id = a.contact_id
         LEFT JOIN opt o ON o.contact_id = a.contact_id
         LEFT JOIN snooze s ON s.contact_id = a.contact_id
         LEFT JOIN open_invitation oi ON oi.contact_id = a.contact_id
@@ -382,12 +427,12 @@ def _write_sql(send: Send, params: dict) -> list[str]:
                 next_eligible_at, last_touch_at, last_touch_same_department, decided_at)
             SELECT %(send_request_id)s, contact_id, reason = '', reason, rule_id, rule_version,
                 next_eligible_at, last_touch_at, last_touch_same_department, now()
-            FROM verdicts_final)""",
+            FROM verdicts_final ORDER BY contact_id)""",
         """invited AS (
             INSERT INTO surveys_invitation (send_request_id, survey_id, survey_family_id, department_id,
                 survey_kind, contact_id, channel, status, touched_at, attempts, reminders_sent,
                 failure_reason, created_at, updated_at)
             SELECT %(send_request_id)s, %(survey_id)s, %(survey_family_id)s, %(department_id)s,
                 %(survey_kind)s, contact_id, %(channel)s, 'queued', %(at)s, 0, 0, '', now(), now()
-            FROM verdicts_final WHERE reason = '')""",
+            FROM verdicts_final WHERE reason = '' ORDER BY contact_id)""",
     ]

@@ -100,25 +100,29 @@ def chunk_plan(
     """Decide every valid row of a chunk. `stored` maps the rows' known identities to contact ids,
     `contacts` holds those contacts' current fields (they are changed in place)."""
     plan = ChunkPlan()
-    claimed: dict[IdentityKey, NewContact | int] = {}  # identities this chunk adds, and to whom
+    claimed: dict[IdentityKey, Owner] = {}  # identities this chunk adds, and to whom
     for row in rows:
         known: list[tuple[RowIdentity, Owner]] = []
         unknown: list[RowIdentity] = []
+        owners: list[Owner] = []  # distinct; a NewContact equals only itself
         for identity in row.identities:
-            owner = stored.get(identity.key)
+            key = identity.key
+            owner = stored.get(key)
             if owner is None:
-                owner = claimed.get(identity.key)
+                owner = claimed.get(key)
             if owner is None:
                 unknown.append(identity)
             else:
                 known.append((identity, owner))
-        owners = _distinct(owner for _, owner in known)
+                if owner not in owners:
+                    owners.append(owner)
         if len(owners) > 1:
             plan.rows.append(RowPlan(row, Outcome.CONFLICT, claims=known))
             continue
         if not owners:
-            owner: Owner = NewContact(ContactFields(), row.number)
-            owner.fields.apply(row)
+            owner = NewContact(
+                ContactFields(row.name, row.locale, row.time_zone, dict(row.attributes)), row.number
+            )
             plan.new_contacts.append(owner)
             row_plan = RowPlan(row, Outcome.CREATED, owner=owner, added=unknown)
         else:
@@ -133,14 +137,6 @@ def chunk_plan(
             plan.new_identities.append((owner, identity))
         plan.rows.append(row_plan)
     return plan
-
-
-def _distinct(owners) -> list[Owner]:
-    result: list[Owner] = []
-    for owner in owners:
-        if all(owner != seen for seen in result):  # a NewContact equals only itself
-            result.append(owner)
-    return result
 
 
 def _fields_of(owner: Owner, contacts: dict[int, ContactFields]) -> ContactFields:

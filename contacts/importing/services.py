@@ -29,8 +29,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from contacts.importing.matching import ChunkPlan, NewContact, Outcome, RowPlan, chunk_plan
-from contacts.importing.reading import ImportFile, ImportFileRejected, ImportRow
 from contacts.importing.parallel import row_chunks
+from contacts.importing.reading import ImportFile, ImportFileRejected, ImportRow
 from contacts.importing.writing import KEYS_TABLE, keys_stage, plan_write, stored_identities
 from contacts.locks import identities_lock_staged
 from contacts.models import ContactImport, ContactImportIssue

@@ -140,3 +140,24 @@ def _block(
         "count": count,
         "eligible_again": weeks,
     }
+
+
+def screening_summary_rows(send_request: SendRequest) -> list[tuple[str, int]]:
+    """A screened request's stored counts as (label, count) rows, rules by name; [] before screening."""
+    summary = send_request.screening_summary
+    if not summary:
+        return []
+    rows = [
+        ("Audience rows", summary.get("audience_rows", 0)),
+        ("Contacts", summary.get("contacts", 0)),
+        ("Allowed", summary.get("allowed", 0)),
+    ]
+    blocked = summary.get("blocked", {})
+    by_rule = {int(rule_id): count for rule_id, count in summary.get("blocked_by_rule", {}).items()}
+    names = dict(FrequencyRule.objects.filter(pk__in=by_rule).values_list("pk", "name"))
+    for reason in PREFLIGHT_REASONS:
+        if reason == Reason.RULE:
+            rows += [(f"Rule “{names.get(rule_id, rule_id)}”", count) for rule_id, count in by_rule.items()]
+        elif blocked.get(reason):
+            rows.append((Reason(reason).label, blocked[reason]))
+    return rows

@@ -1,0 +1,16 @@
+"""Surveys, frequency rules, send requests and the gatekeeper's history in the admin, scoped by role.
+
+- Surveys: built with inline questions; every save goes through surveys.services.surveys, so the
+  admin checks questions exactly as the API does. A sent (frozen) survey is view only; its "Edit as
+  new version" button makes the next version. "New NPS / CSAT / CES survey" start from a template.
+- Frequency rules: CX leads change them (each change is a new version, kept inline); department
+  owners may only look.
+- Send requests: created on a form of their own (department and survey limited to the user's), then
+  a pre-flight page shows what submitting would do, with Submit and Cancel buttons. Everything that
+  changes a request is a service call; the request's own page is view only.
+- Decisions and invitations: read-only history, each decision with its explanation.
+"""
+
+from surveys.admin import history, rules, send_requests, surveys
+
+__all__ = ["history", "rules", "send_requests", "surveys"]

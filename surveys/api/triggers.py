@@ -1,0 +1,242 @@
+"""REST API v1: "may I survey this person now?" and "survey this person now". Thin: parse, call one
+selector or service, shape the answer.
+
+Both answer with the gatekeeper's decision in the same body:
+{"decision": {allowed, reason, rule, next_eligible_at, explanation},
+ "invitation": {id, status, planned_at} | null, "contact": {id}}.
+A blocked trigger is a normal answer (200), not an error: the decision says why and until when.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.exceptions import ValidationError
+from rest_framework.parsers import JSONParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from contacts.api.serializers import IdentityInputSerializer
+from contacts.models import Channel
+from contacts.selectors import department_get
+from cxfeedback import idempotency
+from cxfeedback.exceptions import ErrorSerializer, NotFound
+from departments.actors import Actor, actor_for_request
+from departments.models import ApiKey, Department
+from surveys.models import Reason
+from surveys.selectors.eligibility import contact_known_id, survey_for_sending
+from surveys.services.eligibility import eligibility_check
+from surveys.services.triggers import trigger_create
+
+IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
+    idempotency.HEADER,
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="Recommended, at most 255 characters. A repeat with the same key and body returns the first "
+    "answer (header Idempotent-Replayed: true) and creates nothing; the same key with another body is a 422.",
+)
+
+# Input
+
+
+class _SendInputSerializer(serializers.Serializer):
+    department = serializers.SlugField(
+        required=False,
+        help_text="Slug of the department asking. Required for signed-in users; an API key always acts "
+        "for its own department.",
+    )
+    survey = serializers.IntegerField(min_value=1, help_text="Id of one of the department's current surveys.")
+    channel = serializers.ChoiceField(choices=Channel.choices)
+
+
+class ContactReferenceSerializer(serializers.Serializer):
+    id = serializers.IntegerField(min_value=1, required=False, help_text="The contact's id …")
+    identities = IdentityInputSerializer(
+        many=True, required=False, allow_empty=False, help_text="… or any of its identities."
+    )
+
+    def validate(self, data: dict) -> dict:
+        if ("id" in data) == ("identities" in data):
+            raise ValidationError("Name the contact by id or by identities (one of the two).")
+        return data
+
+
+class EligibilityInputSerializer(_SendInputSerializer):
+    contact = ContactReferenceSerializer(help_text="One of the department's contacts.")
+    at = serializers.DateTimeField(required=False, help_text="When the send would happen; default now.")
+
+
+class TriggerContactSerializer(serializers.Serializer):
+    identities = IdentityInputSerializer(
+        many=True, allow_empty=False, help_text="The contact is matched by any of these, normalised."
+    )
+    name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    locale = serializers.CharField(max_length=16, required=False, allow_blank=True)
+    time_zone = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    attributes = serializers.DictField(required=False, help_text="Merged into the stored attributes.")
+
+
+class TriggerInputSerializer(_SendInputSerializer):
+    contact = TriggerContactSerializer(help_text="Created if no contact has any of the identities.")
+    purpose = serializers.CharField(
+        max_length=500, required=False, allow_blank=True, default="", help_text="The business event."
+    )
+
+
+# Output (the schema; views build the same shape as plain data)
+
+
+class DecisionAnswerSerializer(serializers.Serializer):
+    allowed = serializers.BooleanField()
+    reason = serializers.ChoiceField(choices=Reason.choices, allow_blank=True, help_text="Empty if allowed.")
+    rule = serializers.IntegerField(allow_null=True, help_text="The blocking frequency rule, if any.")
+    next_eligible_at = serializers.DateTimeField(allow_null=True)
+    explanation = serializers.CharField(help_text="For people; never names another department's survey.")
+
+
+class InvitationAnswerSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.CharField()
+    planned_at = serializers.DateTimeField()
+
+
+class ContactAnswerSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+
+
+class GatekeeperAnswerSerializer(serializers.Serializer):
+    decision = DecisionAnswerSerializer()
+    invitation = InvitationAnswerSerializer(allow_null=True, help_text="The queued invitation, if allowed.")
+    contact = ContactAnswerSerializer()
+
+
+def _errors(*codes: int) -> dict[int, OpenApiResponse]:
+    return {code: OpenApiResponse(ErrorSerializer, description="Error body.") for code in codes}
+
+
+def _answer(*, verdict: Any, explanation: str, invitation: Any, contact_id: int) -> dict[str, Any]:
+    """The body both views return; `verdict` is a Decision or a surveys.rules.Verdict."""
+    return {
+        "decision": {
+            "allowed": verdict.allowed,
+            "reason": verdict.reason,
+            "rule": verdict.rule_id,
+            "next_eligible_at": verdict.next_eligible_at,
+            "explanation": explanation,
+        },
+        "invitation": None
+        if invitation is None
+        else {"id": invitation.pk, "status": invitation.status, "planned_at": invitation.touched_at},
+        "contact": {"id": contact_id},
+    }
+
+
+def _acting_department(request: Request, actor: Actor, slug: str | None) -> Department:
+    """An API key acts for its own department; a signed-in user names one they work for."""
+    if isinstance(request.auth, ApiKey):
+        if slug and slug != request.auth.department.slug:
+            raise NotFound(f"Department {slug!r} not found.", extra={"department": slug})
+        return request.auth.department
+    if not slug:
+        raise ValidationError({"department": ["Name the department (its slug) you act for."]})
+    return department_get(actor=actor, slug=slug)
+
+
+class EligibilityApi(APIView):
+    parser_classes = [JSONParser]
+
+    @extend_schema(
+        operation_id="eligibility_check",
+        summary="May this contact be surveyed now?",
+        description="The gatekeeper's answer for one contact (by id or by any identity), survey and "
+        "channel, at `at` (default now): allowed or not, the reason and the next eligible time. "
+        "Reserves nothing: a trigger sent afterwards decides again.",
+        request=EligibilityInputSerializer,
+        responses={200: GatekeeperAnswerSerializer, **_errors(400, 401, 403, 404, 409)},
+    )
+    def post(self, request: Request) -> Response:
+        serializer = EligibilityInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        actor = actor_for_request(request)
+        department = _acting_department(request, actor, data.get("department"))
+        survey = survey_for_sending(
+            actor=actor, department=department, survey_id=data["survey"], channel=data["channel"]
+        )
+        reference = data["contact"]
+        contact_id = contact_known_id(
+            department=department,
+            contact_id=reference.get("id"),
+            identities=[(i["kind"], i["source"], i["value"]) for i in reference.get("identities", [])],
+        )
+        eligibility = eligibility_check(
+            actor=actor,
+            department=department,
+            survey=survey,
+            channel=data["channel"],
+            contact_id=contact_id,
+            at=data.get("at"),
+        )
+        return Response(
+            _answer(
+                verdict=eligibility.verdict,
+                explanation=eligibility.explanation,
+                invitation=None,
+                contact_id=contact_id,
+            )
+        )
+
+
+class TriggerApi(APIView):
+    parser_classes = [JSONParser]
+
+    @extend_schema(
+        operation_id="trigger_create",
+        summary="Survey a contact now, after a business event",
+        description="Upserts the contact by identity and asks the gatekeeper to send the survey to them "
+        "now, as a single-contact send request. 201 with the queued invitation if allowed; 200 with the "
+        "decision (reason, next eligible time) if blocked. Send an Idempotency-Key: a repeat returns "
+        "the first answer and never creates a second invitation.",
+        request=TriggerInputSerializer,
+        parameters=[IDEMPOTENCY_KEY_PARAMETER],
+        responses={
+            200: GatekeeperAnswerSerializer,
+            201: GatekeeperAnswerSerializer,
+            **_errors(400, 401, 403, 404, 409, 422),
+        },
+    )
+    @idempotency.idempotent
+    def post(self, request: Request) -> Response:
+        serializer = TriggerInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        actor = actor_for_request(request)
+        department = _acting_department(request, actor, data.get("department"))
+        survey = survey_for_sending(
+            actor=actor, department=department, survey_id=data["survey"], channel=data["channel"]
+        )
+        contact = data["contact"]
+        trigger = trigger_create(
+            actor=actor,
+            department=department,
+            survey=survey,
+            channel=data["channel"],
+            identities=[(i["kind"], i["source"], i["value"]) for i in contact["identities"]],
+            name=contact.get("name"),
+            locale=contact.get("locale"),
+            time_zone=contact.get("time_zone"),
+            attributes=contact.get("attributes"),
+            purpose=data["purpose"],
+        )
+        body = _answer(
+            verdict=trigger.decision,
+            explanation=trigger.explanation,
+            invitation=trigger.invitation,
+            contact_id=trigger.contact.pk,
+        )
+        queued = trigger.invitation is not None
+        return Response(body, status=status.HTTP_201_CREATED if queued else status.HTTP_200_OK)

@@ -1,0 +1,554 @@
+"""Importing contacts from CSV: what each row becomes, the file-level errors, and what is never
+left half-written. The service is called directly; the admin, API and command have their own files."""
+
+import codecs
+import csv
+import io
+import threading
+
+import pytest
+from django.db import OperationalError, connection, transaction
+
+from contacts.importing import ContactImportFailed, ImportFileRejected, contact_import_run
+from contacts.importing import parallel, services
+from contacts.importing.writing import KEYS_TABLE, keys_stage
+from contacts.locks import LockOutsideTransaction, identities_lock, identities_lock_staged, identity_lock_key
+from contacts.models import Contact, ContactImport, ContactImportIssue, DepartmentContact, Identity
+from cxfeedback.exceptions import NotFound
+from departments.actors import Actor
+from tests import factories
+
+
+def actor_for(department) -> Actor:
+    return Actor(department_ids=frozenset({department.pk}))
+
+
+def import_csv(department, text: str | bytes, *, dry_run=False, encoding="utf-8", actor=None):
+    """Run the import on `text`; return the result and the per-row report keyed by row number."""
+    data = text if isinstance(text, bytes) else text.encode(encoding)
+    report = io.StringIO()
+    result = contact_import_run(
+        department=department,
+        file=io.BytesIO(data),
+        actor=actor or actor_for(department),
+        filename="contacts.csv",
+        dry_run=dry_run,
+        report=report,
+    )
+    report.seek(0)
+    return result, {int(line["row"]): line for line in csv.DictReader(report)}
+
+
+def contact_with(kind: str, normalised: str) -> Contact:
+    return Identity.objects.select_related("contact").get(kind=kind, normalised=normalised).contact
+
+
+def counts(**given) -> dict:
+    names = ("rows", "created", "matched", "identities_added", "updated", "invalid", "conflict")
+    return {name: given.get(name, 0) for name in names}
+
+
+# --- what a row becomes ---------------------------------------------------------------------
+
+
+def test_new_rows_create_contacts_with_their_identities_and_fields(support):
+    result, report = import_csv(
+        support,
+        "email,phone,external_id:crm,name,locale,time_zone,attr.tier\n"
+        "Anna@Example.com,0151 23456789,C-1,Anna Berg,de_AT,europe/vienna,gold\n"
+        "ben@example.com,,,Ben,,,\n",
+    )
+
+    assert result.counts == counts(rows=2, created=2)
+    anna = contact_with("email", "anna@example.com")
+    assert (anna.name, anna.locale, anna.time_zone, anna.attributes) == (
+        "Anna Berg",
+        "de-AT",
+        "Europe/Vienna",
+        {"tier": "gold"},
+    )
+    assert sorted(anna.identities.values_list("kind", "source", "value", "normalised")) == [
+        ("email", "", "Anna@Example.com", "anna@example.com"),
+        ("external", "crm", "C-1", "C-1"),
+        ("phone", "", "0151 23456789", "+4915123456789"),
+    ]
+    assert DepartmentContact.objects.filter(department=support, contact=anna, source="import").exists()
+    assert report[2]["outcome"] == "created" and report[2]["contact_id"] == str(anna.pk)
+    assert report[3]["outcome"] == "created"
+    assert result.contact_import.status == ContactImport.Status.COMPLETED
+
+
+def test_a_known_person_written_differently_is_matched_and_says_by_which_identity(support):
+    known = factories.known_contact(support, email="kim@example.com", name="Kim")
+
+    result, report = import_csv(support, "email,name\n  KIM@Example.COM ,\n")
+
+    assert result.counts == counts(rows=1, matched=1)
+    assert Contact.objects.count() == 1
+    assert report[2]["outcome"] == "matched"
+    assert report[2]["contact_id"] == str(known.pk)
+    assert report[2]["matched_by"] == "email KIM@Example.COM"
+
+
+def test_new_identities_of_a_known_person_are_added_to_that_contact(support):
+    known = factories.known_contact(support, email="kim@example.com")
+
+    result, report = import_csv(support, "email,phone\nkim@example.com,+49 30 1234567\n")
+
+    assert result.counts == counts(rows=1, identities_added=1)
+    assert contact_with("phone", "+49301234567") == known
+    assert report[2]["outcome"] == "identities_added"
+    assert report[2]["identities_added"] == "phone +49 30 1234567"
+
+
+def test_a_contact_known_to_another_department_is_matched_and_becomes_known_here(support, marketing):
+    theirs = factories.known_contact(marketing, email="pat@example.com")
+
+    result, _ = import_csv(support, "email\npat@example.com\n")
+
+    assert result.counts["matched"] == 1
+    assert DepartmentContact.objects.filter(department=support, contact=theirs).exists()
+
+
+def test_invalid_rows_are_reported_with_row_column_and_reason_and_good_rows_still_import(support):
+    result, report = import_csv(
+        support,
+        "email,phone,locale,time_zone\n"
+        "good@example.com,,en,Europe/Berlin\n"
+        "not-an-email,,,\n"
+        "also.good@example.com,12,,\n"
+        "third@example.com,,english!,Mars/Olympus\n"
+        ",,en,\n"
+        "last@example.com,,,\n",
+    )
+
+    assert result.counts == counts(rows=6, created=2, invalid=4)
+    issues = [(i.row_number, i.column, i.reason) for i in result.issues]
+    assert issues == [
+        (3, "email", "'not-an-email' has no '@'."),
+        (4, "phone", "'12' is not a valid phone number in DE (+49)."),
+        (5, "locale", "'english!' is not a language tag (for example en or de-AT)."),
+        (5, "time_zone", "'Mars/Olympus' is not an IANA time zone (for example Europe/Berlin)."),
+        (6, "email, phone", "The row has no identity: fill in at least one of these columns."),
+    ]
+    stored = ContactImportIssue.objects.filter(contact_import=result.contact_import, kind="invalid")
+    assert stored.count() == 5
+    assert stored.get(row_number=3).data == {
+        "email": "not-an-email",
+        "phone": "",
+        "locale": "",
+        "time_zone": "",
+    }
+    assert report[4]["outcome"] == "invalid" and report[4]["column"] == "phone"
+    assert set(Identity.objects.values_list("normalised", flat=True)) == {
+        "good@example.com",
+        "last@example.com",
+    }
+
+
+def test_a_row_whose_email_and_phone_belong_to_different_contacts_is_a_conflict_and_nothing_merges(support):
+    by_email = factories.known_contact(support, email="sam@example.com")
+    by_phone = factories.known_contact(support, email="other@example.com")
+    factories.IdentityFactory(contact=by_phone, kind="phone", value="+4930111111", normalised="+4930111111")
+
+    result, report = import_csv(support, "email,phone,name\nsam@example.com,030 111111,Sam New Name\n")
+
+    assert result.counts == counts(rows=1, conflict=1)
+    (issue,) = ContactImportIssue.objects.filter(kind="conflict")
+    assert issue.row_number == 2
+    assert issue.column == "email, phone"
+    assert sorted(issue.contact_ids) == sorted([by_email.pk, by_phone.pk])
+    assert f"email sam@example.com belongs to contact #{by_email.pk}" in issue.reason
+    assert f"phone 030 111111 belongs to contact #{by_phone.pk}" in issue.reason
+    assert "Nothing was merged" in issue.reason
+    assert not issue.resolved
+    assert report[2]["outcome"] == "conflict"
+    assert Contact.objects.count() == 2
+    by_email.refresh_from_db()
+    assert by_email.name != "Sam New Name"
+    assert by_email.identities.count() == 1 and by_phone.identities.count() == 2
+
+
+def test_rows_of_one_file_that_name_the_same_person_end_on_one_contact(support, monkeypatch):
+    monkeypatch.setattr(services, "CHUNK_ROWS", 2)  # rows 2 and 5 land in different chunks
+    result, report = import_csv(
+        support,
+        "email,phone,name\nlee@example.com,,Lee\nx@example.com,,\ny@example.com,,\nLEE@example.com,0151 22222222,\n",
+    )
+
+    assert result.counts == counts(rows=4, created=3, identities_added=1)
+    lee = contact_with("email", "lee@example.com")
+    assert contact_with("phone", "+4915122222222") == lee
+    assert report[5]["outcome"] == "identities_added"
+    assert report[5]["contact_id"] == str(lee.pk)
+
+
+def test_rows_of_one_file_that_link_two_new_contacts_are_a_conflict(support):
+    result, _ = import_csv(
+        support, "email,phone\na@example.com,\n,0151 33333333\na@example.com,0151 33333333\n"
+    )
+
+    assert result.counts == counts(rows=3, created=2, conflict=1)
+    (issue,) = result.issues
+    assert "the contact created by row 2" in issue.reason and "the contact created by row 3" in issue.reason
+    assert Contact.objects.count() == 2
+
+
+def test_importing_the_same_file_again_changes_nothing(support):
+    text = "email,phone,name,attr.tier\nmo@example.com,0151 44444444,Mo,gold\nnoor@example.com,,Noor,\n"
+    import_csv(support, text)
+    before = sorted(Contact.objects.values_list("pk", "name", "attributes", "updated_at"))
+    identities = Identity.objects.count()
+
+    result, report = import_csv(support, text)
+
+    assert result.counts == counts(rows=2, matched=2)
+    assert sorted(Contact.objects.values_list("pk", "name", "attributes", "updated_at")) == before
+    assert Identity.objects.count() == identities
+    assert {line["updated"] for line in report.values()} == {""}
+
+
+def test_changed_fields_and_attributes_update_the_contact_and_keep_the_rest(support):
+    kim = factories.known_contact(
+        support, email="kim@example.com", name="Kim", attributes={"tier": "gold", "x": 1}
+    )
+
+    result, report = import_csv(
+        support, "email,name,time_zone,attr.tier,attr.plan\nkim@example.com,,Europe/Paris,silver,\n"
+    )
+
+    assert result.counts == counts(rows=1, matched=1, updated=1)
+    kim.refresh_from_db()
+    assert (kim.name, kim.time_zone, kim.attributes) == ("Kim", "Europe/Paris", {"tier": "silver", "x": 1})
+    assert report[2]["updated"] == "yes"
+
+
+def test_external_ids_take_their_source_from_the_header_or_the_external_source_column(support):
+    import_csv(support, "external_id,external_source,external_id:shop\n7,CRM,s-7\n8,,s-8\n")
+
+    assert sorted(Identity.objects.values_list("source", "normalised")) == [
+        ("crm", "7"),
+        ("import", "8"),
+        ("shop", "s-7"),
+        ("shop", "s-8"),
+    ]
+
+
+def test_a_dry_run_reports_what_would_happen_and_writes_no_contact(support):
+    factories.known_contact(support, email="kim@example.com")
+    text = (
+        "email,phone\nkim@example.com,0151 55555555\nnew@example.com,\nbad,\nnew@example.com,0151 66666666\n"
+    )
+
+    preview, report = import_csv(support, text, dry_run=True)
+
+    assert preview.counts == counts(rows=4, created=1, identities_added=2, invalid=1)
+    assert Contact.objects.count() == 1 and Identity.objects.count() == 1
+    assert DepartmentContact.objects.count() == 1
+    assert preview.contact_import.status == ContactImport.Status.PREVIEWED
+    assert list(preview.contact_import.issues.values_list("row_number", flat=True)) == [4]
+    assert report[3]["contact_id"] == ""  # a contact of a dry run has no id to show
+    result, _ = import_csv(support, text)
+    assert result.counts == preview.counts
+
+
+def test_only_the_actors_departments_can_be_imported_into(support, marketing):
+    with pytest.raises(NotFound):
+        import_csv(support, "email\na@example.com\n", actor=actor_for(marketing))
+    assert not Contact.objects.exists()
+
+
+# --- encodings, delimiters, blank lines ------------------------------------------------------
+
+
+def test_utf8_with_byte_order_mark(support):
+    result, _ = import_csv(support, codecs.BOM_UTF8 + "Email;Name\nzoe@example.com;Zoë Åberg\n".encode())
+
+    assert result.counts["created"] == 1
+    assert contact_with("email", "zoe@example.com").name == "Zoë Åberg"
+
+
+def test_windows_1252_with_umlauts(support):
+    result, _ = import_csv(
+        support, "email,name\njuergen@example.com,Jürgen Müßig – “Büro”\n", encoding="cp1252"
+    )
+
+    assert result.counts["created"] == 1
+    assert contact_with("email", "juergen@example.com").name == "Jürgen Müßig – “Büro”"
+
+
+def test_semicolon_delimiter_with_quoted_cells(support):
+    result, _ = import_csv(support, 'email;name;attr.note\nq@example.com;"Quinn; Q.";"says ""hi"", twice"\n')
+
+    quinn = contact_with("email", "q@example.com")
+    assert (quinn.name, quinn.attributes) == ("Quinn; Q.", {"note": 'says "hi", twice'})
+
+
+def test_blank_lines_are_skipped_and_row_numbers_stay_those_of_the_spreadsheet(support):
+    text = '\r\nemail,name\r\n\r\nok@example.com,"two\r\nlines"\r\n,,\r\n\r\nbroken,\r\n'
+
+    result, report = import_csv(support, text)
+
+    assert result.counts == counts(rows=2, created=1, invalid=1)
+    assert [issue.row_number for issue in result.issues] == [7]
+    assert report[4]["outcome"] == "created"
+    assert contact_with("email", "ok@example.com").name == "two\r\nlines"
+
+
+def test_rows_with_too_many_or_too_few_fields_are_invalid(support):
+    result, _ = import_csv(support, "email,name\na@example.com,A,extra\nb@example.com\nc@example.com,C\n")
+
+    assert result.counts == counts(rows=3, created=1, invalid=2)
+    assert [(i.row_number, i.reason) for i in result.issues] == [
+        (2, "The row has 3 fields but the header has 2."),
+        (3, "The row has 1 fields but the header has 2."),
+    ]
+
+
+def test_an_over_long_cell_makes_its_row_invalid(support):
+    result, _ = import_csv(support, f"email,name\nlong@example.com,{'x' * 20_000}\nok@example.com,ok\n")
+
+    assert result.counts == counts(rows=2, created=1, invalid=1)
+    (issue,) = result.issues
+    assert (issue.column, issue.reason) == ("name", "The cell is 20000 characters long; at most 10000 fit.")
+    assert len(issue.data["name"]) == 201  # the stored copy of the row is cut short
+
+
+# --- files that are rejected whole -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "code", "words"),
+    [
+        ("", "empty_file", "The file is empty"),
+        ("\n\n ,\n", "empty_file", "The file is empty"),
+        ("email,name\n\n", "empty_file", "no contacts under it"),
+        (
+            "email,fax,Shoe size\nx@example.com,1,2\n",
+            "unknown_columns",
+            "Unknown columns: fax, Shoe size. Allowed",
+        ),
+        ("email,\nx@example.com,\n", "unknown_columns", "(empty header in column 2)"),
+        ("name,locale\nAnna,de\n", "missing_identity_column", "at least one of email, phone, external_id"),
+        ("email,EMAIL\nx@example.com,y@example.com\n", "duplicate_columns", "email / EMAIL"),
+    ],
+)
+def test_files_that_cannot_be_imported_are_rejected_whole_with_a_clear_error(support, text, code, words):
+    with pytest.raises(ImportFileRejected) as error:
+        import_csv(support, text)
+
+    assert error.value.code == code
+    assert words in error.value.message
+    assert not ContactImport.objects.exists() and not Contact.objects.exists()
+
+
+def test_unknown_columns_error_lists_the_unknown_and_the_allowed_columns(support):
+    with pytest.raises(ImportFileRejected) as error:
+        import_csv(support, "email,fax\nx@example.com,1\n")
+
+    assert error.value.extra["unknown"] == ["fax"]
+    assert "attr.<key>" in error.value.extra["allowed"]
+
+
+def test_utf16_files_are_rejected_with_what_to_do(support):
+    with pytest.raises(ImportFileRejected) as error:
+        import_csv(support, "email\nx@example.com\n".encode("utf-16"))
+
+    assert error.value.code == "unsupported_encoding"
+    assert "CSV UTF-8" in error.value.message
+
+
+def test_a_file_over_the_size_limit_is_rejected(support, settings):
+    settings.CONTACT_IMPORT_MAX_BYTES = 20
+    with pytest.raises(ImportFileRejected) as error:
+        import_csv(support, "email\nsomeone.long@example.com\n")
+
+    assert error.value.code == "file_too_large"
+
+
+# --- failures and concurrency --------------------------------------------------------------------
+
+
+@pytest.fixture
+def refuse_identity():
+    """A trigger that makes PostgreSQL refuse the identity named by the setting cxfeedback.refuse:
+    a real database error in mid-chunk, after the chunk's contacts are already written."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            CREATE FUNCTION refuse_identity() RETURNS trigger AS $$
+            BEGIN
+                IF NEW.normalised = current_setting('cxfeedback.refuse', true) THEN
+                    RAISE EXCEPTION 'identity % refused', NEW.normalised;
+                END IF;
+                RETURN NEW;
+            END $$ LANGUAGE plpgsql;
+            CREATE TRIGGER refuse_identity BEFORE INSERT ON contacts_identity
+                FOR EACH ROW EXECUTE FUNCTION refuse_identity();
+            """
+        )
+
+    def refuse(normalised: str) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT set_config('cxfeedback.refuse', %s, false)", [normalised])
+
+    yield refuse
+    refuse("")
+
+
+def test_a_failed_chunk_leaves_no_half_written_contact_and_a_rerun_carries_on(
+    support, monkeypatch, refuse_identity
+):
+    monkeypatch.setattr(services, "CHUNK_ROWS", 2)
+    refuse_identity("boom@example.com")
+    text = "email,name\na@example.com,A\nb@example.com,B\nc@example.com,C\nboom@example.com,Boom\ne@example.com,E\n"
+
+    with pytest.raises(ContactImportFailed) as error:
+        import_csv(support, text)
+
+    failed = error.value.contact_import
+    assert failed.status == ContactImport.Status.FAILED
+    assert "rows 4–5" in failed.error and "identity boom@example.com refused" in failed.error
+    assert failed.counts["created"] == 2
+    assert sorted(Identity.objects.values_list("normalised", flat=True)) == ["a@example.com", "b@example.com"]
+    assert not Contact.objects.filter(identities__isnull=True).exists()
+    assert Contact.objects.count() == 2
+
+    refuse_identity("")
+    result, _ = import_csv(support, text)
+    assert result.counts == counts(rows=5, matched=2, created=3)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_identities_lock_makes_a_second_writer_wait_for_the_first(support):
+    """Two writers check-then-create the same new email at the same moment: with the lock the
+    second waits and finds the first one's contact. (Remove the lock and one of them fails on
+    the unique constraint.)"""
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+    key = identity_lock_key("email", "", "race@example.com")
+
+    def writer():
+        try:
+            barrier.wait()
+            with transaction.atomic():
+                identities_lock([key])
+                if Identity.objects.filter(kind="email", normalised="race@example.com").exists():
+                    outcomes.append("found")
+                    return
+                threading.Event().wait(0.2)  # without the lock, the other writer checks meanwhile
+                contact = Contact.objects.create(name="Race")
+                Identity.objects.create(
+                    contact=contact, kind="email", value="race@example.com", normalised="race@example.com"
+                )
+                outcomes.append("created")
+        except Exception as error:
+            outcomes.append(type(error).__name__)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=writer) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(outcomes) == ["created", "found"]
+    assert Contact.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_imports_lock_is_the_same_lock_as_identities_lock():
+    """An import waits for an API upsert holding the lock of one of its identities."""
+    held, release = threading.Event(), threading.Event()
+
+    def upsert_holding_the_lock():
+        with transaction.atomic():
+            identities_lock([identity_lock_key("email", "", "held@example.com")])
+            held.set()
+            release.wait(5)
+        connection.close()
+
+    holder = threading.Thread(target=upsert_holding_the_lock)
+    holder.start()
+    held.wait(5)
+    try:
+        with pytest.raises(OperationalError, match="lock timeout"), transaction.atomic():
+            keys_stage([("email", "", "held@example.com"), ("email", "", "free@example.com")])
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL lock_timeout = '200ms'")
+            identities_lock_staged(KEYS_TABLE)
+    finally:
+        release.set()
+        holder.join()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_identities_lock_refuses_to_run_outside_a_transaction():
+    with pytest.raises(LockOutsideTransaction):
+        identities_lock([identity_lock_key("email", "", "a@example.com")])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_imports_of_the_same_new_people_at_once_create_each_person_once(support):
+    text = "email,phone\n" + "".join(f"p{n}@example.com,0151 7{n:07d}\n" for n in range(300))
+    barrier = threading.Barrier(2)
+    results, errors = [], []
+
+    def run():
+        try:
+            barrier.wait()
+            results.append(import_csv(support, text)[0].counts)
+        except Exception as error:
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert not errors
+    assert Contact.objects.count() == 300
+    assert sum(c["created"] for c in results) == 300 and sum(c["matched"] for c in results) == 300
+
+
+# --- large files -----------------------------------------------------------------------------------
+
+
+def big_file(rows: int) -> str:
+    return "email,phone,name,attr.n\n" + "".join(
+        f"person{n}@example.com,0151 {10_000_000 + n},Person {n},{n}\n" for n in range(rows)
+    )
+
+
+def test_a_large_file_read_on_several_cores_gives_the_same_result(support, monkeypatch):
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(parallel, "_worker_count", lambda size: 2)
+    text = big_file(2_500) + "invalid,,,\n"
+
+    result, report = import_csv(support, text)
+
+    assert result.counts == counts(rows=2_501, created=2_500, invalid=1)
+    assert [issue.row_number for issue in result.issues] == [2_502]
+    assert list(report) == list(range(2, 2_503))
+    assert Identity.objects.filter(kind="phone").count() == 2_500
+
+
+def test_memory_does_not_grow_with_the_file(support, monkeypatch):
+    """The file is streamed chunk by chunk: peak memory for 6,000 rows is about that for 1,500."""
+    import tracemalloc
+
+    monkeypatch.setattr(services, "CHUNK_ROWS", 500)
+    peaks = []
+    for rows in (1_500, 6_000):
+        data = big_file(rows).encode()
+        tracemalloc.start()
+        contact_import_run(department=support, file=io.BytesIO(data), actor=actor_for(support))
+        peaks.append(tracemalloc.get_traced_memory()[1])
+        tracemalloc.stop()
+        Contact.objects.all().delete()
+
+    assert peaks[1] < peaks[0] * 1.5, peaks

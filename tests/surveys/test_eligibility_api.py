@@ -1,0 +1,243 @@
+"""POST /api/v1/eligibility: may this department survey this contact now? Reserves nothing.
+
+For the endpoint: works (by id and by identity), wrong method, another department's survey and
+contact, bad input, missing objects; and that the answer matches what a trigger then does, names the
+reason and the next eligible time, and writes nothing.
+"""
+
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from contacts.models import Consent
+from surveys.models import Decision, Invitation, SendRequest
+from surveys.services.send_requests import trigger_send
+from tests import factories
+
+ELIGIBILITY = "/api/v1/eligibility"
+TRIGGERS = "/api/v1/triggers"
+MONTH = dt.timedelta(days=30)
+
+
+def assert_error(response, status: int, code: str | None = None) -> dict:
+    assert response.status_code == status, response.content
+    body = response.json()
+    assert set(body) == {"code", "message", "extra"}
+    if code:
+        assert body["code"] == code
+    return body
+
+
+@pytest.fixture
+def survey(support):
+    return factories.SurveyFactory(department=support, name="After your call")
+
+
+@pytest.fixture
+def marketing_survey(marketing):
+    return factories.SurveyFactory(department=marketing, name="Spring Campaign Pulse")
+
+
+@pytest.fixture
+def monthly_rule(db):
+    return factories.FrequencyRuleFactory(name="One survey a month", max_touches=1, window=MONTH)
+
+
+@pytest.fixture
+def ann(support):
+    return factories.known_contact(support, email="ann@example.com")
+
+
+def ask(client, survey, contact=None, *, reference: dict | None = None, **fields):
+    """Ask about `contact` (by id), or about the contact `reference` names."""
+    body = {"survey": survey.pk, "channel": "email", "contact": reference or {"id": contact.pk}, **fields}
+    return client.post(ELIGIBILITY, body, format="json")
+
+
+def gatekeeper_rows() -> tuple[int, int, int]:
+    return SendRequest.objects.count(), Decision.objects.count(), Invitation.objects.count()
+
+
+def touched_by_marketing(contact, survey, days_ago: int) -> dt.datetime:
+    touched = timezone.now() - dt.timedelta(days=days_ago)
+    trigger_send(
+        department=survey.department, survey=survey, channel="email", contact_id=contact.pk, now=touched
+    )
+    return touched
+
+
+# Works
+
+
+def test_an_eligible_contact_is_allowed(support_api, survey, ann, monthly_rule):
+    response = ask(support_api, survey, ann)
+
+    assert response.status_code == 200, response.content
+    assert response.json() == {
+        "decision": {
+            "allowed": True,
+            "reason": "",
+            "rule": None,
+            "next_eligible_at": None,
+            "explanation": "Allowed.",
+        },
+        "invitation": None,
+        "contact": {"id": ann.pk},
+    }
+
+
+def test_a_contact_is_found_by_any_identity_normalised(support_api, survey, ann):
+    response = ask(
+        support_api, survey, reference={"identities": [{"kind": "email", "value": " ANN@Example.com"}]}
+    )
+
+    assert response.status_code == 200, response.content
+    assert response.json()["contact"] == {"id": ann.pk}
+
+
+def test_a_blocked_contact_gets_the_reason_next_eligible_time_and_a_discreet_explanation(
+    support_api, survey, marketing_survey, ann, monthly_rule
+):
+    touched = touched_by_marketing(ann, marketing_survey, days_ago=12)
+
+    response = ask(support_api, survey, ann)
+
+    assert response.status_code == 200
+    decision = response.json()["decision"]
+    assert (decision["allowed"], decision["reason"], decision["rule"]) == (False, "rule", monthly_rule.pk)
+    assert parse_datetime(decision["next_eligible_at"]) == touched + MONTH
+    assert "Contacted by another department 12 days ago" in decision["explanation"]
+    assert "eligible from" in decision["explanation"]
+    for secret in ("Marketing", "marketing", "Spring Campaign Pulse", str(marketing_survey.pk)):
+        assert secret not in decision["explanation"]
+
+
+def test_asking_about_a_later_time_answers_for_that_time(
+    support_api, survey, marketing_survey, ann, monthly_rule
+):
+    touched = touched_by_marketing(ann, marketing_survey, days_ago=12)
+
+    after = ask(support_api, survey, ann, at=(touched + MONTH + dt.timedelta(minutes=1)).isoformat())
+
+    assert after.json()["decision"]["allowed"] is True
+
+
+def test_a_snoozed_contact_is_eligible_when_the_snooze_ends(support_api, survey, ann):
+    until = timezone.now() + dt.timedelta(days=5)
+    factories.ConsentFactory(contact=ann, kind=Consent.Kind.SNOOZE, until=until)
+
+    decision = ask(support_api, survey, ann).json()["decision"]
+
+    assert (decision["allowed"], decision["reason"]) == (False, "snoozed")
+    assert parse_datetime(decision["next_eligible_at"]) == until
+
+
+def test_an_opted_out_contact_is_not_eligible(support_api, survey, ann):
+    factories.ConsentFactory(contact=ann, kind=Consent.Kind.OPT_OUT)
+
+    decision = ask(support_api, survey, ann).json()["decision"]
+
+    assert (decision["allowed"], decision["reason"], decision["next_eligible_at"]) == (
+        False,
+        "opted_out",
+        None,
+    )
+
+
+def test_an_sms_question_for_a_contact_without_a_phone_is_no_address(support_api, survey, ann):
+    decision = ask(support_api, survey, ann, channel="sms").json()["decision"]
+
+    assert (decision["allowed"], decision["reason"]) == (False, "no_address")
+
+
+# Reserves nothing
+
+
+def test_asking_reserves_nothing_and_the_trigger_then_agrees(support_api, survey, ann, monthly_rule):
+    before = gatekeeper_rows()
+
+    answers = [ask(support_api, survey, ann).json()["decision"]["allowed"] for _ in range(3)]
+
+    assert answers == [True, True, True]
+    assert gatekeeper_rows() == before == (0, 0, 0)
+    trigger = support_api.post(
+        TRIGGERS,
+        {
+            "survey": survey.pk,
+            "channel": "email",
+            "contact": {"identities": [{"kind": "email", "value": "ann@example.com"}]},
+        },
+        format="json",
+    )
+    assert trigger.status_code == 201
+    after = ask(support_api, survey, ann).json()["decision"]
+    assert (after["allowed"], after["reason"]) == (False, "already_invited")
+
+
+# The usual set: wrong method, another department's objects, bad input, missing objects
+
+
+def test_wrong_method_is_405(support_api):
+    assert_error(support_api.get(ELIGIBILITY), 405)
+    assert_error(support_api.delete(ELIGIBILITY), 405)
+
+
+def test_another_departments_contact_is_404(support_api, survey, marketing):
+    theirs = factories.known_contact(marketing, email="zoe@example.com")
+
+    by_id = ask(support_api, survey, theirs)
+    by_identity = ask(
+        support_api, survey, reference={"identities": [{"kind": "email", "value": "zoe@example.com"}]}
+    )
+
+    assert_error(by_id, 404, "not_found")
+    assert_error(by_identity, 404, "not_found")
+
+
+def test_another_departments_survey_is_404(marketing_api, marketing, survey):
+    theirs = factories.known_contact(marketing, email="zoe@example.com")
+
+    assert_error(ask(marketing_api, survey, theirs), 404, "not_found")
+
+
+def test_a_missing_contact_or_survey_is_404(support_api, survey, ann):
+    missing_contact = support_api.post(
+        ELIGIBILITY,
+        {"survey": survey.pk, "channel": "email", "contact": {"id": ann.pk + 1000}},
+        format="json",
+    )
+    missing_survey = support_api.post(
+        ELIGIBILITY,
+        {"survey": survey.pk + 1000, "channel": "email", "contact": {"id": ann.pk}},
+        format="json",
+    )
+
+    assert_error(missing_contact, 404, "not_found")
+    assert_error(missing_survey, 404, "not_found")
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"channel": "fax"}, "channel"),
+        ({"contact": {}}, "contact"),
+        ({"contact": {"id": 1, "identities": [{"kind": "email", "value": "a@example.com"}]}}, "contact"),
+        ({"at": "next tuesday"}, "at"),
+        ({"survey": None}, "survey"),
+    ],
+)
+def test_bad_input_is_400_naming_the_field(support_api, survey, ann, change, field):
+    body = {"survey": survey.pk, "channel": "email", "contact": {"id": ann.pk}} | change
+
+    error = assert_error(support_api.post(ELIGIBILITY, body, format="json"), 400, "invalid")
+
+    assert error["message"].startswith(field)
+    assert field in error["extra"]["fields"]
+
+
+def test_an_invalid_identity_is_400(support_api, survey, ann):
+    response = ask(support_api, survey, reference={"identities": [{"kind": "phone", "value": "call me"}]})
+
+    assert "phone" in assert_error(response, 400)["message"]
