@@ -52,7 +52,6 @@ def existing_row(i: int) -> list[str]:
     return [
         f"person{i}@example.com",
         f"+49 151 {10_000_000 + i}",
-        f"C{i}",
         f"Person {i}",
         "de",
         ZONES[i % 4],
@@ -128,7 +127,9 @@ def main() -> None:
                 writer = csv.writer(file)
                 writer.writerow(HEADER)
                 writer.writerows(existing_row(i) for i in range(EXISTING))
-            import_file(department, seed)
+            seeded = import_file(department, seed)
+            if seeded.counts["created"] != EXISTING:
+                sys.exit(f"bench import: seeding failed {seeded.counts} {seeded.issues[:1]}")
             duplicates = write_csv(path, rows)
             started = time.perf_counter()
             result = import_file(department, path)

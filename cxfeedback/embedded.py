@@ -78,8 +78,9 @@ def _ensure_tuned_and_created(server) -> None:
 
 def embedded_broker_url() -> tuple[str, dict]:
     """The filesystem broker's URL and transport options, creating its folders."""
-    queue_dir = BROKER_DIR / "queue"
-    processed_dir = BROKER_DIR / "processed"
+    broker_dir = Path(os.environ.get("CXFEEDBACK_BROKER_DIR", BROKER_DIR))
+    queue_dir = broker_dir / "queue"
+    processed_dir = broker_dir / "processed"
     for folder in (queue_dir, processed_dir):
         folder.mkdir(parents=True, exist_ok=True)
     options = {

@@ -79,3 +79,17 @@ def mallory_client(client, mallory):
 def lead_client(client, lead):
     client.force_login(lead)
     return client
+
+
+@pytest.fixture
+def celery_worker(transactional_db):
+    """A real Celery worker process on the tests' broker and database; stopped after the test."""
+    from cxfeedback.celery import app
+    from tests.workers import CeleryProcess
+
+    with app.connection_for_write() as conn:
+        # Tasks left by earlier tests refer to rows that are gone; start from an empty queue.
+        conn.default_channel.queue_purge(app.conf.task_default_queue)
+    worker = CeleryProcess("worker").start()
+    yield worker
+    worker.stop()

@@ -14,6 +14,8 @@ def test_healthz_reports_database_and_broker_ok(client):
 @pytest.mark.django_db
 def test_healthz_names_the_broker_when_it_is_down(client, monkeypatch):
     # Port 9 on loopback: nothing listens there, so the connection is refused at once.
+    # Celery reads CELERY_BROKER_URL from the environment before its own settings.
+    monkeypatch.setenv("CELERY_BROKER_URL", "redis://127.0.0.1:9/0")
     monkeypatch.setattr(celery_app.conf, "broker_url", "redis://127.0.0.1:9/0")
 
     response = client.get("/healthz")

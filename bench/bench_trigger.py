@@ -1,0 +1,322 @@
+"""Triggered single-contact sends through the API, 50 concurrent clients (PRODUCT.md §8).
+
+Builds, in a database of its own: 2,000 contacts (one email each) known to two departments, three
+current surveys per department, three active rules and a little history. Starts gunicorn on that
+database (persistent connections), then 50 keep-alive HTTP/1.1 clients — plain asyncio, light
+enough not to be the bottleneck — POST /api/v1/triggers for random contacts and surveys, each call
+with its own Idempotency-Key, for `--seconds` after a short warm-up. Every answer is a decision
+(201 queued, 200 blocked). Finally an SQL query that shares no code with the gatekeeper counts
+violations: a contact with more counted touches inside some window of an active rule than the rule
+allows, or with two open invitations for one survey.
+
+    python bench/bench_trigger.py [--clients 50] [--contacts 2000] [--seconds 25] [--workers 3] [--threads 4]
+
+Last line: bench trigger clients=C requests=N rps=X p99_ms=P violations=V
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import quote
+
+from harness import ROOT, drop_database, say, setup_django
+
+DATABASE = "bench_trigger"
+WARMUP_SECONDS = 3.0
+
+
+@dataclass
+class Target:
+    """What the clients call: one API key per department and that department's surveys."""
+
+    keys: list[str]
+    surveys: list[list[int]]  # per key
+    emails: list[str]
+
+
+def build(contacts: int) -> Target:
+    """Departments, keys, surveys, rules and contacts, with history that breaks no rule."""
+    from django.db import connection
+    from django.utils import timezone
+
+    from departments.models import Department
+    from departments.services import api_key_create
+    from surveys.models import FrequencyRule, Question, SendRequest, Survey
+
+    now = timezone.now()
+    departments = [Department.objects.create(name=n.title(), slug=n) for n in ("support", "marketing")]
+    keys, surveys = [], []
+    for department in departments:
+        keys.append(api_key_create(department=department, name="bench")[1])
+        own = []
+        for n, kind in enumerate(("transactional", "transactional", "relationship")):
+            survey = Survey.objects.create(department=department, name=f"{department.name} {n}", kind=kind)
+            Survey.objects.filter(pk=survey.pk).update(family_id=survey.pk)
+            Question.objects.create(survey=survey, position=1, kind="nps", text="Would you recommend us?")
+            own.append(survey.pk)
+        surveys.append(own)
+    support = departments[0]
+    FrequencyRule.objects.create(name="Two a week", max_touches=2, window=dt.timedelta(days=7))
+    FrequencyRule.objects.create(
+        name="Support: one a fortnight", max_touches=1, window=dt.timedelta(days=14), scope_department=support
+    )
+    FrequencyRule.objects.create(
+        name="Three emails a month", max_touches=3, window=dt.timedelta(days=30), scope_channel="email"
+    )
+    history = SendRequest.objects.create(
+        department=departments[1], survey_id=surveys[1][2], audience_kind="all_known", status="completed"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """INSERT INTO contacts_contact (name, locale, time_zone, attributes, created_at, updated_at)
+               SELECT 'Contact ' || g, 'en', 'Europe/Berlin', '{}', %(now)s - interval '400 days', %(now)s
+               FROM generate_series(1, %(n)s) g""",
+            {"n": contacts, "now": now},
+        )
+        cursor.execute(
+            """INSERT INTO contacts_identity (contact_id, kind, source, value, normalised, created_at)
+               SELECT id, 'email', '', 'c' || id || '@example.com', 'c' || id || '@example.com', %(now)s
+               FROM contacts_contact""",
+            {"now": now},
+        )
+        cursor.execute(
+            """INSERT INTO contacts_departmentcontact (department_id, contact_id, source, created_at)
+               SELECT d, c.id, 'import', %(now)s FROM contacts_contact c, unnest(%(d)s::bigint[]) d""",
+            {"now": now, "d": [d.pk for d in departments]},
+        )
+        # Half the contacts heard from marketing 10 to 25 days ago: one touch, inside every rule.
+        cursor.execute(
+            """INSERT INTO surveys_invitation (send_request_id, survey_id, survey_family_id, department_id,
+                   survey_kind, contact_id, channel, status, touched_at, sent_at, attempts, reminders_sent,
+                   failure_reason, created_at, updated_at)
+               SELECT %(r)s, %(s)s, %(s)s, %(d)s, 'relationship', id, 'email', 'expired', t, t, 1, 0, '', t, t
+               FROM (SELECT id, %(now)s - interval '10 days' - random() * interval '15 days' AS t
+                     FROM contacts_contact WHERE id %% 2 = 0) x""",
+            {"r": history.pk, "s": surveys[1][2], "d": departments[1].pk, "now": now},
+        )
+        cursor.execute("SELECT value FROM contacts_identity ORDER BY contact_id")
+        emails = [row[0] for row in cursor.fetchall()]
+        cursor.execute("VACUUM ANALYZE")
+    return Target(keys=keys, surveys=surveys, emails=emails)
+
+
+def database_url() -> str:
+    """The bench database as a URL, so gunicorn's processes use it (socket directories quoted)."""
+    from django.db import connection
+
+    s = connection.settings_dict
+    host = quote(s["HOST"] or "127.0.0.1", safe="")
+    password = f":{quote(s['PASSWORD'], safe='')}" if s.get("PASSWORD") else ""
+    port = f":{s['PORT']}" if s.get("PORT") else ""
+    return f"postgresql://{quote(s['USER'], safe='')}{password}@{host}{port}/{s['NAME']}"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def gunicorn_start(port: int, workers: int, threads: int, log: Path) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url(),
+        "DB_CONN_MAX_AGE": os.environ.get("DB_CONN_MAX_AGE", "600"),
+        "DEBUG": "false",
+        "SECRET_KEY": "benchmarks-only-not-a-secret",
+        "STATIC_MANIFEST": "false",
+        "LOG_LEVEL": "WARNING",
+    }
+    command = [
+        sys.executable, "-m", "gunicorn", "cxfeedback.wsgi",
+        "--workers", str(workers), "--threads", str(threads), "--bind", f"127.0.0.1:{port}",
+        "--keep-alive", "30", "--log-level", "warning",
+    ]  # fmt: skip
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"gunicorn exited:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as answer:
+                if answer.status == 200:
+                    return process
+        except OSError:
+            time.sleep(0.3)
+    gunicorn_stop(process)
+    raise RuntimeError(f"gunicorn did not answer within 60 s:\n{log.read_text()[-3000:]}")
+
+
+def gunicorn_stop(process: subprocess.Popen) -> None:
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+@dataclass
+class Tally:
+    latencies: list[float] = field(default_factory=list)
+    statuses: dict[int, int] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+
+async def client(number: int, port: int, target: Target, start: float, end: float, tally: Tally) -> None:
+    """One keep-alive connection sending triggers back to back until `end`; counts those sent after
+    `start`."""
+    rng = random.Random(number)
+    key = target.keys[number % len(target.keys)]
+    surveys = target.surveys[number % len(target.keys)]
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        while (sent := time.perf_counter()) < end:
+            body = json.dumps(
+                {
+                    "survey": rng.choice(surveys),
+                    "channel": "email",
+                    "contact": {"identities": [{"kind": "email", "value": rng.choice(target.emails)}]},
+                    "purpose": "bench",
+                }
+            ).encode()
+            writer.write(
+                b"POST /api/v1/triggers HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                + f"Authorization: Bearer {key}\r\nIdempotency-Key: {uuid.uuid4()}\r\n".encode()
+                + f"Content-Length: {len(body)}\r\n\r\n".encode()
+                + body
+            )
+            status, answer, close = await response_read(reader)
+            if sent >= start:
+                tally.latencies.append(time.perf_counter() - sent)
+                tally.statuses[status] = tally.statuses.get(status, 0) + 1
+                if status not in (200, 201) and len(tally.errors) < 5:
+                    tally.errors.append(f"{status} {answer[:300]!r}")
+            if close:
+                writer.close()
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    finally:
+        writer.close()
+
+
+async def response_read(reader: asyncio.StreamReader) -> tuple[int, bytes, bool]:
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split(" ", 2)[1])
+    headers = {
+        name.lower(): value.strip() for name, _, value in (line.partition(":") for line in lines[1:] if line)
+    }
+    body = await reader.readexactly(int(headers.get("content-length", "0")))
+    return status, body, headers.get("connection", "").lower() == "close"
+
+
+async def load(port: int, target: Target, clients: int, seconds: float) -> tuple[Tally, float]:
+    tally = Tally()
+    start = time.perf_counter() + WARMUP_SECONDS
+    end = start + seconds
+    await asyncio.gather(*(client(n, port, target, start, end, tally) for n in range(clients)))
+    return tally, time.perf_counter() - start
+
+
+# Written from the rules' definition (PRODUCT.md §3), not from surveys/screening.py: for every
+# active rule and counted touch in its scope, the touches of the same contact in the window
+# (clock − window, clock] that ends at it; more than max_touches anywhere is a violation.
+VIOLATIONS_SQL = """
+WITH scoped AS MATERIALIZED (
+    SELECT r.id AS rule_id, r.max_touches, r."window", i.id AS touch_id, i.contact_id,
+           CASE r.clock WHEN 'response' THEN i.responded_at ELSE i.touched_at END AS clock
+    FROM surveys_frequencyrule r
+    JOIN surveys_invitation i
+      ON (r.scope_department_id IS NULL OR r.scope_department_id = i.department_id)
+     AND (r.scope_survey_kind = '' OR r.scope_survey_kind = i.survey_kind)
+     AND (r.scope_channel = '' OR r.scope_channel = i.channel)
+    WHERE r.is_active AND i.status NOT IN ('cancelled', 'failed')
+), crowded AS (
+    SELECT x.rule_id, x.contact_id
+    FROM scoped x JOIN scoped y ON y.rule_id = x.rule_id AND y.contact_id = x.contact_id
+    WHERE y.clock > x.clock - x."window" AND y.clock <= x.clock
+    GROUP BY x.rule_id, x.contact_id, x.touch_id, x.max_touches
+    HAVING count(*) > x.max_touches
+)
+SELECT (SELECT count(DISTINCT contact_id) FROM crowded),
+       (SELECT count(*) FROM (
+            SELECT 1 FROM surveys_invitation
+            WHERE status IN ('queued', 'sending', 'sent', 'delivered', 'opened')
+            GROUP BY contact_id, survey_family_id HAVING count(*) > 1) twice)
+"""
+
+
+def violations() -> tuple[int, int]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(VIOLATIONS_SQL)
+        return cursor.fetchone()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--contacts", type=int, default=2000)
+    parser.add_argument("--seconds", type=float, default=25.0)
+    parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
+    parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
+    parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
+    args = parser.parse_args()
+
+    setup_django(DATABASE)
+    target = build(args.contacts)
+    from surveys.models import Decision, Invitation
+
+    say(f"built {args.contacts} contacts; load average before: {os.getloadavg()[0]:.2f}")
+    with tempfile.TemporaryDirectory() as folder:
+        log = Path(folder) / "gunicorn.log"
+        server = gunicorn_start(port := free_port(), args.workers, args.threads, log)
+        try:
+            tally, seconds = asyncio.run(load(port, target, args.clients, args.seconds))
+        finally:
+            gunicorn_stop(server)
+        server_log = log.read_text()
+    load_after = os.getloadavg()[0]
+    crowded, twice = violations()
+    latencies = sorted(tally.latencies)
+    requests = len(latencies)
+    p99 = latencies[min(requests - 1, int(requests * 0.99))] * 1000 if requests else float("nan")
+    p50 = latencies[requests // 2] * 1000 if requests else float("nan")
+    say(
+        f"statuses={dict(sorted(tally.statuses.items()))} p50_ms={p50:.1f} "
+        f"decisions={Decision.objects.count()} invitations={Invitation.objects.count()} "
+        f"over_rule={crowded} two_open={twice} "
+        f"workers={args.workers} threads={args.threads} load_average_after={load_after:.2f}"
+    )
+    for error in tally.errors:
+        say(f"error: {error}")
+    if "Traceback" in server_log:
+        say(server_log[-2000:])
+    if not args.keep:
+        drop_database(DATABASE)
+    say(
+        f"bench trigger clients={args.clients} requests={requests} rps={requests / seconds:.0f} "
+        f"p99_ms={p99:.0f} violations={crowded + twice}"
+    )
+
+
+if __name__ == "__main__":
+    main()
