@@ -178,6 +178,7 @@ class Tally:
     latencies: list[float] = field(default_factory=list)
     statuses: dict[int, int] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    cpu: dict[str, float] = field(default_factory=dict)  # seconds used while measuring
 
 
 async def client(number: int, port: int, target: Target, start: float, end: float, tally: Tally) -> None:
@@ -227,12 +228,42 @@ async def response_read(reader: asyncio.StreamReader) -> tuple[int, bytes, bool]
     return status, body, headers.get("connection", "").lower() == "close"
 
 
-async def load(port: int, target: Target, clients: int, seconds: float) -> tuple[Tally, float]:
+async def load(
+    port: int, target: Target, clients: int, seconds: float, server_pid: int
+) -> tuple[Tally, float]:
     tally = Tally()
     start = time.perf_counter() + WARMUP_SECONDS
     end = start + seconds
-    await asyncio.gather(*(client(n, port, target, start, end, tally) for n in range(clients)))
+    await asyncio.gather(
+        *(client(n, port, target, start, end, tally) for n in range(clients)),
+        cpu_measure(server_pid, start, tally),
+    )
+    tally.cpu = {name: used - tally.cpu.get(name, 0.0) for name, used in cpu_seconds(server_pid).items()}
     return tally, time.perf_counter() - start
+
+
+async def cpu_measure(server_pid: int, start: float, tally: Tally) -> None:
+    await asyncio.sleep(start - time.perf_counter())
+    tally.cpu = cpu_seconds(server_pid)
+
+
+def cpu_seconds(server_pid: int) -> dict[str, float]:
+    """CPU seconds used so far by gunicorn's processes, the bench database's PostgreSQL backends and
+    this process (the load generator). Linux only (/proc); elsewhere just this process."""
+    used = {"app": 0.0, "db": 0.0, "client": sum(os.times()[:2])}
+    ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            command = (stat.parent / "cmdline").read_bytes()
+        except OSError:
+            continue
+        cpu = (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+        if int(fields[2]) == server_pid:  # process group: gunicorn and its workers
+            used["app"] += cpu
+        elif command.startswith(f"postgres: postgres {DATABASE} ".encode()):
+            used["db"] += cpu
+    return used
 
 
 # Written from the rules' definition (PRODUCT.md §3), not from surveys/screening.py: for every
@@ -290,7 +321,7 @@ def main() -> None:
         log = Path(folder) / "gunicorn.log"
         server = gunicorn_start(port := free_port(), args.workers, args.threads, log)
         try:
-            tally, seconds = asyncio.run(load(port, target, args.clients, args.seconds))
+            tally, seconds = asyncio.run(load(port, target, args.clients, args.seconds, server.pid))
         finally:
             gunicorn_stop(server)
         server_log = log.read_text()
@@ -306,6 +337,13 @@ def main() -> None:
         f"over_rule={crowded} two_open={twice} "
         f"workers={args.workers} threads={args.threads} load_average_after={load_after:.2f}"
     )
+    if requests:
+        cpu = {name: used * 1000 / requests for name, used in tally.cpu.items()}
+        say(
+            "cpu_ms_per_request "
+            + " ".join(f"{name}={ms:.2f}" for name, ms in cpu.items())
+            + f" (on {os.cpu_count()} cores at most {os.cpu_count() * 1000 / sum(cpu.values()):.0f}/s)"
+        )
     for error in tally.errors:
         say(f"error: {error}")
     if "Traceback" in server_log:

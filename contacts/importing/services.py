@@ -324,7 +324,7 @@ class _ImportRun:
 
     def _invalid_issues(self, rows: list[ImportRow]) -> list[ImportIssue]:
         return [
-            ImportIssue(row.number, ContactImportIssue.Kind.INVALID, column, reason, self._row_data(row))
+            ImportIssue(row.number, ContactImportIssue.Kind.INVALID.value, column, reason, self._row_data(row))
             for row in rows
             for column, reason in row.errors
         ]
@@ -347,7 +347,7 @@ class _ImportRun:
         shown_ids = [cid for cid in by_owner if self._shown_id(cid) is not None]
         return ImportIssue(
             plan.row.number,
-            ContactImportIssue.Kind.CONFLICT,
+            ContactImportIssue.Kind.CONFLICT.value,
             columns,
             reason,
             self._row_data(plan.row),

@@ -40,14 +40,16 @@ def keys_stage(keys: list[IdentityKey]) -> None:
 
 def stored_identities() -> tuple[dict[IdentityKey, int], dict[int, ContactFields]]:
     """The staged keys that are stored identities → their contact ids, and those contacts' fields."""
-    # LATERAL makes it one probe of the unique index identity_unique_normalised per key, whatever
-    # the planner guesses about the temporary table (it has no statistics).
+    # One probe of the unique index identity_unique_normalised per key, whatever the planner guesses
+    # about the temporary table (it has no statistics): the LIMIT keeps PostgreSQL from flattening
+    # the LATERAL subquery into a join, which it would plan as a hash over the whole identities table.
     sql = f"""
         SELECT i.kind, i.source, i.normalised, c.id, c.name, c.locale, c.time_zone, c.attributes::text
         FROM {KEYS_TABLE} AS wanted
         CROSS JOIN LATERAL (
             SELECT kind, source, normalised, contact_id FROM {IDENTITIES} AS i
             WHERE i.kind = wanted.kind AND i.source = wanted.source AND i.normalised = wanted.normalised
+            LIMIT 1
         ) AS i
         JOIN {CONTACTS} c ON c.id = i.contact_id
     """  # noqa: S608 -- table names come from model metadata and constants

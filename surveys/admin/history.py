@@ -72,7 +72,7 @@ class InvitationAdmin(ReadOnlyHistoryAdmin, DepartmentScopedAdmin, admin.ModelAd
     list_select_related = ["contact", "survey"]
     search_fields = ["contact__name"]
     date_hierarchy = "touched_at"
-    exclude = ["token_hash"]
+    exclude: list[str] = []
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Invitation]:
         return super().get_queryset(request).order_by("-touched_at", "-pk")

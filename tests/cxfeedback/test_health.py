@@ -1,4 +1,5 @@
 import pytest
+from kombu import Connection
 
 from cxfeedback.celery import app as celery_app
 
@@ -14,9 +15,7 @@ def test_healthz_reports_database_and_broker_ok(client):
 @pytest.mark.django_db
 def test_healthz_names_the_broker_when_it_is_down(client, monkeypatch):
     # Port 9 on loopback: nothing listens there, so the connection is refused at once.
-    # Celery reads CELERY_BROKER_URL from the environment before its own settings.
-    monkeypatch.setenv("CELERY_BROKER_URL", "redis://127.0.0.1:9/0")
-    monkeypatch.setattr(celery_app.conf, "broker_url", "redis://127.0.0.1:9/0")
+    monkeypatch.setattr(celery_app, "connection_for_write", lambda: Connection("redis://127.0.0.1:9/0"))
 
     response = client.get("/healthz")
 

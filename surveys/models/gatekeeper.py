@@ -1,7 +1,4 @@
-"""Surveys, frequency rules, send requests, decisions and invitations: the gatekeeper's data.
-
-Response and delivery models join these as the delivery issue lands.
-"""
+"""Surveys, frequency rules, send requests, decisions and invitations: the gatekeeper's data."""
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -311,7 +308,6 @@ class Invitation(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
     responded_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
-    token_hash = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001 (NULL: no link yet)
     attempts = models.PositiveSmallIntegerField(default=0)
     reminders_sent = models.PositiveSmallIntegerField(default=0)
     last_reminder_at = models.DateTimeField(null=True, blank=True)
@@ -334,10 +330,6 @@ class Invitation(models.Model):
                 condition=Q(status__in=["queued", "sending", "sent", "delivered", "opened"]),
                 name="invitation_one_open_per_survey",
             ),
-            # A personal link finds its invitation by the token's hash; set once sent.
-            models.UniqueConstraint(
-                fields=["token_hash"], condition=Q(token_hash__isnull=False), name="invitation_token_unique"
-            ),
         ]
         indexes = [
             # The gatekeeper's rule query for a few contacts (triggers, eligibility) and a contact's
@@ -355,3 +347,18 @@ class Invitation(models.Model):
 
     def __str__(self) -> str:
         return f"Invitation #{self.pk} ({self.get_status_display()})"
+
+
+class InvitationToken(models.Model):
+    """A personal link's token, stored as its SHA-256 only (surveys/tokens.py).
+
+    Each message sent for an invitation (the invitation itself, a resend after a crash, a
+    reminder) carries a token of its own, so no plain token ever needs to be kept to send again.
+    """
+
+    invitation = models.ForeignKey(Invitation, on_delete=models.CASCADE, related_name="tokens")
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"token of invitation #{self.invitation_id}"

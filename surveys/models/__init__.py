@@ -1,0 +1,38 @@
+"""The surveys app's models, one module per part: the gatekeeper's data, and (as delivery lands)
+responses. Import them from here."""
+
+from surveys.models.gatekeeper import (
+    FIXED_SCALES,
+    HOT_FOREIGN_KEY,
+    AudienceMember,
+    Decision,
+    FrequencyRule,
+    FrequencyRuleVersion,
+    Invitation,
+    InvitationToken,
+    Question,
+    QuestionKind,
+    Reason,
+    RuleClock,
+    SendRequest,
+    Survey,
+    SurveyKind,
+)
+
+__all__ = [
+    "FIXED_SCALES",
+    "HOT_FOREIGN_KEY",
+    "AudienceMember",
+    "Decision",
+    "FrequencyRule",
+    "FrequencyRuleVersion",
+    "Invitation",
+    "InvitationToken",
+    "Question",
+    "QuestionKind",
+    "Reason",
+    "RuleClock",
+    "SendRequest",
+    "Survey",
+    "SurveyKind",
+]
