@@ -29,7 +29,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cxfeedback.settings")
 os.environ.setdefault("SECRET_KEY", "bench-only-not-a-secret")
 os.environ.setdefault("STATIC_MANIFEST", "false")
 
-import django  # noqa: E402
+import django
 
 django.setup()
 
@@ -146,7 +146,8 @@ def main() -> None:
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kilobytes on Linux
     print(f"counts {result.counts} identities={identities}")
     print(
-        f"bench import rows={rows} seconds={seconds:.2f} rows_per_s={rows / seconds:.0f} peak_rss_mb={peak_mb:.0f}"
+        f"bench import rows={rows} seconds={seconds:.2f} rows_per_s={rows / seconds:.0f} "
+        f"peak_rss_mb={peak_mb:.0f}"
     )
 
 

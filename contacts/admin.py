@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from contacts import admin_import
 from contacts.models import Consent, Contact, ContactImport, ContactImportIssue, DepartmentContact, Identity
 from contacts.normalise import InvalidIdentity, normalise_email, normalise_identity, normalise_phone
 from contacts.selectors import contacts_visible
@@ -273,11 +274,16 @@ class ContactAdmin(DepartmentScopedAdmin, admin.ModelAdmin):
         return None
 
     def get_urls(self):
-        # TODO(import): hook contacts.admin_import.import_urls(self) here once it exists.
-        return super().get_urls()
+        # The CSV import pages (contacts/admin_import.py), before the admin's catch-all object URLs.
+        return admin_import.import_urls(self) + super().get_urls()
 
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
-        return super().changelist_view(request, extra_context={**(extra_context or {}), "import_url": None})
+        # The "Import CSV" button (templates/admin/contacts/contact/change_list.html).
+        can_import = request.user.has_perm(admin_import.PERMISSION)
+        import_url = reverse(f"admin:{admin_import.UPLOAD_URL_NAME}") if can_import else None
+        return super().changelist_view(
+            request, extra_context={**(extra_context or {}), "import_url": import_url}
+        )
 
 
 def _search_term_normalised(search_term: str) -> list[str]:
@@ -327,6 +333,7 @@ class ContactImportAdmin(ReadOnlyHistoryAdmin, DepartmentScopedAdmin, admin.Mode
         "filename",
         "status",
         "counts_summary",
+        "import_page",
         "issues_link",
         "error",
         "created_by",
@@ -341,6 +348,12 @@ class ContactImportAdmin(ReadOnlyHistoryAdmin, DepartmentScopedAdmin, admin.Mode
         return " · ".join(
             f"{name.replace('_', ' ')} {count}" for name, count in contact_import.counts.items()
         )
+
+    @admin.display(description="import page")
+    def import_page(self, contact_import: ContactImport) -> str:
+        # The result page, or the preview with its "Confirm" button while the import is only previewed.
+        url = reverse(f"admin:{admin_import.RESULT_URL_NAME}", args=[contact_import.pk])
+        return format_html('<a href="{}">Outcomes, first issues and the per-row report</a>', url)
 
     @admin.display(description="issues")
     def issues_link(self, contact_import: ContactImport) -> str:

@@ -156,6 +156,34 @@ EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", "false")
 EMAIL_TIMEOUT = envint("EMAIL_TIMEOUT", "10")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "surveys@cxfeedback.localhost")
+# An email provider through django-anymail: every ANYMAIL_<NAME> variable becomes its setting <NAME>,
+# e.g. ANYMAIL_WEBHOOK_SECRET (user:password the provider's webhooks under /webhooks/anymail/ use)
+# or ANYMAIL_POSTMARK_SERVER_TOKEN.
+ANYMAIL = {
+    name.removeprefix("ANYMAIL_"): value for name, value in os.environ.items() if name.startswith("ANYMAIL_")
+}
+# Inbound SMS (STOP) webhook: the provider sends this in the X-Webhook-Secret header. Empty: refused.
+SMS_INBOUND_SECRET = os.environ.get("SMS_INBOUND_SECRET", "")
+
+# The public pages (surveys/views.py): requests per client IP ("60/minute"; second, minute, hour,
+# day), counted in the shared cache below. Behind N proxies that append to X-Forwarded-For, set
+# TRUSTED_PROXY_COUNT=N so the client is the address the outermost proxy saw.
+PUBLIC_RATE_LIMIT = os.environ.get("PUBLIC_RATE_LIMIT", "60/minute")
+TRUSTED_PROXY_COUNT = envint("TRUSTED_PROXY_COUNT", "0")
+
+# A cache every gunicorn worker shares: Redis when REDIS_URL is set, else a table in the database
+# (created by the surveys migration 0004_cache_table), so nothing more needs running.
+if os.environ.get("REDIS_URL"):
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": os.environ["REDIS_URL"],
+        }
+    }
+else:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "cxfeedback_cache"}
+    }
 
 # Celery: CELERY_BROKER_URL (Redis or RabbitMQ), or the embedded filesystem broker.
 if os.environ.get("CELERY_BROKER_URL"):
@@ -174,7 +202,53 @@ CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] = 3600
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(embedded.LOCAL_DIR / "celerybeat-schedule")
-CELERY_BEAT_SCHEDULE = {}
+
+# Delivery (surveys/services/delivery.py). Intervals and ages in seconds.
+DELIVERY_BATCH_SIZE = envint("DELIVERY_BATCH_SIZE", "200")  # invitations per task, one SMTP connection
+DELIVERY_MAX_ATTEMPTS = envint("DELIVERY_MAX_ATTEMPTS", "6")  # claims of one invitation before it fails
+DELIVERY_RETRY_BACKOFF = envint("DELIVERY_RETRY_BACKOFF", "30")  # first retry's delay; doubles each time
+# The longest retry delay. A retried task waits unacknowledged on the worker, so it stays well under
+# the broker's visibility timeout (below) or Redis would hand it out a second time.
+DELIVERY_RETRY_BACKOFF_MAX = envint("DELIVERY_RETRY_BACKOFF_MAX", "900")
+# A batch stops starting new messages after this long and hands the rest on, well inside the soft limit.
+DELIVERY_BATCH_SECONDS = envint("DELIVERY_BATCH_SECONDS", "120")
+# An invitation in `sending` for longer than this has lost its worker: no task runs past
+# CELERY_TASK_TIME_LIMIT, so none can still be sending it, and the sweeper queues it again.
+DELIVERY_STUCK_AFTER = envint("DELIVERY_STUCK_AFTER", "600")
+# A queued invitation handed to the broker this long ago and still queued was lost on the way.
+DELIVERY_HANDOFF_LEASE = envint("DELIVERY_HANDOFF_LEASE", "1800")
+DISPATCH_INTERVAL = envint("DISPATCH_INTERVAL", "10")
+SWEEP_INTERVAL = envint("SWEEP_INTERVAL", "120")
+EXPIRE_INTERVAL = envint("EXPIRE_INTERVAL", "600")
+REMINDER_INTERVAL = envint("REMINDER_INTERVAL", "900")
+# Quiet hours in the contact's own time zone (HH:MM; equal start and end mean none): sends are deferred.
+QUIET_HOURS_START = os.environ.get("QUIET_HOURS_START", "21:00")
+QUIET_HOURS_END = os.environ.get("QUIET_HOURS_END", "08:00")
+REMINDER_MAX = envint("REMINDER_MAX", "1")  # reminders per invitation
+REMINDER_MIN_GAP_DAYS = envint("REMINDER_MIN_GAP_DAYS", "3")  # after the invitation and between reminders
+# SMS: a dotted path to a backend class (surveys/channels/sms.py). The console backend logs only
+# that a message went out; TwilioSmsBackend sends through Twilio's REST API with the TWILIO_* settings.
+SMS_BACKEND = os.environ.get("SMS_BACKEND", "surveys.channels.sms.ConsoleSmsBackend")
+TWILIO_ACCOUNT_SID = os.environ.get("TWILIO_ACCOUNT_SID", "")
+TWILIO_AUTH_TOKEN = os.environ.get("TWILIO_AUTH_TOKEN", "")
+TWILIO_FROM_NUMBER = os.environ.get("TWILIO_FROM_NUMBER", "")
+if DELIVERY_STUCK_AFTER <= CELERY_TASK_TIME_LIMIT:
+    raise ImproperlyConfigured(
+        "DELIVERY_STUCK_AFTER must exceed CELERY_TASK_TIME_LIMIT: a send could run twice"
+    )
+if DELIVERY_BATCH_SECONDS >= CELERY_TASK_SOFT_TIME_LIMIT:
+    raise ImproperlyConfigured("DELIVERY_BATCH_SECONDS must be below CELERY_TASK_SOFT_TIME_LIMIT")
+
+# Each run is dropped if it has waited a whole interval in the queue: the next one does the same work.
+CELERY_BEAT_SCHEDULE = {
+    name: {"task": f"surveys.tasks.{task}", "schedule": every, "options": {"expires": every}}
+    for name, task, every in [
+        ("dispatch-due-invitations", "dispatch_due_task", DISPATCH_INTERVAL),
+        ("sweep-stuck-invitations", "sweep_stuck_task", SWEEP_INTERVAL),
+        ("expire-invitations", "expire_invitations_task", EXPIRE_INTERVAL),
+        ("send-reminders", "send_reminders_task", REMINDER_INTERVAL),
+    ]
+}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -187,7 +261,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "cxfeedback.exceptions.exception_handler",
-    "DEFAULT_THROTTLE_RATES": {"public": os.environ.get("PUBLIC_RATE_LIMIT", "60/minute")},
+    "DEFAULT_THROTTLE_RATES": {"public": PUBLIC_RATE_LIMIT},
 }
 
 SPECTACULAR_SETTINGS = {
@@ -214,7 +288,16 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Personal-link tokens never reach a log (cxfeedback/logging_filters.py); on the handler, so it
+    # sees every record, whichever logger it came from.
+    "filters": {"redact_tokens": {"()": "cxfeedback.logging_filters.RedactTokens"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_tokens"]}
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"pgserver": {"level": "WARNING"}},
+    "loggers": {
+        "pgserver": {"level": "WARNING"},
+        # runserver's request lines, through the redacting handler instead of Django's own.
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
+    },
 }

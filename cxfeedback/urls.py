@@ -10,4 +10,6 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/", include("cxfeedback.api_urls")),
+    # The customer's pages (/t/, /s/, /u/, /p/) and the providers' webhooks.
+    path("", include("surveys.urls")),
 ]

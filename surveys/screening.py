@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from django.db import connection
 
 from contacts.models import Channel, Identity
+from surveys.models import Decision, Invitation
 from surveys.rules import Rule, Verdict
 
 # Contacts are guarded by LOCK_STRIPES transaction-level advisory locks, contact_id % LOCK_STRIPES.
@@ -240,6 +241,45 @@ def verdicts_for(*, send: Send, rules: Sequence[Rule], contact_ids: Sequence[int
     }
 
 
+def screen_contacts(
+    *, send: Send, rules: Sequence[Rule], contact_ids: Sequence[int]
+) -> list[tuple[Decision, Invitation | None]]:
+    """screen(write=True) for a few explicit contacts (a trigger): each one's stored decision and,
+    if allowed, its queued invitation, read back from the same statement (unknown ids are left out).
+
+    The caller must hold the contacts' locks (lock_contacts) in its transaction.
+    """
+    covering = [
+        rule
+        for rule in sorted(rules, key=lambda r: r.id)
+        if rule.covers(department_id=send.department_id, survey_kind=send.survey_kind, channel=send.channel)
+    ]
+    decision_fields = list(Decision._meta.concrete_fields)
+    invitation_fields = list(Invitation._meta.concrete_fields)
+    columns = [f"d.{f.column}" for f in decision_fields] + [f"i.{f.column}" for f in invitation_fields]
+    select = f"""
+        SELECT {", ".join(columns)}
+        FROM decided d LEFT JOIN invited i ON i.contact_id = d.contact_id"""
+    params: dict = {"lo": -1, "hi": 2**62, "window_end": send.at}
+    audience = Audience(contact_ids=list(contact_ids))
+    sql = _statement(send, covering, audience, params, write=True, select=select)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    split = len(decision_fields)
+    decision_names = [f.attname for f in decision_fields]
+    invitation_names = [f.attname for f in invitation_fields]
+    return [
+        (
+            Decision.from_db(connection.alias, decision_names, row[:split]),
+            Invitation.from_db(connection.alias, invitation_names, row[split:])
+            if row[split] is not None
+            else None,
+        )
+        for row in rows
+    ]
+
+
 def _statement(
     send: Send, rules: Sequence[Rule], audience: Audience, params: dict, *, write: bool, select: str = ""
 ) -> str:
@@ -285,7 +325,8 @@ def _statement(
         ctes.append(rule_sql)
     ctes.append(_verdicts_sql(rules, params, has_touches=bool(rule_sql)))
     if write:
-        ctes.extend(_write_sql(send, params))
+        # A caller that closes the statement itself (screen_contacts) reads back what was written.
+        ctes.extend(_write_sql(send, params, returning=bool(select)))
     summary = """
         SELECT reason, rule_id, (date_trunc('week', next_eligible_at AT TIME ZONE 'UTC'))::date,
                count(*), sum(duplicates)::int,
@@ -415,24 +456,32 @@ def _own_touch_sql(index: int, rule: Rule) -> str:
     return f"CASE WHEN t.last_{index} IS NOT NULL THEN coalesce(t.own_{index} = t.last_{index}, false) END"
 
 
-def _write_sql(send: Send, params: dict) -> list[str]:
+def _write_sql(send: Send, params: dict, *, returning: bool = False) -> list[str]:
+    """The INSERTs of decisions and invitations; with `returning`, each returns its rows' columns."""
     params.update(
         send_request_id=send.send_request_id,
         survey_id=send.survey_id,
         survey_kind=send.survey_kind,
     )
+    decided_returning = _returning(Decision) if returning else ""
+    invited_returning = _returning(Invitation) if returning else ""
     return [
-        """decided AS (
+        f"""decided AS (
             INSERT INTO surveys_decision (send_request_id, contact_id, allowed, reason, rule_id, rule_version,
                 next_eligible_at, last_touch_at, last_touch_same_department, decided_at)
             SELECT %(send_request_id)s, contact_id, reason = '', reason, rule_id, rule_version,
                 next_eligible_at, last_touch_at, last_touch_same_department, now()
-            FROM verdicts_final ORDER BY contact_id)""",
-        """invited AS (
+            FROM verdicts_final ORDER BY contact_id{decided_returning})""",
+        f"""invited AS (
             INSERT INTO surveys_invitation (send_request_id, survey_id, survey_family_id, department_id,
                 survey_kind, contact_id, channel, status, touched_at, attempts, reminders_sent,
                 failure_reason, created_at, updated_at)
             SELECT %(send_request_id)s, %(survey_id)s, %(survey_family_id)s, %(department_id)s,
                 %(survey_kind)s, contact_id, %(channel)s, 'queued', %(at)s, 0, 0, '', now(), now()
-            FROM verdicts_final WHERE reason = '' ORDER BY contact_id)""",
+            FROM verdicts_final WHERE reason = '' ORDER BY contact_id{invited_returning})""",
     ]
+
+
+def _returning(model) -> str:
+    """RETURNING every column of `model`, in the order Model.from_db reads them."""
+    return " RETURNING " + ", ".join(field.column for field in model._meta.concrete_fields)

@@ -1,11 +1,67 @@
-"""Celery tasks of the gatekeeper: thin wrappers that load by id and call one service."""
+"""Celery tasks of the gatekeeper and of delivery: thin wrappers that load by id and call one service.
+
+Every task may run twice (the broker delivers at least once; acks are late): each service is safe
+to repeat. Tasks take and return ids only, never a token or an address, so nothing personal reaches
+the broker or the worker's log.
+"""
+
+import random
 
 from celery import shared_task
+from django.conf import settings
 
+from surveys.services import delivery
 from surveys.services.send_requests import send_request_screen
+
+
+class DeliveryDeferred(Exception):
+    """Some invitations of a batch failed for now; the message names the error class only."""
 
 
 @shared_task(acks_late=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
 def screen_send_request_task(send_request_id: int) -> None:
     # A repeated or retried task finds the request screened already and does nothing.
     send_request_screen(send_request_id=send_request_id)
+
+
+def delivery_backoff(retries: int) -> int:
+    """Seconds before retry number `retries` + 1: doubling from DELIVERY_RETRY_BACKOFF up to
+    DELIVERY_RETRY_BACKOFF_MAX, with up to 20% jitter so a recovered server is not hit all at once."""
+    delay = min(settings.DELIVERY_RETRY_BACKOFF * 2**retries, settings.DELIVERY_RETRY_BACKOFF_MAX)
+    return max(1, round(delay * random.uniform(0.8, 1.0)))
+
+
+@shared_task(bind=True, acks_late=True, max_retries=settings.DELIVERY_MAX_ATTEMPTS)
+def send_invitations_task(self, invitation_ids: list[int]) -> None:
+    # Ids no longer queued (sent, claimed by a twin of this task, cancelled) are skipped by the claim.
+    outcome = delivery.invitations_send_batch(invitation_ids=invitation_ids)
+    if outcome.handed_on:
+        send_invitations_task.delay(outcome.handed_on)
+    if outcome.retry:
+        # Past max_retries Celery gives up; the invitations stay queued and the sweeper hands them
+        # over again after DELIVERY_HANDOFF_LEASE, until DELIVERY_MAX_ATTEMPTS fails them.
+        raise self.retry(
+            args=[outcome.retry],
+            countdown=delivery_backoff(self.request.retries),
+            exc=DeliveryDeferred(f"{len(outcome.retry)} invitations deferred: {outcome.retry_code}"),
+        )
+
+
+@shared_task(acks_late=True)
+def dispatch_due_task() -> None:
+    delivery.invitations_dispatch_due()
+
+
+@shared_task(acks_late=True)
+def sweep_stuck_task() -> None:
+    delivery.invitations_sweep_stuck()
+
+
+@shared_task(acks_late=True)
+def expire_invitations_task() -> None:
+    delivery.invitations_expire()
+
+
+@shared_task(acks_late=True)
+def send_reminders_task() -> None:
+    delivery.reminders_send()

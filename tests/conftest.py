@@ -6,6 +6,7 @@
 """
 
 import pytest
+from django.test import Client
 from rest_framework.test import APIClient
 
 from departments.services import api_key_create
@@ -62,23 +63,32 @@ def lead_api(lead) -> APIClient:
     return client
 
 
-@pytest.fixture
-def alice_client(client, alice):
-    """The admin as alice."""
-    client.force_login(alice)
+def _logged_in(user) -> Client:
+    client = Client()
+    client.force_login(user)
     return client
 
 
 @pytest.fixture
-def mallory_client(client, mallory):
-    client.force_login(mallory)
-    return client
+def alice_client(alice) -> Client:
+    """The admin as alice. Each persona has a client of its own, so a test may use several."""
+    return _logged_in(alice)
 
 
 @pytest.fixture
-def lead_client(client, lead):
-    client.force_login(lead)
-    return client
+def mallory_client(mallory) -> Client:
+    return _logged_in(mallory)
+
+
+@pytest.fixture
+def lead_client(lead) -> Client:
+    return _logged_in(lead)
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    # Personas' passwords are hashed when they are created; the real hasher costs ~0.3 s each.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture

@@ -148,3 +148,12 @@ class SendRequestFactory(factory.django.DjangoModelFactory):
     survey = factory.SubFactory(SurveyFactory, department=factory.SelfAttribute("..department"))
     channel = "email"
     audience_kind = "all_known"
+
+
+def screened_request(department: Department, *, now: dt.datetime | None = None, **kwargs):
+    """A request to every contact `department` knows, screened for real: a queued invitation for each
+    allowed contact (all of them, unless rules or opt-outs say otherwise). Delivery tests start here."""
+    from surveys.services.send_requests import send_request_screen
+
+    send_request = SendRequestFactory(department=department, status="submitted", **kwargs)
+    return send_request_screen(send_request_id=send_request.pk, now=now)

@@ -2,15 +2,17 @@
 
 - reading.py: encoding, delimiter, header, rows — no database;
 - matching.py: what happens to each row of a chunk — no database;
+- outcomes.py: counts, issues and per-row report lines from a decided chunk — no database;
+- parallel.py: reading a large file's rows on several cores;
 - writing.py: the set-based SQL for one chunk;
 - services.py: contact_import_run / contact_import_preview / contact_import_confirm.
 """
 
+from contacts.importing.outcomes import ImportIssue
 from contacts.importing.reading import ALLOWED_COLUMNS, ImportFileRejected
 from contacts.importing.services import (
     ContactImportFailed,
     ContactImportResult,
-    ImportIssue,
     contact_import_confirm,
     contact_import_preview,
     contact_import_run,

@@ -12,6 +12,7 @@ parent's database connection it inherited is never closed from the child.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 from collections import deque
@@ -61,6 +62,7 @@ def _worker_count(file_bytes: int) -> int:
 def _start(columns: list[Column]) -> None:
     global _reader
     _reader = RowReader(columns)
+    gc.freeze()  # the inherited project is not the worker's to collect (see services._older_objects_frozen)
 
 
 def _read(records: list[Record]) -> list[ImportRow]:

@@ -14,6 +14,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import dateformat, timezone
 from django.utils.html import format_html
 from django.views.decorators.http import require_GET, require_POST
 
@@ -291,19 +292,19 @@ def _decisions_url(send_request: SendRequest) -> str:
     return f"{reverse('admin:surveys_decision_changelist')}?send_request__id__exact={send_request.pk}"
 
 
+def _moment(at) -> str:
+    return dateformat.format(timezone.localtime(at), "j M Y, H:i e")
+
+
 def _summary_rows(send_request: SendRequest) -> list[tuple[str, Any]]:
     """The request's own fields, for the top of the pre-flight page."""
-    window = (
-        send_request.latest_send_at.isoformat(" ", "minutes")
-        if send_request.latest_send_at
-        else "no deadline"
-    )
+    latest = _moment(send_request.latest_send_at) if send_request.latest_send_at else "no deadline"
     rows: list[tuple[str, Any]] = [
         ("Survey", send_request.survey),
         ("Department", send_request.department),
         ("Channel", send_request.get_channel_display()),
         ("Audience", send_request.get_audience_kind_display()),
-        ("Send window", f"{send_request.earliest_send_at.isoformat(' ', 'minutes')} to {window}"),
+        ("Send window", f"{_moment(send_request.earliest_send_at)} to {latest}"),
         ("Priority", send_request.priority),
         ("Purpose", send_request.purpose or "—"),
         ("Status", send_request.get_status_display()),

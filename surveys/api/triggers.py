@@ -236,7 +236,7 @@ class TriggerApi(APIView):
             verdict=trigger.decision,
             explanation=trigger.explanation,
             invitation=trigger.invitation,
-            contact_id=trigger.contact.pk,
+            contact_id=trigger.contact_id,
         )
         queued = trigger.invitation is not None
         return Response(body, status=status.HTTP_201_CREATED if queued else status.HTTP_200_OK)

@@ -18,10 +18,12 @@ from surveys.models.gatekeeper import (
     Survey,
     SurveyKind,
 )
+from surveys.models.responses import Answer, Response
 
 __all__ = [
     "FIXED_SCALES",
     "HOT_FOREIGN_KEY",
+    "Answer",
     "AudienceMember",
     "Decision",
     "FrequencyRule",
@@ -31,6 +33,7 @@ __all__ = [
     "Question",
     "QuestionKind",
     "Reason",
+    "Response",
     "RuleClock",
     "SendRequest",
     "Survey",

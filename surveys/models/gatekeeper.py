@@ -200,7 +200,15 @@ class SendRequest(models.Model):
                 name="send_request_window_ordered",
             ),
         ]
-        indexes = [models.Index(fields=["department", "status"], name="send_request_dept_status")]
+        indexes = [
+            models.Index(fields=["department", "status"], name="send_request_dept_status"),
+            # Delivery's beat tasks visit the requests still being delivered, a few among very many.
+            models.Index(
+                fields=["status"],
+                condition=Q(status__in=["screened", "sending"]),
+                name="send_request_delivering",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.survey} → {self.get_audience_kind_display().lower()} ({self.get_status_display()})"
@@ -308,6 +316,9 @@ class Invitation(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
     responded_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
+    # When dispatch last handed the invitation to the broker (surveys/services/delivery.py); a queued
+    # invitation handed over long ago was lost on the way and the sweeper hands it over again.
+    dispatched_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     reminders_sent = models.PositiveSmallIntegerField(default=0)
     last_reminder_at = models.DateTimeField(null=True, blank=True)
@@ -342,6 +353,13 @@ class Invitation(models.Model):
                 include=["contact", "department", "survey_kind", "channel", "responded_at"],
                 condition=~Q(status__in=["cancelled", "failed"]),
                 name="invitation_counted_by_time",
+            ),
+            # Delivery's expiry and reminder runs: the invitations sent and not yet answered or
+            # expired, by expiry. Queued rows (all that screening writes) are not in it.
+            models.Index(
+                fields=["expires_at"],
+                condition=Q(status__in=["sent", "delivered", "opened"]),
+                name="invitation_awaiting_answer",
             ),
         ]
 

@@ -242,9 +242,11 @@ def trigger_send(
 
     Writes the request, its decision and (if allowed) a queued invitation in one transaction,
     under the contact's lock. A blocked contact is an outcome (the decision), not an error.
+    Raises NotFound if the contact does not exist. Inside a caller's transaction it takes no
+    savepoint (two round trips on the trigger API's hot path): an error dooms that transaction.
     """
     now = now or timezone.now()
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         send_request = SendRequest.objects.create(
             department=department,
             survey=survey,
@@ -258,17 +260,24 @@ def trigger_send(
         )
         send_request.survey = survey
         screening.lock_contacts([contact_id])
-        outcome = screening.screen(
-            send=screening_send(send_request, at=now),
-            rules=rules_active(),
-            audience=screening.Audience(contact_ids=[contact_id]),
-            write=True,
+        # The decision and invitation come back from the screening statement itself.
+        written = screening.screen_contacts(
+            send=screening_send(send_request, at=now), rules=rules_active(), contact_ids=[contact_id]
         )
+        if not written:
+            raise NotFound(f"Contact {contact_id} not found.", extra={"contact": contact_id})
+        [(decision, invitation)] = written
+        outcome = screening.Outcome()
+        outcome.add_row(decision.reason, decision.rule_id, None, 1, 0, None)
         SendRequest.objects.filter(pk=send_request.pk).update(screening_summary=outcome_summary(outcome))
         if survey.frozen_at is None:
             Survey.objects.filter(pk=survey.pk, frozen_at__isnull=True).update(frozen_at=now)
-        decision = Decision.objects.get(send_request=send_request, contact_id=contact_id)
-        invitation = Invitation.objects.filter(send_request=send_request, contact_id=contact_id).first()
+        if invitation is not None:
+            # Sent promptly, once committed; the beat dispatch hands it over if this task is lost.
+            from surveys.tasks import send_invitations_task
+
+            send_invitations_task.delay_on_commit([invitation.pk])
+    decision.send_request = send_request
     return TriggerResult(send_request=send_request, decision=decision, invitation=invitation)
 
 

@@ -15,13 +15,14 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from contacts.models import Contact, DepartmentContact
+from contacts.models import DepartmentContact
 from contacts.services import IdentityInput, contact_upsert
 from cxfeedback.exceptions import NotFound
 from departments.actors import Actor
 from departments.models import Department
 from surveys.models import Decision, Invitation, Survey
 from surveys.selectors.decisions import decision_explain
+from surveys.selectors.eligibility import contact_with_every_identity
 from surveys.services.send_requests import InvalidSendRequest, trigger_send
 
 PURPOSE_MAX_LENGTH = 500  # SendRequest.purpose
@@ -32,7 +33,7 @@ class Trigger:
     """What a trigger did: the contact it upserted, the gatekeeper's decision and, if allowed, the
     queued invitation; `explanation` is the decision in words for the asking department."""
 
-    contact: Contact
+    contact_id: int
     contact_created: bool
     decision: Decision
     invitation: Invitation | None
@@ -68,31 +69,36 @@ def trigger_create(
             f"purpose: at most {PURPOSE_MAX_LENGTH} characters.", extra={"field": "purpose"}
         )
     now = now or timezone.now()
+    fields = {"name": name, "locale": locale, "time_zone": time_zone, "attributes": attributes}
+    # Most triggers name a contact the department already has, by identities it already has: the
+    # upsert would change nothing, so it (and its identity and row locks) is skipped. The
+    # gatekeeper's own lock on the contact, in trigger_send, is taken either way.
+    contact_id = None
+    if not any(value is not None for value in fields.values()):
+        contact_id = contact_with_every_identity(department=department, identities=identities)
     with transaction.atomic():
-        contact, created = contact_upsert(
-            actor=actor,
-            department=department,
-            identities=identities,
-            name=name,
-            locale=locale,
-            time_zone=time_zone,
-            attributes=attributes,
-            source=DepartmentContact.Source.API,
-        )
+        created = False
+        if contact_id is None:
+            contact, created = contact_upsert(
+                actor=actor,
+                department=department,
+                identities=identities,
+                source=DepartmentContact.Source.API,
+                **fields,
+            )
+            contact_id = contact.pk
         result = trigger_send(
             department=department,
             survey=survey,
             channel=channel,
-            contact_id=contact.pk,
+            contact_id=contact_id,
             purpose=purpose,
             now=now,
         )
-    decision = result.decision
-    decision.send_request = result.send_request  # loaded already: the explanation reads it
     return Trigger(
-        contact=contact,
+        contact_id=contact_id,
         contact_created=created,
-        decision=decision,
+        decision=result.decision,
         invitation=result.invitation,
-        explanation=decision_explain(decision, viewer=actor, now=now),
+        explanation=decision_explain(result.decision, viewer=actor, now=now),
     )

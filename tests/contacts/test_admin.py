@@ -3,6 +3,7 @@
 import datetime as dt
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -400,6 +401,34 @@ def test_imports_and_their_issues_are_scoped(alice, mallory, lead, support, anna
         reverse("admin:contacts_contactimportissue_changelist"), {"kind__exact": "conflict"}
     )
     assert list(conflicts.context["cl"].result_list) == [issue]
+
+
+def test_the_contact_list_has_an_import_csv_button_for_those_who_may_import(alice_client, anna):
+    response = alice_client.get(CHANGELIST)
+
+    assert f'<a href="{reverse("admin:contacts_contact_import")}" class="addlink">Import CSV</a>' in (
+        response.content.decode()
+    )
+
+
+def test_no_import_button_without_the_import_permission(support, anna):
+    viewer = factories.UserFactory(username="viewer")
+    viewer.user_permissions.add(Permission.objects.get(codename="view_contact"))
+
+    response = logged_in(viewer).get(CHANGELIST)
+
+    assert response.status_code == 200
+    assert b"Import CSV" not in response.content
+
+
+def test_an_import_links_to_its_result_page(alice_client, support):
+    contact_import = ContactImport.objects.create(department=support, status="completed", filename="crm.csv")
+
+    response = alice_client.get(reverse("admin:contacts_contactimport_change", args=[contact_import.pk]))
+
+    assert (
+        reverse("admin:contacts_contact_import_result", args=[contact_import.pk]).encode() in response.content
+    )
 
 
 def test_lead_marks_a_conflict_resolved(lead_client, support):

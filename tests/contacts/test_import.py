@@ -7,10 +7,10 @@ import io
 import threading
 
 import pytest
+from django.core.files.uploadedfile import TemporaryUploadedFile
 from django.db import OperationalError, connection, transaction
 
-from contacts.importing import ContactImportFailed, ImportFileRejected, contact_import_run
-from contacts.importing import parallel, services
+from contacts.importing import ContactImportFailed, ImportFileRejected, contact_import_run, parallel, services
 from contacts.importing.writing import KEYS_TABLE, keys_stage
 from contacts.locks import LockOutsideTransaction, identities_lock, identities_lock_staged, identity_lock_key
 from contacts.models import Contact, ContactImport, ContactImportIssue, DepartmentContact, Identity
@@ -173,7 +173,8 @@ def test_rows_of_one_file_that_name_the_same_person_end_on_one_contact(support, 
     monkeypatch.setattr(services, "CHUNK_ROWS", 2)  # rows 2 and 5 land in different chunks
     result, report = import_csv(
         support,
-        "email,phone,name\nlee@example.com,,Lee\nx@example.com,,\ny@example.com,,\nLEE@example.com,0151 22222222,\n",
+        "email,phone,name\nlee@example.com,,Lee\nx@example.com,,\ny@example.com,,\n"
+        "LEE@example.com,0151 22222222,\n",
     )
 
     assert result.counts == counts(rows=4, created=3, identities_added=1)
@@ -278,7 +279,7 @@ def test_windows_1252_with_umlauts(support):
 
 
 def test_semicolon_delimiter_with_quoted_cells(support):
-    result, _ = import_csv(support, 'email;name;attr.note\nq@example.com;"Quinn; Q.";"says ""hi"", twice"\n')
+    import_csv(support, 'email;name;attr.note\nq@example.com;"Quinn; Q.";"says ""hi"", twice"\n')
 
     quinn = contact_with("email", "q@example.com")
     assert (quinn.name, quinn.attributes) == ("Quinn; Q.", {"note": 'says "hi", twice'})
@@ -401,7 +402,10 @@ def test_a_failed_chunk_leaves_no_half_written_contact_and_a_rerun_carries_on(
 ):
     monkeypatch.setattr(services, "CHUNK_ROWS", 2)
     refuse_identity("boom@example.com")
-    text = "email,name\na@example.com,A\nb@example.com,B\nc@example.com,C\nboom@example.com,Boom\ne@example.com,E\n"
+    text = (
+        "email,name\na@example.com,A\nb@example.com,B\nc@example.com,C\nboom@example.com,Boom\n"
+        "e@example.com,E\n"
+    )
 
     with pytest.raises(ContactImportFailed) as error:
         import_csv(support, text)
@@ -552,3 +556,91 @@ def test_memory_does_not_grow_with_the_file(support, monkeypatch):
         Contact.objects.all().delete()
 
     assert peaks[1] < peaks[0] * 1.5, peaks
+
+
+# --- deciding rows, without the database --------------------------------------------------------
+
+
+def planned(rows: list[list[tuple[str, str]]], stored: dict | None = None) -> list[str]:
+    """The outcome of each row, given rows as (kind, normalised) identities and stored key → contact."""
+    import_rows = [
+        ImportRow(number, [], [RowIdentity(kind, "", norm, norm, kind) for kind, norm in identities])
+        for number, identities in enumerate(rows, start=2)
+    ]
+    stored = stored or {}
+    contacts = {contact_id: ContactFields() for contact_id in stored.values()}
+    return [row_plan.outcome for row_plan in chunk_plan(import_rows, stored, contacts).rows]
+
+
+@pytest.mark.parametrize(
+    ("rows", "stored", "outcomes"),
+    [
+        ([[("email", "a")]], {}, ["created"]),
+        ([[("email", "a")]], {("email", "", "a"): 1}, ["matched"]),
+        ([[("email", "a"), ("phone", "1")]], {("email", "", "a"): 1}, ["identities_added"]),
+        ([[("email", "a"), ("phone", "1")]], {("email", "", "a"): 1, ("phone", "", "1"): 1}, ["matched"]),
+        ([[("email", "a"), ("phone", "1")]], {("email", "", "a"): 1, ("phone", "", "1"): 2}, ["conflict"]),
+        ([[("email", "a")], [("email", "a")]], {}, ["created", "matched"]),
+        ([[("email", "a")], [("email", "a"), ("phone", "1")]], {}, ["created", "identities_added"]),
+        (
+            [[("email", "a")], [("phone", "1")], [("email", "a"), ("phone", "1")]],
+            {},
+            ["created", "created", "conflict"],
+        ),
+        (
+            [[("email", "a"), ("phone", "1")], [("phone", "1")]],
+            {("email", "", "a"): 1},
+            ["identities_added", "matched"],
+        ),
+        # a conflicting row claims nothing: the next row with the same new phone creates a contact
+        (
+            [[("email", "a"), ("phone", "1"), ("phone", "2")], [("phone", "2")]],
+            {("email", "", "a"): 1, ("phone", "", "1"): 2},
+            ["conflict", "created"],
+        ),
+    ],
+)
+def test_chunk_plan_outcomes(rows, stored, outcomes):
+    assert planned(rows, stored) == outcomes
+
+
+@pytest.mark.parametrize(
+    ("headers", "targets"),
+    [
+        (
+            ["Email", " PHONE ", "External ID", "external_id:CRM"],
+            [
+                ("identity", "email", ""),
+                ("identity", "phone", ""),
+                ("identity", "external", ""),
+                ("identity", "external", "crm"),
+            ],
+        ),
+        (["e-mail"], None),
+        (
+            ["Time Zone", "attr.Tier", "attributes.plan", "email"],
+            [("time_zone", "", ""), ("attribute", "", ""), ("attribute", "", ""), ("identity", "email", "")],
+        ),
+    ],
+)
+def test_header_names_are_matched_case_insensitively_and_trimmed(headers, targets):
+    if targets is None:
+        with pytest.raises(ImportFileRejected):
+            parse_header(headers)
+        return
+    assert [(c.target, c.kind, c.source) for c in parse_header(headers)] == targets
+    assert [c.attribute for c in parse_header(headers) if c.target == "attribute"] in ([], ["Tier", "plan"])
+
+
+def test_an_upload_spooled_to_disk_is_read_like_any_file(support):
+    upload = TemporaryUploadedFile("big.csv", "text/csv", 0, "utf-8")
+    upload.write(b"email;name\nspool@example.com;Spool\n")
+    upload.seek(0)
+
+    result = contact_import_run(
+        department=support, file=upload, actor=actor_for(support), filename=upload.name
+    )
+
+    assert result.counts["created"] == 1
+    assert not upload.closed  # the caller's file stays open for the caller to close
+    upload.close()

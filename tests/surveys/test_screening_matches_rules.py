@@ -32,9 +32,11 @@ AT = dt.datetime(2026, 6, 1, 12, 0, 0, 123456, tzinfo=dt.UTC)  # the send's mome
 DEPARTMENTS = ("support", "marketing", "sales")
 KINDS = ("relationship", "transactional")
 CHANNELS = ("email", "sms")
-# Every status, the counted and closed ones more often: an open one for the sent survey's family
-# decides already_invited before any rule is asked.
-STATUSES = [choice.value for choice in Invitation.Status] + ["answered", "answered", "expired", "bounced"]
+# Every status, counted closed ones first and most often: Hypothesis favours early choices, and an
+# open invitation for the sent survey's family decides already_invited before any rule is asked.
+STATUSES = ["expired", "answered", "bounced", "answered", "expired", "answered", "bounced", "expired"]
+STATUSES += ["sent", "delivered", "opened", "queued", "sending", "failed", "cancelled", "answered"]
+assert set(STATUSES) == set(Invitation.Status.values)
 MAX_INVITATIONS = 6  # per contact; each uses its own history request (one invitation per request)
 
 HOUR, DAY, MICROSECOND = dt.timedelta(hours=1), dt.timedelta(days=1), dt.timedelta(microseconds=1)
@@ -98,28 +100,39 @@ windows = st.one_of(
     st.integers(3600, 60 * 86400).map(lambda s: dt.timedelta(seconds=s)),
 )
 graces = st.one_of(st.none(), st.sampled_from([HOUR, DAY, 7 * DAY, 14 * DAY]))
-rule_specs = st.builds(
-    RuleSpec,
-    max_touches=st.integers(1, 3),
-    window=windows,
-    # Scopes are mostly unset, so that most rules cover most sends and block someone.
-    scope_department=st.one_of(st.none(), st.none(), st.integers(0, len(DEPARTMENTS) - 1)),
-    scope_kind=st.sampled_from(("", "", *KINDS)),
-    scope_channel=st.sampled_from(("", "", *CHANNELS)),
-    clock=st.sampled_from(("invitation", "response")),
-    grace=graces,
-    version=st.integers(1, 3),
-    active=st.sampled_from([True, True, True, False]),
-)
+
+
+def scope(unset, sent, others: tuple) -> st.SearchStrategy:
+    """A rule's scope field: mostly unset or the send's own value, so most rules cover the send."""
+    return st.sampled_from([unset] * 4 + [sent] * 3 + [value for value in others if value != sent])
+
+
+def rule_specs(department: int, kind: str, channel: str) -> st.SearchStrategy[RuleSpec]:
+    return st.builds(
+        RuleSpec,
+        max_touches=st.integers(1, 3),
+        window=windows,
+        scope_department=scope(None, department, tuple(range(len(DEPARTMENTS)))),
+        scope_kind=scope("", kind, KINDS),
+        scope_channel=scope("", channel, CHANNELS),
+        clock=st.sampled_from(("invitation", "response")),
+        grace=graces,
+        version=st.integers(1, 3),
+        active=st.sampled_from([True] * 5 + [False]),
+    )
 
 
 def moments(edges: list[dt.timedelta]) -> st.SearchStrategy[dt.timedelta]:
-    """Offsets from AT: anywhere from 90 days ago to 15 days ahead, or right at a window's edge."""
-    anywhere = st.integers(-90 * 86400 * 10**6, 15 * 86400 * 10**6).map(lambda us: us * MICROSECOND)
+    """Offsets from AT: inside some rule's window (where touches block), right at a window's edge,
+    or anywhere from 90 days ago to 15 days ahead."""
+    inside = st.sampled_from(edges).flatmap(
+        lambda edge: st.integers(-(edge // MICROSECOND), 0).map(lambda us: us * MICROSECOND)
+    )
     at_edges = st.sampled_from(
         [-edge + nudge for edge in edges for nudge in (-MICROSECOND, 0 * DAY, MICROSECOND)]
     )
-    return st.one_of(anywhere, at_edges, st.sampled_from([-10 * DAY, -DAY, 0 * DAY, DAY]))
+    anywhere = st.integers(-90 * 86400 * 10**6, 15 * 86400 * 10**6).map(lambda us: us * MICROSECOND)
+    return st.one_of(inside, at_edges, anywhere, st.sampled_from([-10 * DAY, -DAY, 0 * DAY, DAY]))
 
 
 @st.composite
@@ -166,26 +179,29 @@ def contact_specs(draw, edges: list[dt.timedelta], graces: list[dt.timedelta]) -
     )
     return ContactSpec(
         known=known,
-        email=draw(st.integers(0, 9)) > 0,
-        phone=draw(st.integers(0, 4)) > 0,
+        email=draw(st.sampled_from([True] * 19 + [False])),
+        phone=draw(st.sampled_from([True] * 9 + [False])),
         audience_rows=draw(st.sampled_from([1, 1, 1, 2, 3])),
         invitations=draw(st.lists(invitation_specs(edges), max_size=MAX_INVITATIONS - 1)),
         consents=draw(st.one_of(st.just([]), st.just([]), st.lists(consent_specs(), max_size=3))),
-        open_for_send=draw(st.one_of(*[st.none()] * 5, st.sampled_from(Invitation.OPEN))),
+        open_for_send=draw(st.sampled_from([None] * 50 + list(Invitation.OPEN))),
     )
 
 
 @st.composite
 def scenarios(draw) -> Scenario:
-    rules = draw(st.lists(rule_specs, min_size=1, max_size=4))
+    department = draw(st.integers(0, len(DEPARTMENTS) - 1))
+    kind = draw(st.sampled_from(KINDS))
+    channel = draw(st.sampled_from(CHANNELS))
+    rules = draw(st.lists(rule_specs(department, kind, channel), min_size=1, max_size=4))
     edges = [rule.window for rule in rules]
     grace_lengths = [rule.grace for rule in rules if rule.grace is not None]
     return Scenario(
         rules=rules,
         contacts=draw(st.lists(contact_specs(edges, grace_lengths), min_size=3, max_size=15)),
-        department=draw(st.integers(0, len(DEPARTMENTS) - 1)),
-        kind=draw(st.sampled_from(KINDS)),
-        channel=draw(st.sampled_from(CHANNELS)),
+        department=department,
+        kind=kind,
+        channel=channel,
         latest_send_in=draw(st.one_of(st.none(), st.sampled_from([DAY, 10 * DAY, 45 * DAY]))),
     )
 

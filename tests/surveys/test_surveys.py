@@ -8,7 +8,8 @@ from django.utils import timezone
 
 from cxfeedback.exceptions import NotFound
 from departments.actors import Actor, actor_for_user
-from surveys.models import Survey
+from surveys.demo import load_demo_surveys
+from surveys.models import FrequencyRule, Survey
 from surveys.selectors.surveys import survey_get, survey_list
 from surveys.services.surveys import (
     InvalidQuestion,
@@ -271,3 +272,23 @@ def test_owners_list_and_read_only_their_departments_surveys(alice, support, mar
     with pytest.raises(NotFound):
         survey_get(actor=actor_for_user(alice), survey_id=theirs.pk)
     assert set(survey_list(actor=actor_for_user(lead))) == {ours, theirs}
+
+
+# Demo data
+
+
+def test_demo_surveys_and_rules_load_once(support, marketing, lead):
+    departments = {"support": support, "marketing": marketing}
+
+    assert load_demo_surveys(departments) == 5
+    assert load_demo_surveys(departments) == 0
+
+    everyone = FrequencyRule.objects.get(name="One survey per 30 days per person")
+    assert (everyone.max_touches, everyone.window.days, everyone.scope_department) == (1, 30, None)
+    support_rule = FrequencyRule.objects.get(scope_department=support)
+    assert (support_rule.name, support_rule.window.days) == (
+        "One survey per 90 days per department (Support)",
+        90,
+    )
+    nps = Survey.objects.get(department=support)
+    assert (nps.name, nps.questions.first().kind) == ("Support NPS", "nps")

@@ -314,3 +314,21 @@ def test_decisions_are_read_only_explained_and_scoped(alice_client, mallory, wor
         mallory_client.get(reverse("admin:surveys_invitation_change", args=[invitation.pk])).status_code
         == 404
     )
+
+
+@pytest.mark.parametrize("who", ["alice_client", "lead_client"])
+@pytest.mark.parametrize(
+    "page",
+    [
+        "admin:surveys_survey_changelist",
+        "admin:surveys_survey_add",
+        "admin:surveys_frequencyrule_changelist",
+        "admin:surveys_sendrequest_changelist",
+        "admin:surveys_sendrequest_add",
+        "admin:surveys_decision_changelist",
+        "admin:surveys_invitation_changelist",
+    ],
+)
+def test_every_page_renders(request, who, page, world):
+    client = request.getfixturevalue(who)
+    assert client.get(reverse(page)).status_code == 200

@@ -240,6 +240,12 @@ def test_send_request_list_and_detail(support_api, send_request, their_request):
     assert_error(support_api.delete(f"/api/v1/send-requests/{send_request.pk}"), 405)
 
 
+def test_send_request_list_queries_do_not_grow(support_api, support, survey, django_assert_max_num_queries):
+    factories.SendRequestFactory.create_batch(5, department=support, survey=survey)
+    with django_assert_max_num_queries(5):
+        assert support_api.get("/api/v1/send-requests").json()["count"] == 5
+
+
 def test_preflight(support_api, send_request, their_request, support, lead):
     frequency_rule_create(
         actor=actor_for_user(lead), name="One survey per 30 days", max_touches=1, window=30 * DAY

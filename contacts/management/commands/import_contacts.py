@@ -10,7 +10,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from contacts.importing import ContactImportFailed, ImportFileRejected, contact_import_run
-from contacts.importing.services import COUNT_NAMES
+from contacts.importing.outcomes import COUNT_NAMES
 from contacts.models import ContactImportIssue
 from departments.actors import Actor
 from departments.models import Department

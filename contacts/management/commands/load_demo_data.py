@@ -31,6 +31,7 @@ from contacts.models import Consent, Contact, DepartmentContact, Identity
 from contacts.normalise import normalise_email, normalise_phone
 from departments.models import Department
 from departments.roles import CX_LEAD, DEPARTMENT_OWNER
+from surveys.demo import load_demo_surveys
 
 SEED = 20240917  # fixed, so every machine gets the same demo contacts
 DEFAULT_CONTACT_COUNT = 3000
@@ -91,7 +92,10 @@ class Command(BaseCommand):
         demo_users(departments)
         loaded = demo_contacts(departments, count=contact_count, rng=rng)
         consent_count = demo_consents(loaded.new_contact_ids, departments, rng=rng)
-        if not (loaded.new_contacts or loaded.new_identities or loaded.new_links or consent_count):
+        survey_count = load_demo_surveys(departments)  # surveys/demo.py: default rules, an NPS survey each
+        if not (
+            loaded.new_contacts or loaded.new_identities or loaded.new_links or consent_count or survey_count
+        ):
             self.stdout.write("Demo data is already loaded; nothing changed.")
             return
         self.stdout.write(

@@ -1,0 +1,142 @@
+"""Email invitations and reminders through Django's email backends (SMTP, or a provider through
+django-anymail): multipart text + HTML in the contact's language, with one-click unsubscribe.
+
+Headers:
+- `List-Unsubscribe`: the unsubscribe page and a mailto, `List-Unsubscribe-Post:
+  List-Unsubscribe=One-Click` (RFC 8058), so mail clients offer unsubscribing without opening it.
+- `Message-ID: <invitation-{id}.{kind}@{domain}>`, the same every time one message is sent again.
+  Delivery sends a message a second time only when a worker died after the SMTP server accepted it
+  and before the invitation was marked sent; the mailbox then sees the same Message-ID twice, and
+  mail providers fold such copies into one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import smtplib
+from email.utils import formataddr
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.template.loader import render_to_string
+from django.utils import translation
+from django.utils.translation import gettext
+
+from surveys import links
+from surveys.channels import Outgoing, PermanentFailure, SendFailed, TransientFailure
+from surveys.channels.content import language_of, message_context
+
+
+def email_message_id(message: Outgoing) -> str:
+    return f"<invitation-{message.invitation_id}.{message.kind}@{links.sender_domain()}>"
+
+
+def email_build(message: Outgoing, *, connection=None) -> EmailMultiAlternatives:
+    """The email for `message`, rendered in the contact's language."""
+    template = "reminder" if message.is_reminder else "invitation"
+    with translation.override(language_of(message)):
+        context = message_context(message)
+        if message.is_reminder:
+            subject = gettext("Reminder: %(department)s would still like your feedback")
+        else:
+            subject = gettext("%(department)s would like your feedback")
+        subject = subject % {"department": message.department_name}
+        text = render_to_string(f"surveys/email/{template}.txt", context)
+        html = render_to_string(f"surveys/email/{template}.html", context)
+    email = EmailMultiAlternatives(
+        subject=subject,
+        body=text,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[formataddr((message.name, message.address)) if message.name else message.address],
+        connection=connection,
+        headers={
+            "Message-ID": email_message_id(message),
+            "List-Unsubscribe": (
+                f"<{links.unsubscribe_url(message.token)}>, <{links.unsubscribe_mailto(message.token)}>"
+            ),
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        },
+    )
+    email.attach_alternative(html, "text/html")
+    return email
+
+
+class EmailSender:
+    """One connection of the configured email backend for a whole batch."""
+
+    def __init__(self) -> None:
+        self.connection = get_connection(fail_silently=False)
+
+    def open(self) -> None:
+        try:
+            self.connection.open()
+        except Exception as error:
+            raise email_failure(error) from error
+
+    def send(self, message: Outgoing) -> None:
+        email = email_build(message, connection=self.connection)
+        try:
+            sent = self.connection.send_messages([email])
+        except Exception as error:
+            raise email_failure(error) from error
+        if not sent:
+            raise PermanentFailure("no-recipient", "The email had no recipient the backend would take.")
+
+    def close(self) -> None:
+        # Closing a broken connection may fail; every message is accounted for by then.
+        with contextlib.suppress(Exception):
+            self.connection.close()
+
+
+def email_failure(error: Exception) -> SendFailed:
+    """Classify an error of the email backend: transient (try later) or permanent (never works)."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _ in error.recipients.values()]
+        reason = "; ".join(f"{code} {_text(reply)}" for code, reply in error.recipients.values())
+        if codes and all(code >= 500 for code in codes):
+            return PermanentFailure(f"smtp-{codes[0]}", reason)
+        return TransientFailure(f"smtp-{codes[0] if codes else 'refused'}", reason)
+    if isinstance(error, smtplib.SMTPResponseException):
+        reason = f"{error.smtp_code} {_text(error.smtp_error)}"
+        code = f"smtp-{error.smtp_code}"
+        if isinstance(error, smtplib.SMTPDataError) and error.smtp_code >= 500:
+            return PermanentFailure(code, reason)
+        # A refused sender or a failed login is our configuration, not this recipient: retry, bounded.
+        lost = isinstance(error, smtplib.SMTPConnectError | smtplib.SMTPAuthenticationError)
+        return TransientFailure(code, reason, connection_lost=lost)
+    if isinstance(error, smtplib.SMTPNotSupportedError):
+        # The address needs SMTPUTF8 and the server does not offer it.
+        return PermanentFailure("smtp-not-supported", str(error))
+    if isinstance(error, ValueError):
+        # sanitize_address rejects what is not an address; the text names it, so only the reason has it.
+        return PermanentFailure("invalid-address", f"Invalid address: {error}")
+    if isinstance(error, smtplib.SMTPServerDisconnected):
+        return TransientFailure("smtp-disconnected", str(error), connection_lost=True)
+    if isinstance(error, TimeoutError):
+        return TransientFailure("timeout", str(error) or "timed out", connection_lost=True)
+    if isinstance(error, ConnectionRefusedError):
+        return TransientFailure("connection-refused", str(error), connection_lost=True)
+    if isinstance(error, OSError | smtplib.SMTPException):
+        return TransientFailure(type(error).__name__, str(error), connection_lost=True)
+    anymail = _anymail_failure(error)
+    if anymail is not None:
+        return anymail
+    raise error
+
+
+def _anymail_failure(error: Exception) -> SendFailed | None:
+    """Errors of a provider's API through django-anymail (EMAIL_BACKEND set to one)."""
+    from anymail.exceptions import AnymailError, AnymailRecipientsRefused
+
+    if isinstance(error, AnymailRecipientsRefused):
+        return PermanentFailure("provider-refused", str(error))
+    if isinstance(error, AnymailError):
+        status = getattr(error, "status_code", None)
+        if status is not None and 400 <= status < 500 and status not in (401, 403, 408, 429):
+            return PermanentFailure(f"provider-{status}", str(error))
+        return TransientFailure(f"provider-{status or 'error'}", str(error), connection_lost=True)
+    return None
+
+
+def _text(reply: bytes | str) -> str:
+    return reply.decode(errors="replace") if isinstance(reply, bytes) else str(reply)

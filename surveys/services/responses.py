@@ -1,0 +1,194 @@
+"""Storing a customer's answers: exactly one response per invitation, never lost once acknowledged.
+
+The public survey page (surveys/views.py) calls `response_submit` and shows "thank you" only after it
+returned, that is after the transaction committed. Messages are translated (gettext): the caller
+sets the customer's language.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from rest_framework import status
+
+from cxfeedback.exceptions import ApplicationError, Conflict
+from surveys.models import Answer, Invitation, Question, QuestionKind, Response
+
+# A free-text answer longer than this is not an answer to a survey question.
+MAX_TEXT_CHARS = 5000
+SCALE_KINDS = (QuestionKind.NPS, QuestionKind.CSAT, QuestionKind.CES, QuestionKind.RATING)
+CHOICE_KINDS = (QuestionKind.SINGLE_CHOICE, QuestionKind.MULTIPLE_CHOICE)
+
+# What a caller gives per question: a number for scales, a text, a list of choices; None, "" or []
+# for no answer.
+AnswerValue = int | str | list[str] | None
+
+
+class AlreadyAnswered(Conflict):
+    code = "already_answered"
+
+
+class InvitationExpired(ApplicationError):
+    """Expired, cancelled or never delivered: the invitation cannot be answered."""
+
+    status_code = status.HTTP_410_GONE
+    code = "invitation_expired"
+
+
+class InvalidAnswers(ApplicationError):
+    """`extra["questions"]` maps each question position with a problem to its messages."""
+
+    code = "invalid_answers"
+
+
+class _Invalid(Exception):
+    pass
+
+
+def response_submit(
+    *,
+    invitation: Invitation,
+    answers: Mapping[int, AnswerValue],
+    now: dt.datetime | None = None,
+    locale: str = "",
+) -> Response:
+    """Store the answers (keyed by question position) as the invitation's one response and mark the
+    invitation answered, in one transaction.
+
+    Raises AlreadyAnswered if it has a response, InvitationExpired if it cannot be answered (any
+    more), InvalidAnswers naming each question whose answer is missing or not allowed.
+    """
+    now = now or timezone.now()
+    questions = list(Question.objects.filter(survey_id=invitation.survey_id).order_by("position"))
+    try:
+        with transaction.atomic():
+            # The race: a double click or two tabs submit at once and both find the invitation open.
+            # The second waits here until the first commits, then finds it answered. The one-to-one
+            # on Response.invitation backs this up for any writer that skips the lock.
+            locked = Invitation.objects.select_for_update().filter(pk=invitation.pk).first()
+            _answerable_check(locked, now=now)
+            cleaned = answers_clean(questions, answers)
+            response = Response.objects.create(
+                invitation=locked,
+                survey_id=locked.survey_id,
+                contact_id=locked.contact_id,
+                department_id=locked.department_id,
+                channel=locked.channel,
+                locale=locale,
+                submitted_at=now,
+            )
+            for answer in cleaned:
+                answer.response = response
+            Answer.objects.bulk_create(cleaned)
+            # responded_at starts the clock of frequency rules counted from responses.
+            Invitation.objects.filter(pk=locked.pk).update(
+                status=Invitation.Status.ANSWERED, responded_at=now, updated_at=now
+            )
+    except IntegrityError as error:
+        if Response.objects.filter(invitation_id=invitation.pk).exists():
+            raise AlreadyAnswered(_("This survey has been answered already.")) from error
+        raise
+    return response
+
+
+def _answerable_check(invitation: Invitation | None, *, now: dt.datetime) -> None:
+    if invitation is not None and invitation.status == Invitation.Status.ANSWERED:
+        raise AlreadyAnswered(_("This survey has been answered already."))
+    if (
+        invitation is None
+        or invitation.status not in Invitation.OPEN
+        or (invitation.expires_at is not None and invitation.expires_at <= now)
+    ):
+        raise InvitationExpired(_("This survey cannot be answered any more."))
+
+
+def answers_clean(questions: Sequence[Question], answers: Mapping[int, AnswerValue]) -> list[Answer]:
+    """Unsaved Answers for the questions answered, in question order. Raises InvalidAnswers listing
+    every problem at once: a required question left empty, a number off the scale, a choice that
+    is not offered, a text too long, a position with no question."""
+    problems: dict[int, list[str]] = {}
+    positions = {question.position for question in questions}
+    for position in sorted(set(answers) - positions, key=str):
+        problems[position] = [_("There is no such question.")]
+    cleaned = []
+    for question in questions:
+        try:
+            answer = _answer_clean(question, answers.get(question.position))
+        except _Invalid as problem:
+            problems[question.position] = [str(problem)]
+            continue
+        if answer is not None:
+            cleaned.append(answer)
+    if problems:
+        raise InvalidAnswers(_("Please check your answers."), extra={"questions": problems})
+    return cleaned
+
+
+def _answer_clean(question: Question, value: Any) -> Answer | None:
+    if isinstance(value, str):
+        value = value.strip()
+    if value is None or value == "" or value == []:
+        if question.required:
+            raise _Invalid(_required_message(question))
+        return None
+    if question.kind in SCALE_KINDS:
+        return Answer(question=question, value_number=_scale_clean(question, value))
+    if question.kind in CHOICE_KINDS:
+        return Answer(question=question, value_choices=_choices_clean(question, value))
+    return Answer(question=question, value_text=_text_clean(value))
+
+
+def _required_message(question: Question) -> str:
+    if question.kind == QuestionKind.FREE_TEXT:
+        return _("Write an answer.")
+    if question.kind == QuestionKind.MULTIPLE_CHOICE:
+        return _("Choose at least one answer.")
+    return _("Choose an answer.")
+
+
+def _scale_clean(question: Question, value: Any) -> int:
+    low, high = question.scale
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise _Invalid(_("Choose a number from %(low)s to %(high)s.") % {"low": low, "high": high})
+    return value
+
+
+def _choices_clean(question: Question, value: Any) -> list[str]:
+    chosen = [value] if isinstance(value, str) else value
+    if (
+        not isinstance(chosen, list)
+        or not all(isinstance(choice, str) for choice in chosen)
+        or not set(chosen) <= set(question.choices)
+    ):
+        raise _Invalid(_("Choose from the answers shown."))
+    if question.kind == QuestionKind.SINGLE_CHOICE and len(chosen) != 1:
+        raise _Invalid(_("Choose one answer."))
+    # In the order the question lists them, each once.
+    return [choice for choice in question.choices if choice in chosen]
+
+
+def _text_clean(value: Any) -> str:
+    if not isinstance(value, str):
+        raise _Invalid(_("Write your answer as text."))
+    if len(value) > MAX_TEXT_CHARS:
+        raise _Invalid(
+            _("Shorten your answer to %(max)s characters or fewer (it has %(count)s).")
+            % {"max": MAX_TEXT_CHARS, "count": len(value)}
+        )
+    return value
+
+
+def invitation_open(*, invitation: Invitation, now: dt.datetime | None = None) -> bool:
+    """Mark a sent or delivered invitation opened (the customer, or a link scanner, loaded its survey).
+    A conditional UPDATE: never moves an invitation back, never touches an answered one. Returns
+    whether it changed."""
+    now = now or timezone.now()
+    changed = Invitation.objects.filter(
+        pk=invitation.pk, status__in=[Invitation.Status.SENT, Invitation.Status.DELIVERED]
+    ).update(status=Invitation.Status.OPENED, updated_at=now)
+    return bool(changed)

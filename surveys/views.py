@@ -1,0 +1,209 @@
+"""The customer's pages, reached from a personal link: the survey, thank-you, already answered, an
+invalid link, one-click unsubscribe and the preference centre. Plain server-rendered Django: every
+page works without JavaScript.
+
+Every page here:
+- is found by its token alone, and answers an unknown token and an expired one with the same page,
+  status and work (one query), in the visitor's language, so an outsider cannot tell them apart;
+- speaks the contact's language once the token is known (Contact.locale);
+- changes nothing on GET except marking a survey opened (link scanners fetch every link);
+- is rate limited per client (settings.PUBLIC_RATE_LIMIT), sends `Referrer-Policy: no-referrer` so
+  the token in the address never leaves in a Referer header, and is never cached.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.cache import add_never_cache_headers
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods
+
+from cxfeedback.rate_limit import Rate, rate_limit_exceeded
+from surveys import links
+from surveys.forms import PreferencesForm, SurveyForm
+from surveys.models import Invitation
+from surveys.selectors.public import (
+    LinkState,
+    contact_channels,
+    invitation_for_token,
+    link_state,
+    preferences_status,
+    survey_questions,
+)
+from surveys.services.preferences import (
+    SNOOZE_DAYS,
+    consent_opt_out,
+    consent_prefer_channel,
+    consent_snooze,
+    consent_unsubscribe,
+)
+from surveys.services.responses import (
+    AlreadyAnswered,
+    InvalidAnswers,
+    InvitationExpired,
+    invitation_open,
+    response_submit,
+)
+
+TEMPLATES = "surveys/public/"
+
+
+class SeeOther(HttpResponseRedirect):
+    """303: after a POST, the browser GETs the next page, so reloading it never submits again."""
+
+    status_code = 303
+
+
+def public_page(*, limit_posts: bool = True) -> Callable[[Callable], Callable]:
+    """Rate limit (POSTs too unless `limit_posts` is off), and the headers every public page carries."""
+
+    def decorate(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+            limited = limit_posts or request.method != "POST"
+            retry_after = rate_limit_exceeded(request, scope="public", rate=_public_rate()) if limited else 0
+            if retry_after:
+                response = _render(request, "rate_limited.html", status=429)
+                response["Retry-After"] = str(retry_after)
+            else:
+                response = view(request, *args, **kwargs)
+            response["Referrer-Policy"] = "no-referrer"
+            response["X-Robots-Tag"] = "noindex, nofollow"
+            add_never_cache_headers(response)
+            return response
+
+        return wrapped
+
+    return decorate
+
+
+def _public_rate() -> Rate:
+    return Rate.parse(settings.PUBLIC_RATE_LIMIT)
+
+
+def _render(request: HttpRequest, template: str, context: dict | None = None, *, status: int = 200) -> HttpResponse:
+    """Render now, in the active language (a lazy TemplateResponse would render after the
+    language override ends)."""
+    response = render(request, TEMPLATES + template, context or {}, status=status)
+    response["Content-Language"] = translation.get_language()
+    return response
+
+
+def contact_language(invitation: Invitation, request: HttpRequest) -> str:
+    """The contact's language if the site speaks it, else the visitor's (LocaleMiddleware's)."""
+    try:
+        return translation.get_supported_language_variant(invitation.contact.locale)
+    except LookupError:
+        return request.LANGUAGE_CODE
+
+
+def _link_invalid(request: HttpRequest) -> HttpResponse:
+    """The one answer for a token that is unknown, expired, cancelled or never delivered."""
+    with translation.override(request.LANGUAGE_CODE):
+        return _render(request, "link_invalid.html", status=404)
+
+
+@public_page()
+@require_http_methods(["GET", "HEAD", "POST"])
+def survey(request: HttpRequest, token: str) -> HttpResponse:
+    now = timezone.now()
+    invitation = invitation_for_token(token)
+    state = link_state(invitation, now=now)
+    if state == LinkState.CLOSED:
+        return _link_invalid(request)
+    with translation.override(contact_language(invitation, request)):
+        if state == LinkState.ANSWERED:
+            return _render(request, "already_answered.html", {"token": token})
+        form = SurveyForm(survey_questions(invitation), data=request.POST if request.method == "POST" else None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                response_submit(
+                    invitation=invitation, answers=form.answers(), now=now, locale=translation.get_language()
+                )
+            except AlreadyAnswered:
+                return SeeOther(reverse(links.SURVEY_URL_NAME, args=[token]))
+            except InvitationExpired:
+                return _link_invalid(request)
+            except InvalidAnswers as error:
+                form.add_answer_errors(error)
+            else:
+                return SeeOther(reverse("survey-thanks", args=[token]))
+        elif request.method == "GET":
+            invitation_open(invitation=invitation, now=now)
+        context = {"survey": invitation.survey, "form": form, "questions": form.question_views(), "token": token}
+        return _render(request, "survey.html", context)
+
+
+@public_page()
+@require_http_methods(["GET", "HEAD"])
+def survey_thanks(request: HttpRequest, token: str) -> HttpResponse:
+    invitation = invitation_for_token(token)
+    state = link_state(invitation, now=timezone.now())
+    if state == LinkState.CLOSED:
+        return _link_invalid(request)
+    if state == LinkState.OPEN:  # not answered yet: back to the questions
+        return SeeOther(reverse(links.SURVEY_URL_NAME, args=[token]))
+    with translation.override(contact_language(invitation, request)):
+        return _render(request, "thanks.html", {"token": token})
+
+
+# An unsubscribe POST is never refused by the rate limit: mail providers send RFC 8058 one-click
+# unsubscribes from shared addresses, and a lost one means surveying someone who said no. Only a
+# token holder can make one count, and 192-bit tokens cannot be guessed at any rate.
+@public_page(limit_posts=False)
+@csrf_exempt  # RFC 8058: the one-click POST carries no CSRF token; only a token holder can send it.
+@require_http_methods(["GET", "HEAD", "POST"])
+def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
+    """GET shows a button; POST (the button, or a mail provider's one-click) unsubscribes. Works after
+    the survey link has expired: an unsubscribe link must keep working."""
+    invitation = invitation_for_token(token)
+    if invitation is None:
+        return _link_invalid(request)
+    with translation.override(contact_language(invitation, request)):
+        if request.method == "POST":
+            consent_unsubscribe(invitation=invitation)
+            return _render(request, "unsubscribed.html", {"token": token})
+        status = preferences_status(invitation=invitation, channels=set(), now=timezone.now())
+        template = "unsubscribed.html" if status.unsubscribed else "unsubscribe.html"
+        return _render(request, template, {"token": token})
+
+
+@public_page()
+@require_http_methods(["GET", "HEAD", "POST"])
+def preferences(request: HttpRequest, token: str) -> HttpResponse:
+    """The preference centre: pause surveys, stop one department's or everyone's, choose a channel."""
+    invitation = invitation_for_token(token)
+    if invitation is None:
+        return _link_invalid(request)
+    with translation.override(contact_language(invitation, request)):
+        form = PreferencesForm(data=request.POST if request.method == "POST" else None)
+        if request.method == "POST" and form.is_valid():
+            _preference_apply(invitation, form.cleaned_data)
+            return SeeOther(reverse(links.PREFERENCES_URL_NAME, args=[token]) + "?saved=1")
+        channels = contact_channels(invitation.contact_id)
+        context = {
+            "token": token,
+            "form": form,
+            "department": invitation.department,
+            "offer_channels": len(channels) > 1,
+            "status": preferences_status(invitation=invitation, channels=channels, now=timezone.now()),
+            "saved": request.GET.get("saved") == "1" and not form.is_bound,
+            "snooze_days": SNOOZE_DAYS,
+        }
+        return _render(request, "preferences.html", context)
+
+
+def _preference_apply(invitation: Invitation, choice: dict) -> None:
+    if choice["action"] == "snooze":
+        consent_snooze(invitation=invitation, days=choice["days"])
+    elif choice["action"] == "opt_out":
+        consent_opt_out(invitation=invitation, everyone=choice["scope"] == "everyone")
+    else:
+        consent_prefer_channel(invitation=invitation, channel=choice["channel"])

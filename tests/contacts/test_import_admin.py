@@ -1,0 +1,169 @@
+"""The admin's CSV import as a department owner: upload → preview (nothing written) → confirm →
+result, with CSRF checks on, and scoped so another department's import is a 404."""
+
+import html
+import re
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from django.urls import reverse
+
+from contacts.models import Contact, ContactImport, Identity
+from tests import factories
+
+CSV = "email,phone,name\nkim@example.com,,Kim\nnew@example.com,0151 23456789,New\nbroken,,Broken\n"
+
+
+@pytest.fixture(autouse=True)
+def import_dir(settings, tmp_path):
+    settings.CONTACT_IMPORT_DIR = tmp_path / "imports"
+    return settings.CONTACT_IMPORT_DIR
+
+
+@pytest.fixture
+def alice_csrf_client(alice) -> Client:
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(alice)
+    return client
+
+
+def csrf_token(client: Client, url: str) -> str:
+    page = client.get(url)
+    assert page.status_code == 200
+    return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.content.decode()).group(1)
+
+
+def upload(client: Client, department, text: str = CSV, token: str | None = None):
+    data = {"department": department.pk, "file": SimpleUploadedFile("contacts.csv", text.encode())}
+    if token:
+        data["csrfmiddlewaretoken"] = token
+    return client.post(reverse("admin:contacts_contact_import"), data)
+
+
+def previewed_import(client: Client, department) -> ContactImport:
+    response = upload(client, department)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    return ContactImport.objects.get()
+
+
+def test_upload_preview_confirm_result_as_a_department_owner(support, alice_csrf_client):
+    factories.known_contact(support, email="kim@example.com", name="Kim")
+    client = alice_csrf_client
+    upload_url = reverse("admin:contacts_contact_import")
+
+    response = upload(client, support, token=csrf_token(client, upload_url))
+
+    contact_import = ContactImport.objects.get()
+    preview_url = reverse("admin:contacts_contact_import_preview", args=[contact_import.pk])
+    assert response.status_code == 302 and response["Location"] == preview_url
+    assert contact_import.status == ContactImport.Status.PREVIEWED
+    assert Contact.objects.count() == 1  # the preview wrote nothing
+
+    preview = html.unescape(client.get(preview_url).content.decode())
+    assert "Nothing has been written yet" in preview
+    assert re.search(r"New contacts</th><td>1<", preview)
+    assert re.search(r"Matched to a known contact</th><td>1<", preview)
+    assert "'broken' has no '@'." in preview
+
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', preview).group(1)
+    confirm_url = reverse("admin:contacts_contact_import_confirm", args=[contact_import.pk])
+    response = client.post(confirm_url, {"csrfmiddlewaretoken": token})
+
+    result_url = reverse("admin:contacts_contact_import_result", args=[contact_import.pk])
+    assert response.status_code == 302 and response["Location"] == result_url
+    assert Identity.objects.filter(normalised="new@example.com").exists()
+    contact_import.refresh_from_db()
+    assert contact_import.status == ContactImport.Status.COMPLETED and contact_import.stored_file == ""
+    result = html.unescape(client.get(result_url).content.decode())
+    assert "Imported 3 rows: 1 new contacts, 1 matched, 1 not imported." in result
+    assert "Completed" in result and "'broken' has no '@'." in result
+
+    report = client.get(reverse("admin:contacts_contact_import_report", args=[contact_import.pk]))
+    lines = b"".join(report.streaming_content).decode().splitlines()
+    assert lines[0].startswith("row,outcome,contact_id,matched_by")
+    assert lines[1].startswith("2,matched,") and "email kim@example.com" in lines[1]
+    assert lines[3].startswith("4,invalid,")
+
+
+def test_the_upload_needs_the_csrf_token(support, alice_csrf_client):
+    response = upload(alice_csrf_client, support)
+
+    assert response.status_code == 403
+    assert not ContactImport.objects.exists()
+
+
+def test_a_rejected_file_is_shown_on_the_upload_form(support, alice_client, import_dir):
+    response = upload(alice_client, support, text="email,fax\na@example.com,1\n")
+
+    assert response.status_code == 200
+    assert "Unknown column: fax. Allowed columns:" in html.unescape(response.content.decode())
+    assert not ContactImport.objects.exists()
+    assert not any(import_dir.iterdir())  # the rejected upload is not kept
+
+
+def test_an_owner_can_only_import_into_their_own_departments(support, marketing, alice_client):
+    page = alice_client.get(reverse("admin:contacts_contact_import")).content.decode()
+    assert "Support" in page and "Marketing" not in page
+
+    response = upload(alice_client, marketing)
+
+    assert response.status_code == 200 and "Select a valid choice" in response.content.decode()
+    assert not ContactImport.objects.exists()
+
+
+def test_another_departments_import_is_a_404_on_every_page(support, alice_client, mallory):
+    contact_import = previewed_import(alice_client, support)
+    client = Client()
+    client.force_login(mallory)
+
+    for name in ("preview", "result", "report"):
+        url = reverse(f"admin:contacts_contact_import_{name}", args=[contact_import.pk])
+        assert client.get(url).status_code == 404, name
+    confirm = reverse("admin:contacts_contact_import_confirm", args=[contact_import.pk])
+    assert client.post(confirm).status_code == 404
+    contact_import.refresh_from_db()
+    assert contact_import.status == ContactImport.Status.PREVIEWED
+    assert not Contact.objects.exists()
+
+
+def test_a_cx_lead_sees_and_confirms_any_departments_import(support, alice_client, lead_client):
+    contact_import = previewed_import(alice_client, support)
+
+    response = lead_client.post(reverse("admin:contacts_contact_import_confirm", args=[contact_import.pk]))
+
+    assert response.status_code == 302
+    assert Contact.objects.count() == 2
+
+
+def test_confirming_twice_imports_once(support, alice_client):
+    contact_import = previewed_import(alice_client, support)
+    confirm = reverse("admin:contacts_contact_import_confirm", args=[contact_import.pk])
+
+    alice_client.post(confirm)
+    second = alice_client.post(confirm, follow=True)
+
+    assert "already been confirmed" in second.content.decode()
+    assert ContactImport.objects.get().counts["created"] == 2
+    assert Contact.objects.count() == 2
+
+
+def test_confirm_only_accepts_post(support, alice_client):
+    contact_import = previewed_import(alice_client, support)
+
+    response = alice_client.get(reverse("admin:contacts_contact_import_confirm", args=[contact_import.pk]))
+
+    assert response.status_code == 405
+    assert not Contact.objects.exists()
+
+
+def test_a_missing_import_is_a_404(alice_client):
+    assert (
+        alice_client.get(reverse("admin:contacts_contact_import_preview", args=[999999])).status_code == 404
+    )
+
+
+def test_staff_without_the_import_permission_get_403(support, client):
+    client.force_login(factories.UserFactory(username="intern"))
+
+    assert client.get(reverse("admin:contacts_contact_import")).status_code == 403

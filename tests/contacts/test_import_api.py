@@ -1,0 +1,161 @@
+"""POST /api/v1/contacts/import: multipart CSV upload, dry run, and the error shapes."""
+
+from django.core.files.uploadedfile import SimpleUploadedFile
+from rest_framework.test import APIClient
+
+from contacts.models import Contact, ContactImport, DepartmentContact, Identity
+from tests import factories
+
+URL = "/api/v1/contacts/import"
+
+
+def csv_file(text: str, name: str = "contacts.csv", encoding: str = "utf-8") -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, text.encode(encoding), content_type="text/csv")
+
+
+def test_imports_a_file_and_answers_with_the_summary_and_issues(support, support_api):
+    response = support_api.post(
+        URL, {"file": csv_file("email;name\nada@example.com;Ada\nbad;B\n")}, format="multipart"
+    )
+
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert body["status"] == "completed" and body["dry_run"] is False
+    assert body["department"] == "support" and body["filename"] == "contacts.csv"
+    assert body["counts"] == {
+        "rows": 2,
+        "created": 1,
+        "matched": 0,
+        "identities_added": 0,
+        "updated": 0,
+        "invalid": 1,
+        "conflict": 0,
+    }
+    assert body["issues"] == [
+        {
+            "row_number": 3,
+            "kind": "invalid",
+            "column": "email",
+            "reason": "'bad' has no '@'.",
+            "data": {"email": "bad", "name": "B"},
+            "contact_ids": [],
+        }
+    ]
+    assert body["issues_total"] == 1
+    ada = Identity.objects.get(normalised="ada@example.com").contact
+    assert DepartmentContact.objects.filter(department=support, contact=ada, source="import").exists()
+    assert ContactImport.objects.get(pk=body["id"]).api_key_id is not None
+
+
+def test_a_conflict_names_the_contacts_involved(support, support_api):
+    one = factories.known_contact(support, email="one@example.com")
+    two = factories.known_contact(support, email="two@example.com")
+    factories.IdentityFactory(contact=two, kind="external", source="crm", value="C2", normalised="C2")
+
+    response = support_api.post(
+        URL, {"file": csv_file("email,external_id:crm\none@example.com,C2\n")}, format="multipart"
+    )
+
+    (issue,) = response.json()["issues"]
+    assert issue["kind"] == "conflict"
+    assert sorted(issue["contact_ids"]) == sorted([one.pk, two.pk])
+
+
+def test_dry_run_answers_200_and_writes_no_contact(support, support_api):
+    response = support_api.post(
+        URL, {"file": csv_file("email\nada@example.com\n"), "dry_run": "true"}, format="multipart"
+    )
+
+    assert response.status_code == 200
+    assert response.json()["counts"]["created"] == 1
+    assert response.json()["status"] == "previewed" and response.json()["dry_run"] is True
+    assert not Contact.objects.exists()
+
+
+def test_windows_1252_upload(support, support_api):
+    response = support_api.post(
+        URL,
+        {"file": csv_file("email,name\nj@example.com,Jörg Weiß\n", encoding="cp1252")},
+        format="multipart",
+    )
+
+    assert response.status_code == 201
+    assert Identity.objects.get(normalised="j@example.com").contact.name == "Jörg Weiß"
+
+
+def test_a_file_with_unknown_columns_is_a_400_naming_them(support, support_api):
+    response = support_api.post(URL, {"file": csv_file("email,fax\na@example.com,1\n")}, format="multipart")
+
+    assert response.status_code == 400
+    body = response.json()
+    assert body["code"] == "unknown_columns"
+    assert body["message"].startswith("Unknown column: fax. Allowed columns: email, phone")
+    assert body["extra"]["unknown"] == ["fax"]
+    assert not ContactImport.objects.exists()
+
+
+def test_an_empty_file_is_a_400_saying_so(support, support_api):
+    response = support_api.post(URL, {"file": csv_file("")}, format="multipart")
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "empty_file"
+
+
+def test_a_missing_file_is_a_400_naming_the_field(support, support_api):
+    response = support_api.post(URL, {"dry_run": "true"}, format="multipart")
+
+    assert response.status_code == 400
+    body = response.json()
+    assert body["code"] == "invalid" and body["message"].startswith("file:")
+    assert "file" in body["extra"]["fields"]
+
+
+def test_another_departments_import_target_is_a_404(support, marketing_api):
+    response = marketing_api.post(
+        URL, {"file": csv_file("email\na@example.com\n"), "department": "support"}, format="multipart"
+    )
+
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
+    assert not Contact.objects.exists()
+
+
+def test_a_department_owner_signed_in_names_their_department_and_not_anothers(support, marketing, alice):
+    client = APIClient()
+    client.force_login(alice)
+
+    missing = client.post(URL, {"file": csv_file("email\na@example.com\n")}, format="multipart")
+    theirs = client.post(
+        URL, {"file": csv_file("email\na@example.com\n"), "department": "marketing"}, format="multipart"
+    )
+    own = client.post(
+        URL, {"file": csv_file("email\na@example.com\n"), "department": "support"}, format="multipart"
+    )
+
+    assert missing.status_code == 400 and "department" in missing.json()["extra"]["fields"]
+    assert theirs.status_code == 404
+    assert own.status_code == 201
+    assert ContactImport.objects.get().created_by == alice
+
+
+def test_a_cx_lead_imports_into_any_department(marketing, lead_api):
+    response = lead_api.post(
+        URL, {"file": csv_file("email\na@example.com\n"), "department": "marketing"}, format="multipart"
+    )
+
+    assert response.status_code == 201
+    assert DepartmentContact.objects.get().department == marketing
+
+
+def test_wrong_method_is_a_405(support_api):
+    response = support_api.get(URL)
+
+    assert response.status_code == 405
+    assert response.json()["code"] == "method_not_allowed"
+
+
+def test_without_credentials_is_a_401(db):
+    response = APIClient().post(URL, {"file": csv_file("email\na@example.com\n")}, format="multipart")
+
+    assert response.status_code == 401
+    assert not Contact.objects.exists()
