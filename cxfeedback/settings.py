@@ -97,6 +97,13 @@ else:
     DATABASES = {"default": embedded.embedded_postgres_settings()}
 DATABASES["default"]["CONN_MAX_AGE"] = envint("DB_CONN_MAX_AGE", "0")
 DATABASES["default"].setdefault("OPTIONS", {})
+# Server-side prepared statements, for the gatekeeper's statements run on every trigger and
+# eligibility check (surveys/screening.py): PostgreSQL then plans each once per connection instead of
+# on every call. Only cursors that bind on the server use them; Django's own queries never do. Empty
+# turns them off (needed behind a transaction-pooling PgBouncer older than 1.21).
+DATABASES["default"]["OPTIONS"]["prepare_threshold"] = (
+    envint("DB_PREPARE_THRESHOLD", "5") if os.environ.get("DB_PREPARE_THRESHOLD", "5").strip() else None
+)
 DATABASES["default"]["TEST"] = {"NAME": os.environ.get("TEST_DATABASE_NAME", "test_cxfeedback")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -15,7 +15,9 @@ import datetime as dt
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
+import psycopg
 from django.db import connection
+from django.db.backends.utils import CursorWrapper
 
 from contacts.models import Channel, Identity
 from surveys.models import Decision, Invitation
@@ -224,7 +226,7 @@ def verdicts_for(*, send: Send, rules: Sequence[Rule], contact_ids: Sequence[int
     params: dict = {"lo": -1, "hi": 2**62, "window_end": send.at}
     audience = Audience(contact_ids=list(contact_ids))
     sql = _statement(send, covering, audience, params, write=False, select=VERDICT_ROWS_SQL)
-    with connection.cursor() as cursor:
+    with _prepared_cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     return {
@@ -263,7 +265,7 @@ def screen_contacts(
     params: dict = {"lo": -1, "hi": 2**62, "window_end": send.at}
     audience = Audience(contact_ids=list(contact_ids))
     sql = _statement(send, covering, audience, params, write=True, select=select)
-    with connection.cursor() as cursor:
+    with _prepared_cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     split = len(decision_fields)
@@ -278,6 +280,21 @@ def screen_contacts(
         )
         for row in rows
     ]
+
+
+def _prepared_cursor() -> CursorWrapper:
+    """A Django cursor that binds parameters on the server, so psycopg prepares a statement run often
+    (settings DB_PREPARE_THRESHOLD) and PostgreSQL plans it once per connection, not on every call.
+
+    For the single-contact statements (triggers, eligibility): planning the screening statement
+    took about 4 ms of the server's time, running it for one contact 0.2 ms. Django's own cursors
+    bind on the client, which never prepares.
+    """
+    connection.ensure_connection()
+    cursor = psycopg.Cursor(connection.connection)
+    return (
+        connection.make_debug_cursor(cursor) if connection.queries_logged else connection.make_cursor(cursor)
+    )
 
 
 def _statement(

@@ -127,8 +127,8 @@ def survey(request: HttpRequest, token: str) -> HttpResponse:
                 response_submit(
                     invitation=invitation, answers=form.answers(), now=now, locale=translation.get_language()
                 )
-            except AlreadyAnswered:
-                return SeeOther(reverse(links.SURVEY_URL_NAME, args=[token]))
+            except AlreadyAnswered:  # another submit of the same invitation got in first
+                return _render(request, "already_answered.html", {"token": token})
             except InvitationExpired:
                 return _link_invalid(request)
             except InvalidAnswers as error:

@@ -17,7 +17,9 @@ import smtplib
 from email.utils import formataddr
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.validators import validate_email
 from django.template.loader import render_to_string
 from django.utils import translation
 from django.utils.translation import gettext
@@ -74,6 +76,10 @@ class EmailSender:
             raise email_failure(error) from error
 
     def send(self, message: Outgoing) -> None:
+        try:
+            validate_email(message.address)
+        except ValidationError as error:
+            raise PermanentFailure("invalid-address", "Invalid address: not an email address.") from error
         email = email_build(message, connection=self.connection)
         try:
             sent = self.connection.send_messages([email])

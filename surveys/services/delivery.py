@@ -75,7 +75,8 @@ class BatchOutcome:
     handed_on: list[int] = field(default_factory=list)
     cancelled: int = 0
     deferred: int = 0
-    retry_code: str = ""
+    retry_code: str = ""  # the last transient failure's code, safe to log
+    retry_reason: str = ""  # and its full text, for the invitations' records
 
 
 @dataclass(frozen=True)
@@ -177,7 +178,7 @@ def invitations_send_batch(*, invitation_ids: Sequence[int], now: dt.datetime | 
     for messages in by_channel.values():
         _send_over_one_connection(messages, outcome, deadline=deadline)
     if outcome.retry:
-        outcome.retry = invitations_release(invitation_ids=outcome.retry, reason=outcome.retry_code)
+        outcome.retry = invitations_release(invitation_ids=outcome.retry, reason=outcome.retry_reason)
     if outcome.handed_on:
         invitations_release(invitation_ids=outcome.handed_on, reason="", attempted=False)
     logger.info(
@@ -198,7 +199,7 @@ def _send_over_one_connection(messages: list[Outgoing], outcome: BatchOutcome, *
         sender.open()
     except TransientFailure as failure:
         outcome.retry.extend(m.invitation_id for m in messages)
-        outcome.retry_code = failure.code
+        outcome.retry_code, outcome.retry_reason = failure.code, failure.reason
         return
     try:
         for position, message in enumerate(messages):
@@ -212,7 +213,7 @@ def _send_over_one_connection(messages: list[Outgoing], outcome: BatchOutcome, *
                 outcome.failed.append(message.invitation_id)
                 logger.info("invitation %s failed for good: %s", message.invitation_id, failure.code)
             except TransientFailure as failure:
-                outcome.retry_code = failure.code
+                outcome.retry_code, outcome.retry_reason = failure.code, failure.reason
                 if failure.connection_lost:
                     outcome.retry.extend(m.invitation_id for m in messages[position:])
                     return

@@ -178,7 +178,7 @@ def run_together(calls: list[Callable[[], object]], result: RaceResult) -> None:
             call()
         except DatabaseError as error:  # unique violation or deadlock: a collision
             with lock:
-                result.collisions.append(f"{type(error).__name__}: {str(error).splitlines()[0]}")
+                result.collisions.append(f"{type(error).__name__}: {error}")
         except BaseException as error:
             with lock:
                 result.errors.append(error)

@@ -11,7 +11,7 @@ from django.core.management import CommandError, call_command
 from django.db.models import Count
 from django.urls import reverse
 
-from contacts.management.commands import load_demo_data
+from surveys.management.commands import load_demo_data
 from contacts.models import Consent, Contact, DepartmentContact, Identity
 from contacts.normalise import normalise_email
 from departments.models import Department
