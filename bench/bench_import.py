@@ -108,6 +108,29 @@ def database_drop() -> None:
         cursor.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
 
 
+def postgres_cpu_seconds() -> float | None:
+    """CPU time of this connection's PostgreSQL backend, if it runs on this machine."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_report(before: os.times_result, postgres_before: float | None, rows: int) -> str:
+    after, postgres_after = os.times(), postgres_cpu_seconds()
+    own = after.user + after.system - before.user - before.system
+    readers = after.children_user + after.children_system - before.children_user - before.children_system
+    postgres = postgres_after - postgres_before if postgres_before is not None else 0.0
+    per_row = (own + readers + postgres) / rows * 1e6
+    return (
+        f"cpu_s import={own:.2f} readers={readers:.2f} postgres={postgres:.2f} total_per_row_us={per_row:.0f}"
+    )
+
+
 def import_file(department: Department, path: Path):
     actor = Actor(department_ids=frozenset({department.pk}))
     return contact_import_run(department=department, file=path, actor=actor, filename=path.name)
@@ -131,9 +154,11 @@ def main() -> None:
             if seeded.counts["created"] != EXISTING:
                 sys.exit(f"bench import: seeding failed {seeded.counts} {seeded.issues[:1]}")
             duplicates = write_csv(path, rows)
+            cpu_before, postgres_before = os.times(), postgres_cpu_seconds()
             started = time.perf_counter()
             result = import_file(department, path)
             seconds = time.perf_counter() - started
+            cpu = cpu_report(cpu_before, postgres_before, rows)
         expected = {"rows": rows, "created": rows - duplicates, "matched": duplicates, "invalid": 0}
         wrong = {
             name: result.counts[name] for name, value in expected.items() if result.counts[name] != value
@@ -145,6 +170,8 @@ def main() -> None:
         database_drop()
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kilobytes on Linux
     print(f"counts {result.counts} identities={identities}")
+    # CPU seconds by process: on a busy machine rows_per_s drops, these do not (much).
+    print(cpu)
     print(
         f"bench import rows={rows} seconds={seconds:.2f} rows_per_s={rows / seconds:.0f} "
         f"peak_rss_mb={peak_mb:.0f}"

@@ -9,7 +9,15 @@ with its own Idempotency-Key, for `--seconds` after a short warm-up. Every answe
 violations: a contact with more counted touches inside some window of an active rule than the rule
 allows, or with two open invitations for one survey.
 
-    python bench/bench_trigger.py [--clients 50] [--contacts 2000] [--seconds 25] [--workers 3] [--threads 4]
+The clients together offer `--rate` calls a second, each at a steady pace; latency counts from when
+a call was due. (Fifty clients calling back to back can never show a p99 under 100 ms below
+500 calls/s: each waits for the other 49. `--rate 0` does that, to find the most the server takes.)
+
+    python bench/bench_trigger.py [--clients 50] [--rate 300] [--seconds 25] [--workers 2] [--threads 8]
+
+gunicorn runs with DB_CONN_MAX_AGE=600 and DB_SERVER_SIDE_BINDING=true unless the environment
+says otherwise. Also prints CPU milliseconds per call of gunicorn, PostgreSQL and the load generator (Linux), which
+say what the machine could serve if nothing else ran on it.
 
 Last line: bench trigger clients=C requests=N rps=X p99_ms=P violations=V
 """
@@ -137,6 +145,7 @@ def gunicorn_start(port: int, workers: int, threads: int, log: Path) -> subproce
         **os.environ,
         "DATABASE_URL": database_url(),
         "DB_CONN_MAX_AGE": os.environ.get("DB_CONN_MAX_AGE", "600"),
+        "DB_SERVER_SIDE_BINDING": os.environ.get("DB_SERVER_SIDE_BINDING", "true"),
         "DEBUG": "false",
         "SECRET_KEY": "benchmarks-only-not-a-secret",
         "STATIC_MANIFEST": "false",
@@ -181,15 +190,23 @@ class Tally:
     cpu: dict[str, float] = field(default_factory=dict)  # seconds used while measuring
 
 
-async def client(number: int, port: int, target: Target, start: float, end: float, tally: Tally) -> None:
-    """One keep-alive connection sending triggers back to back until `end`; counts those sent after
-    `start`."""
+async def client(number: int, port: int, target: Target, run: Run, tally: Tally) -> None:
+    """One keep-alive connection sending a trigger every `run.interval` seconds (back to back if 0)
+    until `run.end`. Latency runs from when a call was due, not from when it went out, so a server
+    that falls behind is charged for the wait (no "coordinated omission")."""
     rng = random.Random(number)
     key = target.keys[number % len(target.keys)]
     surveys = target.surveys[number % len(target.keys)]
+    due = time.perf_counter() + rng.uniform(0, run.interval)  # spread the clients' phases
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
-        while (sent := time.perf_counter()) < end:
+        while True:
+            if run.interval:
+                await asyncio.sleep(max(0.0, due - time.perf_counter()))
+            else:
+                due = time.perf_counter()
+            if due >= run.end or time.perf_counter() >= run.end:  # an overloaded server: stop on time
+                break
             body = json.dumps(
                 {
                     "survey": rng.choice(surveys),
@@ -205,14 +222,15 @@ async def client(number: int, port: int, target: Target, start: float, end: floa
                 + body
             )
             status, answer, close = await response_read(reader)
-            if sent >= start:
-                tally.latencies.append(time.perf_counter() - sent)
+            if due >= run.start:
+                tally.latencies.append(time.perf_counter() - due)
                 tally.statuses[status] = tally.statuses.get(status, 0) + 1
                 if status not in (200, 201) and len(tally.errors) < 5:
                     tally.errors.append(f"{status} {answer[:300]!r}")
             if close:
                 writer.close()
                 reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            due += run.interval
     finally:
         writer.close()
 
@@ -228,14 +246,21 @@ async def response_read(reader: asyncio.StreamReader) -> tuple[int, bytes, bool]
     return status, body, headers.get("connection", "").lower() == "close"
 
 
+@dataclass(frozen=True)
+class Run:
+    start: float  # calls due from here on are counted (before: warm-up)
+    end: float
+    interval: float  # seconds between one client's calls; 0: back to back
+
+
 async def load(
-    port: int, target: Target, clients: int, seconds: float, server_pid: int
+    port: int, target: Target, clients: int, seconds: float, rate: float, server_pid: int
 ) -> tuple[Tally, float]:
     tally = Tally()
     start = time.perf_counter() + WARMUP_SECONDS
-    end = start + seconds
+    run = Run(start=start, end=start + seconds, interval=clients / rate if rate else 0.0)
     await asyncio.gather(
-        *(client(n, port, target, start, end, tally) for n in range(clients)),
+        *(client(n, port, target, run, tally) for n in range(clients)),
         cpu_measure(server_pid, start, tally),
     )
     tally.cpu = {name: used - tally.cpu.get(name, 0.0) for name, used in cpu_seconds(server_pid).items()}
@@ -307,8 +332,14 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--contacts", type=int, default=2000)
     parser.add_argument("--seconds", type=float, default=25.0)
-    parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
-    parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=300.0,
+        help="calls per second offered by all clients together; 0: flat out",
+    )
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
+    parser.add_argument("--threads", type=int, default=8, help="threads per gunicorn worker")
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
     args = parser.parse_args()
 
@@ -321,7 +352,9 @@ def main() -> None:
         log = Path(folder) / "gunicorn.log"
         server = gunicorn_start(port := free_port(), args.workers, args.threads, log)
         try:
-            tally, seconds = asyncio.run(load(port, target, args.clients, args.seconds, server.pid))
+            tally, seconds = asyncio.run(
+                load(port, target, args.clients, args.seconds, args.rate, server.pid)
+            )
         finally:
             gunicorn_stop(server)
         server_log = log.read_text()
@@ -335,7 +368,8 @@ def main() -> None:
         f"statuses={dict(sorted(tally.statuses.items()))} p50_ms={p50:.1f} "
         f"decisions={Decision.objects.count()} invitations={Invitation.objects.count()} "
         f"over_rule={crowded} two_open={twice} "
-        f"workers={args.workers} threads={args.threads} load_average_after={load_after:.2f}"
+        f"offered_rps={args.rate:g} workers={args.workers} threads={args.threads} "
+        f"load_average_after={load_after:.2f}"
     )
     if requests:
         cpu = {name: used * 1000 / requests for name, used in tally.cpu.items()}

@@ -58,6 +58,12 @@ class QuestionView:
         return " ".join(ids)
 
     @property
+    def columns(self) -> int:
+        """Buttons per row of a scale on a phone: all of up to 7 in one row, else two even rows."""
+        points = len(self.options)
+        return points if points <= 7 else (points + 1) // 2
+
+    @property
     def first_id(self) -> str:
         """The id of the first input: where the error summary's link takes the customer."""
         return f"{self.name}-0" if self.is_group else self.name

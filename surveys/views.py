@@ -8,7 +8,12 @@ Every page here:
 - speaks the contact's language once the token is known (Contact.locale);
 - changes nothing on GET except marking a survey opened (link scanners fetch every link);
 - is rate limited per client (settings.PUBLIC_RATE_LIMIT), sends `Referrer-Policy: no-referrer` so
-  the token in the address never leaves in a Referer header, and is never cached.
+  the token in the address never leaves in a Referer header, and is never cached;
+- takes its POSTs without Django's CSRF check (`token_page`). Under no-referrer a browser sends its
+  own form's POST with `Origin: null` and no Referer, which the check refuses (on HTTPS it insists
+  on one or the other). And the check has nothing to protect here: CSRF abuses credentials the
+  browser adds by itself (a session cookie), while these pages' only credential is the token in
+  the address, which a page on another site cannot know. So they set no cookie at all.
 """
 
 from __future__ import annotations
@@ -84,6 +89,11 @@ def public_page(*, limit_posts: bool = True) -> Callable[[Callable], Callable]:
     return decorate
 
 
+def token_page(view: Callable) -> Callable:
+    """A page whose address carries the token: exempt from the CSRF check (see the module's note)."""
+    return csrf_exempt(view)
+
+
 def _public_rate() -> Rate:
     return Rate.parse(settings.PUBLIC_RATE_LIMIT)
 
@@ -111,6 +121,7 @@ def _link_invalid(request: HttpRequest) -> HttpResponse:
 
 
 @public_page()
+@token_page
 @require_http_methods(["GET", "HEAD", "POST"])
 def survey(request: HttpRequest, token: str) -> HttpResponse:
     now = timezone.now()
@@ -158,7 +169,7 @@ def survey_thanks(request: HttpRequest, token: str) -> HttpResponse:
 # unsubscribes from shared addresses, and a lost one means surveying someone who said no. Only a
 # token holder can make one count, and 192-bit tokens cannot be guessed at any rate.
 @public_page(limit_posts=False)
-@csrf_exempt  # RFC 8058: the one-click POST carries no CSRF token; only a token holder can send it.
+@token_page  # and RFC 8058's one-click POST comes from the mail provider, with no cookie or form token
 @require_http_methods(["GET", "HEAD", "POST"])
 def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     """GET shows a button; POST (the button, or a mail provider's one-click) unsubscribes. Works after
@@ -176,6 +187,7 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
 
 
 @public_page()
+@token_page
 @require_http_methods(["GET", "HEAD", "POST"])
 def preferences(request: HttpRequest, token: str) -> HttpResponse:
     """The preference centre: pause surveys, stop one department's or everyone's, choose a channel."""

@@ -35,7 +35,8 @@ class RecordingHandler:
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.messages: list[EmailMessage] = []
+        self.raw: list[bytes] = []
+        self._parsed: list[EmailMessage] = []
         self.envelopes: list[tuple[str, list[str]]] = []
         self.refuse: dict[str, str] = {}  # recipient (lower case) → reply, e.g. "550 5.1.1 No such user"
         self.refuse_all: str = ""  # a reply for every recipient, e.g. "451 4.3.0 Try again later"
@@ -49,15 +50,22 @@ class RecordingHandler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
-        message = email.message_from_bytes(envelope.content, policy=policy.default)
         with self.lock:
+            # Kept raw and parsed when read: the server's time is the sender's to measure, not ours.
             # Recorded when the whole message is in, before the reply: like a real server, which
             # delivers what it received even if the client is gone before it reads the 250.
-            self.messages.append(message)
+            self.raw.append(envelope.content)
             self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
         if self.delay:
             await asyncio.sleep(self.delay)
         return "250 2.0.0 Accepted"
+
+    def parsed(self) -> list[EmailMessage]:
+        with self.lock:
+            raw = list(self.raw)
+        for content in raw[len(self._parsed) :]:
+            self._parsed.append(email.message_from_bytes(content, policy=policy.default))
+        return list(self._parsed)
 
 
 class LoopbackSmtp:
@@ -79,8 +87,20 @@ class LoopbackSmtp:
 
     @property
     def messages(self) -> list[EmailMessage]:
+        """Every message received so far, in order, parsed with the email package's default policy."""
+        return self.handler.parsed()
+
+    @property
+    def received(self) -> int:
+        """How many messages were received (cheap: nothing parsed)."""
+        return len(self.handler.raw)
+
+    def forget(self) -> None:
+        """Drop what was received so far."""
         with self.handler.lock:
-            return list(self.handler.messages)
+            self.handler.raw.clear()
+            self.handler._parsed.clear()
+            self.handler.envelopes.clear()
 
     def message_ids(self) -> Counter:
         """How many SMTP transactions delivered each Message-ID."""

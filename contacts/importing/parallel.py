@@ -15,6 +15,7 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import os
+import threading
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -56,6 +57,8 @@ def _worker_count(file_bytes: int) -> int:
         return 1
     if multiprocessing.current_process().daemon:
         return 1  # a daemonic process (a Celery prefork child) may not start processes
+    if threading.active_count() > 1:
+        return 1  # forking a threaded process (a threaded web server) can deadlock the child
     return min(os.cpu_count() or 1, MAX_WORKERS)
 
 

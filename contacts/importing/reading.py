@@ -129,7 +129,7 @@ class ImportFile:
             self.delimiter = _sniff_delimiter(self._text)
             self._records = csv.reader(self._text, delimiter=self.delimiter)
             self._row_number = 0
-            self.headers, self.header_row = self._read_header()
+            self.headers = self._read_header()
             self.columns = parse_header(self.headers)
             self._first = self._next_row()
             if self._first is None:
@@ -161,7 +161,7 @@ class ImportFile:
         if self._text.buffer is not None:
             self._text.detach()
 
-    def _read_header(self) -> tuple[list[str], int]:
+    def _read_header(self) -> list[str]:
         record = self._next_row()
         if isinstance(record, csv.Error):
             raise ImportFileRejected(f"The header row is not valid CSV: {record}.", code="invalid_header")
@@ -169,7 +169,7 @@ class ImportFile:
             raise ImportFileRejected(
                 "The file is empty: there is no header row and no contacts.", code="empty_file"
             )
-        return [cell.strip() for cell in record], self._row_number
+        return [cell.strip() for cell in record]
 
     def _next_row(self) -> list[str] | csv.Error | None:
         """The next record that is not blank (a blank line or delimiters only): its cells, the

@@ -99,7 +99,9 @@ def contact_import_run(
     """
     if not actor.sees_department(department.pk):
         raise NotFound("No such department.")
-    name = filename or Path(str(getattr(file, "name", file) or "")).name
+    if not filename:
+        filename = str(file if isinstance(file, str | Path) else getattr(file, "name", None) or "")
+    name = Path(filename).name
     contact_import = ContactImport(
         department=department,
         created_by_id=actor.user_id,
@@ -119,6 +121,7 @@ def contact_import_preview(
     """
     if not actor.sees_department(department.pk):
         raise NotFound("No such department.")
+    _check_size(upload.size or 0)
     directory = import_directory()
     directory.mkdir(parents=True, exist_ok=True)
     stored = directory / f"upload-{uuid.uuid4().hex}.csv"
@@ -224,6 +227,11 @@ def _opened(file: BinaryIO | str | Path) -> Iterator[tuple[BinaryIO, int]]:
 def _checked_size(stream: BinaryIO) -> int:
     size = stream.seek(0, 2)
     stream.seek(0)
+    _check_size(size)
+    return size
+
+
+def _check_size(size: int) -> None:
     limit = settings.CONTACT_IMPORT_MAX_BYTES
     if size > limit:
         raise ImportFileRejected(
@@ -232,7 +240,6 @@ def _checked_size(stream: BinaryIO) -> int:
             code="file_too_large",
             extra={"size": size, "limit": limit},
         )
-    return size
 
 
 class _ImportRun:

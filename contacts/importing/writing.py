@@ -88,9 +88,13 @@ def plan_write(plan: ChunkPlan, *, department_id: int, now: dt.datetime) -> None
             _copy_identities(cursor, plan, now)
         if plan.updates:
             _update_contacts(cursor, plan.updates)
-        touched = {row.contact_id for row in plan.rows if row.owner is not None}
-        if touched:
-            _link_contacts(cursor, department_id, sorted(touched), now)
+        if plan.new_contacts:
+            _copy_new_links(cursor, department_id, plan.new_contacts, now)
+        known = {
+            row.owner for row in plan.rows if row.owner is not None and not isinstance(row.owner, NewContact)
+        }
+        if known:
+            _link_contacts(cursor, department_id, sorted(known), now)
 
 
 # Binary COPY: about four times less work than text on both sides (measured on 60,000 identities).
@@ -141,6 +145,16 @@ def _update_contacts(cursor, updates: dict[int, ContactFields]) -> None:
         """,  # noqa: S608
         [ids, names, locales, time_zones, attributes],
     )
+
+
+def _copy_new_links(cursor, department_id: int, contacts: list[NewContact], now: dt.datetime) -> None:
+    source = DepartmentContact.Source.IMPORT.value
+    with cursor.copy(
+        f"COPY {LINKS} (department_id, contact_id, source, created_at) FROM STDIN (FORMAT BINARY)"
+    ) as copy:
+        copy.set_types(["int8", "int8", "text", "timestamptz"])
+        for contact in contacts:
+            copy.write_row((department_id, contact.id, source, now))
 
 
 def _link_contacts(cursor, department_id: int, contact_ids: list[int], now: dt.datetime) -> None:

@@ -42,6 +42,8 @@ IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
 
 # Input
 
+MAX_ID = 2**63 - 1  # ids are bigint: a larger number is bad input, not a database error
+
 
 class _SendInputSerializer(serializers.Serializer):
     department = serializers.SlugField(
@@ -49,12 +51,16 @@ class _SendInputSerializer(serializers.Serializer):
         help_text="Slug of the department asking. Required for signed-in users; an API key always acts "
         "for its own department.",
     )
-    survey = serializers.IntegerField(min_value=1, help_text="Id of one of the department's current surveys.")
+    survey = serializers.IntegerField(
+        min_value=1, max_value=MAX_ID, help_text="Id of one of the department's current surveys."
+    )
     channel = serializers.ChoiceField(choices=Channel.choices)
 
 
 class ContactReferenceSerializer(serializers.Serializer):
-    id = serializers.IntegerField(min_value=1, required=False, help_text="The contact's id …")
+    id = serializers.IntegerField(
+        min_value=1, max_value=MAX_ID, required=False, help_text="The contact's id …"
+    )
     identities = IdentityInputSerializer(
         many=True, required=False, allow_empty=False, help_text="… or any of its identities."
     )

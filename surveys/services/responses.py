@@ -70,7 +70,7 @@ def response_submit(
             # The race: a double click or two tabs submit at once and both find the invitation open.
             # The second waits here until the first commits, then finds it answered. The one-to-one
             # on Response.invitation backs this up for any writer that skips the lock.
-            locked = Invitation.objects.filter(pk=invitation.pk).first()
+            locked = Invitation.objects.select_for_update().filter(pk=invitation.pk).first()
             _answerable_check(locked, now=now)
             cleaned = answers_clean(questions, answers)
             response = Response.objects.create(

@@ -168,7 +168,9 @@ def send_request_screen(*, send_request_id: int, now: dt.datetime | None = None)
     """
     with transaction.atomic():
         send_request = (
-            SendRequest.objects.select_for_update()
+            # Only the request's row: locking its survey too (select_related would) before the
+            # contacts' stripes deadlocks with a trigger that holds a stripe and freezes the survey.
+            SendRequest.objects.select_for_update(of=("self",))
             .select_related("survey")
             .filter(pk=send_request_id)
             .first()

@@ -76,7 +76,9 @@ def trigger_create(
     contact_id = None
     if not any(value is not None for value in fields.values()):
         contact_id = contact_with_every_identity(department=department, identities=identities)
-    with transaction.atomic():
+    # A savepoint only where there is something to roll back to: a failed upsert (a conflict, say)
+    # must leave a caller's transaction usable; on the fast path any error ends the request anyway.
+    with transaction.atomic(savepoint=contact_id is None):
         created = False
         if contact_id is None:
             contact, created = contact_upsert(

@@ -8,7 +8,6 @@ import datetime as dt
 import http.client
 import logging
 import smtplib
-import socket
 import threading
 
 import pytest
@@ -63,10 +62,14 @@ def test_a_batch_sends_each_invitation_with_its_own_link_and_unsubscribe_headers
 
     assert sorted(outcome.sent) == ids(invitations)
     assert len(mail.outbox) == 2
-    for invitation, message in zip(invitations, sorted(mail.outbox, key=lambda m: m.extra_headers["Message-ID"])):
+    for invitation, message in zip(
+        invitations, sorted(mail.outbox, key=lambda m: m.extra_headers["Message-ID"]), strict=True
+    ):
         invitation.refresh_from_db()
         token = token_in(message.body, "/t")
-        assert message.extra_headers["Message-ID"] == f"<invitation-{invitation.pk}.invite@cxfeedback.localhost>"
+        assert (
+            message.extra_headers["Message-ID"] == f"<invitation-{invitation.pk}.invite@cxfeedback.localhost>"
+        )
         assert message.extra_headers["List-Unsubscribe"] == (
             f"<{links.unsubscribe_url(token)}>, "
             f"<mailto:unsubscribe@cxfeedback.localhost?subject=unsubscribe-{token}>"
@@ -109,20 +112,19 @@ def test_the_same_batch_twice_sends_each_invitation_once(support):
 @pytest.mark.django_db(transaction=True)
 def test_claims_racing_for_one_batch_claim_each_invitation_once(support):
     invitations = queued(support, *(f"person{n}@example.com" for n in range(30)))
+
+    def claim(barrier: threading.Barrier, claimed: list[list[int]]) -> None:
+        barrier.wait()
+        try:
+            result = delivery.invitation_claim(invitation_ids=ids(invitations), now=timezone.now())
+            claimed.append([m.invitation_id for m in result.outgoing])
+        finally:
+            connection.close()
+
     for _ in range(5):
         Invitation.objects.update(status="queued")
-        barrier = threading.Barrier(4)
-        claimed: list[list[int]] = []
-
-        def claim():
-            barrier.wait()
-            try:
-                result = delivery.invitation_claim(invitation_ids=ids(invitations), now=timezone.now())
-                claimed.append([m.invitation_id for m in result.outgoing])
-            finally:
-                connection.close()
-
-        threads = [threading.Thread(target=claim) for _ in range(4)]
+        barrier, claimed = threading.Barrier(4), []
+        threads = [threading.Thread(target=claim, args=(barrier, claimed)) for _ in range(4)]
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -172,7 +174,10 @@ def test_a_550_for_one_recipient_fails_that_invitation_and_sends_the_others(supp
     bob.refresh_from_db()
     assert bob.status == "failed" and "550" in bob.failure_reason and "No such user" in bob.failure_reason
     assert bob.status in Invitation.NOT_COUNTED
-    assert [m["To"].addresses[0].addr_spec for m in smtp_server.messages] == ["ann@example.com", "cid@example.com"]
+    assert [m["To"].addresses[0].addr_spec for m in smtp_server.messages] == [
+        "ann@example.com",
+        "cid@example.com",
+    ]
 
 
 def test_smtp_down_puts_the_batch_back_and_a_retry_sends_it_once(support, settings, smtp_server):
@@ -231,7 +236,7 @@ def test_an_invitation_out_of_attempts_fails_with_the_last_error(support, settin
         (smtplib.SMTPConnectError(421, b"too busy"), TransientFailure, "smtp-421"),
         (smtplib.SMTPServerDisconnected("gone"), TransientFailure, "smtp-disconnected"),
         (ConnectionRefusedError(111, "Connection refused"), TransientFailure, "connection-refused"),
-        (socket.timeout("timed out"), TransientFailure, "timeout"),
+        (TimeoutError("timed out"), TransientFailure, "timeout"),
         (ValueError("Invalid address 'a@@x'"), PermanentFailure, "invalid-address"),
     ],
 )
@@ -424,7 +429,9 @@ def test_an_sms_invitation_goes_to_the_phone_with_the_short_link(support, settin
     settings.SMS_BACKEND = "surveys.channels.sms.LocmemSmsBackend"
     LocmemSmsBackend.outbox.clear()
     contact = factories.ContactFactory()
-    factories.IdentityFactory(contact=contact, kind="phone", value="0151 12345678", normalised="+4915112345678")
+    factories.IdentityFactory(
+        contact=contact, kind="phone", value="0151 12345678", normalised="+4915112345678"
+    )
     factories.DepartmentContactFactory(department=support, contact=contact)
     send_request = factories.screened_request(support, channel="sms")
 

@@ -226,6 +226,7 @@ def test_a_missing_contact_or_survey_is_404(support_api, survey, ann):
         ({"contact": {"id": 1, "identities": [{"kind": "email", "value": "a@example.com"}]}}, "contact"),
         ({"at": "next tuesday"}, "at"),
         ({"survey": None}, "survey"),
+        ({"contact": {"id": 2**70}}, "contact"),
     ],
 )
 def test_bad_input_is_400_naming_the_field(support_api, survey, ann, change, field):

@@ -8,6 +8,7 @@ import uuid
 
 import pytest
 from django.db import connection, connections
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -68,7 +69,7 @@ def test_the_survey_page_asks_every_question_kind(client, link):
     assert '<label class="question-text" for="q7">Anything else you want to tell us? ' in html
     assert "(optional)" in html
     assert 'aria-describedby="q3-hint"' in html  # the CES question's help text
-    assert 'name="csrfmiddlewaretoken"' in html
+    assert not page.cookies  # no session, no CSRF cookie: the token in the address is the only key
 
 
 def test_a_wide_rating_is_asked_as_a_number(client, support, customer):
@@ -305,6 +306,18 @@ def test_an_expired_link_cannot_be_told_from_a_made_up_one(client, survey, suppo
     }
     # … after the same work: the token lookup, and the rate limit's counting.
     assert queries["expired"] == queries["made up"] == queries["cancelled"]
+
+
+def test_a_form_posted_under_no_referrer_is_taken(link):
+    """Under `Referrer-Policy: no-referrer` a browser posts its form with `Origin: null` and no
+    Referer; over HTTPS Django's CSRF check would refuse that, so these pages do not use it."""
+    _, token = link
+    browser = Client(enforce_csrf_checks=True)
+
+    submitted = browser.post(survey_url(token), EVERY_KIND_ANSWERS, secure=True, HTTP_ORIGIN="null")
+
+    assert submitted.status_code == 303
+    assert Response.objects.count() == 1
 
 
 def test_every_public_page_keeps_its_address_to_itself(client, link):

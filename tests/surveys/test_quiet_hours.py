@@ -35,7 +35,11 @@ def berlin(*args) -> dt.datetime:
         # The night the clocks go forward (29 March 2026, 02:00 → 03:00): still 08:00 local.
         (berlin(2026, 3, 28, 22, 0), NIGHT, berlin(2026, 3, 29, 8, 0)),
         # A quiet end inside the skipped hour is read as after the change, never before `at`.
-        (berlin(2026, 3, 29, 1, 30), {"start": dt.time(1), "end": dt.time(2, 30)}, berlin(2026, 3, 29, 3, 30)),
+        (
+            berlin(2026, 3, 29, 1, 30),
+            {"start": dt.time(1), "end": dt.time(2, 30)},
+            berlin(2026, 3, 29, 3, 30),
+        ),
     ],
 )
 def test_quiet_hours_end_in_the_contacts_time_zone(at, hours, ends):

@@ -46,7 +46,9 @@ def reminded() -> list[str]:
 
 def test_a_reminder_goes_only_to_those_who_have_not_answered(support):
     ann, bob = sent(support, "ann@example.com", "bob@example.com")
-    Invitation.objects.filter(pk=bob.pk).update(status="answered", responded_at=SENT_AT + dt.timedelta(hours=1))
+    Invitation.objects.filter(pk=bob.pk).update(
+        status="answered", responded_at=SENT_AT + dt.timedelta(hours=1)
+    )
 
     outcome = reminders_at(SENT_AT + dt.timedelta(days=3))
 
@@ -97,8 +99,10 @@ def test_a_reminder_is_not_a_touch(support):
 
 
 def test_no_reminder_after_the_link_expired_or_to_someone_who_opted_out(support):
-    ann, bob = sent(support, "ann@example.com", "bob@example.com")
-    factories.ConsentFactory(contact_id=bob.contact_id, kind=Consent.Kind.OPT_OUT)
+    _, bob = sent(support, "ann@example.com", "bob@example.com")
+    factories.ConsentFactory(
+        contact_id=bob.contact_id, kind=Consent.Kind.OPT_OUT, created_at=SENT_AT + dt.timedelta(days=1)
+    )
 
     assert reminders_at(SENT_AT + dt.timedelta(days=3)).skipped == 1
     assert reminded() == ["ann@example.com"]

@@ -11,6 +11,7 @@ import threading
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from rest_framework.test import APIClient
@@ -225,6 +226,24 @@ def test_the_same_key_with_another_body_is_422_and_changes_nothing(support_api, 
     assert Contact.objects.count() == 1
 
 
+def test_a_trigger_for_a_known_contact_takes_few_queries(support_api, support, survey, monthly_rule):
+    """The hot path of PRODUCT.md §8 (300 triggers/s): no upsert when nothing would change, and the
+    decision and invitation come back from the screening statement itself."""
+    factories.known_contact(support, email="ann@example.com")
+    factories.known_contact(support, email="bob@example.com")
+    post(support_api, trigger_body(survey, email="bob@example.com"), key="warm-up")  # freezes the survey
+    body = trigger_body(survey)
+    del body["contact"]["name"]
+
+    with CaptureQueriesContext(connection) as queries:
+        response = post(support_api, body, key="order-2")
+
+    assert response.status_code == 201
+    # API key; idempotency lock, look-up and record (+ its savepoint pair here, inside the test's
+    # transaction); survey; contact; request; contact lock; rules; screening; summary.
+    assert len(queries) <= 13, "\n".join(q["sql"] or "" for q in queries)
+
+
 # The usual set: wrong method, another department's survey, bad input, missing survey
 
 
@@ -261,6 +280,7 @@ def test_a_missing_survey_is_404(support_api, survey):
         ({"contact": {"identities": []}}, "contact"),
         ({"contact": {"name": "Ann"}}, "contact"),
         ({"purpose": "x" * 501}, "purpose"),
+        ({"survey": 2**70}, "survey"),
     ],
 )
 def test_bad_input_is_400_naming_the_field(support_api, survey, change, field):
