@@ -24,12 +24,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlencode
 
-from bench_trigger import cpu_seconds, database_url, free_port, gunicorn_start, gunicorn_stop, response_read
+from bench_trigger import cpu_seconds, free_port, gunicorn_start, gunicorn_stop, response_read
 from harness import drop_database, say, setup_django
 
 DATABASE = "bench_answers"
 ANSWERS = urlencode(
-    {"q1": "9", "q2": "4", "q3": "6", "q4": "3", "q5": "Toaster", "q6": ["Price", "Speed"], "q7": "Quick, thanks."},
+    {
+        "q1": "9",
+        "q2": "4",
+        "q3": "6",
+        "q4": "3",
+        "q5": "Toaster",
+        "q6": ["Price", "Speed"],
+        "q7": "Quick, thanks.",
+    },
     doseq=True,
 ).encode()
 
@@ -57,7 +65,9 @@ def build(invitations: int) -> list[tuple[int, str]]:
         ],
         start=1,
     ):  # fmt: skip
-        Question.objects.create(survey=survey, position=position, kind=kind, text=f"Question {position}", **extra)
+        Question.objects.create(
+            survey=survey, position=position, kind=kind, text=f"Question {position}", **extra
+        )
     request = SendRequest.objects.create(
         department=department, survey=survey, audience_kind="all_known", status="sending", submitted_at=now
     )
@@ -145,7 +155,9 @@ async def load(port: int, links: list[tuple[int, str]], clients: int) -> tuple[T
 def stored_of(invitation_ids: list[int]) -> set[int]:
     from surveys.models import Response
 
-    return set(Response.objects.filter(invitation_id__in=invitation_ids).values_list("invitation_id", flat=True))
+    return set(
+        Response.objects.filter(invitation_id__in=invitation_ids).values_list("invitation_id", flat=True)
+    )
 
 
 def main() -> None:
@@ -177,7 +189,7 @@ def main() -> None:
     lost = len(set(tally.acknowledged) - stored_of(tally.acknowledged))
     latencies = sorted(tally.latencies)
     p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000 if latencies else float("nan")
-    say(f"statuses={dict(sorted(tally.statuses.items()))} p99_ms={p99:.0f} database={database_url().rsplit('/', 1)[-1]}")
+    say(f"statuses={dict(sorted(tally.statuses.items()))} p99_ms={p99:.0f}")
     if submissions:
         cpu = {name: (cpu_after[name] - cpu_before.get(name, 0.0)) * 1000 / submissions for name in cpu_after}
         say("cpu_ms_per_submission " + " ".join(f"{name}={ms:.2f}" for name, ms in cpu.items()))

@@ -15,9 +15,9 @@ a call was due. (Fifty clients calling back to back can never show a p99 under 1
 
     python bench/bench_trigger.py [--clients 50] [--rate 300] [--seconds 25] [--workers 2] [--threads 8]
 
-gunicorn runs with DB_CONN_MAX_AGE=600 and DB_SERVER_SIDE_BINDING=true unless the environment
-says otherwise. Also prints CPU milliseconds per call of gunicorn, PostgreSQL and the load generator (Linux), which
-say what the machine could serve if nothing else ran on it.
+gunicorn runs with DB_CONN_MAX_AGE=600 and DB_SERVER_SIDE_BINDING=true unless the environment says
+otherwise. Also prints CPU milliseconds per call of gunicorn, PostgreSQL and the load generator
+(Linux), which say what the machine could serve if nothing else ran on it.
 
 Last line: bench trigger clients=C requests=N rps=X p99_ms=P violations=V
 """

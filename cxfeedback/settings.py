@@ -176,24 +176,11 @@ ANYMAIL = {
 SMS_INBOUND_SECRET = os.environ.get("SMS_INBOUND_SECRET", "")
 
 # The public pages (surveys/views.py): requests per client IP ("60/minute"; second, minute, hour,
-# day), counted in the shared cache below. Behind N proxies that append to X-Forwarded-For, set
-# TRUSTED_PROXY_COUNT=N so the client is the address the outermost proxy saw.
+# day), counted in PostgreSQL (cxfeedback/rate_limit.py), so all workers and machines count together.
+# Behind N proxies that append to X-Forwarded-For, set TRUSTED_PROXY_COUNT=N so the client is the
+# address the outermost proxy saw.
 PUBLIC_RATE_LIMIT = os.environ.get("PUBLIC_RATE_LIMIT", "60/minute")
 TRUSTED_PROXY_COUNT = envint("TRUSTED_PROXY_COUNT", "0")
-
-# A cache every gunicorn worker shares: Redis when REDIS_URL is set, else a table in the database
-# (created by the surveys migration 0004_cache_table), so nothing more needs running.
-if os.environ.get("REDIS_URL"):
-    CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": os.environ["REDIS_URL"],
-        }
-    }
-else:
-    CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "cxfeedback_cache"}
-    }
 
 # Celery: CELERY_BROKER_URL (Redis or RabbitMQ), or the embedded filesystem broker.
 if os.environ.get("CELERY_BROKER_URL"):

@@ -104,15 +104,22 @@ class SurveyForm(forms.Form):
         name = field_name(question)
         bound = self[name]
         raw = bound.value() if self.is_bound else None
-        view = QuestionView(question=question, name=name, widget=_widget_for(question), errors=list(bound.errors))
+        view = QuestionView(
+            question=question, name=name, widget=_widget_for(question), errors=list(bound.errors)
+        )
         if view.widget in ("textarea", "number"):
             view.text = "" if raw is None else str(raw)
             return view
-        view.selected = {str(value) for value in raw} if isinstance(raw, list) else ({str(raw)} if raw else set())
+        view.selected = (
+            {str(value) for value in raw} if isinstance(raw, list) else ({str(raw)} if raw else set())
+        )
         view.options = _options(question)
         if question.kind in SCALE_ENDS:
             low, high = question.scale
-            view.ends = tuple(f"{value} = {meaning}" for value, meaning in zip((low, high), SCALE_ENDS[question.kind], strict=True))
+            view.ends = tuple(
+                f"{value} = {meaning}"
+                for value, meaning in zip((low, high), SCALE_ENDS[question.kind], strict=True)
+            )
         return view
 
 
@@ -172,7 +179,9 @@ class PreferencesForm(forms.Form):
     days = forms.TypedChoiceField(
         required=False, coerce=int, empty_value=None, choices=[(str(days), str(days)) for days in SNOOZE_DAYS]
     )
-    scope = forms.ChoiceField(required=False, choices=[("department", "department"), ("everyone", "everyone")])
+    scope = forms.ChoiceField(
+        required=False, choices=[("department", "department"), ("everyone", "everyone")]
+    )
     channel = forms.ChoiceField(required=False, choices=[("email", "email"), ("sms", "sms")])
 
     def clean(self) -> dict[str, Any]:

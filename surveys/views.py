@@ -18,12 +18,13 @@ Every page here:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
-from functools import wraps
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.cache import add_never_cache_headers
@@ -33,7 +34,7 @@ from django.views.decorators.http import require_http_methods
 from cxfeedback.rate_limit import Rate, rate_limit_exceeded
 from surveys import links
 from surveys.forms import PreferencesForm, SurveyForm
-from surveys.models import Invitation
+from surveys.models import Invitation, Survey
 from surveys.selectors.public import (
     LinkState,
     contact_channels,
@@ -70,7 +71,7 @@ def public_page(*, limit_posts: bool = True) -> Callable[[Callable], Callable]:
     """Rate limit (POSTs too unless `limit_posts` is off), and the headers every public page carries."""
 
     def decorate(view: Callable) -> Callable:
-        @wraps(view)
+        @functools.wraps(view)
         def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
             limited = limit_posts or request.method != "POST"
             retry_after = rate_limit_exceeded(request, scope="public", rate=_public_rate()) if limited else 0
@@ -98,7 +99,9 @@ def _public_rate() -> Rate:
     return Rate.parse(settings.PUBLIC_RATE_LIMIT)
 
 
-def _render(request: HttpRequest, template: str, context: dict | None = None, *, status: int = 200) -> HttpResponse:
+def _render(
+    request: HttpRequest, template: str, context: dict | None = None, *, status: int = 200
+) -> HttpResponse:
     """Render now, in the active language (a lazy TemplateResponse would render after the
     language override ends)."""
     response = render(request, TEMPLATES + template, context or {}, status=status)
@@ -132,8 +135,12 @@ def survey(request: HttpRequest, token: str) -> HttpResponse:
     with translation.override(contact_language(invitation, request)):
         if state == LinkState.ANSWERED:
             return _render(request, "already_answered.html", {"token": token})
-        form = SurveyForm(survey_questions(invitation), data=request.POST if request.method == "POST" else None)
-        if request.method == "POST" and form.is_valid():
+        if request.method != "POST":
+            if request.method == "GET":
+                invitation_open(invitation=invitation, now=now)
+            return _survey_page(request, invitation.survey)
+        form = SurveyForm(survey_questions(invitation.survey), data=request.POST)
+        if form.is_valid():
             try:
                 response_submit(
                     invitation=invitation, answers=form.answers(), now=now, locale=translation.get_language()
@@ -146,10 +153,31 @@ def survey(request: HttpRequest, token: str) -> HttpResponse:
                 form.add_answer_errors(error)
             else:
                 return SeeOther(reverse("survey-thanks", args=[token]))
-        elif request.method == "GET":
-            invitation_open(invitation=invitation, now=now)
-        context = {"survey": invitation.survey, "form": form, "questions": form.question_views(), "token": token}
-        return _render(request, "survey.html", context)
+        return _render(request, "survey.html", _survey_context(invitation.survey, form))
+
+
+def _survey_context(survey: Survey, form: SurveyForm) -> dict:
+    return {"survey": survey, "form": form, "questions": form.question_views()}
+
+
+def _survey_page(request: HttpRequest, survey: Survey) -> HttpResponse:
+    """The survey with nothing filled in. For a sent (frozen) survey that page is the same for
+    every customer — it holds no token and no cookie — so each process renders it once per
+    language."""
+    if survey.frozen_at is None:
+        return _render(request, "survey.html", _survey_context(survey, SurveyForm(survey_questions(survey))))
+    response = HttpResponse(_frozen_survey_page(survey.pk, translation.get_language()))
+    response["Content-Language"] = translation.get_language()
+    return response
+
+
+@functools.lru_cache(maxsize=256)
+def _frozen_survey_page(survey_id: int, language: str) -> str:
+    survey = Survey.objects.get(pk=survey_id)
+    with translation.override(language):
+        return render_to_string(
+            TEMPLATES + "survey.html", _survey_context(survey, SurveyForm(survey_questions(survey)))
+        )
 
 
 @public_page()

@@ -15,6 +15,7 @@ import asyncio
 import email
 import socket
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -36,6 +37,7 @@ class RecordingHandler:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.raw: list[bytes] = []
+        self.received_at: list[float] = []  # time.monotonic() of each message
         self._parsed: list[EmailMessage] = []
         self.envelopes: list[tuple[str, list[str]]] = []
         self.refuse: dict[str, str] = {}  # recipient (lower case) → reply, e.g. "550 5.1.1 No such user"
@@ -55,6 +57,7 @@ class RecordingHandler:
             # Recorded when the whole message is in, before the reply: like a real server, which
             # delivers what it received even if the client is gone before it reads the 250.
             self.raw.append(envelope.content)
+            self.received_at.append(time.monotonic())
             self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
         if self.delay:
             await asyncio.sleep(self.delay)
@@ -99,6 +102,7 @@ class LoopbackSmtp:
         """Drop what was received so far."""
         with self.handler.lock:
             self.handler.raw.clear()
+            self.handler.received_at.clear()
             self.handler._parsed.clear()
             self.handler.envelopes.clear()
 

@@ -5,26 +5,33 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('contacts', '0002_contact_import'),
-        ('departments', '0002_idempotency'),
-        ('surveys', '0001_initial'),
+        ("contacts", "0002_contact_import"),
+        ("departments", "0002_idempotency"),
+        ("surveys", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='invitation',
-            name='dispatched_at',
+            model_name="invitation",
+            name="dispatched_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddIndex(
-            model_name='invitation',
-            index=models.Index(condition=models.Q(('status__in', ['sent', 'delivered', 'opened'])), fields=['expires_at'], name='invitation_awaiting_answer'),
+            model_name="invitation",
+            index=models.Index(
+                condition=models.Q(("status__in", ["sent", "delivered", "opened"])),
+                fields=["expires_at"],
+                name="invitation_awaiting_answer",
+            ),
         ),
         migrations.AddIndex(
-            model_name='sendrequest',
-            index=models.Index(condition=models.Q(('status__in', ['screened', 'sending'])), fields=['status'], name='send_request_delivering'),
+            model_name="sendrequest",
+            index=models.Index(
+                condition=models.Q(("status__in", ["screened", "sending"])),
+                fields=["status"],
+                name="send_request_delivering",
+            ),
         ),
     ]

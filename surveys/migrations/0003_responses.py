@@ -5,58 +5,115 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('contacts', '0002_contact_import'),
-        ('departments', '0002_idempotency'),
-        ('surveys', '0002_delivery'),
+        ("contacts", "0002_contact_import"),
+        ("departments", "0002_idempotency"),
+        ("surveys", "0002_delivery"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Response',
+            name="Response",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('channel', models.CharField(choices=[('email', 'Email'), ('sms', 'SMS')], max_length=10)),
-                ('locale', models.CharField(blank=True, max_length=16)),
-                ('submitted_at', models.DateTimeField()),
-                ('contact', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='responses', to='contacts.contact')),
-                ('department', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='departments.department')),
-                ('invitation', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='response', to='surveys.invitation')),
-                ('survey', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='responses', to='surveys.survey')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("channel", models.CharField(choices=[("email", "Email"), ("sms", "SMS")], max_length=10)),
+                ("locale", models.CharField(blank=True, max_length=16)),
+                ("submitted_at", models.DateTimeField()),
+                (
+                    "contact",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="responses",
+                        to="contacts.contact",
+                    ),
+                ),
+                (
+                    "department",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="departments.department",
+                    ),
+                ),
+                (
+                    "invitation",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="response",
+                        to="surveys.invitation",
+                    ),
+                ),
+                (
+                    "survey",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="responses",
+                        to="surveys.survey",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-submitted_at', '-pk'],
+                "ordering": ["-submitted_at", "-pk"],
             },
         ),
         migrations.CreateModel(
-            name='Answer',
+            name="Answer",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('value_number', models.IntegerField(blank=True, null=True)),
-                ('value_text', models.TextField(blank=True)),
-                ('value_choices', models.JSONField(blank=True, default=list)),
-                ('question', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='answers', to='surveys.question')),
-                ('response', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='answers', to='surveys.response')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("value_number", models.IntegerField(blank=True, null=True)),
+                ("value_text", models.TextField(blank=True)),
+                ("value_choices", models.JSONField(blank=True, default=list)),
+                (
+                    "question",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="answers",
+                        to="surveys.question",
+                    ),
+                ),
+                (
+                    "response",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="answers",
+                        to="surveys.response",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['response', 'pk'],
+                "ordering": ["response", "pk"],
             },
         ),
         migrations.AddIndex(
-            model_name='response',
-            index=models.Index(fields=['department', 'submitted_at'], name='response_department_time'),
+            model_name="response",
+            index=models.Index(fields=["department", "submitted_at"], name="response_department_time"),
         ),
         migrations.AddIndex(
-            model_name='response',
-            index=models.Index(fields=['survey', 'submitted_at'], name='response_survey_time'),
+            model_name="response",
+            index=models.Index(fields=["survey", "submitted_at"], name="response_survey_time"),
         ),
         migrations.AddIndex(
-            model_name='response',
-            index=models.Index(fields=['contact', 'submitted_at'], name='response_contact_time'),
+            model_name="response",
+            index=models.Index(fields=["contact", "submitted_at"], name="response_contact_time"),
         ),
         migrations.AddConstraint(
-            model_name='answer',
-            constraint=models.UniqueConstraint(fields=('response', 'question'), name='answer_one_per_question'),
+            model_name="answer",
+            constraint=models.UniqueConstraint(
+                fields=("response", "question"), name="answer_one_per_question"
+            ),
         ),
     ]

@@ -4,12 +4,14 @@ the contact's consent says now. The token is the only key; nothing here takes a 
 from __future__ import annotations
 
 import datetime as dt
+import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 
 from contacts.consent_selectors import consent_status
 from contacts.models import Channel, Identity
-from surveys.models import Invitation, InvitationToken, Question
+from surveys.models import Invitation, InvitationToken, Question, Survey
 from surveys.tokens import token_hash
 
 # Identity kinds that reach a contact on each channel.
@@ -23,16 +25,16 @@ class LinkState(Enum):
 
 
 def invitation_for_token(token: str) -> Invitation | None:
-    """The invitation a personal-link token belongs to, with its survey, contact and department, in
-    one query; None for a token nobody was given."""
-    found = (
-        InvitationToken.objects.select_related(
-            "invitation__survey", "invitation__contact", "invitation__department"
+    """The invitation a personal-link token belongs to, with its survey and contact, in one query;
+    None for a token nobody was given. Every public request asks this, so it stays lean: a unique
+    index lookup with no ORDER BY, and the department only where a page names it."""
+    try:
+        found = InvitationToken.objects.select_related("invitation__survey", "invitation__contact").get(
+            token_hash=token_hash(token)
         )
-        .filter(token_hash=token_hash(token))
-        .first()
-    )
-    return found.invitation if found else None
+    except InvitationToken.DoesNotExist:
+        return None
+    return found.invitation
 
 
 def link_state(invitation: Invitation | None, *, now: dt.datetime) -> LinkState:
@@ -48,9 +50,18 @@ def link_state(invitation: Invitation | None, *, now: dt.datetime) -> LinkState:
     return LinkState.OPEN
 
 
-def survey_questions(invitation: Invitation) -> list[Question]:
-    """The questions of the survey version the invitation was sent with, in order."""
-    return list(Question.objects.filter(survey_id=invitation.survey_id).order_by("position"))
+def survey_questions(survey: Survey) -> Sequence[Question]:
+    """The survey's questions in order. A sent survey is frozen and its questions never change
+    (an edit makes the next version), so each process reads those once; the instances are shared
+    between requests and must not be changed."""
+    if survey.frozen_at is None:
+        return list(Question.objects.filter(survey_id=survey.pk).order_by("position"))
+    return _frozen_survey_questions(survey.pk)
+
+
+@functools.lru_cache(maxsize=1024)
+def _frozen_survey_questions(survey_id: int) -> tuple[Question, ...]:
+    return tuple(Question.objects.filter(survey_id=survey_id).order_by("position"))
 
 
 def contact_channels(contact_id: int) -> set[str]:
@@ -77,7 +88,9 @@ def preferences_status(*, invitation: Invitation, channels: set[str], now: dt.da
     blocked = frozenset(
         channel
         for channel in channels
-        if consent_status(contact_id=invitation.contact_id, department_id=None, channel=channel, at=now).reason
+        if consent_status(
+            contact_id=invitation.contact_id, department_id=None, channel=channel, at=now
+        ).reason
         == "opted_out"
     )
     return PreferencesStatus(

@@ -61,7 +61,10 @@ def _consent_add(
 def _opt_out_once(*, contact_id: int, channel: str, now: dt.datetime, **fields) -> Consent | None:
     """An opt-out for every department on `channel` ("" every channel), unless one is in force
     already: a repeated click or webhook adds no second record."""
-    if consent_status(contact_id=contact_id, department_id=None, channel=channel, at=now).reason == "opted_out":
+    if (
+        consent_status(contact_id=contact_id, department_id=None, channel=channel, at=now).reason
+        == "opted_out"
+    ):
         return None
     return _consent_add(contact_id=contact_id, kind=Consent.Kind.OPT_OUT, channel=channel, now=now, **fields)
 
@@ -104,9 +107,9 @@ def consent_opt_out(
     Returns None if such an opt-out is in force already."""
     now = now or timezone.now()
     department_id = None if everyone else invitation.department_id
-    if consent_status(contact_id=invitation.contact_id, department_id=department_id, channel="", at=now).reason == (
-        "opted_out"
-    ):
+    if consent_status(
+        contact_id=invitation.contact_id, department_id=department_id, channel="", at=now
+    ).reason == ("opted_out"):
         return None
     return _consent_add(
         contact_id=invitation.contact_id,
@@ -128,7 +131,9 @@ def consent_prefer_channel(*, invitation: Invitation, channel: str, now: dt.date
     source = Consent.Source.PREFERENCE_CENTRE
     for other in Channel.values:
         if other != channel:
-            _opt_out_once(contact_id=invitation.contact_id, channel=other, source=source, recorded_by=by, now=now)
+            _opt_out_once(
+                contact_id=invitation.contact_id, channel=other, source=source, recorded_by=by, now=now
+            )
     latest = (
         Consent.objects.filter(contact_id=invitation.contact_id, department__isnull=True, channel=channel)
         .order_by("-created_at", "-pk")

@@ -12,12 +12,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from rest_framework import status
 
 from cxfeedback.exceptions import ApplicationError, Conflict
 from surveys.models import Answer, Invitation, Question, QuestionKind, Response
+from surveys.selectors.public import survey_questions
 
 # A free-text answer longer than this is not an answer to a survey question.
 MAX_TEXT_CHARS = 5000
@@ -64,31 +66,23 @@ def response_submit(
     more), InvalidAnswers naming each question whose answer is missing or not allowed.
     """
     now = now or timezone.now()
-    questions = list(Question.objects.filter(survey_id=invitation.survey_id).order_by("position"))
+    questions = survey_questions(invitation.survey)
     try:
         with transaction.atomic():
-            # The race: a double click or two tabs submit at once and both find the invitation open.
-            # The second waits here until the first commits, then finds it answered. The one-to-one
-            # on Response.invitation backs this up for any writer that skips the lock.
-            locked = Invitation.objects.select_for_update().filter(pk=invitation.pk).first()
-            _answerable_check(locked, now=now)
-            cleaned = answers_clean(questions, answers)
+            _invitation_claim(invitation, now=now)
+            cleaned = answers_clean(questions, answers)  # a problem rolls the claim back
             response = Response.objects.create(
-                invitation=locked,
-                survey_id=locked.survey_id,
-                contact_id=locked.contact_id,
-                department_id=locked.department_id,
-                channel=locked.channel,
+                invitation_id=invitation.pk,
+                survey_id=invitation.survey_id,
+                contact_id=invitation.contact_id,
+                department_id=invitation.department_id,
+                channel=invitation.channel,
                 locale=locale,
                 submitted_at=now,
             )
             for answer in cleaned:
                 answer.response = response
             Answer.objects.bulk_create(cleaned)
-            # responded_at starts the clock of frequency rules counted from responses.
-            Invitation.objects.filter(pk=locked.pk).update(
-                status=Invitation.Status.ANSWERED, responded_at=now, updated_at=now
-            )
     except IntegrityError as error:
         if Response.objects.filter(invitation_id=invitation.pk).exists():
             raise AlreadyAnswered(_("This survey has been answered already.")) from error
@@ -96,15 +90,25 @@ def response_submit(
     return response
 
 
-def _answerable_check(invitation: Invitation | None, *, now: dt.datetime) -> None:
-    if invitation is not None and invitation.status == Invitation.Status.ANSWERED:
+def _invitation_claim(invitation: Invitation, *, now: dt.datetime) -> None:
+    """Move the invitation from open to answered, or raise why not.
+
+    The race: a double click or two tabs submit at the same moment. The conditional UPDATE takes the
+    row's lock until commit, so the second waits, then finds it answered and matches nothing. The
+    one-to-one on Response.invitation backs this up for any writer that skips the claim.
+    """
+    claimed = (
+        Invitation.objects.filter(pk=invitation.pk, status__in=Invitation.OPEN)
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+        # responded_at starts the clock of frequency rules counted from responses.
+        .update(status=Invitation.Status.ANSWERED, responded_at=now, updated_at=now)
+    )
+    if claimed:
+        return
+    status = Invitation.objects.filter(pk=invitation.pk).values_list("status", flat=True).first()
+    if status == Invitation.Status.ANSWERED:
         raise AlreadyAnswered(_("This survey has been answered already."))
-    if (
-        invitation is None
-        or invitation.status not in Invitation.OPEN
-        or (invitation.expires_at is not None and invitation.expires_at <= now)
-    ):
-        raise InvitationExpired(_("This survey cannot be answered any more."))
+    raise InvitationExpired(_("This survey cannot be answered any more."))
 
 
 def answers_clean(questions: Sequence[Question], answers: Mapping[int, AnswerValue]) -> list[Answer]:

@@ -14,7 +14,9 @@ TOKEN = "wE1iZUySJUXziC8OtpmLQxkxqNDmJRNa"
 @pytest.fixture
 def console():
     """What the configured console handler (settings.LOGGING) writes, captured."""
-    handler = next(h for h in logging.getLogger().handlers if any(isinstance(f, RedactTokens) for f in h.filters))
+    handler = next(
+        h for h in logging.getLogger().handlers if any(isinstance(f, RedactTokens) for f in h.filters)
+    )
     stream = io.StringIO()
     previous = handler.setStream(stream)
     yield stream

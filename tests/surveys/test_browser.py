@@ -164,8 +164,12 @@ def test_a_second_tab_submitting_later_is_told_the_survey_is_answered(live_serve
     first, second = phone(), phone()
     for tab in (first, second):
         tab.goto(f"{live_server.url}/t/{token}")
-    answers = {"How likely are you to recommend us to a friend?": 10, "How satisfied are you with our help?": 5,
-               "The company made it easy to handle my issue.": 7, "How would you rate the delivery?": 4}  # fmt: skip
+    answers = {
+        "How likely are you to recommend us to a friend?": 10,
+        "How satisfied are you with our help?": 5,
+        "The company made it easy to handle my issue.": 7,
+        "How would you rate the delivery?": 4,
+    }
     for tab in (first, second):
         for question, point in answers.items():
             choose(tab, question, point)

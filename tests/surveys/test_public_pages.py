@@ -55,7 +55,7 @@ def test_the_survey_page_asks_every_question_kind(client, link):
     assert page["Content-Language"] == "en"
     # Each scale is a fieldset whose legend is the question, with one labelled radio per point.
     assert html.count("<fieldset") == 6
-    assert "<legend class=\"question-text\">How likely are you to recommend us to a friend?</legend>" in html
+    assert '<legend class="question-text">How likely are you to recommend us to a friend?</legend>' in html
     for value in range(11):
         assert f'id="q1-{value}" name="q1" value="{value}"' in html
         assert f'<label for="q1-{value}">{value}' in html
@@ -74,7 +74,9 @@ def test_the_survey_page_asks_every_question_kind(client, link):
 
 def test_a_wide_rating_is_asked_as_a_number(client, support, customer):
     survey = factories.SurveyFactory(department=support, questions=[])
-    factories.QuestionFactory(survey=survey, position=1, kind="rating", text="Score?", scale_min=0, scale_max=100)
+    factories.QuestionFactory(
+        survey=survey, position=1, kind="rating", text="Score?", scale_min=0, scale_max=100
+    )
     _, token = invitation_with_link(survey, customer)
 
     html = client.get(survey_url(token)).content.decode()
@@ -130,7 +132,11 @@ def test_answers_are_stored_before_the_customer_is_thanked(client, link, survey)
         survey.pk,
         invitation.contact_id,
     )
-    assert (response.department_id, response.channel, response.locale) == (survey.department_id, "email", "en")
+    assert (response.department_id, response.channel, response.locale) == (
+        survey.department_id,
+        "email",
+        "en",
+    )
     stored = {
         answer.question.position: (answer.value_number, answer.value_text, answer.value_choices)
         for answer in Answer.objects.filter(response=response).select_related("question")
@@ -206,7 +212,7 @@ def test_answers_outside_the_question_are_refused(client, link, field, value, me
 
 
 def test_a_second_submit_shows_already_answered(client, link):
-    invitation, token = link
+    _, token = link
 
     first = client.post(survey_url(token), EVERY_KIND_ANSWERS)
     second = client.post(survey_url(token), {**EVERY_KIND_ANSWERS, "q1": "0"})
@@ -239,7 +245,7 @@ def test_the_thank_you_page_of_an_unanswered_survey_leads_back_to_it(client, lin
 
 
 def test_the_short_sms_link_shows_and_takes_the_same_survey(client, survey, customer):
-    invitation, token = invitation_with_link(survey, customer, channel="sms")
+    _, token = invitation_with_link(survey, customer, channel="sms")
 
     page = client.get(f"/s/{token}")
     submitted = client.post(f"/s/{token}", EVERY_KIND_ANSWERS)
@@ -293,7 +299,9 @@ def test_an_expired_link_cannot_be_told_from_a_made_up_one(client, survey, suppo
 
     for name, token in (("expired", expired), ("cancelled", cancelled), ("made up", made_up)):
         with CaptureQueriesContext(connection) as captured:
-            pages[name] = getattr(client, method)(survey_url(token), EVERY_KIND_ANSWERS if method == "post" else None)
+            pages[name] = getattr(client, method)(
+                survey_url(token), EVERY_KIND_ANSWERS if method == "post" else None
+            )
         queries[name] = len(captured)
 
     assert {page.status_code for page in pages.values()} == {404}
@@ -322,7 +330,14 @@ def test_a_form_posted_under_no_referrer_is_taken(link):
 
 def test_every_public_page_keeps_its_address_to_itself(client, link):
     _, token = link
-    addresses = [f"/t/{token}", f"/s/{token}", f"/t/{token}/thanks", f"/u/{token}", f"/p/{token}", "/t/unknown"]
+    addresses = [
+        f"/t/{token}",
+        f"/s/{token}",
+        f"/t/{token}/thanks",
+        f"/u/{token}",
+        f"/p/{token}",
+        "/t/unknown",
+    ]
 
     for address in addresses:
         page = client.get(address)
@@ -332,14 +347,16 @@ def test_every_public_page_keeps_its_address_to_itself(client, link):
 
 
 def test_links_on_the_pages_name_only_the_token(client, link):
-    invitation, token = link
+    _, token = link
     client.post(survey_url(token), EVERY_KIND_ANSWERS)
 
     for address in (f"/t/{token}/thanks", f"/t/{token}", f"/u/{token}", f"/p/{token}"):
         html = client.get(address).content.decode()
         targets = re.findall(r'(?:href|action)="([^"]*)"', html)
         for target in targets:
-            assert re.fullmatch(rf"(/[tup]/{token}(/thanks)?|/static/surveys/public\.css|#\w+)", target), target
+            assert re.fullmatch(rf"(/[tup]/{token}(/thanks)?|/static/surveys/public\.css|#\w+)", target), (
+                target
+            )
 
 
 def test_too_many_requests_from_one_client_are_refused(client, link, settings):
@@ -373,7 +390,7 @@ def test_behind_a_proxy_the_limit_counts_the_forwarded_client(client, link, sett
 
 def test_a_german_contact_gets_german_pages(client, survey, support):
     german: Contact = factories.known_contact(support, locale="de-AT")
-    invitation, token = invitation_with_link(survey, german)
+    _, token = invitation_with_link(survey, german)
 
     form = client.get(survey_url(token), HTTP_ACCEPT_LANGUAGE="en")
     refused = client.post(survey_url(token), {"q2": "4"})

@@ -342,20 +342,30 @@ def test_unauthenticated_is_401_or_403(client, survey):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_triggers_for_one_contact_queue_at_most_what_the_rule_allows():
+@pytest.mark.parametrize("known", [True, False], ids=["known-contact", "new-contact"])
+def test_concurrent_triggers_for_one_contact_queue_at_most_what_the_rule_allows(known):
     """Eight departments' integrations trigger different surveys for one person at once, under one
-    survey a month: exactly one is queued, every other answer names the rule."""
+    survey a month: exactly one is queued, every other answer names the rule.
+
+    A known contact takes the fast path (no upsert, so no identity or row lock): only the
+    gatekeeper's own lock (screening.lock_contacts) stands between the eight; without it this fails.
+    """
     factories.FrequencyRuleFactory(max_touches=1, window=MONTH)
-    clients, bodies = [], []
+    departments, clients, bodies = [], [], []
     for n in range(8):
         department = factories.DepartmentFactory(slug=f"dept-{n}")
         _, key = api_key_create(department=department, name="load")
         client = APIClient()
         client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+        departments.append(department)
         clients.append(client)
         bodies.append(trigger_body(factories.SurveyFactory(department=department)))
     for round_ in range(5):
         email = f"person{round_}@example.com"
+        if known:
+            contact = factories.known_contact(departments[0], email=email)
+            for department in departments[1:]:
+                factories.DepartmentContactFactory(department=department, contact=contact)
         barrier = threading.Barrier(len(clients))
         statuses: list[int] = []
 

@@ -161,7 +161,9 @@ def test_pausing_blocks_every_department_until_the_pause_ends(
     before = timezone.now()
 
     # As a browser posts the form under `Referrer-Policy: no-referrer`: Origin null, no Referer.
-    saved = csrf_client.post(f"/p/{token}", {"action": "snooze", "days": "90"}, secure=True, HTTP_ORIGIN="null")
+    saved = csrf_client.post(
+        f"/p/{token}", {"action": "snooze", "days": "90"}, secure=True, HTTP_ORIGIN="null"
+    )
 
     assert saved.status_code == 303
     assert saved["Location"] == f"/p/{token}?saved=1"
