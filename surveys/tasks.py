@@ -9,6 +9,7 @@ import random
 
 from celery import shared_task
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
 
 from surveys.services import delivery
 from surveys.services.send_requests import send_request_screen
@@ -31,7 +32,15 @@ def delivery_backoff(retries: int) -> int:
     return max(1, round(delay * random.uniform(0.8, 1.0)))
 
 
-@shared_task(bind=True, acks_late=True, max_retries=settings.DELIVERY_MAX_ATTEMPTS)
+# A database error retries the whole batch: what it had claimed is in sending and is not claimed
+# again (the sweeper sees to it), so only still-queued invitations are tried, and none twice.
+@shared_task(
+    bind=True,
+    acks_late=True,
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=True,
+    max_retries=settings.DELIVERY_MAX_ATTEMPTS,
+)
 def send_invitations_task(self, invitation_ids: list[int]) -> None:
     # Ids no longer queued (sent, claimed by a twin of this task, cancelled) are skipped by the claim.
     outcome = delivery.invitations_send_batch(invitation_ids=invitation_ids)

@@ -9,8 +9,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 
+from django.db import connection
+from django.db.models import Model
+
 from contacts.consent_selectors import consent_status
-from contacts.models import Channel, Identity
+from contacts.models import Channel, Contact, Identity
 from surveys.models import Invitation, InvitationToken, Question, Survey
 from surveys.tokens import token_hash
 
@@ -26,15 +29,45 @@ class LinkState(Enum):
 
 def invitation_for_token(token: str) -> Invitation | None:
     """The invitation a personal-link token belongs to, with its survey and contact, in one query;
-    None for a token nobody was given. Every public request asks this, so it stays lean: a unique
-    index lookup with no ORDER BY, and the department only where a page names it."""
-    try:
-        found = InvitationToken.objects.select_related("invitation__survey", "invitation__contact").get(
-            token_hash=token_hash(token)
-        )
-    except InvitationToken.DoesNotExist:
+    None for a token nobody was given.
+
+    Every public request starts here, so the statement is written once (`_token_sql`) instead of
+    compiled by the ORM each time, which cost eight times the query itself. The instances are
+    ordinary ones built with `from_db`: a column left out (one that needs converting, such as JSON)
+    is deferred and loads on first use.
+    """
+    sql, parts = _token_sql()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [token_hash(token)])
+        row = cursor.fetchone()
+    if row is None:
         return None
-    return found.invitation
+    instances, start = [], 0
+    for model, attnames in parts:
+        instances.append(model.from_db(connection.alias, attnames, row[start : start + len(attnames)]))
+        start += len(attnames)
+    invitation, survey, contact = instances
+    invitation.survey, invitation.contact = survey, contact
+    return invitation
+
+
+@functools.cache
+def _token_sql() -> tuple[str, list[tuple[type[Model], list[str]]]]:
+    """The token lookup's SELECT (token → invitation → survey, contact) and, per model, its columns."""
+    parts, columns = [], []
+    for model, alias in ((Invitation, "i"), (Survey, "s"), (Contact, "c")):
+        fields = [field for field in model._meta.concrete_fields if not hasattr(field, "from_db_value")]
+        parts.append((model, [field.attname for field in fields]))
+        columns += [f'{alias}."{field.column}"' for field in fields]
+    tables = (
+        f"{InvitationToken._meta.db_table} t "
+        f"JOIN {Invitation._meta.db_table} i ON i.id = t.invitation_id "
+        f"JOIN {Survey._meta.db_table} s ON s.id = i.survey_id "
+        f"JOIN {Contact._meta.db_table} c ON c.id = i.contact_id"
+    )
+    # Names from the models' own metadata; the token is a bound parameter.
+    sql = f"SELECT {', '.join(columns)} FROM {tables} WHERE t.token_hash = %s"  # noqa: S608
+    return sql, parts
 
 
 def link_state(invitation: Invitation | None, *, now: dt.datetime) -> LinkState:

@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from contacts.models import Contact
-from surveys.models import Answer, Invitation, Response
+from surveys.models import Answer, Invitation, Response, Survey
 from surveys.services.responses import AlreadyAnswered, response_submit
 from tests import factories
 from tests.surveys.public import EVERY_KIND_ANSWERS, invitation_with_link, survey_with_every_kind
@@ -70,6 +70,25 @@ def test_the_survey_page_asks_every_question_kind(client, link):
     assert "(optional)" in html
     assert 'aria-describedby="q3-hint"' in html  # the CES question's help text
     assert not page.cookies  # no session, no CSRF cookie: the token in the address is the only key
+
+
+def test_a_sent_surveys_page_is_the_same_for_every_customer_in_their_language(client, survey, support):
+    Survey.objects.filter(pk=survey.pk).update(frozen_at=timezone.now())
+    survey.refresh_from_db()
+    links = [
+        invitation_with_link(survey, factories.known_contact(support, locale=locale))[1]
+        for locale in ("en", "en", "de")
+    ]
+
+    first, second, german = (client.get(survey_url(token)) for token in links)
+    submitted = client.post(survey_url(links[2]), EVERY_KIND_ANSWERS)
+
+    assert first.content == second.content
+    assert links[0] not in first.content.decode()
+    assert "Antworten senden" in german.content.decode()
+    assert german["Content-Language"] == "de"
+    assert submitted.status_code == 303
+    assert Answer.objects.filter(response__invitation__contact__locale="de").count() == 7
 
 
 def test_a_wide_rating_is_asked_as_a_number(client, support, customer):
