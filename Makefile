@@ -25,6 +25,7 @@ test: $(STAMP)
 ## Every benchmark under bench/, each ending with a line `bench <name> key=value …`
 bench: $(STAMP)
 	@set -e; for script in bench/bench_*.py; do echo "== $$script"; $(BIN)/python $$script; done
+	@echo "== bench/bench_screening.py --contacts 1000000"; $(BIN)/python bench/bench_screening.py --contacts 1000000
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
