@@ -12,7 +12,7 @@ started, and the sweeper run as it would be once DELIVERY_STUCK_AFTER has passed
 must arrive; a Message-ID received twice is the one documented window (accepted by the server, not
 yet marked sent when the worker died), which mailboxes fold by Message-ID.
 
-    python bench/bench_dispatch.py [--emails 5000]
+    python bench/bench_dispatch.py [--emails 5000]     # BENCH_WORKER_LOG=1 prints the workers' logs
 
 Last lines:
     bench dispatch emails=N seconds=S per_s=X duplicates=D lost=L
@@ -23,14 +23,19 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import faulthandler
 import os
+import shutil
+import signal
+import sys
 import time
 
 from harness import ROOT, drop_database, say, setup_django, stopwatch
 
 DATABASE = "bench_dispatch"
-# The bench's own broker, so a `make run` worker never takes its tasks (and the other way round).
-os.environ.setdefault("CXFEEDBACK_BROKER_DIR", str(ROOT / ".local" / "broker-bench-dispatch"))
+# A broker folder of this run's own: no other worker (`make run`, a run killed earlier) takes its tasks.
+BROKER_DIR = ROOT / ".local" / f"broker-bench-dispatch-{os.getpid()}"
+os.environ["CXFEEDBACK_BROKER_DIR"] = str(BROKER_DIR)
 
 
 def audience(department, count: int, *, prefix: str) -> None:
@@ -104,6 +109,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--emails", type=int, default=5000)
     args = parser.parse_args()
+    # Stopped from outside (timeout, Ctrl-C): still stop the workers and drop the database.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
+    faulthandler.dump_traceback_later(240, repeat=True)
     setup_django(DATABASE)
     from django.conf import settings
     from django.utils import timezone
@@ -119,7 +127,9 @@ def main() -> None:
     with app.connection_for_write() as conn:
         conn.default_channel.queue_purge(app.conf.task_default_queue)
     env = {**server.env(), "QUIET_HOURS_START": "00:00", "QUIET_HOURS_END": "00:00", "LOG_LEVEL": "WARNING"}
-    workers = [CeleryProcess("worker", env=env).start()]
+    # The worker's output is read only when it stops: at INFO a long run would fill the pipe.
+    quiet = () if os.environ.get("BENCH_WORKER_LOG") else ("--loglevel=WARNING",)
+    workers = [CeleryProcess("worker", *quiet, env=env).start()]
     try:
         department = Department.objects.create(name="Support", slug="support")
         survey = Survey.objects.create(department=department, name="After your call")
@@ -157,7 +167,7 @@ def main() -> None:
         wait_for(lambda: server.received >= third, timeout=600, what="a third")
         workers[-1].kill()
         dead = _sending()
-        workers.append(CeleryProcess("worker", env=env).start())
+        workers.append(CeleryProcess("worker", *quiet, env=env).start())
         # The new worker takes the batches still in the broker; what the dead one had claimed
         # stays in sending until the sweeper, run here as it would be once
         # DELIVERY_STUCK_AFTER has passed (it must not re-queue a live worker's batch).
@@ -175,6 +185,7 @@ def main() -> None:
                 say(output)
         server.stop()
         drop_database(DATABASE)
+        shutil.rmtree(BROKER_DIR, ignore_errors=True)
 
 
 def _queued() -> bool:

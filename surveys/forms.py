@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy
 
 from surveys.models import Question, QuestionKind
 from surveys.services.preferences import SNOOZE_DAYS
-from surveys.services.responses import MAX_TEXT_CHARS, InvalidAnswers
+from surveys.services.responses import CHOICE_KINDS, MAX_TEXT_CHARS, InvalidAnswers
 
 # A scale with more points than this is asked as a number field instead of a row of buttons.
 MAX_SCALE_BUTTONS = 11
@@ -165,9 +165,6 @@ def _options(question: Question) -> list[tuple[str, str, str]]:
             hidden = str(ends[1])
         options.append((str(value), str(value), hidden))
     return options
-
-
-CHOICE_KINDS = (QuestionKind.SINGLE_CHOICE, QuestionKind.MULTIPLE_CHOICE)
 
 
 class PreferencesForm(forms.Form):

@@ -4,7 +4,7 @@ page works without JavaScript.
 
 Every page here:
 - is found by its token alone, and answers an unknown token and an expired one with the same page,
-  status and work (one query), in the visitor's language, so an outsider cannot tell them apart;
+  status and queries, in the visitor's language, so an outsider cannot tell them apart;
 - speaks the contact's language once the token is known (Contact.locale);
 - changes nothing on GET except marking a survey opened (link scanners fetch every link);
 - is rate limited per client (settings.PUBLIC_RATE_LIMIT), sends `Referrer-Policy: no-referrer` so

@@ -49,7 +49,7 @@ from django.utils import timezone
 
 from contacts.consent import ConsentVerdict, consent_decide
 from contacts.models import Channel, Consent, Identity
-from surveys.channels import Outgoing, PermanentFailure, TransientFailure, sender_for
+from surveys.channels import Outgoing, PermanentFailure, SendFailed, TransientFailure, sender_for
 from surveys.channels.content import zone_of
 from surveys.models import Invitation, InvitationToken, SendRequest
 from surveys.quiet_hours import parse_clock, quiet_hours_end
@@ -131,10 +131,10 @@ def invitations_hand_over(*, send_request_id: int, now: dt.datetime) -> int:
         ids = sorted(row[0] for row in cursor.fetchall())
     from surveys.tasks import send_invitations_task
 
-    # Committed already (autocommit): a broker that fails here leaves the rest marked, and the
-    # sweeper hands them over again after DELIVERY_HANDOFF_LEASE.
+    # A broker that fails here leaves the rest marked handed over; the sweeper hands them over
+    # again after DELIVERY_HANDOFF_LEASE.
     for batch in _chunks(ids, settings.DELIVERY_BATCH_SIZE):
-        send_invitations_task.delay(batch)
+        send_invitations_task.delay_on_commit(batch)
     return len(ids)
 
 
@@ -197,7 +197,7 @@ def _send_over_one_connection(messages: list[Outgoing], outcome: BatchOutcome, *
     sender = sender_for(messages[0].channel)
     try:
         sender.open()
-    except TransientFailure as failure:
+    except SendFailed as failure:  # no connection: nothing was tried, whatever the error says
         outcome.retry.extend(m.invitation_id for m in messages)
         outcome.retry_code, outcome.retry_reason = failure.code, failure.reason
         return
