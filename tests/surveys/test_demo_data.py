@@ -11,11 +11,11 @@ from django.core.management import CommandError, call_command
 from django.db.models import Count
 from django.urls import reverse
 
-from surveys.management.commands import load_demo_data
 from contacts.models import Consent, Contact, DepartmentContact, Identity
 from contacts.normalise import normalise_email
 from departments.models import Department
 from departments.roles import CX_LEAD, DEPARTMENT_OWNER
+from surveys.management.commands import load_demo_data
 
 pytestmark = pytest.mark.django_db
 
