@@ -328,14 +328,17 @@ def _statement(
               AND k.channel IN ('', %(channel)s)
               AND (o.contact_id IS NULL OR (k.created_at, k.id) > (o.created_at, o.id))
             GROUP BY k.contact_id)""",
+        # Semi-joins driven by the audience: a hash join for a large one, an index probe per
+        # contact for a trigger's one contact.
         """addressed AS (
-            SELECT DISTINCT i.contact_id
-            FROM contacts_identity i JOIN audience a ON a.contact_id = i.contact_id
-            WHERE i.kind = %(identity_kind)s)""",
+            SELECT a.contact_id FROM audience a
+            WHERE EXISTS (SELECT 1 FROM contacts_identity i
+                          WHERE i.contact_id = a.contact_id AND i.kind = %(identity_kind)s))""",
         f"""open_invitation AS (
-            SELECT DISTINCT i.contact_id
-            FROM surveys_invitation i JOIN audience a ON a.contact_id = i.contact_id
-            WHERE i.survey_family_id = %(survey_family_id)s AND i.status IN {OPEN_STATUSES_SQL})""",
+            SELECT a.contact_id FROM audience a
+            WHERE EXISTS (SELECT 1 FROM surveys_invitation i
+                          WHERE i.contact_id = a.contact_id AND i.survey_family_id = %(survey_family_id)s
+                            AND i.status IN {OPEN_STATUSES_SQL}))""",
     ]
     rule_sql = _rules_sql(rules, params)
     if rule_sql:
@@ -418,9 +421,10 @@ def _verdicts_sql(rules: Sequence[Rule], params: dict, *, has_touches: bool) -> 
     rule_columns = ", ".join(blocks) if blocks else "NULL::timestamptz AS no_rule"
     # Typed even with no rule covering the send: a bare NULL is text, which the CASE mixing it
     # with snooze ends (timestamptz) in verdicts_final cannot use.
-    longest = (
+    longest_sql = (
         f"GREATEST({', '.join(f'r.block_{i}' for i in range(len(rules)))})" if rules else "NULL::timestamptz"
     )
+    longest = "g.longest"
 
     def pick(value) -> str:
         """The value of the rule whose block lasts longest; ties go to the smallest rule id (rules
@@ -457,7 +461,10 @@ def _verdicts_sql(rules: Sequence[Rule], params: dict, *, has_touches: bool) -> 
         LEFT JOIN snooze s ON s.contact_id = a.contact_id
         LEFT JOIN open_invitation oi ON oi.contact_id = a.contact_id
         {touches_join}
-        CROSS JOIN LATERAL (SELECT {rule_columns}) r
+        -- OFFSET 0 keeps each lateral subquery from being folded into the columns that use it, so
+        -- every block (and the longest) is computed once per contact, not once per reference.
+        CROSS JOIN LATERAL (SELECT {rule_columns} OFFSET 0) r
+        CROSS JOIN LATERAL (SELECT {longest_sql} AS longest OFFSET 0) g
     ), verdicts_final AS (
         SELECT contact_id, duplicates, reason,
           CASE WHEN reason = 'rule' THEN rule_id END AS rule_id,
