@@ -84,6 +84,7 @@ class Claim:
     outgoing: list[Outgoing]
     cancelled: int
     deferred: int
+    failed: list[int] = field(default_factory=list)  # out of attempts
 
 
 # -- Dispatch -------------------------------------------------------------------------------------
@@ -170,7 +171,7 @@ def invitations_send_batch(*, invitation_ids: Sequence[int], now: dt.datetime | 
     outcome as it happens. Raises nothing for a failed message; the outcome says what to retry.
     """
     claim = invitation_claim(invitation_ids=invitation_ids, now=now or timezone.now())
-    outcome = BatchOutcome(cancelled=claim.cancelled, deferred=claim.deferred)
+    outcome = BatchOutcome(cancelled=claim.cancelled, deferred=claim.deferred, failed=list(claim.failed))
     deadline = time.monotonic() + settings.DELIVERY_BATCH_SECONDS
     by_channel: dict[str, list[Outgoing]] = defaultdict(list)
     for message in claim.outgoing:
@@ -244,13 +245,15 @@ def invitation_claim(*, invitation_ids: Sequence[int], now: dt.datetime) -> Clai
             return Claim(outgoing=[], cancelled=0, deferred=0)
         addresses = _addresses([i.contact_id for i in invitations])
         verdicts = _consent_verdicts(invitations, now=now)
-        claimed, cancelled, deferred = [], 0, 0
+        claimed, cancelled, deferred, failed = [], 0, 0, []
         for invitation in invitations:
             address = addresses.get((invitation.contact_id, ADDRESS_KIND[invitation.channel]))
             reason = _reason_not_to_send(invitation, verdicts[invitation.pk], address=address, now=now)
             if reason:
-                _invitation_stop(invitation, reason=reason, now=now)
-                cancelled += 1
+                if _invitation_stop(invitation, reason=reason, now=now) == Status.FAILED:
+                    failed.append(invitation.pk)
+                else:
+                    cancelled += 1
                 continue
             quiet_until = _quiet_until(invitation, now=now)
             if quiet_until is not None:
@@ -262,7 +265,7 @@ def invitation_claim(*, invitation_ids: Sequence[int], now: dt.datetime) -> Clai
                 continue
             claimed.append((invitation, address))
         outgoing = _claim_for_sending(claimed, now=now)
-    return Claim(outgoing=outgoing, cancelled=cancelled, deferred=deferred)
+    return Claim(outgoing=outgoing, cancelled=cancelled, deferred=deferred, failed=failed)
 
 
 def _reason_not_to_send(
@@ -282,11 +285,13 @@ def _reason_not_to_send(
     return ""
 
 
-def _invitation_stop(invitation: Invitation, *, reason: str, now: dt.datetime) -> None:
-    """Cancelled (the gatekeeper says no now) or failed (out of attempts); neither counts as a touch."""
+def _invitation_stop(invitation: Invitation, *, reason: str, now: dt.datetime) -> str:
+    """Cancelled (the gatekeeper says no now) or failed (out of attempts); neither counts as a touch.
+    Returns the status it got."""
     status = Status.FAILED if reason.startswith("attempts:") else Status.CANCELLED
     Invitation.objects.filter(pk=invitation.pk).update(status=status, failure_reason=reason, updated_at=now)
     logger.info("invitation %s %s before sending: %s", invitation.pk, status, reason.split(":", 1)[0])
+    return status
 
 
 def _quiet_until(invitation: Invitation, *, now: dt.datetime) -> dt.datetime | None:

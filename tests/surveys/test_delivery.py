@@ -369,9 +369,10 @@ def test_a_worker_that_died_too_often_fails_the_invitation(support, settings):
         later = timezone.now() + dt.timedelta(seconds=settings.DELIVERY_STUCK_AFTER + 1)
         delivery.invitations_sweep_stuck(now=later)
 
-    delivery.invitations_send_batch(invitation_ids=[invitation.pk])
+    outcome = delivery.invitations_send_batch(invitation_ids=[invitation.pk])
 
     invitation.refresh_from_db()
+    assert outcome.failed == [invitation.pk] and outcome.cancelled == 0
     assert invitation.status == "failed" and invitation.failure_reason.startswith("attempts:")
     assert mail.outbox == []
 
