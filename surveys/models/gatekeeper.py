@@ -311,8 +311,11 @@ class Invitation(models.Model):
     )
     channel = models.CharField(max_length=10, choices=Channel.choices)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
-    # When the touch happens: the planned send time while queued, the real one once sent.
+    # When the touch happens, as the gatekeeper reserved it: the planned send time. It never moves
+    # afterwards, so every window the gatekeeper checked stays as decided; quiet hours defer the
+    # actual send with `send_after`, and `sent_at` records when it went out.
     touched_at = models.DateTimeField()
+    send_after = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     responded_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)

@@ -124,7 +124,7 @@ def invitations_hand_over(*, send_request_id: int, now: dt.datetime) -> int:
     with connection.cursor() as cursor:
         cursor.execute(
             """UPDATE surveys_invitation SET dispatched_at = %s
-               WHERE send_request_id = %s AND status = 'queued' AND touched_at <= %s
+               WHERE send_request_id = %s AND status = 'queued' AND coalesce(send_after, touched_at) <= %s
                  AND dispatched_at IS NULL
                RETURNING id""",
             [now, send_request_id, now],
@@ -238,7 +238,8 @@ def invitation_claim(*, invitation_ids: Sequence[int], now: dt.datetime) -> Clai
         invitations = list(
             Invitation.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("contact", "survey", "department", "send_request")
-            .filter(pk__in=list(invitation_ids), status=Status.QUEUED, touched_at__lte=now)
+            .filter(pk__in=list(invitation_ids), status=Status.QUEUED)
+            .filter(Q(send_after__isnull=True, touched_at__lte=now) | Q(send_after__lte=now))
             .order_by("pk")
         )
         if not invitations:
@@ -259,7 +260,7 @@ def invitation_claim(*, invitation_ids: Sequence[int], now: dt.datetime) -> Clai
             if quiet_until is not None:
                 # Deferred, not blocked: queued again for the end of the night, to be dispatched then.
                 Invitation.objects.filter(pk=invitation.pk).update(
-                    touched_at=quiet_until, dispatched_at=None, updated_at=now
+                    send_after=quiet_until, dispatched_at=None, updated_at=now
                 )
                 deferred += 1
                 continue
@@ -369,14 +370,14 @@ def _consent_verdicts(invitations: list[Invitation], *, now: dt.datetime) -> dic
 
 
 def invitation_mark_sent(*, invitation_id: int, expires_at: dt.datetime) -> bool:
-    """Sending → sent now (the touch's real time), with the link's expiry the message announced.
+    """Sending → sent now, with the link's expiry the message announced (the touch keeps the time
+    the gatekeeper reserved: see Invitation.touched_at).
     False if it was no longer in sending (the customer answered in the moment between)."""
     now = timezone.now()
     return bool(
         Invitation.objects.filter(pk=invitation_id, status=Status.SENDING).update(
             status=Status.SENT,
             sent_at=now,
-            touched_at=now,
             expires_at=expires_at,
             failure_reason="",
             updated_at=now,

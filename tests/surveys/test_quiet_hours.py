@@ -70,7 +70,9 @@ def test_a_send_at_night_is_deferred_to_the_contacts_morning_then_sent(support, 
     assert handed == 2 and len(outcome.sent) == 1 and outcome.deferred == 1
     night = Invitation.objects.get(send_request=send_request, contact__identities__value="night@example.com")
     assert night.status == "queued"  # deferred, not blocked
-    assert night.touched_at == berlin(2026, 6, 11, 8, 0) and night.dispatched_at is None
+    assert night.send_after == berlin(2026, 6, 11, 8, 0) and night.dispatched_at is None
+    # The touch keeps the time the gatekeeper reserved: the rule windows it checked stay valid.
+    assert night.touched_at == dt.datetime(2026, 6, 10, 23, 0, tzinfo=dt.UTC)
     assert [m.to[0].split("<")[-1] for m in mail.outbox] == ["day@example.com>"]
 
     with time_machine.travel(berlin(2026, 6, 11, 7, 59), tick=False):
@@ -92,4 +94,4 @@ def test_a_contact_without_a_time_zone_has_the_sites(support, settings):
         outcome = delivery.invitations_send_batch(invitation_ids=[invitation_id])
 
     assert outcome.deferred == 1
-    assert Invitation.objects.get().touched_at == dt.datetime(2026, 6, 11, 8, 0, tzinfo=dt.UTC)
+    assert Invitation.objects.get().send_after == dt.datetime(2026, 6, 11, 8, 0, tzinfo=dt.UTC)
