@@ -165,6 +165,8 @@ EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", "false")
 EMAIL_TIMEOUT = envint("EMAIL_TIMEOUT", "10")
+# Where the file-based backend (`make run`'s default) writes each message.
+EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH", str(embedded.LOCAL_DIR / "outbox"))
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "surveys@cxfeedback.localhost")
 # An email provider through django-anymail: every ANYMAIL_<NAME> variable becomes its setting <NAME>,
 # e.g. ANYMAIL_WEBHOOK_SECRET (user:password the provider's webhooks under /webhooks/anymail/ use)

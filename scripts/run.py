@@ -20,6 +20,10 @@ DEMO_MARKER_NAME = ".demo-data-loaded"
 def main() -> int:
     os.chdir(ROOT)
     os.environ.setdefault("DEBUG", "true")
+    # No mail server on a developer machine: invitations are written to .local/outbox instead,
+    # one file per message, links and all (set EMAIL_BACKEND/EMAIL_HOST to send for real).
+    if "EMAIL_HOST" not in os.environ:
+        os.environ.setdefault("EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cxfeedback.settings")
     sys.path.insert(0, str(ROOT))
     import django
@@ -39,6 +43,7 @@ def main() -> int:
         call_command("load_demo_data", "--logins-only")
 
     port = os.environ.get("PORT", "8000")
+    os.environ.setdefault("SITE_URL", f"http://127.0.0.1:{port}")
     commands = {
         "web": [str(BIN / "python"), "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
         "worker": [
