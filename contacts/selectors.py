@@ -18,7 +18,6 @@ from contacts.models import Consent, Contact, DepartmentContact, Identity
 from contacts.normalise import InvalidIdentity, normalise_identity
 from cxfeedback.exceptions import NotFound
 from departments.actors import Actor
-from departments.models import Department
 
 # Query parameters that filter on one attribute: `attr.tier=gold` or `attributes__tier=gold`.
 ATTRIBUTE_FILTER_PREFIXES = ("attr.", "attributes__")
@@ -122,11 +121,3 @@ def consent_list(*, actor: Actor, contact: Contact) -> QuerySet[Consent]:
     if actor.is_cx_lead:
         return consents
     return consents.filter(Q(department__isnull=True) | Q(department_id__in=actor.department_ids))
-
-
-def department_get(*, actor: Actor, slug: str) -> Department:
-    """The department with `slug` if the actor works for it (a CX lead: any); raises NotFound."""
-    department = Department.objects.filter(slug=slug).first()
-    if department is None or not actor.sees_department(department.pk):
-        raise NotFound(f"Department {slug!r} not found.", extra={"department": slug})
-    return department

@@ -9,6 +9,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
+from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
@@ -47,6 +48,11 @@ class ErrorSerializer(serializers.Serializer):
     code = serializers.CharField(help_text="Machine-readable, such as not_found or identity_conflict.")
     message = serializers.CharField(help_text="For people; names the field it is about.")
     extra = serializers.DictField(help_text="Details; validation errors list every field under 'fields'.")
+
+
+def error_responses(*codes: int) -> dict[int, OpenApiResponse]:
+    """The schema's responses for these error statuses: each has the one error body."""
+    return {code: OpenApiResponse(ErrorSerializer, description="Error body.") for code in codes}
 
 
 def error_body(code: str, message: str, extra: dict | None = None) -> dict:

@@ -186,11 +186,7 @@ def screen(
     `window_end` is the end of the request's send window, for Outcome.last_block_end_in_window.
     """
     outcome = Outcome()
-    covering = [
-        rule
-        for rule in sorted(rules, key=lambda r: r.id)
-        if rule.covers(department_id=send.department_id, survey_kind=send.survey_kind, channel=send.channel)
-    ]
+    covering = _covering(send, rules)
     bounds = (
         [(-1, 2**62)]
         if audience.contact_ids is not None and len(audience.contact_ids) <= BATCH_SIZE
@@ -203,6 +199,15 @@ def screen(
             for row in cursor.fetchall():
                 outcome.add_row(*row)
     return outcome
+
+
+def _covering(send: Send, rules: Sequence[Rule]) -> list[Rule]:
+    """The rules that apply to this send, by id (the order the SQL's tie-break relies on)."""
+    return [
+        rule
+        for rule in sorted(rules, key=lambda r: r.id)
+        if rule.covers(department_id=send.department_id, survey_kind=send.survey_kind, channel=send.channel)
+    ]
 
 
 # The closing SELECT of verdicts_for: one row per contact instead of the summary's counts.
@@ -218,11 +223,7 @@ def verdicts_for(*, send: Send, rules: Sequence[Rule], contact_ids: Sequence[int
     The same statement as screen(write=False), closed by a SELECT of its per-contact rows: reads
     only, reserves nothing, takes no lock. For a few contacts (the eligibility API).
     """
-    covering = [
-        rule
-        for rule in sorted(rules, key=lambda r: r.id)
-        if rule.covers(department_id=send.department_id, survey_kind=send.survey_kind, channel=send.channel)
-    ]
+    covering = _covering(send, rules)
     params: dict = {"lo": -1, "hi": 2**62, "window_end": send.at}
     audience = Audience(contact_ids=list(contact_ids))
     sql = _statement(send, covering, audience, params, write=False, select=VERDICT_ROWS_SQL)
@@ -251,11 +252,7 @@ def screen_contacts(
 
     The caller must hold the contacts' locks (lock_contacts) in its transaction.
     """
-    covering = [
-        rule
-        for rule in sorted(rules, key=lambda r: r.id)
-        if rule.covers(department_id=send.department_id, survey_kind=send.survey_kind, channel=send.channel)
-    ]
+    covering = _covering(send, rules)
     decision_fields = list(Decision._meta.concrete_fields)
     invitation_fields = list(Invitation._meta.concrete_fields)
     columns = [f"d.{f.column}" for f in decision_fields] + [f"i.{f.column}" for f in invitation_fields]

@@ -7,7 +7,6 @@ changes nothing, and its answer reports every row as matched.
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
-from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -15,10 +14,9 @@ from rest_framework.views import APIView
 
 from contacts.importing import ALLOWED_COLUMNS, ContactImportResult, contact_import_run
 from contacts.importing.services import ISSUE_SAMPLE
-from contacts.selectors import department_get
-from cxfeedback.exceptions import ErrorSerializer, NotFound
-from departments.actors import Actor, actor_for_request
-from departments.models import ApiKey, Department
+from cxfeedback.exceptions import ErrorSerializer
+from departments.actors import actor_for_request
+from departments.api import acting_department
 
 
 class ContactImportInputSerializer(serializers.Serializer):
@@ -92,7 +90,7 @@ class ContactImportApi(APIView):
         actor = actor_for_request(request)
         upload = data["file"]
         result: ContactImportResult = contact_import_run(
-            department=_department_for(request, actor, data.get("department")),
+            department=acting_department(request, actor, data.get("department")),
             file=upload,
             actor=actor,
             filename=upload.name or "",
@@ -102,14 +100,3 @@ class ContactImportApi(APIView):
             ContactImportOutputSerializer(result).data,
             status=status.HTTP_200_OK if result.dry_run else status.HTTP_201_CREATED,
         )
-
-
-def _department_for(request: Request, actor: Actor, slug: str | None) -> Department:
-    """An API key imports into its own department; a signed-in user names one they work for."""
-    if isinstance(request.auth, ApiKey):
-        if slug and slug != request.auth.department.slug:
-            raise NotFound(f"Department {slug!r} not found.", extra={"department": slug})
-        return request.auth.department
-    if not slug:
-        raise ValidationError({"department": ["Name the department (its slug) to import into."]})
-    return department_get(actor=actor, slug=slug)

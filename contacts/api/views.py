@@ -6,9 +6,8 @@ the route's class combines them, so a side-effecting operation stays one view.
 
 from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
-from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -23,12 +22,13 @@ from contacts.api.serializers import (
     ContactUpsertInputSerializer,
 )
 from contacts.models import DepartmentContact
-from contacts.selectors import consent_list, contact_get, contact_list, department_get
+from contacts.selectors import consent_list, contact_get, contact_list
 from contacts.services import consent_record, contact_upsert
 from cxfeedback import idempotency
-from cxfeedback.exceptions import ErrorSerializer, NotFound
-from departments.actors import Actor, actor_for_request
-from departments.models import ApiKey, Department
+from cxfeedback.exceptions import error_responses
+from departments.actors import actor_for_request
+from departments.api import acting_department
+from departments.selectors import department_get
 
 IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
     idempotency.HEADER,
@@ -59,10 +59,6 @@ CONTACT_FILTER_PARAMETERS = [
 ]
 
 
-def _errors(*codes: int) -> dict[int, OpenApiResponse]:
-    return {code: OpenApiResponse(ErrorSerializer, description="Error body.") for code in codes}
-
-
 class ContactListApi(APIView):
     pagination_class = api_settings.DEFAULT_PAGINATION_CLASS
 
@@ -71,7 +67,7 @@ class ContactListApi(APIView):
         summary="List contacts",
         description="The contacts the caller's departments know (a CX lead: all), oldest first.",
         parameters=CONTACT_FILTER_PARAMETERS,
-        responses={200: ContactOutputSerializer(many=True), **_errors(400, 401, 403)},
+        responses={200: ContactOutputSerializer(many=True), **error_responses(400, 401, 403)},
     )
     def get(self, request: Request) -> Response:
         contacts = contact_list(actor=actor_for_request(request), filters=request.query_params)
@@ -92,7 +88,7 @@ class ContactUpsertApi(APIView):
         responses={
             200: ContactOutputSerializer,
             201: ContactOutputSerializer,
-            **_errors(400, 401, 403, 404, 409, 422),
+            **error_responses(400, 401, 403, 404, 409, 422),
         },
     )
     @idempotency.idempotent
@@ -103,7 +99,7 @@ class ContactUpsertApi(APIView):
         actor = actor_for_request(request)
         contact, created = contact_upsert(
             actor=actor,
-            department=_acting_department(request, actor, data.get("department")),
+            department=acting_department(request, actor, data.get("department")),
             identities=[(i["kind"], i["source"], i["value"]) for i in data["identities"]],
             name=data.get("name"),
             locale=data.get("locale"),
@@ -126,7 +122,7 @@ class ContactDetailApi(APIView):
     @extend_schema(
         operation_id="contact_get",
         summary="Read a contact",
-        responses={200: ContactOutputSerializer, **_errors(401, 403, 404)},
+        responses={200: ContactOutputSerializer, **error_responses(401, 403, 404)},
     )
     def get(self, request: Request, contact_id: int) -> Response:
         contact = contact_get(actor=actor_for_request(request), contact_id=contact_id)
@@ -140,7 +136,7 @@ class ConsentListApi(APIView):
         operation_id="consent_list",
         summary="List a contact's consent records",
         description="Records for every department and for the caller's departments, oldest first.",
-        responses={200: ConsentOutputSerializer(many=True), **_errors(401, 403, 404)},
+        responses={200: ConsentOutputSerializer(many=True), **error_responses(401, 403, 404)},
     )
     def get(self, request: Request, contact_id: int) -> Response:
         actor = actor_for_request(request)
@@ -158,7 +154,7 @@ class ConsentRecordApi(APIView):
         "every department needs a CX lead (403 otherwise).",
         request=ConsentRecordInputSerializer,
         parameters=[IDEMPOTENCY_KEY_PARAMETER],
-        responses={201: ConsentOutputSerializer, **_errors(400, 401, 403, 404, 422)},
+        responses={201: ConsentOutputSerializer, **error_responses(400, 401, 403, 404, 422)},
     )
     @idempotency.idempotent
     def post(self, request: Request, contact_id: int) -> Response:
@@ -183,17 +179,6 @@ class ConsentRecordApi(APIView):
 
 class ContactConsentsApi(ConsentListApi, ConsentRecordApi):
     """/contacts/{id}/consents: GET is ConsentListApi, POST is ConsentRecordApi."""
-
-
-def _acting_department(request: Request, actor: Actor, slug: str | None) -> Department:
-    """An API key acts for its own department; a signed-in user names one they work for."""
-    if isinstance(request.auth, ApiKey):
-        if slug and slug != request.auth.department.slug:
-            raise NotFound(f"Department {slug!r} not found.", extra={"department": slug})
-        return request.auth.department
-    if not slug:
-        raise ValidationError({"department": ["Name the department (its slug) you act for."]})
-    return department_get(actor=actor, slug=slug)
 
 
 def _paginated(

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import JSONParser
@@ -22,11 +22,10 @@ from rest_framework.views import APIView
 
 from contacts.api.serializers import IdentityInputSerializer
 from contacts.models import Channel
-from contacts.selectors import department_get
 from cxfeedback import idempotency
-from cxfeedback.exceptions import ErrorSerializer, NotFound
-from departments.actors import Actor, actor_for_request
-from departments.models import ApiKey, Department
+from cxfeedback.exceptions import error_responses
+from departments.actors import actor_for_request
+from departments.api import acting_department
 from surveys.models import Reason
 from surveys.selectors.eligibility import contact_known_id, survey_for_sending
 from surveys.services.eligibility import eligibility_check
@@ -120,10 +119,6 @@ class GatekeeperAnswerSerializer(serializers.Serializer):
     contact = ContactAnswerSerializer()
 
 
-def _errors(*codes: int) -> dict[int, OpenApiResponse]:
-    return {code: OpenApiResponse(ErrorSerializer, description="Error body.") for code in codes}
-
-
 def _answer(*, verdict: Any, explanation: str, invitation: Any, contact_id: int) -> dict[str, Any]:
     """The body both views return; `verdict` is a Decision or a surveys.rules.Verdict."""
     return {
@@ -141,17 +136,6 @@ def _answer(*, verdict: Any, explanation: str, invitation: Any, contact_id: int)
     }
 
 
-def _acting_department(request: Request, actor: Actor, slug: str | None) -> Department:
-    """An API key acts for its own department; a signed-in user names one they work for."""
-    if isinstance(request.auth, ApiKey):
-        if slug and slug != request.auth.department.slug:
-            raise NotFound(f"Department {slug!r} not found.", extra={"department": slug})
-        return request.auth.department
-    if not slug:
-        raise ValidationError({"department": ["Name the department (its slug) you act for."]})
-    return department_get(actor=actor, slug=slug)
-
-
 class EligibilityApi(APIView):
     parser_classes = [JSONParser]
 
@@ -162,14 +146,14 @@ class EligibilityApi(APIView):
         "channel, at `at` (default now): allowed or not, the reason and the next eligible time. "
         "Reserves nothing: a trigger sent afterwards decides again.",
         request=EligibilityInputSerializer,
-        responses={200: GatekeeperAnswerSerializer, **_errors(400, 401, 403, 404, 409)},
+        responses={200: GatekeeperAnswerSerializer, **error_responses(400, 401, 403, 404, 409)},
     )
     def post(self, request: Request) -> Response:
         serializer = EligibilityInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         actor = actor_for_request(request)
-        department = _acting_department(request, actor, data.get("department"))
+        department = acting_department(request, actor, data.get("department"))
         survey = survey_for_sending(
             actor=actor, department=department, survey_id=data["survey"], channel=data["channel"]
         )
@@ -212,7 +196,7 @@ class TriggerApi(APIView):
         responses={
             200: GatekeeperAnswerSerializer,
             201: GatekeeperAnswerSerializer,
-            **_errors(400, 401, 403, 404, 409, 422),
+            **error_responses(400, 401, 403, 404, 409, 422),
         },
     )
     @idempotency.idempotent
@@ -221,7 +205,7 @@ class TriggerApi(APIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         actor = actor_for_request(request)
-        department = _acting_department(request, actor, data.get("department"))
+        department = acting_department(request, actor, data.get("department"))
         survey = survey_for_sending(
             actor=actor, department=department, survey_id=data["survey"], channel=data["channel"]
         )

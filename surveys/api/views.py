@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
@@ -19,11 +19,11 @@ from rest_framework.serializers import Serializer
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
-from contacts.selectors import department_get
 from cxfeedback import idempotency
-from cxfeedback.exceptions import ErrorSerializer, NotFound
+from cxfeedback.exceptions import error_responses
 from departments.actors import Actor, actor_for_request
-from departments.models import ApiKey, Department
+from departments.api import acting_department
+from departments.selectors import department_get
 from surveys.api import serializers as s
 from surveys.selectors.rules import frequency_rule_get, frequency_rule_list
 from surveys.selectors.send_requests import (
@@ -53,10 +53,6 @@ IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
 )
 
 
-def _errors(*codes: int) -> dict[int, OpenApiResponse]:
-    return {code: OpenApiResponse(ErrorSerializer, description="Error body.") for code in codes}
-
-
 def _valid(serializer_class: type[Serializer], data, **kwargs) -> dict:
     serializer = serializer_class(data=data, **kwargs)
     serializer.is_valid(raise_exception=True)
@@ -67,17 +63,6 @@ def _paginated(view: APIView, request: Request, rows, serializer_class: type[Ser
     paginator = view.pagination_class()
     page = paginator.paginate_queryset(rows, request, view=view)
     return paginator.get_paginated_response(serializer_class(page, many=True).data)
-
-
-def _acting_department(request: Request, actor: Actor, slug: str | None) -> Department:
-    """An API key acts for its own department; a signed-in user names one they work for."""
-    if isinstance(request.auth, ApiKey):
-        if slug and slug != request.auth.department.slug:
-            raise NotFound(f"Department {slug!r} not found.", extra={"department": slug})
-        return request.auth.department
-    if not slug:
-        raise ValidationError({"department": ["Name the department (its slug) you act for."]})
-    return department_get(actor=actor, slug=slug)
 
 
 def _department_id(actor: Actor, slug: str | None) -> int | None:
@@ -96,7 +81,7 @@ class SurveyListApi(APIView):
         description="The caller's departments' surveys (a CX lead: all); only current versions unless "
         "all_versions is true.",
         parameters=[s.SurveyListFilterSerializer],
-        responses={200: s.SurveyOutputSerializer(many=True), **_errors(400, 401, 403, 404)},
+        responses={200: s.SurveyOutputSerializer(many=True), **error_responses(400, 401, 403, 404)},
     )
     def get(self, request: Request) -> Response:
         actor = actor_for_request(request)
@@ -118,7 +103,7 @@ class SurveyCreateApi(APIView):
         summary="Create a survey",
         request=s.SurveyCreateInputSerializer,
         parameters=[IDEMPOTENCY_KEY_PARAMETER],
-        responses={201: s.SurveyOutputSerializer, **_errors(400, 401, 403, 404, 422)},
+        responses={201: s.SurveyOutputSerializer, **error_responses(400, 401, 403, 404, 422)},
     )
     @idempotency.idempotent
     def post(self, request: Request) -> Response:
@@ -126,7 +111,7 @@ class SurveyCreateApi(APIView):
         actor = actor_for_request(request)
         survey = survey_create(
             actor=actor,
-            department=_acting_department(request, actor, data.get("department")),
+            department=acting_department(request, actor, data.get("department")),
             name=data["name"],
             kind=data["kind"],
             intro=data["intro"],
@@ -150,7 +135,7 @@ class SurveyFromTemplateApi(APIView):
         description="nps, csat or ces: the standard question on its fixed scale and a comment question.",
         request=s.SurveyFromTemplateInputSerializer,
         parameters=[IDEMPOTENCY_KEY_PARAMETER],
-        responses={201: s.SurveyOutputSerializer, **_errors(400, 401, 403, 404, 422)},
+        responses={201: s.SurveyOutputSerializer, **error_responses(400, 401, 403, 404, 422)},
     )
     @idempotency.idempotent
     def post(self, request: Request) -> Response:
@@ -158,7 +143,7 @@ class SurveyFromTemplateApi(APIView):
         actor = actor_for_request(request)
         survey = survey_create_from_template(
             actor=actor,
-            department=_acting_department(request, actor, data.get("department")),
+            department=acting_department(request, actor, data.get("department")),
             template=data["template"],
             name=data.get("name") or None,
         )
@@ -170,7 +155,7 @@ class SurveyDetailApi(APIView):
     @extend_schema(
         operation_id="survey_get",
         summary="Read a survey (any version)",
-        responses={200: s.SurveyOutputSerializer, **_errors(401, 403, 404)},
+        responses={200: s.SurveyOutputSerializer, **error_responses(401, 403, 404)},
     )
     def get(self, request: Request, survey_id: int) -> Response:
         survey = survey_get(actor=actor_for_request(request), survey_id=survey_id)
@@ -190,7 +175,7 @@ class SurveyUpdateApi(APIView):
         responses={
             200: s.SurveyOutputSerializer,
             201: s.SurveyOutputSerializer,
-            **_errors(400, 401, 403, 404, 409),
+            **error_responses(400, 401, 403, 404, 409),
         },
     )
     def patch(self, request: Request, survey_id: int) -> Response:
@@ -223,7 +208,7 @@ class FrequencyRuleListApi(APIView):
         parameters=[
             OpenApiParameter("active", OpenApiTypes.BOOL, description="Only active (or inactive) rules.")
         ],
-        responses={200: s.FrequencyRuleOutputSerializer(many=True), **_errors(400, 401, 403)},
+        responses={200: s.FrequencyRuleOutputSerializer(many=True), **error_responses(400, 401, 403)},
     )
     def get(self, request: Request) -> Response:
         active = request.query_params.get("active")
@@ -250,7 +235,7 @@ class FrequencyRuleCreateApi(APIView):
         summary="Create a frequency rule (CX leads)",
         request=s.FrequencyRuleInputSerializer,
         parameters=[IDEMPOTENCY_KEY_PARAMETER],
-        responses={201: s.FrequencyRuleDetailSerializer, **_errors(400, 401, 403, 404, 422)},
+        responses={201: s.FrequencyRuleDetailSerializer, **error_responses(400, 401, 403, 404, 422)},
     )
     @idempotency.idempotent
     def post(self, request: Request) -> Response:
@@ -271,7 +256,7 @@ class FrequencyRuleDetailApi(APIView):
     @extend_schema(
         operation_id="frequency_rule_get",
         summary="Read a frequency rule and its versions",
-        responses={200: s.FrequencyRuleDetailSerializer, **_errors(401, 403, 404)},
+        responses={200: s.FrequencyRuleDetailSerializer, **error_responses(401, 403, 404)},
     )
     def get(self, request: Request, rule_id: int) -> Response:
         return Response(s.FrequencyRuleDetailSerializer(frequency_rule_get(rule_id=rule_id)).data)
@@ -285,7 +270,7 @@ class FrequencyRuleUpdateApi(APIView):
         summary="Change a frequency rule (CX leads)",
         description="Every real change raises the rule's version and keeps a snapshot of it.",
         request=s.FrequencyRuleInputSerializer(partial=True),
-        responses={200: s.FrequencyRuleDetailSerializer, **_errors(400, 401, 403, 404)},
+        responses={200: s.FrequencyRuleDetailSerializer, **error_responses(400, 401, 403, 404)},
     )
     def patch(self, request: Request, rule_id: int) -> Response:
         actor = actor_for_request(request)
@@ -304,7 +289,7 @@ class FrequencyRuleDeactivateApi(APIView):
         operation_id="frequency_rule_deactivate",
         summary="Stop applying a frequency rule (CX leads)",
         request=None,
-        responses={200: s.FrequencyRuleDetailSerializer, **_errors(401, 403, 404)},
+        responses={200: s.FrequencyRuleDetailSerializer, **error_responses(401, 403, 404)},
     )
     def post(self, request: Request, rule_id: int) -> Response:
         rule = frequency_rule_get(rule_id=rule_id)
@@ -323,7 +308,7 @@ class SendRequestListApi(APIView):
         summary="List send requests",
         description="The caller's departments' requests (a CX lead: all), newest first.",
         parameters=[s.SendRequestListFilterSerializer],
-        responses={200: s.SendRequestOutputSerializer(many=True), **_errors(400, 401, 403, 404)},
+        responses={200: s.SendRequestOutputSerializer(many=True), **error_responses(400, 401, 403, 404)},
     )
     def get(self, request: Request) -> Response:
         actor = actor_for_request(request)
@@ -346,13 +331,13 @@ class SendRequestCreateApi(APIView):
         description="Nothing is reserved until it is submitted. See the pre-flight report first.",
         request=s.SendRequestCreateInputSerializer,
         parameters=[IDEMPOTENCY_KEY_PARAMETER],
-        responses={201: s.SendRequestOutputSerializer, **_errors(400, 401, 403, 404, 422)},
+        responses={201: s.SendRequestOutputSerializer, **error_responses(400, 401, 403, 404, 422)},
     )
     @idempotency.idempotent
     def post(self, request: Request) -> Response:
         data = _valid(s.SendRequestCreateInputSerializer, request.data)
         actor = actor_for_request(request)
-        department = _acting_department(request, actor, data.pop("department", None))
+        department = acting_department(request, actor, data.pop("department", None))
         survey = survey_get(actor=actor, survey_id=data.pop("survey"))
         send_request = send_request_create(actor=actor, department=department, survey=survey, **data)
         send_request = send_request_get(actor=actor, send_request_id=send_request.pk)
@@ -367,7 +352,7 @@ class SendRequestDetailApi(APIView):
     @extend_schema(
         operation_id="send_request_get",
         summary="Read a send request",
-        responses={200: s.SendRequestOutputSerializer, **_errors(401, 403, 404)},
+        responses={200: s.SendRequestOutputSerializer, **error_responses(401, 403, 404)},
     )
     def get(self, request: Request, send_request_id: int) -> Response:
         send_request = send_request_get(actor=actor_for_request(request), send_request_id=send_request_id)
@@ -380,7 +365,7 @@ class SendRequestPreflightApi(APIView):
         summary="Pre-flight report: what submitting would do now",
         description="Free and changes nothing: audience size, eligible now, blocked per reason and per rule "
         "(by name), when time-based blocks end (by week), and the best send time in the window.",
-        responses={200: s.PreflightOutputSerializer, **_errors(400, 401, 403, 404)},
+        responses={200: s.PreflightOutputSerializer, **error_responses(400, 401, 403, 404)},
     )
     def get(self, request: Request, send_request_id: int) -> Response:
         send_request = send_request_get(actor=actor_for_request(request), send_request_id=send_request_id)
@@ -395,7 +380,7 @@ class SendRequestSubmitApi(APIView):
         description="Freezes the survey and queues the screening, which reserves and records a decision "
         "for every contact. 409 unless the request is a draft.",
         request=None,
-        responses={200: s.SendRequestOutputSerializer, **_errors(400, 401, 403, 404, 409)},
+        responses={200: s.SendRequestOutputSerializer, **error_responses(400, 401, 403, 404, 409)},
     )
     def post(self, request: Request, send_request_id: int) -> Response:
         actor = actor_for_request(request)
@@ -411,7 +396,7 @@ class SendRequestCancelApi(APIView):
         description="Invitations not yet sent are cancelled and stop counting as touches. 409 if the "
         "request is completed or cancelled already.",
         request=None,
-        responses={200: s.SendRequestOutputSerializer, **_errors(401, 403, 404, 409)},
+        responses={200: s.SendRequestOutputSerializer, **error_responses(401, 403, 404, 409)},
     )
     def post(self, request: Request, send_request_id: int) -> Response:
         actor = actor_for_request(request)
@@ -430,7 +415,7 @@ class SendRequestAudienceApi(APIView):
         "file's rows the request's audience, replacing an earlier upload.",
         request={"multipart/form-data": s.AudienceUploadInputSerializer},
         parameters=[IDEMPOTENCY_KEY_PARAMETER],
-        responses={200: s.AudienceUploadOutputSerializer, **_errors(400, 401, 403, 404, 409, 422)},
+        responses={200: s.AudienceUploadOutputSerializer, **error_responses(400, 401, 403, 404, 409, 422)},
     )
     @idempotency.idempotent
     def post(self, request: Request, send_request_id: int) -> Response:
@@ -450,7 +435,7 @@ class SendRequestDecisionsApi(APIView):
         operation_id="send_request_decisions",
         summary="The gatekeeper's decisions for a request, explained",
         parameters=[s.DecisionFilterSerializer],
-        responses={200: s.DecisionOutputSerializer(many=True), **_errors(400, 401, 403, 404)},
+        responses={200: s.DecisionOutputSerializer(many=True), **error_responses(400, 401, 403, 404)},
     )
     def get(self, request: Request, send_request_id: int) -> Response:
         actor = actor_for_request(request)
