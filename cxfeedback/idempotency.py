@@ -21,6 +21,8 @@ from typing import Any
 from django.db import connection, transaction
 from django.http import QueryDict
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.encoders import JSONEncoder
@@ -30,6 +32,15 @@ from departments.actors import actor_for_request
 from departments.models import IdempotencyRecord
 
 HEADER = "Idempotency-Key"
+
+# The header as every creating endpoint documents it in the OpenAPI schema.
+HEADER_PARAMETER = OpenApiParameter(
+    HEADER,
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="Optional, at most 255 characters. A repeat with the same key and body returns the first "
+    "answer (header Idempotent-Replayed: true) and creates nothing; the same key with another body is a 422.",
+)
 REPLAYED_HEADER = "Idempotent-Replayed"
 MAX_KEY_LENGTH = 255
 # Clients retry within minutes; a day is ample and keeps the table small.

@@ -4,14 +4,12 @@ Two routes serve two operations each (GET lists, POST creates); each operation i
 the route's class combines them, so a side-effecting operation stays one view.
 """
 
-from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.serializers import Serializer
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
@@ -25,18 +23,12 @@ from contacts.models import DepartmentContact
 from contacts.selectors import consent_list, contact_get, contact_list
 from contacts.services import consent_record, contact_upsert
 from cxfeedback import idempotency
+from cxfeedback.api import paginated
 from cxfeedback.exceptions import error_responses
 from departments.actors import actor_for_request
 from departments.api import acting_department
 from departments.selectors import department_get
 
-IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
-    idempotency.HEADER,
-    OpenApiTypes.STR,
-    OpenApiParameter.HEADER,
-    description="Optional, at most 255 characters. A repeat with the same key and body returns the first "
-    "answer (header Idempotent-Replayed: true); the same key with another body is a 422.",
-)
 CONTACT_FILTER_PARAMETERS = [
     OpenApiParameter(
         "email", OpenApiTypes.STR, description="Contacts with this email (compared normalised)."
@@ -71,7 +63,7 @@ class ContactListApi(APIView):
     )
     def get(self, request: Request) -> Response:
         contacts = contact_list(actor=actor_for_request(request), filters=request.query_params)
-        return _paginated(self, request, contacts, ContactOutputSerializer)
+        return paginated(self, request, contacts, ContactOutputSerializer)
 
 
 class ContactUpsertApi(APIView):
@@ -84,7 +76,7 @@ class ContactUpsertApi(APIView):
         "ones, overwrites the fields given, merges attributes and links the department. "
         "201 if the contact was created, 200 if it was matched.",
         request=ContactUpsertInputSerializer,
-        parameters=[IDEMPOTENCY_KEY_PARAMETER],
+        parameters=[idempotency.HEADER_PARAMETER],
         responses={
             200: ContactOutputSerializer,
             201: ContactOutputSerializer,
@@ -141,7 +133,7 @@ class ConsentListApi(APIView):
     def get(self, request: Request, contact_id: int) -> Response:
         actor = actor_for_request(request)
         contact = contact_get(actor=actor, contact_id=contact_id)
-        return _paginated(self, request, consent_list(actor=actor, contact=contact), ConsentOutputSerializer)
+        return paginated(self, request, consent_list(actor=actor, contact=contact), ConsentOutputSerializer)
 
 
 class ConsentRecordApi(APIView):
@@ -153,7 +145,7 @@ class ConsentRecordApi(APIView):
         description="Appends a consent record. `department` empty means every department; an opt-in for "
         "every department needs a CX lead (403 otherwise).",
         request=ConsentRecordInputSerializer,
-        parameters=[IDEMPOTENCY_KEY_PARAMETER],
+        parameters=[idempotency.HEADER_PARAMETER],
         responses={201: ConsentOutputSerializer, **error_responses(400, 401, 403, 404, 422)},
     )
     @idempotency.idempotent
@@ -179,11 +171,3 @@ class ConsentRecordApi(APIView):
 
 class ContactConsentsApi(ConsentListApi, ConsentRecordApi):
     """/contacts/{id}/consents: GET is ConsentListApi, POST is ConsentRecordApi."""
-
-
-def _paginated(
-    view: APIView, request: Request, rows: QuerySet, serializer_class: type[Serializer]
-) -> Response:
-    paginator = view.pagination_class()
-    page = paginator.paginate_queryset(rows, request, view=view)
-    return paginator.get_paginated_response(serializer_class(page, many=True).data)

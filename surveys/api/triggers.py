@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import JSONParser
@@ -30,14 +29,6 @@ from surveys.models import Reason
 from surveys.selectors.eligibility import contact_known_id, survey_for_sending
 from surveys.services.eligibility import eligibility_check
 from surveys.services.triggers import trigger_create
-
-IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
-    idempotency.HEADER,
-    OpenApiTypes.STR,
-    OpenApiParameter.HEADER,
-    description="Recommended, at most 255 characters. A repeat with the same key and body returns the first "
-    "answer (header Idempotent-Replayed: true) and creates nothing; the same key with another body is a 422.",
-)
 
 # Input
 
@@ -192,7 +183,7 @@ class TriggerApi(APIView):
         "decision (reason, next eligible time) if blocked. Send an Idempotency-Key: a repeat returns "
         "the first answer and never creates a second invitation.",
         request=TriggerInputSerializer,
-        parameters=[IDEMPOTENCY_KEY_PARAMETER],
+        parameters=[idempotency.HEADER_PARAMETER],
         responses={
             200: GatekeeperAnswerSerializer,
             201: GatekeeperAnswerSerializer,

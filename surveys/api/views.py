@@ -20,6 +20,7 @@ from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from cxfeedback import idempotency
+from cxfeedback.api import paginated
 from cxfeedback.exceptions import error_responses
 from departments.actors import Actor, actor_for_request
 from departments.api import acting_department
@@ -44,25 +45,11 @@ from surveys.services.send_requests import (
 )
 from surveys.services.surveys import survey_create, survey_create_from_template, survey_update
 
-IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
-    idempotency.HEADER,
-    OpenApiTypes.STR,
-    OpenApiParameter.HEADER,
-    description="Optional, at most 255 characters. A repeat with the same key and body returns the first "
-    "answer (header Idempotent-Replayed: true); the same key with another body is a 422.",
-)
-
 
 def _valid(serializer_class: type[Serializer], data, **kwargs) -> dict:
     serializer = serializer_class(data=data, **kwargs)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
-
-
-def _paginated(view: APIView, request: Request, rows, serializer_class: type[Serializer]) -> Response:
-    paginator = view.pagination_class()
-    page = paginator.paginate_queryset(rows, request, view=view)
-    return paginator.get_paginated_response(serializer_class(page, many=True).data)
 
 
 def _department_id(actor: Actor, slug: str | None) -> int | None:
@@ -92,7 +79,7 @@ class SurveyListApi(APIView):
             kind=filters.get("kind"),
             all_versions=filters["all_versions"],
         )
-        return _paginated(self, request, surveys, s.SurveyOutputSerializer)
+        return paginated(self, request, surveys, s.SurveyOutputSerializer)
 
 
 class SurveyCreateApi(APIView):
@@ -102,7 +89,7 @@ class SurveyCreateApi(APIView):
         operation_id="survey_create",
         summary="Create a survey",
         request=s.SurveyCreateInputSerializer,
-        parameters=[IDEMPOTENCY_KEY_PARAMETER],
+        parameters=[idempotency.HEADER_PARAMETER],
         responses={201: s.SurveyOutputSerializer, **error_responses(400, 401, 403, 404, 422)},
     )
     @idempotency.idempotent
@@ -134,7 +121,7 @@ class SurveyFromTemplateApi(APIView):
         summary="Create a survey from a built-in template",
         description="nps, csat or ces: the standard question on its fixed scale and a comment question.",
         request=s.SurveyFromTemplateInputSerializer,
-        parameters=[IDEMPOTENCY_KEY_PARAMETER],
+        parameters=[idempotency.HEADER_PARAMETER],
         responses={201: s.SurveyOutputSerializer, **error_responses(400, 401, 403, 404, 422)},
     )
     @idempotency.idempotent
@@ -215,7 +202,7 @@ class FrequencyRuleListApi(APIView):
         if active not in (None, "true", "false"):
             raise ValidationError({"active": ["Use true or false."]})
         rules = frequency_rule_list(active=None if active is None else active == "true")
-        return _paginated(self, request, rules, s.FrequencyRuleOutputSerializer)
+        return paginated(self, request, rules, s.FrequencyRuleOutputSerializer)
 
 
 def _rule_fields(actor: Actor, data: dict) -> dict:
@@ -234,7 +221,7 @@ class FrequencyRuleCreateApi(APIView):
         operation_id="frequency_rule_create",
         summary="Create a frequency rule (CX leads)",
         request=s.FrequencyRuleInputSerializer,
-        parameters=[IDEMPOTENCY_KEY_PARAMETER],
+        parameters=[idempotency.HEADER_PARAMETER],
         responses={201: s.FrequencyRuleDetailSerializer, **error_responses(400, 401, 403, 404, 422)},
     )
     @idempotency.idempotent
@@ -319,7 +306,7 @@ class SendRequestListApi(APIView):
             department_id=_department_id(actor, filters.get("department")),
             survey_id=filters.get("survey"),
         )
-        return _paginated(self, request, requests, s.SendRequestOutputSerializer)
+        return paginated(self, request, requests, s.SendRequestOutputSerializer)
 
 
 class SendRequestCreateApi(APIView):
@@ -330,7 +317,7 @@ class SendRequestCreateApi(APIView):
         summary="Create a send request (a draft)",
         description="Nothing is reserved until it is submitted. See the pre-flight report first.",
         request=s.SendRequestCreateInputSerializer,
-        parameters=[IDEMPOTENCY_KEY_PARAMETER],
+        parameters=[idempotency.HEADER_PARAMETER],
         responses={201: s.SendRequestOutputSerializer, **error_responses(400, 401, 403, 404, 422)},
     )
     @idempotency.idempotent
@@ -414,7 +401,7 @@ class SendRequestAudienceApi(APIView):
         description="Imports the contacts into the department (as the contact import does) and makes the "
         "file's rows the request's audience, replacing an earlier upload.",
         request={"multipart/form-data": s.AudienceUploadInputSerializer},
-        parameters=[IDEMPOTENCY_KEY_PARAMETER],
+        parameters=[idempotency.HEADER_PARAMETER],
         responses={200: s.AudienceUploadOutputSerializer, **error_responses(400, 401, 403, 404, 409, 422)},
     )
     @idempotency.idempotent
