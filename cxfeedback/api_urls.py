@@ -6,4 +6,5 @@ urlpatterns = [
     path("", include("contacts.api.urls")),
     path("", include("surveys.api.urls")),
     path("", include("surveys.api.trigger_urls")),
+    path("", include("results.api.urls")),
 ]

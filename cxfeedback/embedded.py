@@ -81,12 +81,15 @@ def embedded_broker_url() -> tuple[str, dict]:
     broker_dir = Path(os.environ.get("CXFEEDBACK_BROKER_DIR", BROKER_DIR))
     queue_dir = broker_dir / "queue"
     processed_dir = broker_dir / "processed"
-    for folder in (queue_dir, processed_dir):
+    control_dir = broker_dir / "control"
+    for folder in (queue_dir, processed_dir, control_dir):
         folder.mkdir(parents=True, exist_ok=True)
     options = {
         "data_folder_in": str(queue_dir),
         "data_folder_out": str(queue_dir),
         "processed_folder": str(processed_dir),
+        # Without it kombu keeps its exchange tables in ./control, wherever the process started.
+        "control_folder": str(control_dir),
         "store_processed": False,
     }
     return "filesystem://", options

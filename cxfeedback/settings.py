@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "departments",
     "contacts",
     "surveys",
+    "results",
 ]
 
 MIDDLEWARE = [

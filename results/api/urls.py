@@ -1,0 +1,6 @@
+from django.urls import include, path
+
+urlpatterns = [
+    path("", include("results.api.summary_urls")),
+    path("", include("results.api.responses_urls")),
+]

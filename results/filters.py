@@ -1,0 +1,132 @@
+"""The filters every results view and API shares: period, department, survey, survey kind, channel.
+
+A filter is parsed once from query parameters (`ResultsFilterForm`) into a `ResultsFilter`, and the
+scoped querysets below are the only way results code reads responses and invitations, so a
+department owner's view is narrowed in one place.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+
+from django import forms
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from contacts.models import Channel
+from departments.actors import Actor
+from departments.models import Department
+from surveys.models import Invitation, Response, Survey, SurveyKind
+
+DEFAULT_PERIOD = datetime.timedelta(days=365)
+
+
+@dataclass(frozen=True)
+class ResultsFilter:
+    """Start and end are dates in the project's time zone; both days are included."""
+
+    start: datetime.date
+    end: datetime.date
+    department_id: int | None = None
+    survey_family_id: int | None = None
+    survey_kind: str = ""
+    channel: str = ""
+
+    @property
+    def start_at(self) -> datetime.datetime:
+        return timezone.make_aware(datetime.datetime.combine(self.start, datetime.time.min))
+
+    @property
+    def end_before(self) -> datetime.datetime:
+        """The first moment after the period."""
+        next_day = self.end + datetime.timedelta(days=1)
+        return timezone.make_aware(datetime.datetime.combine(next_day, datetime.time.min))
+
+
+class ResultsFilterForm(forms.Form):
+    start = forms.DateField(required=False)
+    end = forms.DateField(required=False)
+    department = forms.ModelChoiceField(queryset=Department.objects.none(), required=False)
+    survey = forms.ModelChoiceField(queryset=Survey.objects.none(), required=False)
+    survey_kind = forms.ChoiceField(choices=[("", "Any kind"), *SurveyKind.choices], required=False)
+    channel = forms.ChoiceField(choices=[("", "Any channel"), *Channel.choices], required=False)
+
+    def __init__(self, *args, actor: Actor, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.actor = actor
+        self.fields["department"].queryset = departments_visible_to(actor)
+        # One entry per survey family: its current version stands for every version.
+        self.fields["survey"].queryset = surveys_visible_to(actor).filter(is_current=True)
+
+    def clean(self):
+        cleaned = super().clean()
+        start, end = cleaned.get("start"), cleaned.get("end")
+        if start and end and start > end:
+            self.add_error("end", "The end of the period is before its start.")
+        return cleaned
+
+    def results_filter(self) -> ResultsFilter:
+        """The filter of a valid form, with the last 365 days when no period is given."""
+        data = self.cleaned_data
+        end = data.get("end") or timezone.localdate()
+        start = data.get("start") or end - DEFAULT_PERIOD
+        survey = data.get("survey")
+        return ResultsFilter(
+            start=start,
+            end=end,
+            department_id=data["department"].pk if data.get("department") else None,
+            survey_family_id=survey.family_id if survey else None,
+            survey_kind=data.get("survey_kind", ""),
+            channel=data.get("channel", ""),
+        )
+
+
+def departments_visible_to(actor: Actor) -> QuerySet[Department]:
+    departments = Department.objects.order_by("name")
+    if actor.is_cx_lead:
+        return departments
+    return departments.filter(pk__in=actor.department_ids)
+
+
+def surveys_visible_to(actor: Actor) -> QuerySet[Survey]:
+    surveys = Survey.objects.order_by("name", "-version")
+    if actor.is_cx_lead:
+        return surveys
+    return surveys.filter(department_id__in=actor.department_ids)
+
+
+def responses_for(actor: Actor, results_filter: ResultsFilter) -> QuerySet[Response]:
+    """Responses submitted in the period that the actor may see, narrowed by the filter."""
+    responses = Response.objects.filter(
+        submitted_at__gte=results_filter.start_at, submitted_at__lt=results_filter.end_before
+    )
+    if not actor.is_cx_lead:
+        responses = responses.filter(department_id__in=actor.department_ids)
+    if results_filter.department_id:
+        responses = responses.filter(department_id=results_filter.department_id)
+    if results_filter.survey_family_id:
+        responses = responses.filter(survey__family_id=results_filter.survey_family_id)
+    if results_filter.survey_kind:
+        responses = responses.filter(survey__kind=results_filter.survey_kind)
+    if results_filter.channel:
+        responses = responses.filter(channel=results_filter.channel)
+    return responses
+
+
+def invitations_sent_for(actor: Actor, results_filter: ResultsFilter) -> QuerySet[Invitation]:
+    """Invitations sent in the period that the actor may see, narrowed by the filter."""
+    invitations = Invitation.objects.filter(
+        sent_at__gte=results_filter.start_at, sent_at__lt=results_filter.end_before
+    )
+    if not actor.is_cx_lead:
+        invitations = invitations.filter(department_id__in=actor.department_ids)
+    if results_filter.department_id:
+        invitations = invitations.filter(department_id=results_filter.department_id)
+    if results_filter.survey_family_id:
+        invitations = invitations.filter(survey_family_id=results_filter.survey_family_id)
+    if results_filter.survey_kind:
+        invitations = invitations.filter(survey_kind=results_filter.survey_kind)
+    if results_filter.channel:
+        invitations = invitations.filter(channel=results_filter.channel)
+    return invitations
