@@ -154,6 +154,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = envint("DATA_UPLOAD_MAX_MEMORY_SIZE", str(5 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 # A contact import file may be large; it is streamed from disk, never read whole.
 CONTACT_IMPORT_MAX_BYTES = envint("CONTACT_IMPORT_MAX_BYTES", str(100 * 1024 * 1024))
+# Uploaded contact files and per-row reports (names, addresses) are deleted after this many days.
+IMPORT_FILE_RETENTION_DAYS = envint("IMPORT_FILE_RETENTION_DAYS", "14")
 
 # Phone numbers written without a country code are read in this region (ISO 3166 code).
 PHONE_DEFAULT_REGION = os.environ.get("PHONE_DEFAULT_REGION", "DE").upper()
@@ -224,6 +226,7 @@ DISPATCH_INTERVAL = envint("DISPATCH_INTERVAL", "10")
 SWEEP_INTERVAL = envint("SWEEP_INTERVAL", "120")
 EXPIRE_INTERVAL = envint("EXPIRE_INTERVAL", "600")
 REMINDER_INTERVAL = envint("REMINDER_INTERVAL", "900")
+HOUSEKEEPING_INTERVAL = envint("HOUSEKEEPING_INTERVAL", "3600")  # old import files, idempotency keys
 # Quiet hours in the contact's own time zone (HH:MM; equal start and end mean none): sends are deferred.
 QUIET_HOURS_START = os.environ.get("QUIET_HOURS_START", "21:00")
 QUIET_HOURS_END = os.environ.get("QUIET_HOURS_END", "08:00")
@@ -244,12 +247,14 @@ if DELIVERY_BATCH_SECONDS >= CELERY_TASK_SOFT_TIME_LIMIT:
 
 # Each run is dropped if it has waited a whole interval in the queue: the next one does the same work.
 CELERY_BEAT_SCHEDULE = {
-    name: {"task": f"surveys.tasks.{task}", "schedule": every, "options": {"expires": every}}
+    name: {"task": task, "schedule": every, "options": {"expires": every}}
     for name, task, every in [
-        ("dispatch-due-invitations", "dispatch_due_task", DISPATCH_INTERVAL),
-        ("sweep-stuck-invitations", "sweep_stuck_task", SWEEP_INTERVAL),
-        ("expire-invitations", "expire_invitations_task", EXPIRE_INTERVAL),
-        ("send-reminders", "send_reminders_task", REMINDER_INTERVAL),
+        ("dispatch-due-invitations", "surveys.tasks.dispatch_due_task", DISPATCH_INTERVAL),
+        ("sweep-stuck-invitations", "surveys.tasks.sweep_stuck_task", SWEEP_INTERVAL),
+        ("expire-invitations", "surveys.tasks.expire_invitations_task", EXPIRE_INTERVAL),
+        ("send-reminders", "surveys.tasks.send_reminders_task", REMINDER_INTERVAL),
+        ("purge-import-files", "contacts.tasks.import_files_purge_task", HOUSEKEEPING_INTERVAL),
+        ("purge-idempotency-keys", "departments.tasks.idempotency_records_purge_task", HOUSEKEEPING_INTERVAL),
     ]
 }
 

@@ -1,6 +1,7 @@
 """The admin's CSV import as a department owner: upload → preview (nothing written) → confirm →
 result, with CSRF checks on, and scoped so another department's import is a 404."""
 
+import datetime as dt
 import html
 import re
 
@@ -8,7 +9,9 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
+from contacts.importing.housekeeping import import_files_purge
 from contacts.models import Contact, ContactImport, Identity
 from tests import factories
 
@@ -167,3 +170,23 @@ def test_staff_without_the_import_permission_get_403(support, client):
     client.force_login(factories.UserFactory(username="intern"))
 
     assert client.get(reverse("admin:contacts_contact_import")).status_code == 403
+
+
+def test_import_files_are_deleted_after_the_retention_period(support, alice_client, import_dir, settings):
+    settings.IMPORT_FILE_RETENTION_DAYS = 14
+    contact_import = previewed_import(alice_client, support)
+    assert len(list(import_dir.iterdir())) == 2  # the upload and its preview report
+
+    assert import_files_purge(now=timezone.now() + dt.timedelta(days=13)) == 0
+    assert len(list(import_dir.iterdir())) == 2
+
+    assert import_files_purge(now=timezone.now() + dt.timedelta(days=15)) == 2
+    assert not any(import_dir.iterdir())
+    report = alice_client.get(reverse("admin:contacts_contact_import_report", args=[contact_import.pk]))
+    assert report.status_code == 404
+    contact_import.refresh_from_db()
+    assert contact_import.stored_file == "" and contact_import.report_file == ""
+    confirm_url = reverse("admin:contacts_contact_import_confirm", args=[contact_import.pk])
+    page = html.unescape(alice_client.post(confirm_url, follow=True).content.decode())
+    assert "upload it again" in page
+    assert Contact.objects.count() == 0

@@ -150,3 +150,16 @@ def test_concurrent_requests_with_one_key_have_one_effect(support_api):
         assert len({r.json()["id"] for r in responses}) == 1
         assert sum(r.has_header("Idempotent-Replayed") for r in responses) == threads_per_round - 1
     assert Contact.objects.count() == rounds
+
+
+def test_housekeeping_runs_on_the_beat(settings):
+    tasks = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    housekeeping = {
+        "departments.tasks.idempotency_records_purge_task",
+        "contacts.tasks.import_files_purge_task",
+    }
+    assert housekeeping <= tasks
+    from cxfeedback.celery import app
+
+    app.loader.import_default_modules()
+    assert tasks <= set(app.tasks)
