@@ -1,5 +1,6 @@
 """What the providers tell us about consent: the email provider's bounces and complaints (through
-django-anymail's tracking signal) and inbound SMS STOP messages. Both become consent records
+django-anymail's tracking signal), mail to the unsubscribe@ address that List-Unsubscribe offers
+(anymail's inbound signal) and inbound SMS STOP messages. All become consent records
 (surveys/services/preferences.py) that the gatekeeper honours at its next decision."""
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from django.utils.crypto import constant_time_compare
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from surveys.services.preferences import consent_from_email_event, consent_from_sms_stop
+from surveys.links import sender_domain
+from surveys.selectors.public import invitation_for_token
+from surveys.services.preferences import consent_from_email_event, consent_from_sms_stop, consent_unsubscribe
 
 logger = logging.getLogger(__name__)
 
@@ -23,6 +26,8 @@ STOP_WORDS = frozenset(
     {"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "arret", "arrêt", "stopp", "abmelden"}
 )
 SECRET_HEADER = "X-Webhook-Secret"  # noqa: S105 — a header name, not a secret
+# The subject surveys/links.py puts in List-Unsubscribe's mailto; a mail client may prefix "Re:" etc.
+UNSUBSCRIBE_SUBJECT = re.compile(r"unsubscribe-([A-Za-z0-9_-]{16,200})")
 
 
 def email_tracking_received(sender, event, esp_name: str, **kwargs) -> None:
@@ -33,6 +38,26 @@ def email_tracking_received(sender, event, esp_name: str, **kwargs) -> None:
     )
     if recorded is not None:
         logger.info("%s from %s recorded as consent #%s", event.event_type, esp_name, recorded.pk)
+
+
+def email_inbound_received(sender, event, esp_name: str, **kwargs) -> None:
+    """django-anymail's `inbound` signal: a mail to unsubscribe@ (List-Unsubscribe's mailto) whose
+    subject names a personal link's token unsubscribes that link's contact, exactly like the one-click
+    POST. The token, not the sender's address, says who: a From header is easy to forge, and mail
+    clients send from whichever address they like. Other inbound mail is not ours to act on."""
+    message = event.message
+    recipients = [address.addr_spec.casefold() for address in (message.to or [])] if message else []
+    if f"unsubscribe@{sender_domain()}".casefold() not in recipients:
+        return
+    match = UNSUBSCRIBE_SUBJECT.search(message.subject or "")
+    invitation = invitation_for_token(match.group(1)) if match else None
+    if invitation is None:
+        logger.info("Unsubscribe mail from %s without a known link; nothing recorded", esp_name)
+        return
+    recorded = consent_unsubscribe(invitation=invitation)
+    logger.info(
+        "Unsubscribe mail for invitation #%s: %s", invitation.pk, "recorded" if recorded else "already"
+    )
 
 
 @csrf_exempt  # a provider's server-to-server call, authenticated by the shared secret instead

@@ -1,7 +1,9 @@
 """One-click unsubscribe and the preference centre: what the customer chooses is a consent record,
 and the gatekeeper honours it at its very next decision."""
 
+import base64
 import datetime as dt
+import json
 
 import pytest
 from django.test import Client
@@ -9,6 +11,7 @@ from django.utils import timezone
 
 from contacts.models import Consent
 from departments.actors import Actor
+from surveys import links
 from surveys.services.eligibility import eligibility_check
 from surveys.services.preferences import consent_from_email_event
 from surveys.services.send_requests import send_request_preflight
@@ -246,3 +249,54 @@ def test_a_german_contact_gets_the_pages_in_german(client, support):
     assert "Nur die Umfragen von Support" in preferences
     assert ">Abmelden</button>" in unsubscribe
     assert "Sie sind abgemeldet" in done
+
+
+def inbound_mail(client: Client, *, to: str, subject: str):
+    """A mail arriving at the provider's inbound address, as Postmark's inbound webhook posts it."""
+    message = {
+        "FromFull": {"Email": "carla@example.com", "Name": "Carla"},
+        "ToFull": [{"Email": to, "Name": ""}],
+        "Subject": subject,
+        "TextBody": "",
+        "Headers": [],
+    }
+    return client.post(
+        "/webhooks/anymail/postmark/inbound/",
+        json.dumps(message),
+        content_type="application/json",
+        HTTP_AUTHORIZATION="Basic " + base64.b64encode(b"user:pass").decode(),
+    )
+
+
+def test_a_mail_to_the_unsubscribe_address_unsubscribes_like_the_button(
+    client, link, customer, support, marketing, settings
+):
+    """List-Unsubscribe's mailto: the mail client sends `unsubscribe-<token>` to unsubscribe@."""
+    settings.ANYMAIL = {"WEBHOOK_SECRET": "user:pass"}
+    _, token = link
+    address = links.unsubscribe_mailto(token).removeprefix("mailto:").split("?")[0]
+
+    answers = [inbound_mail(client, to=address, subject=f"Re: unsubscribe-{token}") for _ in range(2)]
+
+    assert [answer.status_code for answer in answers] == [200, 200]
+    assert Consent.objects.filter(contact=customer, kind=Consent.Kind.OPT_OUT).count() == 1
+    assert gatekeeper_says(customer, support) == gatekeeper_says(customer, marketing) == "opted_out"
+
+
+@pytest.mark.parametrize(
+    "to, subject",
+    [
+        ("unsubscribe@cxfeedback.localhost", "unsubscribe-not-a-token-anyone-was-given"),
+        ("unsubscribe@cxfeedback.localhost", "please stop"),
+        ("someone-else@cxfeedback.localhost", "unsubscribe-{token}"),
+    ],
+)
+def test_other_inbound_mail_unsubscribes_nobody(client, link, customer, support, settings, to, subject):
+    settings.ANYMAIL = {"WEBHOOK_SECRET": "user:pass"}
+    settings.DEFAULT_FROM_EMAIL = "Surveys <surveys@cxfeedback.localhost>"
+    _, token = link
+
+    assert inbound_mail(client, to=to, subject=subject.format(token=token)).status_code == 200
+
+    assert not Consent.objects.filter(contact=customer, kind=Consent.Kind.OPT_OUT).exists()
+    assert gatekeeper_says(customer, support) == ""
