@@ -238,3 +238,27 @@ class ContactImportIssue(models.Model):
     def __str__(self) -> str:
         column = f", {self.column}" if self.column else ""
         return f"Row {self.row_number}{column}: {self.get_kind_display().lower()} — {self.reason}"
+
+
+class ErasedIdentity(models.Model):
+    """What is left of an erased contact's identity: the SHA-256 of its normalised form, kept only
+    when the person had opted out, with the opt-outs then in force.
+
+    The promise "never asked again after saying no" must outlive erasure: a later import or upsert of
+    the same address creates a new contact, and a trigger on Identity (migration 0003) gives that
+    contact these opt-outs again. A plain digest, not one keyed with SECRET_KEY: a key rotation would
+    silently drop every suppression. An address is guessable, so the digest tells only someone who
+    already knows it that its owner asked to be forgotten and not surveyed — the least that keeps
+    the promise.
+    """
+
+    digest = models.CharField(max_length=64, unique=True, help_text="sha256 of kind:source:normalised.")
+    # [{"department": id or null, "channel": "" or "email"/"sms"}]: the opt-outs in force at erasure.
+    opt_outs = models.JSONField(default=list)
+    erased_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name_plural = "erased identities"
+
+    def __str__(self) -> str:
+        return f"Erased identity {self.digest[:12]}…"

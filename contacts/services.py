@@ -16,6 +16,8 @@ from django.db.models import Q
 from django.utils import timezone
 from rest_framework import status
 
+from audit.models import AuditEntry
+from audit.services import audit_record
 from contacts.locks import identities_lock, identity_lock_key
 from contacts.models import Channel, Consent, Contact, DepartmentContact, Identity, validate_time_zone
 from contacts.normalise import InvalidIdentity, normalise_identity
@@ -251,17 +253,39 @@ def consent_record(
             "department: an opt-in for every department can be recorded only by a CX lead; "
             "name your department to record an opt-in for it.",
         )
-    return Consent.objects.create(
-        contact=contact,
-        department=department,
-        channel=channel,
-        kind=kind,
-        until=until,
-        source=source,
-        note=note,
-        recorded_by=actor.label(),
-        created_at=now,
-    )
+    with transaction.atomic():
+        consent = Consent.objects.create(
+            contact=contact,
+            department=department,
+            channel=channel,
+            kind=kind,
+            until=until,
+            source=source,
+            note=note,
+            recorded_by=actor.label(),
+            created_at=now,
+        )
+        audit_record(
+            action=AuditEntry.Action.CONSENT_RECORDED, obj=contact, actor=actor, **consent_audit(consent)
+        )
+    return consent
+
+
+def consent_audit(consent: Consent) -> dict[str, Any]:
+    """The audit entry's summary and details of a consent record: its scope, never its note."""
+    scope = f"department {consent.department_id}" if consent.department_id else "every department"
+    channel = consent.channel or "every channel"
+    return {
+        "summary": f"{consent.kind} ({consent.source}) for {scope} on {channel}",
+        "details": {
+            "consent": consent.pk,
+            "kind": consent.kind,
+            "source": consent.source,
+            "department": consent.department_id,
+            "channel": consent.channel,
+            "until": consent.until.isoformat() if consent.until else None,
+        },
+    }
 
 
 def _consent_validate(*, kind: str, channel: str, until: dt.datetime | None, source: str, now: dt.datetime):

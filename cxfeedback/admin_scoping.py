@@ -100,6 +100,15 @@ class DepartmentScopedAdmin:
             return related_admin.get_queryset(request).prefetch_related(None)
         return None
 
+    def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None):
+        # Django's delete view checks the permission before it looks at the object, so another
+        # department's id would answer 403 where a missing one answers 404 when the user may not
+        # delete: both are 404 here, before any permission check.
+        obj = super().get_object(request, object_id, from_field)
+        if obj is None:
+            raise Http404(f"No {self.opts.verbose_name} with this id.")
+        return obj
+
     def _get_obj_does_not_exist_redirect(self, request: HttpRequest, opts, object_id: str):
         # Django's admin answers an unknown id with a redirect and a "doesn't exist" message. Rows of
         # another department are unknown ids here (get_queryset leaves them out): answer 404, as the

@@ -7,13 +7,16 @@ Every page here:
   status and queries, in the visitor's language, so an outsider cannot tell them apart;
 - speaks the contact's language once the token is known (Contact.locale);
 - changes nothing on GET except marking a survey opened (link scanners fetch every link);
-- is rate limited per client (settings.PUBLIC_RATE_LIMIT), sends `Referrer-Policy: no-referrer` so
-  the token in the address never leaves in a Referer header, and is never cached;
-- takes its POSTs without Django's CSRF check (`token_page`). Under no-referrer a browser sends its
-  own form's POST with `Origin: null` and no Referer, which the check refuses (on HTTPS it insists
-  on one or the other). And the check has nothing to protect here: CSRF abuses credentials the
-  browser adds by itself (a session cookie), while these pages' only credential is the token in
-  the address, which a page on another site cannot know. So they set no cookie at all.
+- is rate limited per client (settings.PUBLIC_RATE_LIMIT), sends `Referrer-Policy: strict-origin`
+  so the token in the address never leaves in a Referer header (only the site's origin does, even
+  to the site itself), and is never cached;
+- checks its forms' POSTs with Django's CSRF protection (a token in the form, the csrftoken
+  cookie, and over HTTPS the Origin header): the token in the address keeps outsiders out, and the
+  CSRF check keeps another site from making the customer's own browser post on their behalf (a
+  link they were tricked into opening, then a forged "unsubscribe" or answer). strict-origin, not
+  no-referrer: under no-referrer Chromium posts forms with `Origin: null`, which the check refuses.
+  The one exception is RFC 8058's one-click unsubscribe, which a mail provider POSTs with no cookie
+  and no form (`one_click_or_csrf`).
 """
 
 from __future__ import annotations
@@ -23,12 +26,13 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.middleware.csrf import get_token
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.cache import add_never_cache_headers
-from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods
 
 from cxfeedback.rate_limit import Rate, rate_limit_exceeded
@@ -80,7 +84,7 @@ def public_page(*, limit_posts: bool = True) -> Callable[[Callable], Callable]:
                 response["Retry-After"] = str(retry_after)
             else:
                 response = view(request, *args, **kwargs)
-            response["Referrer-Policy"] = "no-referrer"
+            response["Referrer-Policy"] = "strict-origin"
             response["X-Robots-Tag"] = "noindex, nofollow"
             add_never_cache_headers(response)
             return response
@@ -90,9 +94,23 @@ def public_page(*, limit_posts: bool = True) -> Callable[[Callable], Callable]:
     return decorate
 
 
-def token_page(view: Callable) -> Callable:
-    """A page whose address carries the token: exempt from the CSRF check (see the module's note)."""
-    return csrf_exempt(view)
+# RFC 8058: the body of a mail provider's one-click unsubscribe POST.
+ONE_CLICK = ("List-Unsubscribe", "One-Click")
+
+
+def one_click_or_csrf(view: Callable) -> Callable:
+    """CSRF-checked like every form, except the RFC 8058 one-click POST, which comes from the mail
+    provider with no cookie and no form token; it only ever unsubscribes, and only a token holder
+    can make one count."""
+    protected = csrf_protect(view)
+
+    @functools.wraps(view)
+    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if request.method == "POST" and request.POST.get(ONE_CLICK[0]) == ONE_CLICK[1]:
+            return view(request, *args, **kwargs)
+        return protected(request, *args, **kwargs)
+
+    return csrf_exempt(wrapped)
 
 
 def _public_rate() -> Rate:
@@ -124,7 +142,6 @@ def _link_invalid(request: HttpRequest) -> HttpResponse:
 
 
 @public_page()
-@token_page
 @require_http_methods(["GET", "HEAD", "POST"])
 def survey(request: HttpRequest, token: str) -> HttpResponse:
     now = timezone.now()
@@ -162,22 +179,27 @@ def _survey_context(survey: Survey, form: SurveyForm) -> dict:
 
 def _survey_page(request: HttpRequest, survey: Survey) -> HttpResponse:
     """The survey with nothing filled in. For a sent (frozen) survey that page is the same for
-    every customer — it holds no token and no cookie — so each process renders it once per
-    language."""
+    every customer but for its CSRF token, so each process renders it once per language and puts
+    each visitor's token in."""
     if survey.frozen_at is None:
         return _render(request, "survey.html", _survey_context(survey, SurveyForm(survey_questions(survey))))
-    response = HttpResponse(_frozen_survey_page(survey.pk, translation.get_language()))
+    page = _frozen_survey_page(survey.pk, translation.get_language())
+    response = HttpResponse(page.replace(CSRF_PLACEHOLDER, get_token(request), 1))
     response["Content-Language"] = translation.get_language()
     return response
+
+
+# Stands for the visitor's CSRF token in a cached page; letters only, so escaping leaves it alone.
+CSRF_PLACEHOLDER = "CSRFTOKENPLACEHOLDERxQzv"
 
 
 @functools.lru_cache(maxsize=256)
 def _frozen_survey_page(survey_id: int, language: str) -> str:
     survey = Survey.objects.get(pk=survey_id)
+    context = _survey_context(survey, SurveyForm(survey_questions(survey)))
+    context["csrf_token"] = CSRF_PLACEHOLDER
     with translation.override(language):
-        return render_to_string(
-            TEMPLATES + "survey.html", _survey_context(survey, SurveyForm(survey_questions(survey)))
-        )
+        return render_to_string(TEMPLATES + "survey.html", context)
 
 
 @public_page()
@@ -197,7 +219,7 @@ def survey_thanks(request: HttpRequest, token: str) -> HttpResponse:
 # unsubscribes from shared addresses, and a lost one means surveying someone who said no. Only a
 # token holder can make one count, and 192-bit tokens cannot be guessed at any rate.
 @public_page(limit_posts=False)
-@token_page  # and RFC 8058's one-click POST comes from the mail provider, with no cookie or form token
+@one_click_or_csrf
 @require_http_methods(["GET", "HEAD", "POST"])
 def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     """GET shows a button; POST (the button, or a mail provider's one-click) unsubscribes. Works after
@@ -215,7 +237,6 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
 
 
 @public_page()
-@token_page
 @require_http_methods(["GET", "HEAD", "POST"])
 def preferences(request: HttpRequest, token: str) -> HttpResponse:
     """The preference centre: pause surveys, stop one department's or everyone's, choose a channel."""

@@ -7,7 +7,6 @@ the route's class combines them, so a side-effecting operation stays one view.
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
-from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
@@ -25,6 +24,7 @@ from contacts.services import consent_record, contact_upsert
 from cxfeedback import idempotency
 from cxfeedback.api import paginated
 from cxfeedback.exceptions import error_responses
+from cxfeedback.parsers import JSONParser
 from departments.actors import actor_for_request
 from departments.api import acting_department
 from departments.selectors import department_get
@@ -150,11 +150,12 @@ class ConsentRecordApi(APIView):
     )
     @idempotency.idempotent
     def post(self, request: Request, contact_id: int) -> Response:
+        actor = actor_for_request(request)
+        # Found first: another department's contact is a 404 whatever the body, never a 400.
+        contact = contact_get(actor=actor, contact_id=contact_id)
         serializer = ConsentRecordInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        actor = actor_for_request(request)
-        contact = contact_get(actor=actor, contact_id=contact_id)
         slug = data["department"]
         consent = consent_record(
             actor=actor,

@@ -17,11 +17,15 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.db import transaction
 from django.utils import timezone
 
+from audit.models import AuditEntry
+from audit.services import audit_record
 from contacts.consent_selectors import consent_status
-from contacts.models import Channel, Consent, Identity
+from contacts.models import Channel, Consent, Contact, Identity
 from contacts.normalise import InvalidIdentity, normalise_identity
+from contacts.services import consent_audit
 from cxfeedback.exceptions import ApplicationError
 from surveys.models import Invitation
 
@@ -45,17 +49,25 @@ def _consent_add(
     until: dt.datetime | None = None,
     note: str = "",
 ) -> Consent:
-    return Consent.objects.create(
-        contact_id=contact_id,
-        department_id=department_id,
-        channel=channel,
-        kind=kind,
-        until=until,
-        source=source,
-        note=note,
-        recorded_by=recorded_by[:100],
-        created_at=now,
-    )
+    with transaction.atomic():
+        consent = Consent.objects.create(
+            contact_id=contact_id,
+            department_id=department_id,
+            channel=channel,
+            kind=kind,
+            until=until,
+            source=source,
+            note=note,
+            recorded_by=recorded_by[:100],
+            created_at=now,
+        )
+        audit_record(
+            action=AuditEntry.Action.CONSENT_RECORDED,
+            obj=Contact(pk=contact_id),  # by id: the row itself is not needed
+            actor_label=recorded_by[:100],
+            **consent_audit(consent),
+        )
+    return consent
 
 
 def _opt_out_once(*, contact_id: int, channel: str, now: dt.datetime, **fields) -> Consent | None:

@@ -13,6 +13,8 @@ from typing import Any
 from django.db import transaction
 from rest_framework import status
 
+from audit.models import AuditEntry
+from audit.services import audit_record
 from contacts.models import Channel
 from cxfeedback.exceptions import ApplicationError
 from departments.actors import Actor
@@ -105,9 +107,18 @@ def rule_snapshot(rule: FrequencyRule) -> dict[str, Any]:
     }
 
 
-def _version_write(rule: FrequencyRule, actor: Actor) -> None:
+def _version_write(rule: FrequencyRule, actor: Actor, changed: list[str]) -> None:
+    snapshot = rule_snapshot(rule)
     FrequencyRuleVersion.objects.create(
-        rule=rule, version=rule.version, snapshot=rule_snapshot(rule), changed_by_id=actor.user_id
+        rule=rule, version=rule.version, snapshot=snapshot, changed_by_id=actor.user_id
+    )
+    created = rule.version == 1
+    audit_record(
+        action=AuditEntry.Action.RULE_CREATED if created else AuditEntry.Action.RULE_CHANGED,
+        obj=rule,
+        actor=actor,
+        summary=f"{rule.name!r} version {rule.version}" + ("" if created else f": {', '.join(changed)}"),
+        details={"version": rule.version, "changed": changed, "snapshot": snapshot},
     )
 
 
@@ -144,7 +155,7 @@ def frequency_rule_create(
         }
     )
     rule = FrequencyRule.objects.create(version=1, **fields)
-    _version_write(rule, actor)
+    _version_write(rule, actor, sorted(fields))
     return rule
 
 
@@ -170,7 +181,7 @@ def frequency_rule_update(*, actor: Actor, rule: FrequencyRule, **changes: Any) 
             setattr(locked, field, value)
         locked.version += 1
         locked.save()
-        _version_write(locked, actor)
+        _version_write(locked, actor, sorted(changed))
     return locked
 
 
