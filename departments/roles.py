@@ -38,7 +38,7 @@ def department_ids_for(user: AbstractBaseUser) -> list[int]:
 # What each role may do, by app label and permission codename. A CX lead gets every permission of
 # these apps except deleting history (HISTORY_MODELS); a department owner gets the listed ones and
 # sees only their departments' rows (the admin and the API scope every queryset).
-ROLE_APPS = ("departments", "contacts", "surveys")
+ROLE_APPS = ("departments", "contacts", "surveys", "results")
 HISTORY_MODELS = {"consent", "decision", "invitation", "response", "auditentry"}
 DEPARTMENT_OWNER_PERMISSIONS = {
     # Owners run their own department's integrations: they create and revoke its API keys.
@@ -73,9 +73,9 @@ DEPARTMENT_OWNER_PERMISSIONS = {
         "view_response",
         "view_answer",
         "view_frequencyrule",
-        "view_followup",
-        "change_followup",
     ],
+    # Owners work through their department's follow-ups; CX leads write the follow-up rules.
+    "results": ["view_followup", "change_followup", "view_followuprule"],
 }
 
 

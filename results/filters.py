@@ -17,9 +17,11 @@ from django.utils import timezone
 from contacts.models import Channel
 from departments.actors import Actor
 from departments.models import Department
-from surveys.models import Invitation, Response, Survey, SurveyKind
+from surveys.models import Answer, Decision, Invitation, Response, Survey, SurveyKind
 
 DEFAULT_PERIOD = datetime.timedelta(days=365)
+EARLIEST_DAY = datetime.date(1970, 1, 1)
+LATEST_DAY = datetime.date(2999, 12, 31)
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,12 @@ class ResultsFilterForm(forms.Form):
     def clean(self):
         cleaned = super().clean()
         start, end = cleaned.get("start"), cleaned.get("end")
+        for name, day in (("start", start), ("end", end)):
+            # Far-off days are typing errors, and near the ends of the calendar the period's
+            # moments (start_at, end_before) would not even exist.
+            if day and not EARLIEST_DAY <= day <= LATEST_DAY:
+                self.add_error(name, f"Give a day between {EARLIEST_DAY.year} and {LATEST_DAY.year}.")
+                start = end = None
         if start and end and start > end:
             self.add_error("end", "The end of the period is before its start.")
         return cleaned
@@ -130,3 +138,43 @@ def invitations_sent_for(actor: Actor, results_filter: ResultsFilter) -> QuerySe
     if results_filter.channel:
         invitations = invitations.filter(channel=results_filter.channel)
     return invitations
+
+
+def answers_for(actor: Actor, results_filter: ResultsFilter) -> QuerySet[Answer]:
+    """Answers of the responses `responses_for` returns, as one join rather than a subquery, so
+    aggregates over answers can group by their response's columns."""
+    answers = Answer.objects.filter(
+        response__submitted_at__gte=results_filter.start_at,
+        response__submitted_at__lt=results_filter.end_before,
+    )
+    if not actor.is_cx_lead:
+        answers = answers.filter(response__department_id__in=actor.department_ids)
+    if results_filter.department_id:
+        answers = answers.filter(response__department_id=results_filter.department_id)
+    if results_filter.survey_family_id:
+        answers = answers.filter(response__survey__family_id=results_filter.survey_family_id)
+    if results_filter.survey_kind:
+        answers = answers.filter(response__survey__kind=results_filter.survey_kind)
+    if results_filter.channel:
+        answers = answers.filter(response__channel=results_filter.channel)
+    return answers
+
+
+def decisions_for(actor: Actor, results_filter: ResultsFilter) -> QuerySet[Decision]:
+    """The gatekeeper's decisions made in the period on the actor's send requests, narrowed by the
+    filter. A department owner gets only their own requests' decisions: what other departments
+    asked for, and whom they were refused, is theirs alone (PRODUCT.md §4.4)."""
+    decisions = Decision.objects.filter(
+        decided_at__gte=results_filter.start_at, decided_at__lt=results_filter.end_before
+    )
+    if not actor.is_cx_lead:
+        decisions = decisions.filter(send_request__department_id__in=actor.department_ids)
+    if results_filter.department_id:
+        decisions = decisions.filter(send_request__department_id=results_filter.department_id)
+    if results_filter.survey_family_id:
+        decisions = decisions.filter(send_request__survey__family_id=results_filter.survey_family_id)
+    if results_filter.survey_kind:
+        decisions = decisions.filter(send_request__survey__kind=results_filter.survey_kind)
+    if results_filter.channel:
+        decisions = decisions.filter(send_request__channel=results_filter.channel)
+    return decisions

@@ -1,5 +1,6 @@
 """Responses: a customer's answers to one invitation, exactly one response per invitation."""
 
+from django.contrib.postgres.indexes import BrinIndex
 from django.db import models
 
 from contacts.models import Channel, Contact
@@ -33,6 +34,9 @@ class Response(models.Model):
             models.Index(fields=["survey", "submitted_at"], name="response_survey_time"),
             # A contact's timeline: every answer across departments.
             models.Index(fields=["contact", "submitted_at"], name="response_contact_time"),
+            # Every department's responses of a period (the results dashboard reads today's, after the
+            # daily rollups). Responses are written in time order, which is what BRIN needs.
+            BrinIndex(fields=["submitted_at"], name="response_submitted_brin"),
         ]
 
     def __str__(self) -> str:

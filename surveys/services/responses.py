@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from rest_framework import status
 
 from cxfeedback.exceptions import ApplicationError, Conflict
+from results.services.followups import follow_up_on_submit
 from surveys.models import Answer, Invitation, Question, QuestionKind, Response
 from surveys.selectors.public import survey_questions
 
@@ -79,9 +80,12 @@ def response_submit(
         "choices": [json.dumps(answer.value_choices) for answer in cleaned],
     }
     try:
-        with connection.cursor() as cursor:
-            cursor.execute(SUBMIT_SQL, parameters)
-            response_id = cursor.fetchone()[0]
+        # A detractor's answer opens a follow-up (issue 5), in one transaction with the response.
+        with follow_up_on_submit(invitation=invitation, answers=cleaned, now=now) as follow_up:
+            with connection.cursor() as cursor:
+                cursor.execute(SUBMIT_SQL, parameters)
+                response_id = cursor.fetchone()[0]
+            follow_up.open(response_id)
     except IntegrityError as error:
         cause = getattr(error.__cause__, "diag", None)
         if cause is not None and cause.constraint_name == ONE_RESPONSE_PER_INVITATION:

@@ -1,0 +1,108 @@
+"""Closing the loop (issue 5): a detractor's answer becomes a follow-up item for the department that
+asked, and CX leads add follow-up rules of their own on top of the built-in thresholds."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from contacts.models import Contact
+from departments.models import Department
+from surveys.models import Answer, QuestionKind, Response, Survey
+
+# Answers that always ask for a follow-up, whatever the rules say: an NPS detractor (0–6) and a
+# dissatisfied CSAT (1–2). The values are the highest that still counts.
+BUILT_IN_DETRACTOR_MAX = {QuestionKind.NPS: 6, QuestionKind.CSAT: 2}
+
+SCALE_KINDS = [
+    (QuestionKind.NPS.value, QuestionKind.NPS.label),
+    (QuestionKind.CSAT.value, QuestionKind.CSAT.label),
+    (QuestionKind.CES.value, QuestionKind.CES.label),
+    (QuestionKind.RATING.value, QuestionKind.RATING.label),
+]
+
+
+class FollowUpRule(models.Model):
+    """A CX lead's rule: an answer to a question of `question_kind` at or below `max_value` asks for a
+    follow-up — in every survey, or only in one survey (any of its versions). Rules add to the
+    built-in thresholds (BUILT_IN_DETRACTOR_MAX); they never silence them.
+
+    `exempt_from_frequency_rules`: whether the department may contact the customer about a follow-up
+    this rule created even while the frequency rules would block a survey to them (see
+    results/services/followups.py)."""
+
+    name = models.CharField(max_length=200)
+    is_active = models.BooleanField(default=True)
+    question_kind = models.CharField(max_length=20, choices=SCALE_KINDS)
+    max_value = models.IntegerField(help_text="Answers at or below this value ask for a follow-up.")
+    survey = models.ForeignKey(
+        Survey,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Only this survey (any version of it); empty: every survey.",
+    )
+    exempt_from_frequency_rules = models.BooleanField(
+        default=False,
+        help_text="Follow-ups created by this rule may contact the customer even when the frequency "
+        "rules would not allow a survey now.",
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "pk"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class FollowUp(models.Model):
+    """A detractor's response waiting for someone of the owning department to get back to them."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        IN_PROGRESS = "in_progress", "In progress"
+        CLOSED = "closed", "Closed"
+
+    # One follow-up per response: a retried or duplicate submission can never make a second one.
+    response = models.OneToOneField(Response, on_delete=models.CASCADE, related_name="follow_up")
+    # The detractor answer that asked for it (the first one, by question position).
+    answer = models.ForeignKey(Answer, on_delete=models.CASCADE, related_name="+")
+    # Copied from the response, so the admin and the open count read one table.
+    department = models.ForeignKey(Department, on_delete=models.PROTECT, related_name="+", db_index=False)
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="+")
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.OPEN)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Who gets back to the customer.",
+    )
+    note = models.TextField(blank=True)
+    exempt_from_frequency_rules = models.BooleanField(default=False, editable=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+    closed_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            # The admin's list of a department's follow-ups by status, and the dashboard's open count.
+            models.Index(
+                fields=["department", "created_at"],
+                condition=~Q(status="closed"),
+                name="follow_up_not_closed",
+            ),
+            models.Index(fields=["department", "status"], name="follow_up_department_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Follow-up #{self.pk} ({self.get_status_display()})"
+
+
+# The dashboard's daily rollups have a module of their own; imported so Django registers them.
+from results.rollups import DailyDecisions, DailyResults, DailyRollupState  # noqa: E402, F401
