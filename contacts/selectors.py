@@ -96,6 +96,8 @@ def _attributes_filter(contacts: QuerySet[Contact], filters: Mapping[str, Any]) 
             continue
         if not key:
             raise ValidationError({parameter: ["Name the attribute, as in attr.tier=gold."]})
+        if "\x00" in key or "\x00" in value:  # jsonb cannot hold it: PostgreSQL would refuse the query
+            raise ValidationError({parameter: ["Null characters are not allowed."]})
         condition = Q(attributes__contains={key: value})
         typed = _json_scalar(value)
         if typed is not None:

@@ -6,5 +6,6 @@ urlpatterns = [
     path("", include("contacts.api.urls")),
     path("", include("surveys.api.urls")),
     path("", include("surveys.api.trigger_urls")),
+    path("", include("surveys.api.erasure_urls")),
     path("", include("results.api.urls")),
 ]

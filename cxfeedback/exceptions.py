@@ -8,7 +8,8 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
@@ -115,3 +116,30 @@ def _first_message(detail: Any, path: str = "") -> str:
                 return _first_message(value, where)
     text = str(detail)
     return f"{path}: {text}" if path else text
+
+
+# Django's own error pages, for requests that never reach a DRF view: an address no route matches
+# (/api/v1/contacts/abc), a body Django refuses to read, a crash. Under the API they answer in the
+# error shape, so an integrator parses every error the same way; elsewhere Django's pages stay.
+API_PREFIX = "/api/"
+
+
+def _api_error(request: HttpRequest, status_code: int, code: str, message: str) -> JsonResponse | None:
+    if not request.path.startswith(API_PREFIX):
+        return None
+    return JsonResponse(error_body(code, message), status=status_code)
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    answer = _api_error(request, 400, "bad_request", "The request could not be read.")
+    return answer or defaults.bad_request(request, exception)
+
+
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    answer = _api_error(request, 404, "not_found", "No such address.")
+    return answer or defaults.page_not_found(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    answer = _api_error(request, 500, "server_error", "Something went wrong on our side; it has been logged.")
+    return answer or defaults.server_error(request)

@@ -57,6 +57,8 @@ INSTALLED_APPS = [
     "contacts",
     "surveys",
     "results",
+    "audit",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -69,7 +71,25 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into its 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# Brute-force lockout on the admin login (django-axes): 5 wrong passwords for one username from one
+# address lock that pair out for an hour; other users and other addresses are unaffected. The
+# lockout backend sees only logins with a request (the admin's form); API keys never pass through
+# authenticate() (departments/authentication.py), and force_login in tests skips it.
+AUTHENTICATION_BACKENDS = [
+    "cxfeedback.login_lockout.LoginLockoutBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = envint("LOGIN_FAILURE_LIMIT", "5")
+AXES_COOLOFF_TIME = envint("LOGIN_LOCKOUT_MINUTES", "60") / 60  # hours
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# The same client address the public pages' rate limit counts (TRUSTED_PROXY_COUNT).
+AXES_CLIENT_IP_CALLABLE = "cxfeedback.rate_limit.client_address"
+AXES_LOCKOUT_TEMPLATE = "login_locked_out.html"
 
 ROOT_URLCONF = "cxfeedback.urls"
 WSGI_APPLICATION = "cxfeedback.wsgi.application"
@@ -142,10 +162,16 @@ WHITENOISE_USE_FINDERS = not STATIC_MANIFEST
 
 # Security: secure cookies and HSTS wherever DEBUG is off (production is served over HTTPS).
 SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", "false")
+# A load balancer's health check may speak plain HTTP to the app behind it.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 SESSION_COOKIE_SECURE = not DEBUG and envbool("SECURE_COOKIES", "true")
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_HSTS_SECONDS = 0 if DEBUG else envint("SECURE_HSTS_SECONDS", "31536000")
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
+SECURE_HSTS_PRELOAD = not DEBUG and envbool("SECURE_HSTS_PRELOAD", "true")
+# Off, SECURE_SSL_REDIRECT says the proxy in front redirects HTTP to HTTPS (the usual setup, and what
+# the README asks for), so `check --deploy` need not warn about it; on, Django redirects itself.
+SILENCED_SYSTEM_CHECKS = [] if SECURE_SSL_REDIRECT else ["security.W008"]
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
@@ -227,6 +253,9 @@ SWEEP_INTERVAL = envint("SWEEP_INTERVAL", "120")
 EXPIRE_INTERVAL = envint("EXPIRE_INTERVAL", "600")
 REMINDER_INTERVAL = envint("REMINDER_INTERVAL", "900")
 HOUSEKEEPING_INTERVAL = envint("HOUSEKEEPING_INTERVAL", "3600")  # old import files, idempotency keys
+# Seconds between the runs that roll finished days up for the results dashboard (results/rollups.py);
+# a day is rolled up on the first run after 00:10 of the next, and read from the live tables till then.
+ROLLUP_INTERVAL = envint("ROLLUP_INTERVAL", "600")
 # Quiet hours in the contact's own time zone (HH:MM; equal start and end mean none): sends are deferred.
 QUIET_HOURS_START = os.environ.get("QUIET_HOURS_START", "21:00")
 QUIET_HOURS_END = os.environ.get("QUIET_HOURS_END", "08:00")
@@ -255,6 +284,7 @@ CELERY_BEAT_SCHEDULE = {
         ("send-reminders", "surveys.tasks.send_reminders_task", REMINDER_INTERVAL),
         ("purge-import-files", "contacts.tasks.import_files_purge_task", HOUSEKEEPING_INTERVAL),
         ("purge-idempotency-keys", "departments.tasks.idempotency_records_purge_task", HOUSEKEEPING_INTERVAL),
+        ("refresh-results-rollups", "results.tasks.refresh_rollups_task", ROLLUP_INTERVAL),
     ]
 }
 
@@ -266,7 +296,13 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "cxfeedback.api.Pagination",
+    # DRF's parsers, with JSON that PostgreSQL cannot store refused as a 400 (cxfeedback/parsers.py).
+    "DEFAULT_PARSER_CLASSES": [
+        "cxfeedback.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "cxfeedback.exceptions.exception_handler",
     "DEFAULT_THROTTLE_RATES": {"public": PUBLIC_RATE_LIMIT},

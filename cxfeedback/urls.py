@@ -14,3 +14,8 @@ urlpatterns = [
     # The customer's pages (/t/, /s/, /u/, /p/) and the providers' webhooks.
     path("", include("surveys.urls")),
 ]
+
+# Under /api/ Django's own error pages answer in the API's error shape (cxfeedback/exceptions.py).
+handler400 = "cxfeedback.exceptions.bad_request"
+handler404 = "cxfeedback.exceptions.page_not_found"
+handler500 = "cxfeedback.exceptions.server_error"

@@ -79,6 +79,11 @@ class ConsentRecordInputSerializer(serializers.Serializer):
 
 class ConsentOutputSerializer(serializers.ModelSerializer):
     department = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
+    # Declared: DRF drops allow_blank from a read-only model field, and the schema then said "" (all
+    # channels) could not be answered.
+    channel = serializers.ChoiceField(
+        choices=Channel.choices, allow_blank=True, read_only=True, help_text="Empty: all channels."
+    )
 
     class Meta:
         model = Consent

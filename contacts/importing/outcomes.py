@@ -87,11 +87,13 @@ def conflict_issue(plan: RowPlan, headers: list[str], shown_id: ShownId) -> Impo
 
 
 def row_data(row: ImportRow, headers: list[str]) -> dict[str, str]:
-    """The row as read, header → cell, long cells cut short."""
+    """The row as read, header → cell, long cells cut short, and a NUL character (which makes the row
+    invalid, and which PostgreSQL cannot store) shown as U+FFFD."""
     data = {}
     for position, cell in enumerate(row.cells):
         header = headers[position] if position < len(headers) else f"(column {position + 1})"
-        data[header] = cell if len(cell) <= MAX_DATA_CHARS else cell[:MAX_DATA_CHARS] + "…"
+        shown = cell if len(cell) <= MAX_DATA_CHARS else cell[:MAX_DATA_CHARS] + "…"
+        data[header] = shown.replace("\x00", "\ufffd")
     return data
 
 

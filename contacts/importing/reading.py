@@ -237,6 +237,8 @@ def _sniff_delimiter(text: io.TextIOWrapper) -> str:
 
 def parse_header(headers: list[str]) -> list[Column]:
     """Map each header to its column; raises ImportFileRejected naming unknown, duplicate or missing ones."""
+    if any("\x00" in header for header in headers):  # an attribute key PostgreSQL could not store
+        raise ImportFileRejected("The header row contains a NUL character.", code="invalid_header")
     columns, unknown = [], []
     for position, header in enumerate(headers, start=1):
         column = _column_for(header)

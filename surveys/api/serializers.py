@@ -113,7 +113,12 @@ class SurveyListFilterSerializer(serializers.Serializer):
 
 
 class FrequencyRuleVersionSerializer(serializers.ModelSerializer):
-    changed_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    changed_by = serializers.SlugRelatedField(
+        slug_field="username",
+        read_only=True,
+        allow_null=True,
+        help_text="Empty: no user (since deleted, or a command).",
+    )
     snapshot = serializers.DictField(
         read_only=True, help_text="The rule as this version read; durations in seconds."
     )
@@ -127,7 +132,17 @@ class FrequencyRuleVersionSerializer(serializers.ModelSerializer):
 class FrequencyRuleOutputSerializer(serializers.ModelSerializer):
     window = serializers.DurationField(format="iso-8601", read_only=True, help_text=DURATION_HELP)
     new_contact_grace = serializers.DurationField(format="iso-8601", read_only=True, allow_null=True)
-    scope_department = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    scope_department = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True, allow_null=True, help_text="Empty: every department."
+    )
+    # Declared: DRF drops allow_blank from a read-only model field, and the schema then said "" (any
+    # kind, any channel) could not be answered.
+    scope_survey_kind = serializers.ChoiceField(
+        choices=SurveyKind.choices, allow_blank=True, read_only=True, help_text="Empty: any kind."
+    )
+    scope_channel = serializers.ChoiceField(
+        choices=Channel.choices, allow_blank=True, read_only=True, help_text="Empty: any channel."
+    )
 
     class Meta:
         model = FrequencyRule
@@ -298,6 +313,10 @@ class PreflightOutputSerializer(serializers.Serializer):
 
 class DecisionOutputSerializer(serializers.ModelSerializer):
     contact = serializers.IntegerField(source="contact_id", read_only=True)
+    # Declared, as FrequencyRuleOutputSerializer's scopes are: an allowed decision has no reason ("").
+    reason = serializers.ChoiceField(
+        choices=Reason.choices, allow_blank=True, read_only=True, help_text="Empty if allowed."
+    )
     rule = serializers.IntegerField(source="rule_id", read_only=True, allow_null=True)
     rule_name = serializers.CharField(source="rule.name", read_only=True, allow_null=True, default=None)
     explanation = serializers.CharField(

@@ -12,7 +12,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import Serializer
@@ -22,6 +22,7 @@ from rest_framework.views import APIView
 from cxfeedback import idempotency
 from cxfeedback.api import paginated
 from cxfeedback.exceptions import error_responses
+from cxfeedback.parsers import JSONParser
 from departments.actors import Actor, actor_for_request
 from departments.api import acting_department
 from departments.selectors import department_get
