@@ -21,7 +21,6 @@ from typing import Any
 from django.db import connection, transaction
 from django.http import QueryDict
 from django.utils import timezone
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -36,7 +35,7 @@ HEADER = "Idempotency-Key"
 # The header as every creating endpoint documents it in the OpenAPI schema.
 HEADER_PARAMETER = OpenApiParameter(
     HEADER,
-    OpenApiTypes.STR,
+    {"type": "string", "minLength": 1, "maxLength": 255},  # MAX_KEY_LENGTH, as _validated_key checks
     OpenApiParameter.HEADER,
     description="Optional, at most 255 characters. A repeat with the same key and body returns the first "
     "answer (header Idempotent-Replayed: true) and creates nothing; the same key with another body is a 422.",
@@ -45,6 +44,7 @@ REPLAYED_HEADER = "Idempotent-Replayed"
 MAX_KEY_LENGTH = 255
 # Clients retry within minutes; a day is ample and keeps the table small.
 RETENTION = dt.timedelta(hours=24)
+TABLE = IdempotencyRecord._meta.db_table
 
 
 class InvalidIdempotencyKey(ApplicationError):
@@ -72,22 +72,21 @@ def idempotent(handler: Callable[..., Response]) -> Callable[..., Response]:
         scope = actor_for_request(request).label()
         request_hash = request_fingerprint(request)
         with transaction.atomic():
-            # Two concurrent calls with the same key would both miss the record below and both
-            # create. The lock makes the second wait until the first has committed its effect and
-            # its record, then it finds the record and replays it.
-            _advisory_xact_lock(f"idempotency:{scope}:{key}")
-            record = IdempotencyRecord.objects.filter(scope=scope, key=key).first()
-            if record is not None:
-                return _replay(record, request_hash=request_hash)
+            record_id = _claim(scope=scope, key=key, request_hash=request_hash)
+            while record_id is None:
+                record = IdempotencyRecord.objects.filter(scope=scope, key=key).first()
+                if record is not None:
+                    return _replay(record, request_hash=request_hash)
+                record_id = _claim(scope=scope, key=key, request_hash=request_hash)  # purged meanwhile
             response = handler(view, request, *args, **kwargs)
-            if 200 <= response.status_code < 300:
-                IdempotencyRecord.objects.create(
-                    scope=scope,
-                    key=key,
-                    request_hash=request_hash,
-                    response_status=response.status_code,
-                    response_body=json.loads(json.dumps(response.data, cls=JSONEncoder)),
-                )
+            with connection.cursor() as cursor:
+                if 200 <= response.status_code < 300:
+                    cursor.execute(
+                        f"UPDATE {TABLE} SET response_status = %s, response_body = %s::jsonb WHERE id = %s",  # noqa: S608
+                        [response.status_code, json.dumps(response.data, cls=JSONEncoder), record_id],
+                    )
+                else:  # only a success is replayed
+                    cursor.execute(f"DELETE FROM {TABLE} WHERE id = %s", [record_id])  # noqa: S608
             return response
 
     return wrapper
@@ -141,7 +140,21 @@ def _replay(record: IdempotencyRecord, *, request_hash: str) -> Response:
     return Response(record.response_body, status=record.response_status, headers={REPLAYED_HEADER: "true"})
 
 
-def _advisory_xact_lock(name: str) -> None:
-    """A PostgreSQL advisory lock on `name`, held until the surrounding transaction ends."""
+def _claim(*, scope: str, key: str, request_hash: str) -> int | None:
+    """Write the key's record (its answer still blank) and return its id; None if the key has one.
+
+    Prevents two concurrent calls with the same key from both creating: the second one's INSERT
+    waits on the first one's uncommitted row (the unique key) until that transaction ends, then
+    finds it committed (None: replay it) or rolled back (the key is free and it claims it). The
+    claim shares the operation's transaction, so an operation that fails leaves no record behind.
+    One statement instead of a lock and a lookup: this runs on every trigger.
+    """
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [name])
+        cursor.execute(
+            f"""INSERT INTO {TABLE} (scope, "key", request_hash, response_status, response_body, created_at)
+                VALUES (%s, %s, %s, 0, NULL, %s)
+                ON CONFLICT (scope, "key") DO NOTHING RETURNING id""",  # noqa: S608 -- the model's table
+            [scope, key, request_hash, timezone.now()],
+        )
+        row = cursor.fetchone()
+    return row[0] if row else None

@@ -7,7 +7,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from cxfeedback.exceptions import Conflict
-from departments.authentication import KEY_PREFIX, hash_api_key
+from departments.authentication import KEY_PREFIX, api_key_cache_clear, hash_api_key
 from departments.models import ApiKey, Department
 
 
@@ -32,5 +32,8 @@ def api_key_create(*, department: Department, name: str = "") -> tuple[ApiKey, s
 
 
 def api_keys_revoke(*, api_keys: QuerySet[ApiKey]) -> int:
-    """Revoke those of `api_keys` still active (they stop authenticating at once); return how many."""
-    return api_keys.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+    """Revoke those of `api_keys` still active; return how many. They stop authenticating at once in
+    this process and within API_KEY_CACHE_SECONDS in others (departments/authentication.py)."""
+    revoked = api_keys.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+    api_key_cache_clear()
+    return revoked

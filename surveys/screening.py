@@ -12,6 +12,8 @@ Race-freedom: see `lock_contacts`. Callers own the transaction.
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -20,8 +22,9 @@ from django.db import connection
 from django.db.backends.utils import CursorWrapper
 
 from contacts.models import Channel, Identity
-from surveys.models import Decision, Invitation
+from surveys.models import Decision, Invitation, SendRequest
 from surveys.rules import Rule, Verdict
+from surveys.selectors.rules import RULES_FINGERPRINT_SQL, ActiveRules, rules_active_cached
 
 # Contacts are guarded by LOCK_STRIPES transaction-level advisory locks, contact_id % LOCK_STRIPES.
 # Locking one row per contact made a 100,000-contact screening spend most of its time taking row
@@ -210,26 +213,24 @@ def _covering(send: Send, rules: Sequence[Rule]) -> list[Rule]:
     ]
 
 
-# The closing SELECT of verdicts_for: one row per contact instead of the summary's counts.
+# The closing SELECT of verdicts_for: one row per contact instead of the summary's counts (and the
+# fingerprint of the rules table the statement saw, see _single_contact).
 VERDICT_ROWS_SQL = """
-        SELECT contact_id, reason, rule_id, rule_version, next_eligible_at, last_touch_at,
-               last_touch_same_department
-        FROM verdicts_final"""
+        SELECT rs.fingerprint, v.contact_id, v.reason, v.rule_id, v.rule_version, v.next_eligible_at,
+               v.last_touch_at, v.last_touch_same_department
+        FROM rules_seen rs LEFT JOIN verdicts_final v ON true"""
 
 
-def verdicts_for(*, send: Send, rules: Sequence[Rule], contact_ids: Sequence[int]) -> dict[int, Verdict]:
+def verdicts_for(
+    *, send: Send, contact_ids: Sequence[int], rules: Sequence[Rule] | None = None
+) -> dict[int, Verdict]:
     """The verdict screen() would give each of these contacts (by id; unknown ids are left out).
 
     The same statement as screen(write=False), closed by a SELECT of its per-contact rows: reads
-    only, reserves nothing, takes no lock. For a few contacts (the eligibility API).
+    only, reserves nothing, takes no lock. For a few contacts (the eligibility API). `rules`
+    default: the active rules (see _single_contact).
     """
-    covering = _covering(send, rules)
-    params: dict = {"lo": -1, "hi": 2**62, "window_end": send.at}
-    audience = Audience(contact_ids=list(contact_ids))
-    sql = _statement(send, covering, audience, params, write=False, select=VERDICT_ROWS_SQL)
-    with _prepared_cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
+    rows, _ = _single_contact(send, rules, contact_ids, write=False, select=VERDICT_ROWS_SQL)
     return {
         contact_id: Verdict(
             allowed=reason == "",
@@ -245,38 +246,94 @@ def verdicts_for(*, send: Send, rules: Sequence[Rule], contact_ids: Sequence[int
 
 
 def screen_contacts(
-    *, send: Send, rules: Sequence[Rule], contact_ids: Sequence[int]
+    *,
+    send: Send,
+    contact_ids: Sequence[int],
+    rules: Sequence[Rule] | None = None,
+    request: SendRequest | None = None,
 ) -> list[tuple[Decision, Invitation | None]]:
     """screen(write=True) for a few explicit contacts (a trigger): each one's stored decision and,
     if allowed, its queued invitation, read back from the same statement (unknown ids are left out).
+    `rules` default: the active rules (see _single_contact); then a decision's `rule` is set too.
+
+    With `request`, an unsaved SendRequest (send.send_request_id None), the statement also inserts
+    it with its screening summary (as send_requests.outcome_summary writes it), and sets its pk and
+    screening_summary: a trigger's request, decision and invitation in one round trip. No contact
+    found, no request written.
 
     The caller must hold the contacts' locks (lock_contacts) in its transaction.
     """
-    covering = _covering(send, rules)
     decision_fields = list(Decision._meta.concrete_fields)
     invitation_fields = list(Invitation._meta.concrete_fields)
     columns = [f"d.{f.column}" for f in decision_fields] + [f"i.{f.column}" for f in invitation_fields]
+    written_sql = "decided d LEFT JOIN invited i ON i.contact_id = d.contact_id"
+    if request is not None:
+        columns = ["r.id", "r.screening_summary", *columns]
+        written_sql = f"requested r CROSS JOIN {written_sql}"
     select = f"""
-        SELECT {", ".join(columns)}
-        FROM decided d LEFT JOIN invited i ON i.contact_id = d.contact_id"""
-    params: dict = {"lo": -1, "hi": 2**62, "window_end": send.at}
-    audience = Audience(contact_ids=list(contact_ids))
-    sql = _statement(send, covering, audience, params, write=True, select=select)
-    with _prepared_cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
+        SELECT rs.fingerprint, {", ".join(columns)}
+        FROM rules_seen rs LEFT JOIN ({written_sql}) ON true"""
+    rows, active = _single_contact(send, rules, contact_ids, write=True, select=select, request=request)
+    if request is not None and rows:
+        request.pk, request.screening_summary = rows[0][:2]
+        rows = [row[2:] for row in rows]
     split = len(decision_fields)
     decision_names = [f.attname for f in decision_fields]
     invitation_names = [f.attname for f in invitation_fields]
-    return [
-        (
-            Decision.from_db(connection.alias, decision_names, row[:split]),
+    written = []
+    for row in rows:
+        decision = Decision.from_db(connection.alias, decision_names, row[:split])
+        if active is not None and decision.rule_id in active.models:
+            decision.rule = active.models[decision.rule_id]
+        invitation = (
             Invitation.from_db(connection.alias, invitation_names, row[split:])
             if row[split] is not None
-            else None,
+            else None
         )
-        for row in rows
-    ]
+        written.append((decision, invitation))
+    return written
+
+
+def _single_contact(
+    send: Send,
+    rules: Sequence[Rule] | None,
+    contact_ids: Sequence[int],
+    *,
+    write: bool,
+    select: str,
+    request: SendRequest | None = None,
+) -> tuple[list[tuple], ActiveRules | None]:
+    """Run the statement for a few contacts; its rows (fingerprint column dropped) and, with the
+    default rules, the cached active rules it used.
+
+    With `rules` None the rules come from this process's cache (surveys/selectors/rules.py), and
+    the statement itself checks that the rules table still has the cached fingerprint: if not, it
+    decides (and writes) nothing, and is run again with the rules it saw (cached, or reloaded).
+    So a rule changed a moment ago applies to the next statement, in every process, without a
+    query to ask.
+    """
+    seen = None  # the fingerprint the last statement saw
+    for _attempt in range(5):
+        active = rules_active_cached(fingerprint=seen) if rules is None else None
+        covering = _covering(send, active.rules if active is not None else rules)
+        params: dict = {"lo": -1, "hi": 2**62, "window_end": send.at}
+        if active is not None:
+            params["rules_fingerprint"] = active.fingerprint
+        audience = Audience(contact_ids=list(contact_ids))
+        sql = _statement(
+            send, covering, audience, params, write=write, select=select, single=True, request=request
+        )
+        with _prepared_cursor() as cursor:
+            if isinstance(cursor.cursor, psycopg.RawCursor):
+                numbered, names = _numbered(sql)
+                cursor.execute(numbered, [params[name] for name in names])
+            else:
+                cursor.execute(sql, params)
+            rows = cursor.fetchall()
+        if active is None or rows[0][0] == active.fingerprint:
+            return [row[1:] for row in rows if row[1] is not None], active
+        seen = rows[0][0]
+    raise RuntimeError("The frequency rules changed during five statements in a row.")
 
 
 def _prepared_cursor() -> CursorWrapper:
@@ -285,19 +342,51 @@ def _prepared_cursor() -> CursorWrapper:
 
     For the single-contact statements (triggers, eligibility): planning the screening statement
     took about 4 ms of the server's time, running it for one contact 0.2 ms. Django's own cursors
-    bind on the client, which never prepares.
+    bind on the client, which never prepares. A raw cursor (PostgreSQL's own $1 placeholders, see
+    _numbered) unless Django logs queries, which it can only show with psycopg's placeholders.
     """
     connection.ensure_connection()
-    cursor = psycopg.Cursor(connection.connection)
-    return (
-        connection.make_debug_cursor(cursor) if connection.queries_logged else connection.make_cursor(cursor)
-    )
+    if connection.queries_logged:
+        return connection.make_debug_cursor(psycopg.Cursor(connection.connection))
+    return connection.make_cursor(psycopg.RawCursor(connection.connection))
+
+
+_NAMED_PLACEHOLDER = re.compile(r"%\((\w+)\)s")
+
+
+@functools.lru_cache(maxsize=64)
+def _numbered(sql: str) -> tuple[str, tuple[str, ...]]:
+    """`sql` with its %(name)s placeholders as PostgreSQL's $1, $2 …, and the names in that order.
+
+    Cached: the few-contact statements differ only by the rules that cover a send, and psycopg's
+    own conversion, redone on every call for a statement this long, was a twentieth of a trigger.
+    """
+    names: list[str] = []
+
+    def number(match: re.Match) -> str:
+        if match.group(1) not in names:
+            names.append(match.group(1))
+        return f"${names.index(match.group(1)) + 1}"
+
+    return _NAMED_PLACEHOLDER.sub(number, sql).replace("%%", "%"), tuple(names)
 
 
 def _statement(
-    send: Send, rules: Sequence[Rule], audience: Audience, params: dict, *, write: bool, select: str = ""
+    send: Send,
+    rules: Sequence[Rule],
+    audience: Audience,
+    params: dict,
+    *,
+    write: bool,
+    select: str = "",
+    single: bool = False,
+    request: SendRequest | None = None,
 ) -> str:
-    """The screening statement; `select` replaces the closing summary (verdicts_for reads the rows)."""
+    """The screening statement; `select` replaces the closing summary (verdicts_for reads the rows).
+
+    `single` (the few-contact statements) adds `rules_seen`, the fingerprint of the rules table,
+    and with params["rules_fingerprint"] an audience that is empty unless the two agree.
+    """
     params.update(
         at=send.at,
         department_id=send.department_id,
@@ -305,8 +394,17 @@ def _statement(
         identity_kind=CHANNEL_IDENTITY_KIND[send.channel],
         survey_family_id=send.survey_family_id,
     )
-    ctes = [
-        f"audience AS MATERIALIZED ({audience.sql(params)})",
+    audience_sql = audience.sql(params)
+    ctes = []
+    if single:
+        ctes.append(f"rules_seen AS MATERIALIZED ({RULES_FINGERPRINT_SQL})")
+        if "rules_fingerprint" in params:
+            audience_sql = (
+                f"SELECT * FROM ({audience_sql}) AS unguarded "
+                "WHERE (SELECT fingerprint FROM rules_seen) = %(rules_fingerprint)s"
+            )
+    ctes += [
+        f"audience AS MATERIALIZED ({audience_sql})",
         # The contact's latest opt-out or opt-in that applies decides; an opt-in also ends every
         # earlier snooze (contacts/consent.py).
         """opt AS (
@@ -340,10 +438,15 @@ def _statement(
     rule_sql = _rules_sql(rules, params)
     if rule_sql:
         ctes.append(rule_sql)
-    ctes.append(_verdicts_sql(rules, params, has_touches=bool(rule_sql)))
+    # The contacts table is read for grace periods, and to leave out explicit ids of no contact;
+    # the other audiences' rows reference a contact through a foreign key, so each one exists.
+    read_contacts = audience.contact_ids is not None or any(r.new_contact_grace is not None for r in rules)
+    ctes.append(_verdicts_sql(rules, params, has_touches=bool(rule_sql), read_contacts=read_contacts))
     if write:
         # A caller that closes the statement itself (screen_contacts) reads back what was written.
-        ctes.extend(_write_sql(send, params, returning=bool(select)))
+        if request is not None:
+            ctes.append(_request_sql(request, params))
+        ctes.extend(_write_sql(send, params, returning=bool(select), new_request=request is not None))
     summary = """
         SELECT reason, rule_id, (date_trunc('week', next_eligible_at AT TIME ZONE 'UTC'))::date,
                count(*), sum(duplicates)::int,
@@ -381,6 +484,9 @@ def _rules_sql(rules: Sequence[Rule], params: dict) -> str:
         SELECT t.contact_id, {", ".join(columns)}
         FROM surveys_invitation t JOIN audience a ON a.contact_id = t.contact_id
         WHERE t.{COUNTED_STATUSES_SQL} AND t.touched_at > %(at)s - %(scan_window)s
+          -- The batch's id range: a large audience's later batches skip the others' touches
+          -- while scanning the index, before they reach the join.
+          AND t.contact_id > %(lo)s AND t.contact_id <= %(hi)s
         GROUP BY t.contact_id)"""
 
 
@@ -399,7 +505,9 @@ def _scope_sql(rule: Rule, index: int, params: dict) -> str:
     return " AND ".join(conditions)
 
 
-def _verdicts_sql(rules: Sequence[Rule], params: dict, *, has_touches: bool) -> str:
+def _verdicts_sql(
+    rules: Sequence[Rule], params: dict, *, has_touches: bool, read_contacts: bool = True
+) -> str:
     """One row per contact: the reason it is blocked ('' if allowed) and the details to explain it."""
     blocks = []
     for index, rule in enumerate(rules):
@@ -452,7 +560,7 @@ def _verdicts_sql(rules: Sequence[Rule], params: dict, *, has_touches: bool) -> 
           {pick(_own_touch_sql) if has_touches else "NULL::boolean"} AS rule_own,
           s.until AS snoozed_until
         FROM audience a
-        JOIN contacts_contact c ON c.id = a.contact_id
+        {"JOIN contacts_contact c ON c.id = a.contact_id" if read_contacts else ""}
         LEFT JOIN addressed ad ON ad.contact_id = a.contact_id
         LEFT JOIN opt o ON o.contact_id = a.contact_id
         LEFT JOIN snooze s ON s.contact_id = a.contact_id
@@ -477,27 +585,55 @@ def _own_touch_sql(index: int, rule: Rule) -> str:
     return f"CASE WHEN t.last_{index} IS NOT NULL THEN coalesce(t.own_{index} = t.last_{index}, false) END"
 
 
-def _write_sql(send: Send, params: dict, *, returning: bool = False) -> list[str]:
-    """The INSERTs of decisions and invitations; with `returning`, each returns its rows' columns."""
+def _request_sql(request: SendRequest, params: dict) -> str:
+    """INSERT the unsaved `request` with the summary of verdicts_final, if it has any contact."""
+    fields = [
+        f for f in SendRequest._meta.concrete_fields if not f.primary_key and f.name != "screening_summary"
+    ]
+    for index, f in enumerate(fields):
+        params[f"request_{index}"] = f.get_db_prep_save(f.pre_save(request, add=True), connection)
+    values = ", ".join(f"%(request_{index})s" for index in range(len(fields)))
+    # send_requests.outcome_summary, in SQL.
+    return f"""requested AS (
+        INSERT INTO surveys_sendrequest ({", ".join(f.column for f in fields)}, screening_summary)
+        SELECT {values}, jsonb_build_object(
+            'audience_rows', count(*) + sum(duplicates), 'contacts', count(*),
+            'allowed', count(*) FILTER (WHERE reason = ''),
+            'blocked', (SELECT coalesce(jsonb_object_agg(reason, n), '{{}}') FROM (
+                SELECT reason, count(*) AS n FROM verdicts_final WHERE reason <> '' GROUP BY reason
+                UNION ALL
+                SELECT 'duplicate_in_audience', sum(duplicates) FROM verdicts_final HAVING sum(duplicates) > 0
+            ) b),
+            'blocked_by_rule', (SELECT coalesce(jsonb_object_agg(rule_id::text, n), '{{}}') FROM (
+                SELECT rule_id, count(*) AS n FROM verdicts_final WHERE rule_id IS NOT NULL GROUP BY rule_id
+            ) r))
+        FROM verdicts_final HAVING count(*) > 0
+        RETURNING id, screening_summary)"""
+
+
+def _write_sql(send: Send, params: dict, *, returning: bool = False, new_request: bool = False) -> list[str]:
+    """The INSERTs of decisions and invitations; with `returning`, each returns its rows' columns.
+    With `new_request` they belong to the request the statement inserts (`requested`)."""
     params.update(
         send_request_id=send.send_request_id,
         survey_id=send.survey_id,
         survey_kind=send.survey_kind,
     )
+    request_id = "(SELECT id FROM requested)" if new_request else "%(send_request_id)s"
     decided_returning = _returning(Decision) if returning else ""
     invited_returning = _returning(Invitation) if returning else ""
     return [
         f"""decided AS (
             INSERT INTO surveys_decision (send_request_id, contact_id, allowed, reason, rule_id, rule_version,
                 next_eligible_at, last_touch_at, last_touch_same_department, decided_at)
-            SELECT %(send_request_id)s, contact_id, reason = '', reason, rule_id, rule_version,
+            SELECT {request_id}, contact_id, reason = '', reason, rule_id, rule_version,
                 next_eligible_at, last_touch_at, last_touch_same_department, now()
             FROM verdicts_final ORDER BY contact_id{decided_returning})""",
         f"""invited AS (
             INSERT INTO surveys_invitation (send_request_id, survey_id, survey_family_id, department_id,
                 survey_kind, contact_id, channel, status, touched_at, attempts, reminders_sent,
                 failure_reason, created_at, updated_at)
-            SELECT %(send_request_id)s, %(survey_id)s, %(survey_family_id)s, %(department_id)s,
+            SELECT {request_id}, %(survey_id)s, %(survey_family_id)s, %(department_id)s,
                 %(survey_kind)s, contact_id, %(channel)s, 'queued', %(at)s, 0, 0, '', now(), now()
             FROM verdicts_final WHERE reason = '' ORDER BY contact_id{invited_returning})""",
     ]

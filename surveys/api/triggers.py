@@ -14,7 +14,6 @@ from typing import Any
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
-from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -23,6 +22,7 @@ from contacts.api.serializers import IdentityInputSerializer
 from contacts.models import Channel
 from cxfeedback import idempotency
 from cxfeedback.exceptions import error_responses
+from cxfeedback.parsers import JSONParser
 from departments.actors import actor_for_request
 from departments.api import acting_department
 from surveys.models import Reason

@@ -1,6 +1,7 @@
 """Surveys, frequency rules, send requests, decisions and invitations: the gatekeeper's data."""
 
 from django.conf import settings
+from django.contrib.postgres.indexes import BrinIndex, BTreeIndex
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -259,8 +260,17 @@ class Decision(models.Model):
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="+", **HOT_FOREIGN_KEY)
     allowed = models.BooleanField()
     reason = models.CharField(max_length=30, choices=Reason.choices, blank=True)
+    # No database constraint, like the hot foreign keys above: PostgreSQL checked it for every decision
+    # at commit, a tenth of a 100,000-contact screening. Rules are never deleted (they are
+    # deactivated), and PROTECT still stops a delete through the ORM.
     rule = models.ForeignKey(
-        FrequencyRule, on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False
+        FrequencyRule,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     rule_version = models.PositiveIntegerField(null=True, blank=True)
     next_eligible_at = models.DateTimeField(null=True, blank=True)
@@ -273,8 +283,14 @@ class Decision(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["send_request", "contact"], name="decision_one_per_contact"),
         ]
-        # A contact's timeline, newest first.
-        indexes = [models.Index(fields=["contact", "decided_at"], name="decision_contact_time")]
+        indexes = [
+            # A contact's timeline, newest first.
+            models.Index(fields=["contact", "decided_at"], name="decision_contact_time"),
+            # The results dashboard's decisions of a period (today's, after the daily rollups). BRIN:
+            # decisions are written in time order, so a few bytes per thousand pages find a period,
+            # at next to no cost to screening's bulk inserts.
+            BrinIndex(fields=["decided_at"], name="decision_decided_brin"),
+        ]
 
     def __str__(self) -> str:
         return "allowed" if self.allowed else f"blocked: {self.get_reason_display()}"
@@ -347,8 +363,13 @@ class Invitation(models.Model):
         ]
         indexes = [
             # The gatekeeper's rule query for a few contacts (triggers, eligibility) and a contact's
-            # timeline. Kept narrow: it is written for every invitation, read for a few contacts.
-            models.Index(fields=["contact", "touched_at"], name="invitation_contact_touches"),
+            # timeline. The contact alone, so B-tree deduplication keeps a contact's touches in one
+            # posting list: a screening adds an entry to almost every leaf page of a contact-keyed
+            # index, and each leaf page first written after a checkpoint is copied whole into the
+            # WAL. With (contact, touched_at) that was 5 times as many pages (about 160 MB of WAL
+            # per 100,000-contact screening against 5 million touches, instead of 45 MB). Room left
+            # in each page (fillfactor) takes the new entries without splitting it.
+            BTreeIndex(fields=["contact"], fillfactor=70, name="invitation_contact"),
             # The same query for a large audience: every counted touch since the widest window began,
             # read from the index alone (it carries every column the rules' scopes and clocks use).
             models.Index(
@@ -357,6 +378,10 @@ class Invitation(models.Model):
                 condition=~Q(status__in=["cancelled", "failed"]),
                 name="invitation_counted_by_time",
             ),
+            # The results dashboard's invitations sent in a period (today's, after the daily rollups).
+            # Screening writes queued rows, which it leaves out; sending changes the status, which
+            # other indexes' conditions read, so that update writes every index anyway.
+            models.Index(fields=["sent_at"], condition=Q(sent_at__isnull=False), name="invitation_sent_time"),
             # Delivery's expiry and reminder runs: the invitations sent and not yet answered or
             # expired, by expiry. Queued rows (all that screening writes) are not in it.
             models.Index(

@@ -21,7 +21,7 @@ from surveys import screening
 from surveys.models import Decision, FrequencyRule, Reason, SendRequest, Survey
 from surveys.rules import Verdict
 from surveys.selectors.decisions import decision_explain
-from surveys.selectors.rules import rules_active
+from surveys.selectors.rules import rules_active_cached
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,7 @@ def eligibility_check(
         channel=channel,
         at=at,
     )
-    verdicts = screening.verdicts_for(send=send, rules=rules_active(), contact_ids=[contact_id])
+    verdicts = screening.verdicts_for(send=send, contact_ids=[contact_id])
     verdict = verdicts.get(contact_id)
     if verdict is None:  # deleted since the caller found it
         raise NotFound(f"Contact {contact_id} not found.", extra={"contact": contact_id})
@@ -87,7 +87,12 @@ def _decision_unsaved(
     verdict: Verdict, *, department: Department, survey: Survey, channel: str, at: dt.datetime
 ) -> Decision:
     """The decision a send would store, never saved: decision_explain reads a Decision and its request."""
-    rule = FrequencyRule.objects.get(pk=verdict.rule_id) if verdict.reason == Reason.RULE else None
+    rule = None
+    if verdict.reason == Reason.RULE:
+        # The cached rule explains it without a query; a rule changed since is read afresh.
+        rule = rules_active_cached().models.get(verdict.rule_id) or FrequencyRule.objects.get(
+            pk=verdict.rule_id
+        )
     return Decision(
         send_request=SendRequest(department=department, survey=survey, channel=channel),
         allowed=verdict.allowed,
