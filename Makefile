@@ -27,6 +27,11 @@ bench: $(STAMP)
 	@set -e; for script in bench/bench_*.py; do echo "== $$script"; $(BIN)/python $$script; done
 	@echo "== bench/bench_screening.py --contacts 1000000"; $(BIN)/python bench/bench_screening.py --contacts 1000000
 
+## Load, faults and bad input against everything started for real on loopback; ends with a line
+## `reliability load_requests=N violations=V faults=F survived=S …` (non-zero exit if any check fails)
+reliability: $(STAMP)
+	$(BIN)/python -m reliability
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

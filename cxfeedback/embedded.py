@@ -92,4 +92,6 @@ def embedded_broker_url() -> tuple[str, dict]:
         "control_folder": str(control_dir),
         "store_processed": False,
     }
-    return "filesystem://", options
+    from cxfeedback import broker  # registers the transport: kombu's, with messages written whole
+
+    return f"{broker.SCHEME}://", options

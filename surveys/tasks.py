@@ -12,14 +12,20 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
 from surveys.services import delivery
-from surveys.services.send_requests import send_request_screen
+from surveys.services.send_requests import send_request_screen, send_requests_screen_again
 
 
 class DeliveryDeferred(Exception):
     """Some invitations of a batch failed for now; the message names the error class only."""
 
 
-@shared_task(acks_late=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+# A database error (a cut connection, a failover) rolled the whole screening back: try again.
+@shared_task(
+    acks_late=True,
+    autoretry_for=(OSError, OperationalError, InterfaceError),
+    retry_backoff=True,
+    max_retries=5,
+)
 def screen_send_request_task(send_request_id: int) -> None:
     # A repeated or retried task finds the request screened already and does nothing.
     send_request_screen(send_request_id=send_request_id)
@@ -64,6 +70,7 @@ def dispatch_due_task() -> None:
 @shared_task(acks_late=True)
 def sweep_stuck_task() -> None:
     delivery.invitations_sweep_stuck()
+    send_requests_screen_again()
 
 
 @shared_task(acks_late=True)

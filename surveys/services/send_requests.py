@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -155,8 +156,20 @@ def send_request_submit(
     Survey.objects.filter(pk=send_request.survey_id, frozen_at__isnull=True).update(frozen_at=now)
     from surveys.tasks import screen_send_request_task
 
-    screen_send_request_task.delay_on_commit(send_request.pk)
+    publish_on_commit(screen_send_request_task, send_request.pk)
     return send_request
+
+
+def publish_on_commit(task, *args) -> None:
+    """Queue `task` once the transaction commits. A broker that is down then must not turn what was
+    committed into a 500 the client would retry: the work is in the database, and the sweeper hands
+    it over again (`send_requests_screen_again`, and delivery's DELIVERY_HANDOFF_LEASE), so the
+    failure is logged and the caller answered."""
+
+    def publish() -> None:  # a function, not a partial: Django names it when it logs the failure
+        task.delay(*args)
+
+    transaction.on_commit(publish, robust=True)
 
 
 def send_request_screen(*, send_request_id: int, now: dt.datetime | None = None) -> SendRequest | None:
@@ -193,6 +206,24 @@ def send_request_screen(*, send_request_id: int, now: dt.datetime | None = None)
             screening_summary=outcome_summary(outcome),
         )
     return send_request
+
+
+def send_requests_screen_again(*, now: dt.datetime | None = None) -> list[int]:
+    """Queue the screening again of requests submitted more than DELIVERY_HANDOFF_LEASE ago and still
+    waiting for it: their task was lost (the broker was down at submit, or a worker died holding a
+    message of a broker without acknowledgements). A repeated screening does nothing. Returns their ids.
+    """
+    now = now or timezone.now()
+    waiting = SendRequest.objects.filter(
+        status=Status.SUBMITTED,
+        submitted_at__lt=now - dt.timedelta(seconds=settings.DELIVERY_HANDOFF_LEASE),
+    ).values_list("pk", flat=True)
+    from surveys.tasks import screen_send_request_task
+
+    ids = list(waiting)
+    for send_request_id in ids:
+        screen_send_request_task.delay(send_request_id)
+    return ids
 
 
 def outcome_summary(outcome: screening.Outcome) -> dict:
@@ -249,7 +280,7 @@ def trigger_send(
     """
     now = now or timezone.now()
     with transaction.atomic(savepoint=False):
-        send_request = SendRequest.objects.create(
+        send_request = SendRequest(
             department=department,
             survey=survey,
             channel=channel,
@@ -260,25 +291,21 @@ def trigger_send(
             submitted_at=now,
             screened_at=now,
         )
-        send_request.survey = survey
         screening.lock_contacts([contact_id])
-        # The decision and invitation come back from the screening statement itself.
+        # The request (with its summary), decision and invitation are written by one statement.
         written = screening.screen_contacts(
-            send=screening_send(send_request, at=now), rules=rules_active(), contact_ids=[contact_id]
+            send=screening_send(send_request, at=now), contact_ids=[contact_id], request=send_request
         )
         if not written:
             raise NotFound(f"Contact {contact_id} not found.", extra={"contact": contact_id})
         [(decision, invitation)] = written
-        outcome = screening.Outcome()
-        outcome.add_row(decision.reason, decision.rule_id, None, 1, 0, None)
-        SendRequest.objects.filter(pk=send_request.pk).update(screening_summary=outcome_summary(outcome))
         if survey.frozen_at is None:
             Survey.objects.filter(pk=survey.pk, frozen_at__isnull=True).update(frozen_at=now)
         if invitation is not None:
             # Sent promptly, once committed; the beat dispatch hands it over if this task is lost.
             from surveys.tasks import send_invitations_task
 
-            send_invitations_task.delay_on_commit([invitation.pk])
+            publish_on_commit(send_invitations_task, [invitation.pk])
     decision.send_request = send_request
     return TriggerResult(send_request=send_request, decision=decision, invitation=invitation)
 
