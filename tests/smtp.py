@@ -42,6 +42,7 @@ class RecordingHandler:
         self.envelopes: list[tuple[str, list[str]]] = []
         self.refuse: dict[str, str] = {}  # recipient (lower case) → reply, e.g. "550 5.1.1 No such user"
         self.refuse_all: str = ""  # a reply for every recipient, e.g. "451 4.3.0 Try again later"
+        self.refuse_data: str = ""  # a reply to the final ".", e.g. "554 5.6.0 Message rejected"
         self.delay: float = 0.0  # seconds before accepting each message
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
@@ -52,6 +53,8 @@ class RecordingHandler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        if self.refuse_data:  # refused once the whole message is in: not delivered
+            return self.refuse_data
         with self.lock:
             # Kept raw and parsed when read: the server's time is the sender's to measure, not ours.
             # Recorded when the whole message is in, before the reply: like a real server, which

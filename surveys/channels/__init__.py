@@ -11,6 +11,7 @@ is accepted by the server. Failures carry a `code` safe to log (no address, no t
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -65,12 +66,18 @@ class PermanentFailure(SendFailed):
     """This message to this address will never be accepted."""
 
 
+# Starts marking a message sent and returns the function that waits until the mark is stored.
+MarkSent = Callable[[], Callable[[], object]]
+
+
 class Sender(Protocol):
     """Sends a batch of messages over one connection: open(), send() each, close()."""
 
     def open(self) -> None: ...
 
-    def send(self, message: Outgoing) -> None: ...
+    def send(self, message: Outgoing, *, mark_sent: MarkSent) -> None:
+        """Send, calling `mark_sent` at the last moment a crash cannot make the message go twice, and
+        the function it returns (which waits for the mark to be stored) before returning."""
 
     def close(self) -> None: ...
 

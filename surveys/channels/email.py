@@ -5,28 +5,40 @@ Headers:
 - `List-Unsubscribe`: the unsubscribe page and a mailto, `List-Unsubscribe-Post:
   List-Unsubscribe=One-Click` (RFC 8058), so mail clients offer unsubscribing without opening it.
 - `Message-ID: <invitation-{id}.{kind}@{domain}>`, the same every time one message is sent again.
-  Delivery sends a message a second time only when a worker died after the SMTP server accepted it
-  and before the invitation was marked sent; the mailbox then sees the same Message-ID twice, and
-  mail providers fold such copies into one.
+
+Never twice over SMTP: the invitation is marked sent at SMTP's point of no return — the server has
+the whole message and waits only for the final "." — so a worker killed while the server takes the
+message leaves it marked sent, and nothing sends it again. A crash before that point leaves the
+message unfinished, which the server discards, and the invitation in sending for the sweeper. What
+is left is the moment between our commit and writing "." (microseconds, no round trip), in which a
+crash loses the message instead; a server that refuses after the "." undoes the mark. Backends
+that cannot be split (a provider's API, the file backend) mark after the send returns, and there a
+crash in between means the same Message-ID twice, which mail providers fold into one.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
+import re
 import smtplib
 from email.utils import formataddr
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail.backends.smtp import EmailBackend as SmtpBackend
+from django.core.mail.message import sanitize_address
 from django.core.validators import validate_email
 from django.template.loader import render_to_string
 from django.utils import translation
 from django.utils.translation import gettext
 
 from surveys import links
-from surveys.channels import Outgoing, PermanentFailure, SendFailed, TransientFailure
+from surveys.channels import MarkSent, Outgoing, PermanentFailure, SendFailed, TransientFailure
 from surveys.channels.content import language_of, message_context
+
+logger = logging.getLogger(__name__)
 
 
 def email_message_id(message: Outgoing) -> str:
@@ -75,14 +87,22 @@ class EmailSender:
         except Exception as error:
             raise email_failure(error) from error
 
-    def send(self, message: Outgoing) -> None:
+    def send(self, message: Outgoing, *, mark_sent: MarkSent) -> None:
+        """Send one message and call `mark_sent` once it can no longer be sent twice: at SMTP's point
+        of no return, or after the backend returns. Raises SendFailed; if `mark_sent` was called by
+        then, the caller undoes it."""
         try:
             validate_email(message.address)
         except ValidationError as error:
             raise PermanentFailure("invalid-address", "Invalid address: not an email address.") from error
         email = email_build(message, connection=self.connection)
         try:
-            sent = self.connection.send_messages([email])
+            if isinstance(self.connection, SmtpBackend) and self.connection.connection is not None:
+                sent = smtp_send(self.connection.connection, email, before_final_dot=mark_sent)
+            else:
+                sent = self.connection.send_messages([email])
+                if sent:
+                    mark_sent()()
         except Exception as error:
             raise email_failure(error) from error
         if not sent:
@@ -92,6 +112,66 @@ class EmailSender:
         # Closing a broken connection may fail; every message is accounted for by then.
         with contextlib.suppress(Exception):
             self.connection.close()
+
+
+def smtp_send(connection: smtplib.SMTP, email: EmailMultiAlternatives, *, before_final_dot: MarkSent) -> bool:
+    """smtplib's sendmail as Django's SMTP backend calls it, with DATA split before its final ".":
+    `before_final_dot` starts when the server has the whole message, and is waited for once the "."
+    is out. False without a recipient.
+
+    After the ".", a lost reply counts as accepted: the server may well have the message, and
+    sending it again could mean twice."""
+    recipients = email.recipients()
+    if not recipients:
+        return False
+    encoding = email.encoding or settings.DEFAULT_CHARSET
+    sender = sanitize_address(email.from_email, encoding)
+    addresses = [sanitize_address(address, encoding) for address in recipients]
+    data = email.message().as_bytes(linesep="\r\n")
+    connection.ehlo_or_helo_if_needed()
+    options = [f"size={len(data)}"] if connection.does_esmtp and connection.has_extn("size") else []
+    code, reply = connection.mail(sender, options)
+    if code != 250:
+        _smtp_abandon(connection, code)
+        raise smtplib.SMTPSenderRefused(code, reply, sender)
+    refused = {}
+    for address in addresses:
+        code, reply = connection.rcpt(address)
+        if code not in (250, 251):
+            refused[address] = (code, reply)
+    if len(refused) == len(addresses):
+        _smtp_abandon(connection, code)
+        raise smtplib.SMTPRecipientsRefused(refused)
+    connection.putcmd("data")
+    code, reply = connection.getreply()
+    if code != 354:
+        _smtp_abandon(connection, code)
+        raise smtplib.SMTPDataError(code, reply)
+    body = re.sub(rb"(?m)^\.", b"..", data)
+    connection.send(body if body.endswith(b"\r\n") else body + b"\r\n")
+    stored = before_final_dot()
+    try:
+        connection.send(b".\r\n")
+    finally:
+        stored()
+    try:
+        code, reply = connection.getreply()
+    except smtplib.SMTPServerDisconnected:
+        logger.warning("SMTP reply lost after a whole message was sent; counted as sent")
+        return True
+    if code != 250:
+        _smtp_abandon(connection, code)
+        raise smtplib.SMTPDataError(code, reply)
+    return True
+
+
+def _smtp_abandon(connection: smtplib.SMTP, code: int) -> None:
+    """As smtplib does after a refusal: 421 means the server is closing; otherwise reset the session."""
+    with contextlib.suppress(smtplib.SMTPException, OSError):
+        if code == 421:
+            connection.close()
+        else:
+            connection.rset()
 
 
 def email_failure(error: Exception) -> SendFailed:

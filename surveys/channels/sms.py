@@ -25,7 +25,7 @@ from django.template.loader import render_to_string
 from django.utils import translation
 from django.utils.module_loading import import_string
 
-from surveys.channels import Outgoing, PermanentFailure, TransientFailure
+from surveys.channels import MarkSent, Outgoing, PermanentFailure, TransientFailure
 from surveys.channels.content import language_of, message_context
 
 logger = logging.getLogger(__name__)
@@ -125,8 +125,10 @@ class SmsSender:
     def open(self) -> None:
         self.backend.open()
 
-    def send(self, message: Outgoing) -> None:
+    def send(self, message: Outgoing, *, mark_sent: MarkSent) -> None:
+        """An SMS has no point of no return to wait for: marked sent once the provider took it."""
         self.backend.send_text(to=message.address, body=sms_text(message))
+        mark_sent()()
 
     def close(self) -> None:
         self.backend.close()

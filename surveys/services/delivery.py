@@ -20,13 +20,14 @@ The life of an invitation here:
    it — and hands over again what was handed to the broker long ago and never claimed (the broker
    or the worker lost the task).
 
-Exactly once, and its one window: an invitation is sent only by the task that claimed it, and
-claimed again only after it was put back (transient failure: the server did not take it) or its
-worker is certainly dead. A worker that dies after the server accepted a message and before
-`invitation_mark_sent` committed leaves it in sending; the sweeper queues it and it is sent a
-second time. That gap (one SMTP reply and one UPDATE) is the only way a second SMTP transaction
-happens. The second email carries the same Message-ID (surveys/channels/email.py), which mail
-providers fold into one; an SMS in that window arrives twice.
+Exactly once: an invitation is sent only by the task that claimed it, and claimed again only
+after it was put back (transient failure: the server did not take it) or its worker is certainly
+dead. It is marked sent (its own commit) at the channel's point of no return — for SMTP when the
+server has the whole message and only the final "." is left (surveys/channels/email.py) — so a
+worker that dies while the server takes the message leaves it sent, and the sweeper finds nothing
+to send again; a refusal after that point undoes the mark. For an SMS or a provider's API the
+mark follows the provider's answer, and a crash in between sends it twice (an email then carries
+the same Message-ID, which mail providers fold into one).
 
 Reminders (beat) are at most once: the reminder count is raised before sending and lowered again
 only if the server refused for now, so a crash mid-send loses a reminder rather than repeating one.
@@ -36,10 +37,11 @@ They never create invitations and so never count as touches.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -49,6 +51,7 @@ from django.utils import timezone
 
 from contacts.consent import ConsentVerdict, consent_decide
 from contacts.models import Channel, Consent, Identity
+from cxfeedback.db import execute_without_waiting
 from surveys.channels import Outgoing, PermanentFailure, SendFailed, TransientFailure, sender_for
 from surveys.channels.content import zone_of
 from surveys.models import Invitation, InvitationToken, SendRequest
@@ -202,25 +205,33 @@ def _send_over_one_connection(messages: list[Outgoing], outcome: BatchOutcome, *
         outcome.retry.extend(m.invitation_id for m in messages)
         outcome.retry_code, outcome.retry_reason = failure.code, failure.reason
         return
+    marked: set[int] = set()
+
+    def mark_sent(message: Outgoing) -> Callable[[], bool]:
+        marked.add(message.invitation_id)  # undone only where it applied: see invitation_unmark_sent
+        return invitation_mark_sent(invitation_id=message.invitation_id, expires_at=message.expires_at)
+
     try:
         for position, message in enumerate(messages):
             if time.monotonic() > deadline:
                 outcome.handed_on.extend(m.invitation_id for m in messages[position:])
                 return
             try:
-                sender.send(message)
-            except PermanentFailure as failure:
-                invitation_mark_failed(invitation_id=message.invitation_id, reason=failure.reason)
-                outcome.failed.append(message.invitation_id)
-                logger.info("invitation %s failed for good: %s", message.invitation_id, failure.code)
-            except TransientFailure as failure:
+                sender.send(message, mark_sent=functools.partial(mark_sent, message))
+            except SendFailed as failure:
+                if message.invitation_id in marked:  # refused after the point of no return
+                    invitation_unmark_sent(invitation_id=message.invitation_id)
+                if isinstance(failure, PermanentFailure):
+                    invitation_mark_failed(invitation_id=message.invitation_id, reason=failure.reason)
+                    outcome.failed.append(message.invitation_id)
+                    logger.info("invitation %s failed for good: %s", message.invitation_id, failure.code)
+                    continue
                 outcome.retry_code, outcome.retry_reason = failure.code, failure.reason
-                if failure.connection_lost:
+                if isinstance(failure, TransientFailure) and failure.connection_lost:
                     outcome.retry.extend(m.invitation_id for m in messages[position:])
                     return
                 outcome.retry.append(message.invitation_id)
             else:
-                invitation_mark_sent(invitation_id=message.invitation_id, expires_at=message.expires_at)
                 outcome.sent.append(message.invitation_id)
     finally:
         sender.close()
@@ -369,18 +380,30 @@ def _consent_verdicts(invitations: list[Invitation], *, now: dt.datetime) -> dic
     }
 
 
-def invitation_mark_sent(*, invitation_id: int, expires_at: dt.datetime) -> bool:
+def invitation_mark_sent(*, invitation_id: int, expires_at: dt.datetime) -> Callable[[], bool]:
     """Sending → sent now, with the link's expiry the message announced (the touch keeps the time
     the gatekeeper reserved: see Invitation.touched_at).
-    False if it was no longer in sending (the customer answered in the moment between)."""
-    now = timezone.now()
+
+    The statement leaves at once and commits on its own; the function returned waits for it and
+    says whether it applied (False: no longer in sending — the customer answered in the moment
+    between). Sent right before SMTP's final ".", the two writes are microseconds apart."""
+    now = timezone.now().isoformat()
+    answer = execute_without_waiting(MARK_SENT_SQL, [str(invitation_id), now, expires_at.isoformat()])
+    return lambda: answer() > 0
+
+
+MARK_SENT_SQL = (
+    "UPDATE surveys_invitation SET status = 'sent', sent_at = $2, expires_at = $3, failure_reason = '',"
+    " updated_at = $2 WHERE id = $1 AND status = 'sending'"
+)
+
+
+def invitation_unmark_sent(*, invitation_id: int) -> bool:
+    """Sent → sending again: the server refused the message after it was marked sent at the point
+    of no return. The caller then fails it or releases it for a retry."""
     return bool(
-        Invitation.objects.filter(pk=invitation_id, status=Status.SENDING).update(
-            status=Status.SENT,
-            sent_at=now,
-            expires_at=expires_at,
-            failure_reason="",
-            updated_at=now,
+        Invitation.objects.filter(pk=invitation_id, status=Status.SENT).update(
+            status=Status.SENDING, sent_at=None, updated_at=timezone.now()
         )
     )
 
@@ -515,7 +538,8 @@ def _reminders_send_batch(ids: list[int], *, now: dt.datetime, outcome: Reminder
             sender.open()
             while unsent:
                 try:
-                    sender.send(unsent[0])
+                    # The reminder was counted before sending (at most once): nothing to mark.
+                    sender.send(unsent[0], mark_sent=lambda: lambda: None)
                 except PermanentFailure as failure:
                     outcome.failed += 1
                     logger.info(

@@ -211,6 +211,55 @@ def test_a_4xx_is_tried_again_later(support, settings, smtp_server):
     assert delivery.invitations_send_batch(invitation_ids=[invitation.pk]).sent == [invitation.pk]
 
 
+def test_the_invitation_is_marked_sent_when_the_server_has_the_whole_message_and_not_before(
+    support, settings, smtp_server
+):
+    """SMTP's point of no return: every byte but the final "." is with the server. A worker killed
+    from here on leaves the invitation sent, and nothing sends it a second time."""
+    send_through(settings, smtp_server)
+    [invitation] = queued(support, "ann@example.com")
+    seen_at_mark = []
+    original = delivery.invitation_mark_sent
+
+    def watched(**kwargs):
+        stored = original(**kwargs)
+        seen_at_mark.append(smtp_server.received)  # the server delivers only after the "."
+        return stored
+
+    delivery.invitation_mark_sent = watched
+    try:
+        outcome = delivery.invitations_send_batch(invitation_ids=[invitation.pk])
+    finally:
+        delivery.invitation_mark_sent = original
+
+    assert outcome.sent == [invitation.pk] and seen_at_mark == [0]
+    assert smtp_server.received == 1
+    invitation.refresh_from_db()
+    assert invitation.status == "sent" and invitation.sent_at is not None
+
+
+@pytest.mark.parametrize(
+    ("reply", "status"),
+    [("451 4.3.0 Try again later", "queued"), ("554 5.6.0 Message content rejected", "failed")],
+)
+def test_a_refusal_after_the_whole_message_undoes_the_sent_mark(
+    support, settings, smtp_server, reply, status
+):
+    send_through(settings, smtp_server)
+    [invitation] = queued(support, "ann@example.com")
+    smtp_server.handler.refuse_data = reply
+
+    delivery.invitations_send_batch(invitation_ids=[invitation.pk])
+
+    invitation.refresh_from_db()
+    assert (invitation.status, invitation.sent_at) == (status, None)
+    assert invitation.failure_reason.startswith(reply[:3]) and smtp_server.received == 0
+    smtp_server.handler.refuse_data = ""
+    if status == "queued":
+        assert delivery.invitations_send_batch(invitation_ids=[invitation.pk]).sent == [invitation.pk]
+        assert smtp_server.received == 1
+
+
 def test_an_invitation_out_of_attempts_fails_with_the_last_error(support, settings, smtp_server):
     send_through(settings, smtp_server)
     settings.DELIVERY_MAX_ATTEMPTS = 2
@@ -454,7 +503,7 @@ def test_the_console_sms_backend_logs_neither_number_nor_link(settings, caplog):
 
     sender = SmsSender()
     sender.open()
-    sender.send(sms_message())
+    sender.send(sms_message(), mark_sent=lambda: lambda: None)
     sender.close()
 
     assert "SMS sent" in caplog.text

@@ -125,7 +125,7 @@ def test_the_worker_emails_each_invitation_with_a_link_that_opens_its_survey(
 
 
 def test_a_worker_killed_mid_batch_loses_nothing_and_repeats_nothing(
-    start_worker, smtp_server, support, settings, record_property
+    start_worker, smtp_server, support, settings
 ):
     settings.DELIVERY_BATCH_SIZE = 10
     count = 40
@@ -159,13 +159,10 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_repeats_nothing(
         for pk in Invitation.objects.values_list("pk", flat=True)
     }
     assert set(transactions) == expected, "every invitation arrived (no loss)"
-    assert max(transactions.values()) <= 2
-    # A second SMTP transaction for one invitation happens only in the window between the server's
-    # acceptance and our commit; it carries the same Message-ID, which mailboxes fold into one.
-    repeated = sum(1 for n in transactions.values() if n == 2)
-    assert repeated <= 1, "only the message in flight at the kill can be sent twice"
-    record_property("second_smtp_transactions", repeated)
-    print(f"killed at {at_kill}; swept {swept}; second SMTP transactions: {repeated}")
+    # The worker most likely died while the server took a message (it answers 50 ms after the
+    # whole message is in): that invitation was marked sent before the final ".", so it is not
+    # among those swept, and no invitation reached the server twice.
+    assert max(transactions.values()) == 1, "no invitation sent twice"
 
 
 def test_smtp_down_then_back_delivers_after_retries_each_once(start_worker, smtp_server, support):
