@@ -38,23 +38,32 @@ DROP FUNCTION contacts_identity_erased_opt_outs();
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('contacts', '0002_contact_import'),
-        ('departments', '0001_initial'),
+        ("contacts", "0002_contact_import"),
+        ("departments", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ErasedIdentity',
+            name="ErasedIdentity",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('digest', models.CharField(help_text='sha256 of kind:source:normalised.', max_length=64, unique=True)),
-                ('opt_outs', models.JSONField(default=list)),
-                ('erased_at', models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "digest",
+                    models.CharField(
+                        help_text="sha256 of kind:source:normalised.", max_length=64, unique=True
+                    ),
+                ),
+                ("opt_outs", models.JSONField(default=list)),
+                ("erased_at", models.DateTimeField(default=django.utils.timezone.now)),
             ],
             options={
-                'verbose_name_plural': 'erased identities',
+                "verbose_name_plural": "erased identities",
             },
         ),
         migrations.RunSQL(ERASED_OPT_OUTS_SQL, DROP_SQL),

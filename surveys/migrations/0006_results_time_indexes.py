@@ -5,24 +5,31 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('contacts', '0003_erased_identity'),
-        ('departments', '0002_idempotency'),
-        ('surveys', '0005_invitation_send_after'),
+        ("contacts", "0003_erased_identity"),
+        ("departments", "0002_idempotency"),
+        ("surveys", "0005_invitation_send_after"),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='decision',
-            index=django.contrib.postgres.indexes.BrinIndex(fields=['decided_at'], name='decision_decided_brin'),
+            model_name="decision",
+            index=django.contrib.postgres.indexes.BrinIndex(
+                fields=["decided_at"], name="decision_decided_brin"
+            ),
         ),
         migrations.AddIndex(
-            model_name='invitation',
-            index=models.Index(condition=models.Q(('sent_at__isnull', False)), fields=['sent_at'], name='invitation_sent_time'),
+            model_name="invitation",
+            index=models.Index(
+                condition=models.Q(("sent_at__isnull", False)),
+                fields=["sent_at"],
+                name="invitation_sent_time",
+            ),
         ),
         migrations.AddIndex(
-            model_name='response',
-            index=django.contrib.postgres.indexes.BrinIndex(fields=['submitted_at'], name='response_submitted_brin'),
+            model_name="response",
+            index=django.contrib.postgres.indexes.BrinIndex(
+                fields=["submitted_at"], name="response_submitted_brin"
+            ),
         ),
     ]
