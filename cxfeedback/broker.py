@@ -6,7 +6,8 @@ folder can take the file while it is still empty or half written, fail to decode
 "Unrecoverable error: JSONDecodeError", and the message is gone; `make reliability` hit it under
 load (web processes publishing while the worker polls). Here the message is written under a name
 no worker looks at and then renamed into the queue: a rename within a folder is atomic, so a
-worker sees a whole message or none.
+worker sees a whole message or none. The exchange tables in the control folder are written the
+same way.
 
 Callers: `cxfeedback.embedded.embedded_broker_url` (the `cxfilesystem://` URL, registered below).
 """
@@ -38,6 +39,25 @@ class Channel(filesystem.Channel):
             os.replace(partial, path)
         except OSError as exc:
             raise ChannelError(f"Cannot add file {path!r} to directory") from exc
+
+    def _queue_bind(self, exchange, routing_key, pattern, queue):
+        """Bind `queue` in the exchange's table. Kombu creates the table by truncating the file before
+        it locks it, so a connection declaring the same queue at that moment reads an empty file and
+        fails; here writers take turns on a lock file and the table is renamed into place whole."""
+        table = self._exchange_file(exchange)
+        self.control_folder.mkdir(exist_ok=True)
+        entry = filesystem.exchange_queue_t(routing_key or "", pattern or "", queue or "")
+        with open(table.with_name(f"{table.name}.lock"), "wb") as turn:
+            filesystem.lock(turn, filesystem.LOCK_EX)
+            try:
+                queues = self.get_table(exchange)
+                if entry in queues:
+                    return
+                partial = table.with_name(f"{table.name}.partial")
+                partial.write_bytes(str_to_bytes(dumps([entry, *queues])))
+                os.replace(partial, table)
+            finally:
+                filesystem.unlock(turn)
 
 
 class Transport(filesystem.Transport):
