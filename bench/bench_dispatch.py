@@ -9,8 +9,8 @@ runs from the dispatch (`invitations_dispatch_due`) to the last message received
 
 Then the crash run: another N invitations; the worker is SIGKILLed in the middle, a new one
 started, and the sweeper run as it would be once DELIVERY_STUCK_AFTER has passed. Every invitation
-must arrive; a Message-ID received twice is the one documented window (accepted by the server, not
-yet marked sent when the worker died), which mailboxes fold by Message-ID.
+must arrive exactly once: an invitation is marked sent just before SMTP's final "." (see
+surveys/services/delivery.py), so the one the worker was sending when it died is not sent again.
 
     python bench/bench_dispatch.py [--emails 5000]     # BENCH_WORKER_LOG=1 prints the workers' logs
 
