@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -100,6 +101,21 @@ def build(invitations: int) -> list[tuple[int, str]]:
     return links
 
 
+CSRF_FIELD = re.compile(rb'name="csrfmiddlewaretoken" value="([^"]+)"')
+
+
+async def page_read(reader: asyncio.StreamReader) -> tuple[int, bytes, bool, str]:
+    """A response as bench_trigger reads it, and the `name=value` of the cookie it sets."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {
+        name.lower(): value.strip() for name, _, value in (line.partition(":") for line in lines[1:] if line)
+    }
+    body = await reader.readexactly(int(headers.get("content-length", "0")))
+    cookie = headers.get("set-cookie", "").split(";", 1)[0]
+    return int(lines[0].split(" ", 2)[1]), body, headers.get("connection", "").lower() == "close", cookie
+
+
 @dataclass
 class Tally:
     acknowledged: list[int] = field(default_factory=list)  # invitation ids
@@ -119,15 +135,20 @@ async def customer(port: int, links: asyncio.Queue, tally: Tally) -> None:
             invitation_id, token = links.get_nowait()
             started = time.perf_counter()
             writer.write(f"GET /t/{token} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
-            status, page, close = await response_read(reader)
+            status, page, close, cookie = await page_read(reader)
             if status != 200:
                 tally.count(f"GET {status}")
             else:
+                # As a browser: the form's CSRF token with the cookie the page set.
+                form_token = CSRF_FIELD.search(page).group(1)
+                body = ANSWERS + b"&csrfmiddlewaretoken=" + form_token
                 writer.write(
                     f"POST /t/{token} HTTP/1.1\r\nHost: 127.0.0.1\r\n".encode()
+                    + b"Origin: http://127.0.0.1\r\n"
+                    + f"Cookie: {cookie}\r\n".encode()
                     + b"Content-Type: application/x-www-form-urlencoded\r\n"
-                    + f"Content-Length: {len(ANSWERS)}\r\n\r\n".encode()
-                    + ANSWERS
+                    + f"Content-Length: {len(body)}\r\n\r\n".encode()
+                    + body
                 )
                 status, page, close = await response_read(reader)
                 tally.count(f"POST {status}")
