@@ -104,22 +104,38 @@ def surveys_visible_to(actor: Actor) -> QuerySet[Survey]:
     return surveys.filter(department_id__in=actor.department_ids)
 
 
+@dataclass(frozen=True)
+class Columns:
+    """Where a table keeps what a filter narrows by (ORM paths)."""
+
+    department: str
+    survey_family: str
+    survey_kind: str
+    channel: str
+
+
+def narrowed(rows: QuerySet, actor: Actor, results_filter: ResultsFilter, columns: Columns) -> QuerySet:
+    """`rows` the actor may see, narrowed by the filter's department, survey, kind and channel."""
+    if not actor.is_cx_lead:
+        rows = rows.filter(**{f"{columns.department}__in": actor.department_ids})
+    wanted = {
+        columns.department: results_filter.department_id,
+        columns.survey_family: results_filter.survey_family_id,
+        columns.survey_kind: results_filter.survey_kind,
+        columns.channel: results_filter.channel,
+    }
+    return rows.filter(**{column: value for column, value in wanted.items() if value})
+
+
+RESPONSE_COLUMNS = Columns("department_id", "survey__family_id", "survey__kind", "channel")
+
+
 def responses_for(actor: Actor, results_filter: ResultsFilter) -> QuerySet[Response]:
     """Responses submitted in the period that the actor may see, narrowed by the filter."""
     responses = Response.objects.filter(
         submitted_at__gte=results_filter.start_at, submitted_at__lt=results_filter.end_before
     )
-    if not actor.is_cx_lead:
-        responses = responses.filter(department_id__in=actor.department_ids)
-    if results_filter.department_id:
-        responses = responses.filter(department_id=results_filter.department_id)
-    if results_filter.survey_family_id:
-        responses = responses.filter(survey__family_id=results_filter.survey_family_id)
-    if results_filter.survey_kind:
-        responses = responses.filter(survey__kind=results_filter.survey_kind)
-    if results_filter.channel:
-        responses = responses.filter(channel=results_filter.channel)
-    return responses
+    return narrowed(responses, actor, results_filter, RESPONSE_COLUMNS)
 
 
 def invitations_sent_for(actor: Actor, results_filter: ResultsFilter) -> QuerySet[Invitation]:
@@ -127,17 +143,8 @@ def invitations_sent_for(actor: Actor, results_filter: ResultsFilter) -> QuerySe
     invitations = Invitation.objects.filter(
         sent_at__gte=results_filter.start_at, sent_at__lt=results_filter.end_before
     )
-    if not actor.is_cx_lead:
-        invitations = invitations.filter(department_id__in=actor.department_ids)
-    if results_filter.department_id:
-        invitations = invitations.filter(department_id=results_filter.department_id)
-    if results_filter.survey_family_id:
-        invitations = invitations.filter(survey_family_id=results_filter.survey_family_id)
-    if results_filter.survey_kind:
-        invitations = invitations.filter(survey_kind=results_filter.survey_kind)
-    if results_filter.channel:
-        invitations = invitations.filter(channel=results_filter.channel)
-    return invitations
+    columns = Columns("department_id", "survey_family_id", "survey_kind", "channel")
+    return narrowed(invitations, actor, results_filter, columns)
 
 
 def answers_for(actor: Actor, results_filter: ResultsFilter) -> QuerySet[Answer]:
@@ -147,17 +154,8 @@ def answers_for(actor: Actor, results_filter: ResultsFilter) -> QuerySet[Answer]
         response__submitted_at__gte=results_filter.start_at,
         response__submitted_at__lt=results_filter.end_before,
     )
-    if not actor.is_cx_lead:
-        answers = answers.filter(response__department_id__in=actor.department_ids)
-    if results_filter.department_id:
-        answers = answers.filter(response__department_id=results_filter.department_id)
-    if results_filter.survey_family_id:
-        answers = answers.filter(response__survey__family_id=results_filter.survey_family_id)
-    if results_filter.survey_kind:
-        answers = answers.filter(response__survey__kind=results_filter.survey_kind)
-    if results_filter.channel:
-        answers = answers.filter(response__channel=results_filter.channel)
-    return answers
+    columns = Columns(*(f"response__{column}" for column in vars(RESPONSE_COLUMNS).values()))
+    return narrowed(answers, actor, results_filter, columns)
 
 
 def decisions_for(actor: Actor, results_filter: ResultsFilter) -> QuerySet[Decision]:
@@ -167,14 +165,10 @@ def decisions_for(actor: Actor, results_filter: ResultsFilter) -> QuerySet[Decis
     decisions = Decision.objects.filter(
         decided_at__gte=results_filter.start_at, decided_at__lt=results_filter.end_before
     )
-    if not actor.is_cx_lead:
-        decisions = decisions.filter(send_request__department_id__in=actor.department_ids)
-    if results_filter.department_id:
-        decisions = decisions.filter(send_request__department_id=results_filter.department_id)
-    if results_filter.survey_family_id:
-        decisions = decisions.filter(send_request__survey__family_id=results_filter.survey_family_id)
-    if results_filter.survey_kind:
-        decisions = decisions.filter(send_request__survey__kind=results_filter.survey_kind)
-    if results_filter.channel:
-        decisions = decisions.filter(send_request__channel=results_filter.channel)
-    return decisions
+    columns = Columns(
+        "send_request__department_id",
+        "send_request__survey__family_id",
+        "send_request__survey__kind",
+        "send_request__channel",
+    )
+    return narrowed(decisions, actor, results_filter, columns)

@@ -22,10 +22,12 @@ from django.db.models.functions import Trunc
 from departments.actors import Actor
 from departments.models import Department
 from results.filters import (
+    Columns,
     ResultsFilter,
     answers_for,
     decisions_for,
     invitations_sent_for,
+    narrowed,
     responses_for,
 )
 from results.rollups import DailyDecisions, DailyResults, DailyRollupState
@@ -394,17 +396,10 @@ def _rolled_up(
     model: type[DailyResults | DailyDecisions], actor: Actor, results_filter: ResultsFilter
 ) -> QuerySet:
     rows = model.objects.filter(day__gte=results_filter.start, day__lte=results_filter.end)
-    if not actor.is_cx_lead:
-        rows = rows.filter(department_id__in=actor.department_ids)
-    if results_filter.department_id:
-        rows = rows.filter(department_id=results_filter.department_id)
-    if results_filter.survey_family_id:
-        rows = rows.filter(survey_family_id=results_filter.survey_family_id)
-    if results_filter.survey_kind:
-        rows = rows.filter(survey_kind=results_filter.survey_kind)
-    if results_filter.channel:
-        rows = rows.filter(channel=results_filter.channel)
-    return rows
+    return narrowed(rows, actor, results_filter, ROLLUP_COLUMNS)
+
+
+ROLLUP_COLUMNS = Columns("department_id", "survey_family_id", "survey_kind", "channel")
 
 
 def _rolled_up_result_rows(actor: Actor, results_filter: ResultsFilter, interval: str) -> Iterable[dict]:
