@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
-from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
@@ -14,8 +13,7 @@ from rest_framework.views import APIView
 from contacts.models import Channel
 from cxfeedback.api import paginated
 from cxfeedback.exceptions import error_responses
-from departments.actors import actor_for_request
-from results.api.summary import FILTER_PARAMETERS, ResultsFilterQuery
+from results.api.summary import FILTER_PARAMETERS, results_filter_of
 from results.models import FollowUp
 from results.selectors.responses import response_list
 from surveys.models import Answer, QuestionKind
@@ -90,14 +88,6 @@ class ResponseListApi(APIView):
         responses={200: ResponseOutputSerializer(many=True), **error_responses(400, 401, 403)},
     )
     def get(self, request: Request) -> Response:
-        actor = actor_for_request(request)
-        form = ResultsFilterQuery(request.query_params, actor=actor)
-        if not form.is_valid():
-            raise ValidationError(
-                {
-                    "non_field_errors" if name == "__all__" else name: list(errors)
-                    for name, errors in form.errors.items()
-                }
-            )
-        responses = response_list(actor=actor, results_filter=form.results_filter())
+        actor, results_filter = results_filter_of(request)
+        responses = response_list(actor=actor, results_filter=results_filter)
         return paginated(self, request, responses, ResponseOutputSerializer)

@@ -13,8 +13,8 @@ from rest_framework.views import APIView
 
 from contacts.models import Channel
 from cxfeedback.exceptions import error_responses
-from departments.actors import actor_for_request
-from results.filters import ResultsFilterForm
+from departments.actors import Actor, actor_for_request
+from results.filters import ResultsFilter, ResultsFilterForm
 from results.selectors.summary import BIAS_SHARE, Summary, results_summary
 from surveys.models import SurveyKind
 
@@ -26,6 +26,20 @@ class ResultsFilterQuery(ResultsFilterForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["department"].to_field_name = "slug"
+
+
+def results_filter_of(request: Request) -> tuple[Actor, ResultsFilter]:
+    """Who asks and the filter their query parameters give; a 400 naming each bad parameter."""
+    actor = actor_for_request(request)
+    form = ResultsFilterQuery(request.query_params, actor=actor)
+    if not form.is_valid():
+        raise ValidationError(
+            {
+                "non_field_errors" if name == "__all__" else name: list(errors)
+                for name, errors in form.errors.items()
+            }
+        )
+    return actor, form.results_filter()
 
 
 FILTER_PARAMETERS = [
@@ -122,16 +136,8 @@ class ResultsSummaryApi(APIView):
         responses={200: SummarySerializer, **error_responses(400, 401, 403)},
     )
     def get(self, request: Request) -> Response:
-        actor = actor_for_request(request)
-        form = ResultsFilterQuery(request.query_params, actor=actor)
-        if not form.is_valid():
-            raise ValidationError(
-                {
-                    "non_field_errors" if name == "__all__" else name: list(errors)
-                    for name, errors in form.errors.items()
-                }
-            )
-        summary = results_summary(actor=actor, results_filter=form.results_filter())
+        actor, results_filter = results_filter_of(request)
+        summary = results_summary(actor=actor, results_filter=results_filter)
         return Response(SummarySerializer(_summary_data(summary)).data)
 
 
