@@ -74,7 +74,7 @@ def test_arguments_and_tracebacks_are_redacted_too(console):
 EMAIL_PATTERN = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
 # A phone number: international (+49 151 23456789, +4915123456789) or national (0151 999…); not
 # the timestamps every line starts with.
-PHONE_PATTERN = re.compile(r"\+\d[\d ]{7,}\d|\b0\d{2,4}[ /-]?\d{3,}|23456789")
+PHONE_PATTERN = re.compile(r"\+\d[\d ]{7,}\d|\b0\d{2,4}[ /-]\d{3,}|23456789")
 GRACE = "grace.hopper@example.com"
 TOKEN_SHAPE = re.compile(r"/[tsup]/(?!\[redacted\])[A-Za-z0-9_-]{16,}")
 
