@@ -1,6 +1,7 @@
 """`manage.py load_demo_data`: the printed logins work, duplicates collapse, reruns change nothing."""
 
 import random
+import re
 from io import StringIO
 
 import pytest
@@ -16,6 +17,7 @@ from contacts.normalise import normalise_email
 from departments.models import Department
 from departments.roles import CX_LEAD, DEPARTMENT_OWNER
 from surveys.management.commands import load_demo_data
+from surveys.models import Decision, Invitation, Reason, Response
 
 pytestmark = pytest.mark.django_db
 
@@ -175,3 +177,20 @@ def test_the_default_run_loads_three_thousand_people(settings):
     run()
 
     assert Contact.objects.count() == load_demo_data.DEFAULT_CONTACT_COUNT
+
+
+def test_the_demo_has_months_of_results_for_the_dashboard(client):
+    run("--contacts", "400")
+    responses = Response.objects.count()
+    assert client.login(username="cxlead", password="big-picture-2024")
+
+    page = client.get("/admin/results/")
+    figures = dict(re.findall(r'data-figure="(\w+)">([^<]*)<', page.content.decode()))
+
+    assert 0 < responses < Invitation.objects.filter(sent_at__isnull=False).count()
+    assert figures["responses"] == str(responses) and figures["nps"] not in ("", "—")
+    # People several departments know were asked again within 30 days: the gatekeeper said no.
+    assert Decision.objects.filter(allowed=False, reason=Reason.RULE).exists()
+    assert Response.objects.values("department").distinct().count() == 4
+    assert "Demo data is already loaded" in run("--contacts", "400")
+    assert Response.objects.count() == responses

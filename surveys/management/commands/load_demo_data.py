@@ -31,7 +31,7 @@ from contacts.models import Consent, Contact, DepartmentContact, Identity
 from contacts.normalise import normalise_email, normalise_phone
 from departments.models import Department
 from departments.roles import CX_LEAD, DEPARTMENT_OWNER
-from surveys.demo import load_demo_surveys
+from surveys.demo import load_demo_history, load_demo_surveys
 
 SEED = 20240917  # fixed, so every machine gets the same demo contacts
 DEFAULT_CONTACT_COUNT = 3000
@@ -93,15 +93,22 @@ class Command(BaseCommand):
         loaded = demo_contacts(departments, count=contact_count, rng=rng)
         consent_count = demo_consents(loaded.new_contact_ids, departments, rng=rng)
         survey_count = load_demo_surveys(departments)  # surveys/demo.py: default rules, an NPS survey each
+        response_count = load_demo_history(departments, rng=rng)  # surveys/demo.py: five months of results
         if not (
-            loaded.new_contacts or loaded.new_identities or loaded.new_links or consent_count or survey_count
+            loaded.new_contacts
+            or loaded.new_identities
+            or loaded.new_links
+            or consent_count
+            or survey_count
+            or response_count
         ):
             self.stdout.write("Demo data is already loaded; nothing changed.")
             return
         self.stdout.write(
             f"Demo data: {len(departments)} departments; {loaded.new_contacts} new contacts "
             f"({loaded.shared} of them known to several departments), {loaded.new_identities} new "
-            f"identities, {loaded.new_links} new department links, {consent_count} new consent records."
+            f"identities, {loaded.new_links} new department links, {consent_count} new consent records, "
+            f"{response_count} past responses."
         )
 
 
