@@ -195,7 +195,10 @@ def main() -> None:
     args = parser.parse_args()
 
     if args.reuse:
-        reuse_database(DATABASE)
+        setup_django(DATABASE, fresh=False)
+        from django.contrib.auth import get_user_model
+
+        get_user_model().objects.filter(username="lead").delete()  # made again below
     else:
         setup_django(DATABASE)
         with stopwatch() as built:
@@ -230,33 +233,6 @@ def main() -> None:
         f"bench dashboard responses={responses} seconds={seconds:.3f} invitations={invitations} "
         f"api_seconds={api_seconds:.3f} peak_rss_mb={rss:.0f}"
     )
-
-
-def reuse_database(database: str) -> None:
-    """Django on a database an earlier `--keep` run left, as it is."""
-    import os
-    import sys
-
-    from harness import ROOT
-
-    sys.path.insert(0, str(ROOT))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cxfeedback.settings")
-    os.environ.setdefault("SECRET_KEY", "benchmarks-only-not-a-secret")
-    os.environ.setdefault("STATIC_MANIFEST", "false")
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    import django
-
-    django.setup()
-    from django.conf import settings
-    from django.core.management import call_command
-    from django.db import connections
-
-    settings.DATABASES["default"]["NAME"] = database
-    connections["default"].settings_dict["NAME"] = database
-    call_command("migrate", verbosity=0, interactive=False)
-    from django.contrib.auth import get_user_model
-
-    get_user_model().objects.filter(username="lead").delete()
 
 
 if __name__ == "__main__":

@@ -16,8 +16,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def setup_django(database: str) -> None:
-    """Set Django up on a fresh database called `database`, migrated."""
+def setup_django(database: str, *, fresh: bool = True) -> None:
+    """Set Django up on a database called `database`, migrated: made anew, or with `fresh=False`
+    as an earlier run left it (a benchmark's `--keep`)."""
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cxfeedback.settings")
     os.environ.setdefault("SECRET_KEY", "benchmarks-only-not-a-secret")
@@ -30,9 +31,10 @@ def setup_django(database: str) -> None:
     from django.core.management import call_command
     from django.db import connection, connections
 
-    with connection.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-        cursor.execute(f'CREATE DATABASE "{database}"')
+    if fresh:
+        with connection.cursor() as cursor:
+            cursor.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+            cursor.execute(f'CREATE DATABASE "{database}"')
     connections.close_all()
     settings.DATABASES["default"]["NAME"] = database
     connections["default"].settings_dict["NAME"] = database
