@@ -293,40 +293,19 @@ def cpu_seconds(server_pid: int) -> dict[str, float]:
     return used
 
 
-# Written from the rules' definition (PRODUCT.md §3), not from surveys/screening.py: for every
-# active rule and counted touch in its scope, the touches of the same contact in the window
-# (clock − window, clock] that ends at it; more than max_touches anywhere is a violation.
-VIOLATIONS_SQL = """
-WITH scoped AS MATERIALIZED (
-    SELECT r.id AS rule_id, r.max_touches, r."window", i.id AS touch_id, i.contact_id,
-           CASE r.clock WHEN 'response' THEN i.responded_at ELSE i.touched_at END AS clock
-    FROM surveys_frequencyrule r
-    JOIN surveys_invitation i
-      ON (r.scope_department_id IS NULL OR r.scope_department_id = i.department_id)
-     AND (r.scope_survey_kind = '' OR r.scope_survey_kind = i.survey_kind)
-     AND (r.scope_channel = '' OR r.scope_channel = i.channel)
-    WHERE r.is_active AND i.status NOT IN ('cancelled', 'failed')
-), crowded AS (
-    SELECT x.rule_id, x.contact_id
-    FROM scoped x JOIN scoped y ON y.rule_id = x.rule_id AND y.contact_id = x.contact_id
-    WHERE y.clock > x.clock - x."window" AND y.clock <= x.clock
-    GROUP BY x.rule_id, x.contact_id, x.touch_id, x.max_touches
-    HAVING count(*) > x.max_touches
-)
-SELECT (SELECT count(DISTINCT contact_id) FROM crowded),
-       (SELECT count(*) FROM (
-            SELECT 1 FROM surveys_invitation
-            WHERE status IN ('queued', 'sending', 'sent', 'delivered', 'opened')
-            GROUP BY contact_id, survey_family_id HAVING count(*) > 1) twice)
-"""
-
-
 def violations() -> tuple[int, int]:
+    """Contacts over a rule and second open invitations, by the reliability suite's independent SQL
+    (written from the rules' definition, not from surveys/screening.py)."""
     from django.db import connection
 
+    from reliability.checks import OVER_RULE_SQL, TWO_OPEN_SQL
+
     with connection.cursor() as cursor:
-        cursor.execute(VIOLATIONS_SQL)
-        return cursor.fetchone()
+        cursor.execute(OVER_RULE_SQL)
+        [over] = cursor.fetchone()
+        cursor.execute(TWO_OPEN_SQL)
+        [twice] = cursor.fetchone()
+    return over, twice
 
 
 def main() -> None:
