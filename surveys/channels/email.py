@@ -10,8 +10,9 @@ Never twice over SMTP: the invitation is marked sent at SMTP's point of no retur
 the whole message and waits only for the final "." — so a worker killed while the server takes the
 message leaves it marked sent, and nothing sends it again. A crash before that point leaves the
 message unfinished, which the server discards, and the invitation in sending for the sweeper. What
-is left is the moment between our commit and writing "." (microseconds, no round trip), in which a
-crash loses the message instead; a server that refuses after the "." undoes the mark. Backends
+is left is the moment between handing the mark to the kernel and writing "." (a microsecond or two:
+over TCP the kernel holds the mark without waking PostgreSQL, see cxfeedback.db), in which a crash
+loses the message instead; a server that refuses after the "." undoes the mark. Backends
 that cannot be split (a provider's API, the file backend) mark after the send returns, and there a
 crash in between means the same Message-ID twice, which mail providers fold into one.
 """
