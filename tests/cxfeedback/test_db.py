@@ -12,8 +12,7 @@ from django.db import connection
 
 from cxfeedback.db import execute_without_waiting
 from departments.models import Department
-from tests import factories
-from tests import workers
+from tests import factories, workers
 from tests.workers import ROOT, wait_until
 
 RENAME = "UPDATE departments_department SET name = $2 WHERE id = $1"
@@ -23,7 +22,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def name_seen_by_another_connection(department_id: int) -> str:
     with psycopg.connect(workers.test_database_url(), autocommit=True) as other:
-        return other.execute("SELECT name FROM departments_department WHERE id = %s", [department_id]).fetchone()[0]
+        return other.execute(
+            "SELECT name FROM departments_department WHERE id = %s", [department_id]
+        ).fetchone()[0]
 
 
 def test_the_answer_says_how_many_rows_changed_and_the_change_is_committed():
@@ -62,7 +63,11 @@ def test_a_process_killed_before_it_asks_for_the_answer_still_has_its_statement_
         f"execute_without_waiting({RENAME!r}, [{str(department.pk)!r}, 'After'])\n"
         "os.kill(os.getpid(), signal.SIGKILL)\n"
     )
-    env = {**os.environ, "DATABASE_URL": workers.test_database_url(), "DJANGO_SETTINGS_MODULE": "cxfeedback.settings"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": workers.test_database_url(),
+        "DJANGO_SETTINGS_MODULE": "cxfeedback.settings",
+    }
 
     killed = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, timeout=60, check=False)
 
