@@ -24,8 +24,8 @@ def execute_without_waiting(sql: str, params: Sequence[str]) -> Callable[[], int
     Over TCP the kernel holds the statement (TCP_CORK) until the function is called. Sent at once,
     it would wake PostgreSQL's backend, and on a busy machine the scheduler often runs the woken
     backend there and then, pausing this process for as long: what the caller does next (SMTP's
-    final ".") would follow by a hundred microseconds or more instead of one or two. A Unix socket (the
-    embedded server) cannot hold it, and the statement leaves at once."""
+    final ".") would follow by a hundred microseconds or more instead of one or two. A Unix socket
+    (the embedded server) cannot hold it, and the statement leaves at once."""
     connection.ensure_connection()
     pgconn = connection.connection.pgconn
     corked = _cork(pgconn.socket, True)
