@@ -20,6 +20,7 @@ from django.utils import timezone
 from departments.actors import Actor
 from departments.models import Department
 from surveys.models import FrequencyRule, Invitation, QuestionKind, Response, SendRequest, Survey
+from surveys.services.delivery import invitations_expire
 from surveys.services.responses import response_submit
 from surveys.services.rules import frequency_rule_create
 from surveys.services.send_requests import send_request_create, send_request_screen, send_request_submit
@@ -93,6 +94,9 @@ def load_demo_history(departments: Mapping[str, Department], *, rng: random.Rand
         actor = Actor(department_ids=frozenset({department.pk}), user_id=lead.pk if lead else None)
         survey = Survey.objects.get(department=department, name=f"{department.name} NPS", is_current=True)
         sent_at = now - dt.timedelta(days=days_ago)
+        # The beat's expiry task, as it would have run by then: an unanswered invitation whose link
+        # has expired is no longer open, so it does not block this survey's next request.
+        invitations_expire(now=sent_at)
         request = send_request_create(
             actor=actor,
             department=department,
@@ -112,6 +116,7 @@ def load_demo_history(departments: Mapping[str, Department], *, rng: random.Rand
         )
         responses += _demo_answers(request, weights=SCORE_WEIGHTS[slug], sent_at=sent_at, rng=rng)
         _analyze()
+    invitations_expire(now=now)
     return responses
 
 

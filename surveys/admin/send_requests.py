@@ -39,6 +39,13 @@ from surveys.services.send_requests import (
 )
 
 
+class OptionalJSONField(forms.JSONField):
+    """A JSON field that starts empty rather than showing "null"."""
+
+    def prepare_value(self, value: Any) -> Any:
+        return "" if value is None else super().prepare_value(value)
+
+
 class SendRequestCreateForm(forms.Form):
     department = forms.ModelChoiceField(queryset=Department.objects.none())
     survey = forms.ModelChoiceField(queryset=Survey.objects.none(), help_text="Current versions only.")
@@ -48,8 +55,10 @@ class SendRequestCreateForm(forms.Form):
         label="Audience",
     )
     audience_file = forms.FileField(required=False, help_text="Uploaded list: a contacts CSV.")
-    audience_filter = forms.JSONField(
-        required=False, help_text='Filtered contacts: the attributes to match, e.g. {"tier": "gold"}.'
+    audience_filter = OptionalJSONField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "placeholder": '{"tier": "gold"}'}),
+        help_text='Filtered contacts: the attributes to match, e.g. {"tier": "gold"}.',
     )
     earliest_send_at = forms.DateTimeField(
         required=False,
@@ -101,15 +110,16 @@ class SendRequestAdmin(DepartmentScopedAdmin, admin.ModelAdmin):
     """View only: a request changes through its pre-flight page's buttons (services), never a form."""
 
     department_path = "department"
+    # What, to whom and where it stands first: on a laptop screen the last columns scroll out of view.
     list_display = [
-        "__str__",
+        "survey",
+        "audience",
+        "status",
+        "preflight_link",
         "department",
         "channel",
-        "status",
-        "priority",
         "earliest_send_at",
-        "created_at",
-        "preflight_link",
+        "priority",
     ]
     list_filter = ["status", "channel", "audience_kind", ("department", DepartmentListFilter)]
     list_select_related = ["survey", "department"]
@@ -126,6 +136,10 @@ class SendRequestAdmin(DepartmentScopedAdmin, admin.ModelAdmin):
     def _may_act(self, request: HttpRequest) -> bool:
         """Submit, cancel and upload: for whoever may change requests (owners and CX leads)."""
         return request.user.has_perm(f"{self.opts.app_label}.change_{self.opts.model_name}")
+
+    @admin.display(description="audience", ordering="audience_kind")
+    def audience(self, send_request: SendRequest) -> str:
+        return send_request.get_audience_kind_display()
 
     @admin.display(description="pre-flight")
     def preflight_link(self, send_request: SendRequest) -> str:

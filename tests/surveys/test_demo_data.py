@@ -11,6 +11,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.management import CommandError, call_command
 from django.db.models import Count
 from django.urls import reverse
+from django.utils import timezone
 
 from contacts.models import Consent, Contact, DepartmentContact, Identity
 from contacts.normalise import normalise_email
@@ -191,6 +192,10 @@ def test_the_demo_has_months_of_results_for_the_dashboard(client):
     assert figures["responses"] == str(responses) and figures["nps"] not in ("", "—")
     # People several departments know were asked again within 30 days: the gatekeeper said no.
     assert Decision.objects.filter(allowed=False, reason=Reason.RULE).exists()
+    # Links expire as the beat would have expired them, so an old unanswered invitation never
+    # blocks the survey's next request, and none is left open past its expiry.
+    assert not Decision.objects.filter(reason=Reason.ALREADY_INVITED).exists()
+    assert not Invitation.objects.filter(status="sent", expires_at__lte=timezone.now()).exists()
     assert Response.objects.values("department").distinct().count() == 4
     assert "Demo data is already loaded" in run("--contacts", "400")
     assert Response.objects.count() == responses

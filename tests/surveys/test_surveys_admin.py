@@ -2,6 +2,7 @@
 through pre-flight and submit to cancel. Mallory, of another department, gets 404 for all of it."""
 
 import datetime as dt
+import re
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -220,6 +221,25 @@ def test_alices_send_request_from_creation_to_cancel(alice_client, world, django
     assert set(Invitation.objects.filter(send_request=request).values_list("status", flat=True)) == {
         "cancelled"
     }
+
+
+def test_the_create_form_starts_with_an_empty_audience_filter(alice_client, world):
+    page = alice_client.get(reverse("admin:surveys_sendrequest_add")).content.decode()
+
+    textarea = re.search(r'<textarea name="audience_filter"[^>]*>(.*?)</textarea>', page, re.S)
+    assert textarea and textarea.group(1).strip() == ""  # not "null"
+    assert 'placeholder="{&quot;tier&quot;: &quot;gold&quot;}"' in textarea.group(0)
+
+
+def test_the_request_list_shows_survey_audience_status_and_report_first(alice_client, world):
+    survey, _ = world
+    alice_client.post(reverse("admin:surveys_sendrequest_add"), request_form(survey))
+
+    page = alice_client.get(reverse("admin:surveys_sendrequest_changelist")).content.decode()
+
+    headers = re.findall(r'<th scope="col" class="[^"]*column-(\w+)', page)
+    assert headers[:4] == ["survey", "audience", "status", "preflight_link"]
+    assert "All contacts the department knows" in page and ">Pre-flight</a>" in page
 
 
 def test_the_create_form_shows_service_errors_on_their_field(alice_client, world):
