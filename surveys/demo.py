@@ -1,7 +1,7 @@
-"""The surveys part of `manage.py load_demo_data`: the default frequency rules and an NPS survey for
-each demo department, made through the same services a CX lead and a department owner use, and five
-months of history — requests decided by the gatekeeper at the time, invitations sent, customers'
-answers — so the results dashboard has something to show.
+"""The surveys part of `manage.py load_demo_data`: the default frequency rules, an NPS survey for
+each demo department and a CSAT and a CES survey, made through the same services a CX lead and a
+department owner use, and five months of history — requests decided by the gatekeeper at the
+time, invitations sent, customers' answers — so the results dashboard has something to show.
 
 Running it again changes nothing: rules are found by name, surveys by department and name, and the
 history is made only while there is no response at all.
@@ -19,7 +19,15 @@ from django.utils import timezone
 
 from departments.actors import Actor
 from departments.models import Department
-from surveys.models import FrequencyRule, Invitation, QuestionKind, Response, SendRequest, Survey
+from surveys.models import (
+    FIXED_SCALES,
+    FrequencyRule,
+    Invitation,
+    QuestionKind,
+    Response,
+    SendRequest,
+    Survey,
+)
 from surveys.services.delivery import invitations_expire
 from surveys.services.responses import response_submit
 from surveys.services.rules import frequency_rule_create
@@ -32,14 +40,15 @@ DEMO_CX_LEAD = "cxlead"  # the demo login that "wrote" the rules (contacts' load
 
 
 def load_demo_surveys(departments: Mapping[str, Department]) -> int:
-    """Create the missing demo rules and NPS surveys; return how many objects were created."""
+    """Create the missing demo rules and surveys (an NPS survey for each department and the other
+    templates the history uses); return how many objects were created."""
     lead = get_user_model().objects.filter(username=DEMO_CX_LEAD).first()
     actor = Actor(department_ids=frozenset(), is_cx_lead=True, user_id=lead.pk if lead else None)
     created = 0
     if not FrequencyRule.objects.filter(name=EVERYONE_RULE).exists():
         frequency_rule_create(actor=actor, name=EVERYONE_RULE, max_touches=1, window=dt.timedelta(days=30))
         created += 1
-    for department in departments.values():
+    for slug, department in departments.items():
         # One rule per department, named for it, so the CX lead tells them apart in the admin.
         name = f"{DEPARTMENT_RULE} ({department.name})"
         if not FrequencyRule.objects.filter(name=name).exists():
@@ -51,31 +60,33 @@ def load_demo_surveys(departments: Mapping[str, Department]) -> int:
                 scope_department=department,
             )
             created += 1
-        survey_name = f"{department.name} NPS"
-        if not Survey.objects.filter(department=department, name=survey_name).exists():
-            survey_create_from_template(actor=actor, department=department, template="nps", name=survey_name)
-            created += 1
+        for template in ["nps", *sorted({t for s, _, t, _ in HISTORY if s == slug and t != "nps"})]:
+            survey_name = _survey_name(department, template)
+            if not Survey.objects.filter(department=department, name=survey_name).exists():
+                survey_create_from_template(
+                    actor=actor, department=department, template=template, name=survey_name
+                )
+                created += 1
     return created
 
 
-# (department slug, days ago): each department asks all its contacts now and then. Requests three weeks
-# apart meet the "one survey per 30 days" rule for people several departments know.
+def _survey_name(department: Department, template: str) -> str:
+    return f"{department.name} {template.upper()}"
+
+
+# (department slug, days ago, survey template, weights of its scores: NPS 0–10, CSAT 1–5, CES 1–7):
+# each department asks all its contacts now and then; support's CSAT and billing's CES give the
+# dashboard every figure. Requests three weeks apart meet the "one survey per 30 days" rule for
+# people several departments know.
 HISTORY = [
-    ("support", 150),
-    ("marketing", 130),
-    ("sales", 110),
-    ("billing", 90),
-    ("support", 50),
-    ("marketing", 35),
-    ("sales", 20),
+    ("support", 150, "nps", [1, 1, 1, 1, 2, 3, 4, 8, 12, 14, 10]),
+    ("marketing", 130, "nps", [2, 1, 2, 3, 4, 6, 8, 10, 9, 6, 4]),
+    ("sales", 110, "nps", [1, 1, 1, 2, 2, 4, 6, 10, 12, 10, 8]),
+    ("billing", 90, "ces", [3, 4, 6, 8, 10, 8, 5]),
+    ("support", 50, "csat", [2, 3, 6, 12, 10]),
+    ("marketing", 35, "nps", [2, 1, 2, 3, 4, 6, 8, 10, 9, 6, 4]),
+    ("sales", 20, "nps", [1, 1, 1, 2, 2, 4, 6, 10, 12, 10, 8]),
 ]
-# How each department's customers score it (weights of NPS 0–10), and how many answer.
-SCORE_WEIGHTS = {
-    "support": [1, 1, 1, 1, 2, 3, 4, 8, 12, 14, 10],
-    "marketing": [2, 1, 2, 3, 4, 6, 8, 10, 9, 6, 4],
-    "sales": [1, 1, 1, 2, 2, 4, 6, 10, 12, 10, 8],
-    "billing": [4, 3, 4, 5, 6, 8, 8, 8, 6, 4, 3],
-}
 ANSWER_SHARE = 0.35
 COMMENTS = ["", "", "", "Quick and friendly.", "Took too long.", "Great help, thanks!"]
 
@@ -89,10 +100,12 @@ def load_demo_history(departments: Mapping[str, Department], *, rng: random.Rand
     lead = get_user_model().objects.filter(username=DEMO_CX_LEAD).first()
     now = timezone.now()
     responses = 0
-    for slug, days_ago in HISTORY:
+    for slug, days_ago, template, weights in HISTORY:
         department = departments[slug]
         actor = Actor(department_ids=frozenset({department.pk}), user_id=lead.pk if lead else None)
-        survey = Survey.objects.get(department=department, name=f"{department.name} NPS", is_current=True)
+        survey = Survey.objects.get(
+            department=department, name=_survey_name(department, template), is_current=True
+        )
         sent_at = now - dt.timedelta(days=days_ago)
         # The beat's expiry task, as it would have run by then: an unanswered invitation whose link
         # has expired is no longer open, so it does not block this survey's next request.
@@ -114,7 +127,7 @@ def load_demo_history(departments: Mapping[str, Department], *, rng: random.Rand
             sent_at=sent_at,
             expires_at=sent_at + dt.timedelta(days=survey.link_valid_days),
         )
-        responses += _demo_answers(request, weights=SCORE_WEIGHTS[slug], sent_at=sent_at, rng=rng)
+        responses += _demo_answers(request, weights=weights, sent_at=sent_at, rng=rng)
         _analyze()
     invitations_expire(now=now)
     return responses
@@ -133,7 +146,10 @@ def _analyze() -> None:
 def _demo_answers(
     request: SendRequest, *, weights: list[int], sent_at: dt.datetime, rng: random.Random
 ) -> int:
-    questions = {question.kind: question.position for question in request.survey.questions.all()}
+    questions = list(request.survey.questions.all())
+    scored = next(question for question in questions if question.kind in FIXED_SCALES)
+    low, high = FIXED_SCALES[scored.kind]
+    comment_position = next((q.position for q in questions if q.kind == QuestionKind.FREE_TEXT), None)
     invitations = list(
         Invitation.objects.filter(send_request=request, status=Invitation.Status.SENT)
         .select_related("survey", "contact")
@@ -141,10 +157,10 @@ def _demo_answers(
     )
     answering = rng.sample(invitations, round(len(invitations) * ANSWER_SHARE))
     for invitation in answering:
-        answers = {questions[QuestionKind.NPS]: rng.choices(range(11), weights=weights)[0]}
+        answers = {scored.position: rng.choices(range(low, high + 1), weights=weights)[0]}
         comment = rng.choice(COMMENTS)
-        if comment and QuestionKind.FREE_TEXT in questions:
-            answers[questions[QuestionKind.FREE_TEXT]] = comment
+        if comment and comment_position is not None:
+            answers[comment_position] = comment
         answered_at = sent_at + dt.timedelta(hours=rng.uniform(1, 96))
         response_submit(invitation=invitation, answers=answers, now=answered_at)
     return len(answering)

@@ -189,7 +189,8 @@ def test_the_demo_has_months_of_results_for_the_dashboard(client):
     figures = dict(re.findall(r'data-figure="(\w+)">([^<]*)<', page.content.decode()))
 
     assert 0 < responses < Invitation.objects.filter(sent_at__isnull=False).count()
-    assert figures["responses"] == str(responses) and figures["nps"] not in ("", "—")
+    assert figures["responses"] == str(responses)
+    assert all(figures[figure] not in ("", "—") for figure in ("nps", "csat", "ces"))
     # People several departments know were asked again within 30 days: the gatekeeper said no.
     assert Decision.objects.filter(allowed=False, reason=Reason.RULE).exists()
     # Links expire as the beat would have expired them, so an old unanswered invitation never

@@ -280,7 +280,7 @@ def test_owners_list_and_read_only_their_departments_surveys(alice, support, mar
 def test_demo_surveys_and_rules_load_once(support, marketing, lead):
     departments = {"support": support, "marketing": marketing}
 
-    assert load_demo_surveys(departments) == 5
+    assert load_demo_surveys(departments) == 6  # 3 rules, 2 NPS surveys and support's CSAT
     assert load_demo_surveys(departments) == 0
 
     everyone = FrequencyRule.objects.get(name="One survey per 30 days per person")
@@ -290,5 +290,7 @@ def test_demo_surveys_and_rules_load_once(support, marketing, lead):
         "One survey per 90 days per department (Support)",
         90,
     )
-    nps = Survey.objects.get(department=support)
-    assert (nps.name, nps.questions.first().kind) == ("Support NPS", "nps")
+    surveys = {
+        survey.name: survey.questions.first().kind for survey in Survey.objects.filter(department=support)
+    }
+    assert surveys == {"Support NPS": "nps", "Support CSAT": "csat"}
