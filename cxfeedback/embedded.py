@@ -76,6 +76,25 @@ def _ensure_tuned_and_created(server) -> None:
         marker.touch()
 
 
+def forget_exited_users() -> None:
+    """Take processes that no longer exist off pgserver's list of the server's users.
+
+    pgserver stops the server when the last process on that list exits, and each process takes
+    itself off at exit — unless a signal killed it (runserver on SIGTERM does not run atexit).
+    One such pid left on the list, and the server outlives every later `make run`. Called by
+    `scripts/run.py` once its web, worker and beat have exited, so its own exit stops the server.
+    """
+    import pgserver
+    import psutil
+
+    server = pgserver.get_server(PGDATA_DIR, cleanup_mode="stop")  # this process's handle
+    with server._lock:
+        users = server.global_process_id_list.get()
+        alive = [pid for pid in users if psutil.pid_exists(pid)]
+        if alive != users:
+            server.global_process_id_list.put(alive)
+
+
 def embedded_broker_url() -> tuple[str, dict]:
     """The filesystem broker's URL and transport options, creating its folders."""
     broker_dir = Path(os.environ.get("CXFEEDBACK_BROKER_DIR", BROKER_DIR))

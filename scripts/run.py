@@ -1,8 +1,8 @@
 """`make run`: migrate, load demo data once, then run web + worker + beat together.
 
 Ctrl-C (or SIGTERM) stops all three. With DATABASE_URL unset the embedded PostgreSQL server is
-started here first, so the three processes share it; with CELERY_BROKER_URL unset they share the
-embedded filesystem broker.
+started here first, so the three processes share it, and stopped when they have all exited; with
+CELERY_BROKER_URL unset they share the embedded filesystem broker.
 """
 
 import os
@@ -85,6 +85,9 @@ def main() -> int:
                 process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 process.kill()
+                process.wait()
+        if not os.environ.get("DATABASE_URL"):
+            embedded.forget_exited_users()  # so this process's exit stops the embedded PostgreSQL
     return 0
 
 
