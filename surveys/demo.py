@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 from collections.abc import Mapping
+from typing import NamedTuple
 
 from django.contrib.auth import get_user_model
 from django.db import connection
@@ -60,7 +61,8 @@ def load_demo_surveys(departments: Mapping[str, Department]) -> int:
                 scope_department=department,
             )
             created += 1
-        for template in ["nps", *sorted({t for s, _, t, _ in HISTORY if s == slug and t != "nps"})]:
+        templates = {"nps"} | {past.template for past in HISTORY if past.department == slug}
+        for template in sorted(templates):
             survey_name = _survey_name(department, template)
             if not Survey.objects.filter(department=department, name=survey_name).exists():
                 survey_create_from_template(
@@ -74,18 +76,29 @@ def _survey_name(department: Department, template: str) -> str:
     return f"{department.name} {template.upper()}"
 
 
-# (department slug, days ago, survey template, weights of its scores: NPS 0–10, CSAT 1–5, CES 1–7):
-# each department asks all its contacts now and then; support's CSAT and billing's CES give the
-# dashboard every figure. Requests three weeks apart meet the "one survey per 30 days" rule for
-# people several departments know.
+class PastRequest(NamedTuple):
+    department: str  # slug
+    days_ago: int
+    template: str  # the survey: the department's survey made from this template
+    weights: list[int]  # how customers score it: weights of NPS 0–10, CSAT 1–5 or CES 1–7
+    audience: dict | None = None  # attributes to match; None: all contacts the department knows
+    purpose: str = "Quarterly relationship survey"
+
+
+# Each department asks its contacts now and then; support's CSAT and billing's CES give the dashboard
+# every figure. Requests three weeks apart meet the "one survey per 30 days" rule for people several
+# departments know. The latest requests of support and marketing went to a segment only, so their
+# owners' logins still have people to survey today (and a pre-flight with every kind of block).
 HISTORY = [
-    ("support", 150, "nps", [1, 1, 1, 1, 2, 3, 4, 8, 12, 14, 10]),
-    ("marketing", 130, "nps", [2, 1, 2, 3, 4, 6, 8, 10, 9, 6, 4]),
-    ("sales", 110, "nps", [1, 1, 1, 2, 2, 4, 6, 10, 12, 10, 8]),
-    ("billing", 90, "ces", [3, 4, 6, 8, 10, 8, 5]),
-    ("support", 50, "csat", [2, 3, 6, 12, 10]),
-    ("marketing", 35, "nps", [2, 1, 2, 3, 4, 6, 8, 10, 9, 6, 4]),
-    ("sales", 20, "nps", [1, 1, 1, 2, 2, 4, 6, 10, 12, 10, 8]),
+    PastRequest("support", 150, "nps", [1, 1, 1, 1, 2, 3, 4, 8, 12, 14, 10]),
+    PastRequest("marketing", 130, "nps", [2, 1, 2, 3, 4, 6, 8, 10, 9, 6, 4]),
+    PastRequest("sales", 110, "nps", [1, 1, 1, 2, 2, 4, 6, 10, 12, 10, 8]),
+    PastRequest("billing", 90, "ces", [3, 4, 6, 8, 10, 8, 5], purpose="Effort after the new invoices"),
+    PastRequest(
+        "support", 50, "csat", [2, 3, 6, 12, 10], {"plan": "starter"}, "Starter plan onboarding help"
+    ),
+    PastRequest("marketing", 35, "nps", [2, 1, 2, 3, 4, 6, 8, 10, 9, 6, 4], {"tier": "gold"}, "Gold tier"),
+    PastRequest("sales", 20, "nps", [1, 1, 1, 2, 2, 4, 6, 10, 12, 10, 8]),
 ]
 ANSWER_SHARE = 0.35
 COMMENTS = ["", "", "", "Quick and friendly.", "Took too long.", "Great help, thanks!"]
@@ -100,13 +113,13 @@ def load_demo_history(departments: Mapping[str, Department], *, rng: random.Rand
     lead = get_user_model().objects.filter(username=DEMO_CX_LEAD).first()
     now = timezone.now()
     responses = 0
-    for slug, days_ago, template, weights in HISTORY:
-        department = departments[slug]
+    for past in HISTORY:
+        department = departments[past.department]
         actor = Actor(department_ids=frozenset({department.pk}), user_id=lead.pk if lead else None)
         survey = Survey.objects.get(
-            department=department, name=_survey_name(department, template), is_current=True
+            department=department, name=_survey_name(department, past.template), is_current=True
         )
-        sent_at = now - dt.timedelta(days=days_ago)
+        sent_at = now - dt.timedelta(days=past.days_ago)
         # The beat's expiry task, as it would have run by then: an unanswered invitation whose link
         # has expired is no longer open, so it does not block this survey's next request.
         invitations_expire(now=sent_at)
@@ -115,9 +128,12 @@ def load_demo_history(departments: Mapping[str, Department], *, rng: random.Rand
             department=department,
             survey=survey,
             channel="email",
-            audience_kind=SendRequest.AudienceKind.ALL_KNOWN,
+            audience_kind=SendRequest.AudienceKind.FILTER
+            if past.audience
+            else SendRequest.AudienceKind.ALL_KNOWN,
+            audience_filter=past.audience,
             earliest_send_at=sent_at,
-            purpose="Quarterly relationship survey (demo history)",
+            purpose=f"{past.purpose} (demo history)",
             now=sent_at,
         )
         send_request_submit(send_request=request, actor=actor, now=sent_at)
@@ -127,7 +143,7 @@ def load_demo_history(departments: Mapping[str, Department], *, rng: random.Rand
             sent_at=sent_at,
             expires_at=sent_at + dt.timedelta(days=survey.link_valid_days),
         )
-        responses += _demo_answers(request, weights=weights, sent_at=sent_at, rng=rng)
+        responses += _demo_answers(request, weights=past.weights, sent_at=sent_at, rng=rng)
         _analyze()
     invitations_expire(now=now)
     return responses

@@ -15,10 +15,13 @@ from django.utils import timezone
 
 from contacts.models import Consent, Contact, DepartmentContact, Identity
 from contacts.normalise import normalise_email
+from departments.actors import actor_for_user
 from departments.models import Department
 from departments.roles import CX_LEAD, DEPARTMENT_OWNER
 from surveys.management.commands import load_demo_data
-from surveys.models import Decision, Invitation, Reason, Response
+from surveys.models import Decision, Invitation, Reason, Response, Survey
+from surveys.selectors.send_requests import preflight_summary
+from surveys.services.send_requests import send_request_create, send_request_preflight
 
 pytestmark = pytest.mark.django_db
 
@@ -200,3 +203,24 @@ def test_the_demo_has_months_of_results_for_the_dashboard(client):
     assert Response.objects.values("department").distinct().count() == 4
     assert "Demo data is already loaded" in run("--contacts", "400")
     assert Response.objects.count() == responses
+
+
+def test_the_demo_owners_have_people_to_survey_today():
+    run("--contacts", "400")
+
+    for username, slug in [("owner", "support"), ("marketing-owner", "marketing")]:
+        department = Department.objects.get(slug=slug)
+        request = send_request_create(
+            actor=actor_for_user(User.objects.get(username=username)),
+            department=department,
+            survey=Survey.objects.get(department=department, name=f"{department.name} NPS"),
+            channel="email",
+            audience_kind="all_known",
+        )
+
+        report = preflight_summary(send_request_preflight(send_request=request))
+
+        blocked = {block["label"] for block in report["blocks"] if block["count"]}
+        assert report["eligible_now"] > 0, slug
+        assert f"Rule “One survey per 90 days per department ({department.name})”" in blocked
+        assert "Rule “One survey per 30 days per person”" in blocked  # sales asked them 20 days ago
