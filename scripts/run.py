@@ -21,7 +21,7 @@ def main() -> int:
     os.chdir(ROOT)
     os.environ.setdefault("DEBUG", "true")
     # No mail server on a developer machine: invitations are written to .local/outbox instead,
-    # one file per message, links and all (set EMAIL_BACKEND/EMAIL_HOST to send for real).
+    # a file per delivery batch, links and all (set EMAIL_BACKEND/EMAIL_HOST to send for real).
     if "EMAIL_HOST" not in os.environ:
         os.environ.setdefault("EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cxfeedback.settings")
