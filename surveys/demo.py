@@ -97,7 +97,9 @@ HISTORY = [
     PastRequest(
         "support", 50, "csat", [2, 3, 6, 12, 10], {"plan": "starter"}, "Starter plan onboarding help"
     ),
-    PastRequest("marketing", 35, "nps", [2, 1, 2, 3, 4, 6, 8, 10, 9, 6, 4], {"tier": "gold"}, "Gold tier"),
+    PastRequest(
+        "marketing", 35, "nps", [2, 1, 2, 3, 4, 6, 8, 10, 9, 6, 4], {"tier": "gold"}, "Gold customers"
+    ),
     PastRequest("sales", 20, "nps", [1, 1, 1, 2, 2, 4, 6, 10, 12, 10, 8]),
 ]
 ANSWER_SHARE = 0.35
@@ -123,14 +125,15 @@ def load_demo_history(departments: Mapping[str, Department], *, rng: random.Rand
         # The beat's expiry task, as it would have run by then: an unanswered invitation whose link
         # has expired is no longer open, so it does not block this survey's next request.
         invitations_expire(now=sent_at)
+        audience_kind = (
+            SendRequest.AudienceKind.FILTER if past.audience else SendRequest.AudienceKind.ALL_KNOWN
+        )
         request = send_request_create(
             actor=actor,
             department=department,
             survey=survey,
             channel="email",
-            audience_kind=SendRequest.AudienceKind.FILTER
-            if past.audience
-            else SendRequest.AudienceKind.ALL_KNOWN,
+            audience_kind=audience_kind,
             audience_filter=past.audience,
             earliest_send_at=sent_at,
             purpose=f"{past.purpose} (demo history)",
