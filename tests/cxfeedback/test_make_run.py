@@ -1,6 +1,6 @@
 """`make run` on a machine with nothing set up: `scripts/run.py` with a local folder of its own starts
-the embedded PostgreSQL, loads the demo, serves the admin to the printed logins, and leaves nothing
-running once it is stopped."""
+the embedded PostgreSQL, loads the demo, prints the logins, answers /healthz with web, worker and
+beat running, and leaves nothing running once it is stopped."""
 
 import os
 import re
