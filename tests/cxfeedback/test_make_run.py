@@ -5,17 +5,16 @@ beat running, and leaves nothing running once it is stopped."""
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
 import psutil
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent.parent
+from tests.smtp import free_port
+from tests.workers import ROOT, wait_until
 
 pytestmark = [
     pytest.mark.slow,
@@ -24,12 +23,6 @@ pytestmark = [
         reason="make run's embedded services: only without DATABASE_URL and CELERY_BROKER_URL",
     ),
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def postgres_serving(pgdata: Path) -> list[psutil.Process]:
@@ -49,14 +42,6 @@ def session_members(session_id: int) -> list[psutil.Process]:
         except OSError:
             pass  # gone meanwhile
     return members
-
-
-def wait_for(predicate, *, timeout: float, message: str):
-    deadline = time.monotonic() + timeout
-    while not (result := predicate()):
-        assert time.monotonic() < deadline, message()
-        time.sleep(0.5)
-    return result
 
 
 def healthy(port: int) -> bool:
@@ -87,17 +72,18 @@ def test_make_run_serves_the_demo_and_stops_everything_it_started(tmp_path):
             start_new_session=True,
         )
     try:
-        wait_for(
+        wait_until(
             lambda: "cxfeedback is running" in log.read_text() or run.poll() is not None,
             timeout=240,
-            message=lambda: log.read_text()[-3000:],
+            interval=0.5,
+            message="make run to start (or exit)",
         )
         printed = log.read_text()
         assert "cxfeedback is running" in printed, printed[-3000:]
         assert re.search(r"Department owner \(Support\): owner / \S+", printed)
         assert re.search(r"CX lead: cxlead / \S+", printed)
         assert "Demo data: 4 departments" in printed
-        wait_for(lambda: healthy(port), timeout=60, message=lambda: log.read_text()[-3000:])
+        wait_until(lambda: healthy(port), timeout=60, interval=0.5, message="/healthz to answer 200")
         assert postgres_serving(local / "pgdata"), "the embedded PostgreSQL runs from the local folder"
         started = session_members(run.pid)
         assert len(started) >= 4  # run.py, web, worker, beat
