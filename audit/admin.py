@@ -5,7 +5,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from audit.models import AdminAction, AuditEntry
-from cxfeedback.admin_scoping import ReadOnlyHistoryAdmin
+from departments.admin_scoping import ReadOnlyHistoryAdmin
 from departments.roles import is_cx_lead
 
 

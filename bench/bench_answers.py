@@ -51,8 +51,8 @@ def build(invitations: int) -> list[tuple[int, str]]:
     from django.utils import timezone
 
     from departments.models import Department
+    from surveys.delivery.tokens import token_new
     from surveys.models import Invitation, InvitationToken, Question, SendRequest, Survey
-    from surveys.tokens import token_new
 
     now = timezone.now()
     department = Department.objects.create(name="Support", slug="support")

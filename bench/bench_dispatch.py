@@ -10,7 +10,7 @@ runs from the dispatch (`invitations_dispatch_due`) to the last message received
 Then the crash run: another N invitations; the worker is SIGKILLed in the middle, a new one
 started, and the sweeper run as it would be once DELIVERY_STUCK_AFTER has passed. Every invitation
 must arrive exactly once: an invitation is marked sent just before SMTP's final "." (see
-surveys/services/delivery.py), so the one the worker was sending when it died is not sent again.
+surveys/delivery/), so the one the worker was sending when it died is not sent again.
 
     python bench/bench_dispatch.py [--emails 5000]     # BENCH_WORKER_LOG=1 prints the workers' logs
 
@@ -31,6 +31,9 @@ import sys
 import time
 
 from harness import ROOT, drop_database, say, setup_django, stopwatch
+
+from surveys.delivery.dispatch import invitations_dispatch_due
+from surveys.delivery.sweeper import invitations_sweep_stuck
 
 DATABASE = "bench_dispatch"
 # A broker folder of this run's own: no other worker (`make run`, a run killed earlier) takes its tasks.
@@ -64,8 +67,8 @@ def audience(department, count: int, *, prefix: str) -> None:
 
 def screened_request(department, survey) -> int:
     """A request to every contact the department knows and has not been invited yet; screened."""
+    from surveys.gatekeeper.send_requests import send_request_screen
     from surveys.models import SendRequest
-    from surveys.services.send_requests import send_request_screen
 
     send_request = SendRequest.objects.create(
         department=department, survey=survey, channel="email", audience_kind="all_known", status="submitted"
@@ -125,7 +128,6 @@ def main() -> None:
     from cxfeedback.celery import app
     from departments.models import Department
     from surveys.models import Question, Survey
-    from surveys.services import delivery
     from tests.smtp import LoopbackSmtp
     from tests.workers import CeleryProcess
 
@@ -146,7 +148,7 @@ def main() -> None:
         # Warm-up: one invitation, so the clock starts with the worker up and connected.
         audience(department, 1, prefix="warmup")
         warmup = invitation_ids(screened_request(department, survey))
-        delivery.invitations_dispatch_due()
+        invitations_dispatch_due()
         wait_for(lambda: all_received(server, warmup), timeout=60, what="the warm-up email")
         server.forget()
 
@@ -155,7 +157,7 @@ def main() -> None:
             expected = invitation_ids(screened_request(department, survey))
         say(f"built {len(expected)} queued invitations in {built():.1f} s")
         started = time.monotonic()
-        delivery.invitations_dispatch_due()
+        invitations_dispatch_due()
         wait_for(lambda: all_received(server, expected), timeout=600, what="every email")
         time.sleep(1)  # anything sent twice would arrive now
         report("dispatch", server, expected, last_received(server) - started)
@@ -168,7 +170,7 @@ def main() -> None:
             f"crash run: {len(expected)} more built in {built():.1f} s; killing the worker a third of the way"
         )
         started = time.monotonic()
-        delivery.invitations_dispatch_due()
+        invitations_dispatch_due()
         third = len(expected) // 3
         wait_for(lambda: server.received >= third, timeout=600, what="a third")
         workers[-1].kill()
@@ -179,7 +181,7 @@ def main() -> None:
         # DELIVERY_STUCK_AFTER has passed (it must not re-queue a live worker's batch).
         wait_for(lambda: not _queued() and _sending() == dead, timeout=600, what="the broker's batches")
         later = timezone.now() + dt.timedelta(seconds=settings.DELIVERY_STUCK_AFTER + 1)
-        swept = delivery.invitations_sweep_stuck(now=later)
+        swept = invitations_sweep_stuck(now=later)
         wait_for(lambda: all_received(server, expected), timeout=600, what="every email")
         time.sleep(1)
         say(f"swept: {swept.requeued} re-queued from sending, {swept.handed_again} handed over again")

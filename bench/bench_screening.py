@@ -166,8 +166,8 @@ def main() -> None:
     args = parser.parse_args()
 
     setup_django(DATABASE)
+    from surveys.gatekeeper.send_requests import send_request_screen
     from surveys.models import Decision, Invitation, SendRequest
-    from surveys.services.send_requests import send_request_screen
 
     with stopwatch() as built:
         request_id = build(args.contacts, args.touches)

@@ -295,7 +295,7 @@ def cpu_seconds(server_pid: int) -> dict[str, float]:
 
 def violations() -> tuple[int, int]:
     """Contacts over a rule and second open invitations, by the reliability suite's independent SQL
-    (written from the rules' definition, not from surveys/screening.py)."""
+    (written from the rules' definition, not from surveys/gatekeeper/screening.py)."""
     from django.db import connection
 
     from reliability.checks import OVER_RULE_SQL, TWO_OPEN_SQL

@@ -18,18 +18,19 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from contacts import admin_import
+from contacts.errors import InvalidIdentity
 from contacts.models import Consent, Contact, ContactImport, ContactImportIssue, DepartmentContact, Identity
-from contacts.normalise import InvalidIdentity, normalise_email, normalise_identity, normalise_phone
+from contacts.normalise import normalise_email, normalise_identity, normalise_phone
 from contacts.selectors import contacts_visible
 from contacts.services import consent_record
-from cxfeedback.admin_scoping import (
+from departments.actors import Actor
+from departments.admin_scoping import (
     DepartmentListFilter,
     DepartmentScopedAdmin,
     ReadOnlyHistoryAdmin,
     admin_actor,
     visible_departments,
 )
-from departments.actors import Actor
 from departments.models import Department
 
 

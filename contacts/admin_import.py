@@ -28,8 +28,8 @@ from contacts.importing import (
     contact_import_preview,
 )
 from contacts.models import Contact, ContactImport
-from cxfeedback.admin_scoping import admin_actor, visible_departments
 from cxfeedback.exceptions import Conflict
+from departments.admin_scoping import admin_actor, visible_departments
 from departments.models import Department
 
 # The URL names, in the admin namespace ("admin:contacts_contact_import" is the upload page).

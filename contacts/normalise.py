@@ -12,6 +12,8 @@ calls these once per row (100,000 rows at ≥ 10,000 rows/s), so the hot path do
 provider sets are built once, and the error-message work happens only when the input is bad.
 """
 
+from __future__ import annotations
+
 import functools
 
 import phonenumbers
@@ -19,13 +21,8 @@ from django.conf import settings
 from email_validator import EmailNotValidError, validate_email
 from email_validator.syntax import validate_email_local_part
 
+from contacts.errors import InvalidIdentity
 from contacts.models import Identity
-from cxfeedback.exceptions import ApplicationError
-
-
-class InvalidIdentity(ApplicationError):
-    code = "invalid_identity"
-
 
 # Providers that deliver `name+anything@` to `name@`, so the tag never names a different person.
 # Sources: Gmail — support.google.com/mail/answer/22370 ("+" aliases) and /answer/7436150 (dots);
@@ -52,13 +49,19 @@ TAG_IGNORING_DOMAINS: frozenset[str] = frozenset(
         "pm.me",
     }
 )
+
+
 # Only Gmail ignores dots in the mailbox name (support.google.com/mail/answer/7436150).
 DOT_IGNORING_DOMAINS: frozenset[str] = frozenset({"gmail.com", "googlemail.com"})
+
+
 # googlemail.com is the same mailbox as gmail.com (Google's name for Gmail in DE and UK until 2012).
 DOMAIN_ALIASES: dict[str, str] = {"googlemail.com": "gmail.com"}
 
+
 # RFC 5321's limit on a whole address (a forward path of 256 octets less the angle brackets).
 MAX_EMAIL_LENGTH = 254
+
 
 # Identity.value and Identity.normalised hold at most 320 characters.
 MAX_EXTERNAL_ID_LENGTH = 320

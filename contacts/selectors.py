@@ -14,8 +14,9 @@ import django_filters
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from rest_framework.exceptions import ValidationError
 
+from contacts.errors import InvalidIdentity
 from contacts.models import Consent, Contact, DepartmentContact, Identity
-from contacts.normalise import InvalidIdentity, normalise_identity
+from contacts.normalise import normalise_identity
 from cxfeedback.exceptions import NotFound
 from departments.actors import Actor
 

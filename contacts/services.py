@@ -14,41 +14,35 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
-from rest_framework import status
 
 from audit.models import AuditEntry
 from audit.services import audit_record
+from contacts.errors import (
+    ConsentScopeForbidden,
+    IdentityConflict,
+    InvalidConsent,
+    InvalidContact,
+    InvalidIdentity,
+)
 from contacts.locks import identities_lock, identity_lock_key
 from contacts.models import Channel, Consent, Contact, DepartmentContact, Identity, validate_time_zone
-from contacts.normalise import InvalidIdentity, normalise_identity
-from cxfeedback.exceptions import ApplicationError, Conflict, NotFound
+from contacts.normalise import normalise_identity
+from cxfeedback.exceptions import Conflict, NotFound
 from departments.actors import Actor
 from departments.models import Department
 
 # A language tag such as "en", "de-AT" or "zh-Hant-TW" (BCP 47, the common shapes).
 LOCALE_PATTERN = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+
+
 LOCALE_MAX_LENGTH = 16  # Contact.locale
+
+
 NAME_MAX_LENGTH = 200  # Contact.name
+
 
 # (kind, source, value as given): source names the system of an external id and is "" otherwise.
 IdentityInput = tuple[str, str, str]
-
-
-class InvalidContact(ApplicationError):
-    code = "invalid"
-
-
-class IdentityConflict(Conflict):
-    code = "identity_conflict"
-
-
-class InvalidConsent(ApplicationError):
-    code = "invalid"
-
-
-class ConsentScopeForbidden(ApplicationError):
-    status_code = status.HTTP_403_FORBIDDEN
-    code = "consent_scope_forbidden"
 
 
 @dataclass(frozen=True)
@@ -146,7 +140,7 @@ def _contact_find_or_create(
         raise _identity_conflict(wanted, owners)
     if contact_ids:
         # Locked: an upsert through another of this contact's identities must not overwrite
-        # our attribute merge with its own stale copy.
+        # our attribute merge with its own stale copy. After the identities' locks (lock order 2).
         return Contact.objects.select_for_update().get(pk=contact_ids[0]), False
     contact = Contact.objects.create(
         name=fields["name"] or "",

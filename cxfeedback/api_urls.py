@@ -5,7 +5,5 @@ from django.urls import include, path
 urlpatterns = [
     path("", include("contacts.api.urls")),
     path("", include("surveys.api.urls")),
-    path("", include("surveys.api.trigger_urls")),
-    path("", include("surveys.api.erasure_urls")),
     path("", include("results.api.urls")),
 ]

@@ -4,11 +4,15 @@ happens."""
 
 from __future__ import annotations
 
+import functools
+import re
 import select
 import socket
 from collections.abc import Callable, Sequence
 
+import psycopg
 from django.db import DatabaseError, connection
+from django.db.backends.utils import CursorWrapper
 from psycopg import pq
 
 
@@ -70,3 +74,38 @@ def _cork(fd: int, on: bool) -> bool:
         return True
     finally:
         sock.detach()
+
+
+def prepared_cursor() -> CursorWrapper:
+    """A Django cursor that binds parameters on the server, so psycopg prepares a statement run often
+    (settings DB_PREPARE_THRESHOLD) and PostgreSQL plans it once per connection, not on every call.
+
+    For the single-contact statements (triggers, eligibility): planning the screening statement
+    took about 4 ms of the server's time, running it for one contact 0.2 ms. Django's own cursors
+    bind on the client, which never prepares. A raw cursor (PostgreSQL's own $1 placeholders, see
+    numbered_placeholders) unless Django logs queries, which it can only show with psycopg's placeholders.
+    """
+    connection.ensure_connection()
+    if connection.queries_logged:
+        return connection.make_debug_cursor(psycopg.Cursor(connection.connection))
+    return connection.make_cursor(psycopg.RawCursor(connection.connection))
+
+
+_NAMED_PLACEHOLDER = re.compile(r"%\((\w+)\)s")
+
+
+@functools.lru_cache(maxsize=64)
+def numbered_placeholders(sql: str) -> tuple[str, tuple[str, ...]]:
+    """`sql` with its %(name)s placeholders as PostgreSQL's $1, $2 …, and the names in that order.
+
+    Cached: the few-contact statements differ only by the rules that cover a send, and psycopg's
+    own conversion, redone on every call for a statement this long, was a twentieth of a trigger.
+    """
+    names: list[str] = []
+
+    def number(match: re.Match) -> str:
+        if match.group(1) not in names:
+            names.append(match.group(1))
+        return f"${names.index(match.group(1)) + 1}"
+
+    return _NAMED_PLACEHOLDER.sub(number, sql).replace("%%", "%"), tuple(names)

@@ -11,6 +11,8 @@ Usage, on an APIView method that creates:
     def post(self, request): ...
 """
 
+from __future__ import annotations
+
 import datetime as dt
 import functools
 import hashlib
@@ -26,11 +28,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.encoders import JSONEncoder
 
-from cxfeedback.exceptions import ApplicationError, Unprocessable
+from cxfeedback.errors import IdempotencyKeyReused, InvalidIdempotencyKey
 from departments.actors import actor_for_request
 from departments.models import IdempotencyRecord
 
 HEADER = "Idempotency-Key"
+
 
 # The header as every creating endpoint documents it in the OpenAPI schema.
 HEADER_PARAMETER = OpenApiParameter(
@@ -40,19 +43,19 @@ HEADER_PARAMETER = OpenApiParameter(
     description="Optional, at most 255 characters. A repeat with the same key and body returns the first "
     "answer (header Idempotent-Replayed: true) and creates nothing; the same key with another body is a 422.",
 )
+
+
 REPLAYED_HEADER = "Idempotent-Replayed"
+
+
 MAX_KEY_LENGTH = 255
+
+
 # Clients retry within minutes; a day is ample and keeps the table small.
 RETENTION = dt.timedelta(hours=24)
+
+
 TABLE = IdempotencyRecord._meta.db_table
-
-
-class InvalidIdempotencyKey(ApplicationError):
-    code = "invalid_idempotency_key"
-
-
-class IdempotencyKeyReused(Unprocessable):
-    code = "idempotency_key_reused"
 
 
 def idempotent(handler: Callable[..., Response]) -> Callable[..., Response]:

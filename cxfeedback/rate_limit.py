@@ -1,6 +1,6 @@
 """Requests per client in a fixed window, counted in PostgreSQL.
 
-The public pages use it (surveys/views.py) with settings.PUBLIC_RATE_LIMIT. The count lives in the
+The public pages use it (surveys/public/views.py) with settings.PUBLIC_RATE_LIMIT. The count lives in the
 database every gunicorn worker and every machine already shares, so no cache server is needed and
 the limit holds across all of them. One statement per request counts and reads at once (an
 upsert), so two requests at the same moment can never both slip under the limit, and it costs one

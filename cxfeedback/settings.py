@@ -119,9 +119,9 @@ else:
 DATABASES["default"]["CONN_MAX_AGE"] = envint("DB_CONN_MAX_AGE", "0")
 DATABASES["default"].setdefault("OPTIONS", {})
 # Server-side prepared statements, for the gatekeeper's statements run on every trigger and
-# eligibility check (surveys/screening.py): PostgreSQL then plans each once per connection instead of
-# on every call. Only cursors that bind on the server use them; Django's own queries never do. Empty
-# turns them off (needed behind a transaction-pooling PgBouncer older than 1.21).
+# eligibility check (surveys/gatekeeper/screening.py): PostgreSQL then plans each once per
+# connection instead of on every call. Only cursors that bind on the server use them; Django's own
+# queries never do. Empty turns them off (needed behind a transaction-pooling PgBouncer older than 1.21).
 DATABASES["default"]["OPTIONS"]["prepare_threshold"] = (
     envint("DB_PREPARE_THRESHOLD", "5") if os.environ.get("DB_PREPARE_THRESHOLD", "5").strip() else None
 )
@@ -206,7 +206,7 @@ ANYMAIL = {
 # Inbound SMS (STOP) webhook: the provider sends this in the X-Webhook-Secret header. Empty: refused.
 SMS_INBOUND_SECRET = os.environ.get("SMS_INBOUND_SECRET", "")
 
-# The public pages (surveys/views.py): requests per client IP ("60/minute"; second, minute, hour,
+# The public pages (surveys/public/views.py): requests per client IP ("60/minute"; second, minute, hour,
 # day), counted in PostgreSQL (cxfeedback/rate_limit.py), so all workers and machines count together.
 # Behind N proxies that append to X-Forwarded-For, set TRUSTED_PROXY_COUNT=N so the client is the
 # address the outermost proxy saw.
@@ -234,7 +234,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] = 3600
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(embedded.LOCAL_DIR / "celerybeat-schedule")
 
-# Delivery (surveys/services/delivery.py). Intervals and ages in seconds.
+# Delivery (surveys/delivery/). Intervals and ages in seconds.
 DELIVERY_BATCH_SIZE = envint("DELIVERY_BATCH_SIZE", "200")  # invitations per task, one SMTP connection
 DELIVERY_MAX_ATTEMPTS = envint("DELIVERY_MAX_ATTEMPTS", "6")  # claims of one invitation before it fails
 DELIVERY_RETRY_BACKOFF = envint("DELIVERY_RETRY_BACKOFF", "30")  # first retry's delay; doubles each time
@@ -261,9 +261,9 @@ QUIET_HOURS_START = os.environ.get("QUIET_HOURS_START", "21:00")
 QUIET_HOURS_END = os.environ.get("QUIET_HOURS_END", "08:00")
 REMINDER_MAX = envint("REMINDER_MAX", "1")  # reminders per invitation
 REMINDER_MIN_GAP_DAYS = envint("REMINDER_MIN_GAP_DAYS", "3")  # after the invitation and between reminders
-# SMS: a dotted path to a backend class (surveys/channels/sms.py). The console backend logs only
+# SMS: a dotted path to a backend class (surveys/delivery/channels/sms.py). The console backend logs only
 # that a message went out; TwilioSmsBackend sends through Twilio's REST API with the TWILIO_* settings.
-SMS_BACKEND = os.environ.get("SMS_BACKEND", "surveys.channels.sms.ConsoleSmsBackend")
+SMS_BACKEND = os.environ.get("SMS_BACKEND", "surveys.delivery.channels.sms.ConsoleSmsBackend")
 TWILIO_ACCOUNT_SID = os.environ.get("TWILIO_ACCOUNT_SID", "")
 TWILIO_AUTH_TOKEN = os.environ.get("TWILIO_AUTH_TOKEN", "")
 TWILIO_FROM_NUMBER = os.environ.get("TWILIO_FROM_NUMBER", "")

@@ -12,7 +12,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/", include("cxfeedback.api_urls")),
     # The customer's pages (/t/, /s/, /u/, /p/) and the providers' webhooks.
-    path("", include("surveys.urls")),
+    path("", include("surveys.public.urls")),
 ]
 
 # Under /api/ Django's own error pages answer in the API's error shape (cxfeedback/exceptions.py).

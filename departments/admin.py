@@ -14,7 +14,7 @@ from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
-from cxfeedback.admin_scoping import DepartmentListFilter, DepartmentScopedAdmin, visible_departments
+from departments.admin_scoping import DepartmentListFilter, DepartmentScopedAdmin, visible_departments
 from departments.models import ApiKey, Department
 from departments.services import api_key_create, api_keys_revoke
 

@@ -70,8 +70,8 @@ def _invitation_create(survey, *, status: str, expired: bool = False, contact=No
     from django.utils import timezone
 
     from contacts.models import Contact
+    from surveys.delivery.tokens import token_new
     from surveys.models import Invitation, InvitationToken, SendRequest
-    from surveys.tokens import token_new
 
     now = timezone.now()
     contact = contact or Contact.objects.create(name="Bad input", locale="en")

@@ -37,11 +37,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
+from surveys.delivery.sweeper import invitations_sweep_stuck
+
 ROOT = Path(__file__).resolve().parent.parent
 DATABASE = "cxfeedback_reliability"
 DEPARTMENTS = ("support", "marketing", "sales", "billing")
 SECRET = "reliability-only-not-a-secret"  # noqa: S105 - a throwaway app on loopback
-# The invitation's id is in its Message-ID (surveys/channels/email.py), the token in its unsubscribe link.
+# The invitation's id is in its Message-ID (surveys/delivery/channels/email.py), the token in its
+# unsubscribe link.
 MESSAGE_ID = re.compile(rb"Message-ID: <invitation-(\d+)\.([\w-]+)@", re.IGNORECASE)
 UNSUBSCRIBE_TOKEN = re.compile(rb"/u/([A-Za-z0-9_\-]+)>")
 
@@ -480,8 +483,7 @@ class Stack:
         from django.conf import settings
         from django.utils import timezone
 
-        from surveys.services import delivery
-        from surveys.services.send_requests import send_requests_screen_again
+        from surveys.gatekeeper.send_requests import send_requests_screen_again
 
         started = last_change = time.monotonic()
         previous = None
@@ -496,7 +498,7 @@ class Stack:
                 later = timezone.now() + dt.timedelta(
                     seconds=max(settings.DELIVERY_STUCK_AFTER, settings.DELIVERY_HANDOFF_LEASE) + 1
                 )
-                delivery.invitations_sweep_stuck(now=later)
+                invitations_sweep_stuck(now=later)
                 send_requests_screen_again(now=later)
                 swept += 1
                 last_change = time.monotonic()

@@ -13,15 +13,15 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from cxfeedback.admin_scoping import (
+from cxfeedback.exceptions import ApplicationError
+from departments.actors import Actor
+from departments.admin_scoping import (
     DepartmentListFilter,
     DepartmentScopedAdmin,
     ReadOnlyHistoryAdmin,
     admin_actor,
     visible_departments,
 )
-from cxfeedback.exceptions import ApplicationError
-from departments.actors import Actor
 from departments.roles import CX_LEAD
 from results.models import FollowUp, FollowUpRule
 from results.selectors.followups import follow_up_contact_check

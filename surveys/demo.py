@@ -20,6 +20,10 @@ from django.utils import timezone
 
 from departments.actors import Actor
 from departments.models import Department
+from surveys.delivery.sweeper import invitations_expire
+from surveys.design.surveys import survey_create_from_template
+from surveys.gatekeeper.frequency_rules import frequency_rule_create
+from surveys.gatekeeper.send_requests import send_request_create, send_request_screen, send_request_submit
 from surveys.models import (
     FIXED_SCALES,
     FrequencyRule,
@@ -29,11 +33,7 @@ from surveys.models import (
     SendRequest,
     Survey,
 )
-from surveys.services.delivery import invitations_expire
-from surveys.services.responses import response_submit
-from surveys.services.rules import frequency_rule_create
-from surveys.services.send_requests import send_request_create, send_request_screen, send_request_submit
-from surveys.services.surveys import survey_create_from_template
+from surveys.public.responses import response_submit
 
 EVERYONE_RULE = "One survey per 30 days per person"
 DEPARTMENT_RULE = "One survey per 90 days per department"

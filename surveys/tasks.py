@@ -11,8 +11,11 @@ from celery import shared_task
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
-from surveys.services import delivery
-from surveys.services.send_requests import send_request_screen, send_requests_screen_again
+from surveys.delivery.dispatch import invitations_dispatch_due
+from surveys.delivery.reminders import reminders_send
+from surveys.delivery.sending import invitations_send_batch
+from surveys.delivery.sweeper import invitations_expire, invitations_sweep_stuck
+from surveys.gatekeeper.send_requests import send_request_screen, send_requests_screen_again
 
 
 class DeliveryDeferred(Exception):
@@ -49,7 +52,7 @@ def delivery_backoff(retries: int) -> int:
 )
 def send_invitations_task(self, invitation_ids: list[int]) -> None:
     # Ids no longer queued (sent, claimed by a twin of this task, cancelled) are skipped by the claim.
-    outcome = delivery.invitations_send_batch(invitation_ids=invitation_ids)
+    outcome = invitations_send_batch(invitation_ids=invitation_ids)
     if outcome.handed_on:
         send_invitations_task.delay(outcome.handed_on)
     if outcome.retry:
@@ -64,20 +67,20 @@ def send_invitations_task(self, invitation_ids: list[int]) -> None:
 
 @shared_task(acks_late=True)
 def dispatch_due_task() -> None:
-    delivery.invitations_dispatch_due()
+    invitations_dispatch_due()
 
 
 @shared_task(acks_late=True)
 def sweep_stuck_task() -> None:
-    delivery.invitations_sweep_stuck()
+    invitations_sweep_stuck()
     send_requests_screen_again()
 
 
 @shared_task(acks_late=True)
 def expire_invitations_task() -> None:
-    delivery.invitations_expire()
+    invitations_expire()
 
 
 @shared_task(acks_late=True)
 def send_reminders_task() -> None:
-    delivery.reminders_send()
+    reminders_send()

@@ -153,7 +153,7 @@ class SendRequestFactory(factory.django.DjangoModelFactory):
 def screened_request(department: Department, *, now: dt.datetime | None = None, **kwargs):
     """A request to every contact `department` knows, screened for real: a queued invitation for each
     allowed contact (all of them, unless rules or opt-outs say otherwise). Delivery tests start here."""
-    from surveys.services.send_requests import send_request_screen
+    from surveys.gatekeeper.send_requests import send_request_screen
 
     send_request = SendRequestFactory(department=department, status="submitted", **kwargs)
     return send_request_screen(send_request_id=send_request.pk, now=now)

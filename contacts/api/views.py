@@ -21,9 +21,9 @@ from contacts.api.serializers import (
 from contacts.models import DepartmentContact
 from contacts.selectors import consent_list, contact_get, contact_list
 from contacts.services import consent_record, contact_upsert
-from cxfeedback import idempotency
 from cxfeedback.api import paginated
 from cxfeedback.exceptions import error_responses
+from cxfeedback.idempotency import HEADER_PARAMETER, idempotent
 from cxfeedback.parsers import JSONParser
 from departments.actors import actor_for_request
 from departments.api import acting_department
@@ -76,14 +76,14 @@ class ContactUpsertApi(APIView):
         "ones, overwrites the fields given, merges attributes and links the department. "
         "201 if the contact was created, 200 if it was matched.",
         request=ContactUpsertInputSerializer,
-        parameters=[idempotency.HEADER_PARAMETER],
+        parameters=[HEADER_PARAMETER],
         responses={
             200: ContactOutputSerializer,
             201: ContactOutputSerializer,
             **error_responses(400, 401, 403, 404, 409, 422),
         },
     )
-    @idempotency.idempotent
+    @idempotent
     def post(self, request: Request) -> Response:
         serializer = ContactUpsertInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -145,10 +145,10 @@ class ConsentRecordApi(APIView):
         description="Appends a consent record. `department` empty means every department; an opt-in for "
         "every department needs a CX lead (403 otherwise).",
         request=ConsentRecordInputSerializer,
-        parameters=[idempotency.HEADER_PARAMETER],
+        parameters=[HEADER_PARAMETER],
         responses={201: ConsentOutputSerializer, **error_responses(400, 401, 403, 404, 422)},
     )
-    @idempotency.idempotent
+    @idempotent
     def post(self, request: Request, contact_id: int) -> Response:
         actor = actor_for_request(request)
         # Found first: another department's contact is a 404 whatever the body, never a 400.

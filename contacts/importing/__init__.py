@@ -8,10 +8,10 @@
 - services.py: contact_import_run / contact_import_preview / contact_import_confirm.
 """
 
+from contacts.errors import ContactImportFailed, ImportFileRejected
 from contacts.importing.outcomes import ImportIssue
-from contacts.importing.reading import ALLOWED_COLUMNS, ImportFileRejected
+from contacts.importing.reading import ALLOWED_COLUMNS
 from contacts.importing.services import (
-    ContactImportFailed,
     ContactImportResult,
     contact_import_confirm,
     contact_import_preview,

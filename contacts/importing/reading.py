@@ -17,16 +17,21 @@ from typing import BinaryIO, NamedTuple
 
 from django.conf import settings
 
+from contacts.errors import ImportFileRejected, InvalidIdentity
 from contacts.models import Identity, available_time_zones
-from contacts.normalise import InvalidIdentity, normalise_email, normalise_external_id, normalise_phone
-from cxfeedback.exceptions import ApplicationError
+from contacts.normalise import normalise_email, normalise_external_id, normalise_phone
 
 # A longer cell is an invalid row, with this as the reason. csv's own limit (a global) is raised
 # well above it, so such a cell reaches our check instead of stopping the whole file.
 MAX_CELL_CHARS = 10_000
+
+
 csv.field_size_limit(max(csv.field_size_limit(), 1 << 20))
 
+
 DEFAULT_EXTERNAL_SOURCE = "import"
+
+
 ALLOWED_COLUMNS = (
     "email",
     "phone",
@@ -39,17 +44,19 @@ ALLOWED_COLUMNS = (
     "attr.<key>",
     "attributes.<key>",
 )
+
+
 IDENTITY_COLUMNS = ("email", "phone", "external_id", "external_id:<source>")
+
+
 # A language tag, loosely: "en", "de-AT", "zh-Hant-TW", "pt_BR" (written back with a hyphen).
 LOCALE_PATTERN = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*")
+
+
 MAX_LENGTHS = {"name": 200, "locale": 16, "time_zone": 64, "external_source": 60}
+
+
 EMAIL, PHONE, EXTERNAL = Identity.Kind.EMAIL.value, Identity.Kind.PHONE.value, Identity.Kind.EXTERNAL.value
-
-
-class ImportFileRejected(ApplicationError):
-    """The whole file cannot be imported (nothing was written); the message says what to fix."""
-
-    code = "import_file_rejected"
 
 
 @dataclass(frozen=True, slots=True)

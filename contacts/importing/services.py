@@ -29,6 +29,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from contacts.errors import ContactImportFailed, ImportFileRejected
 from contacts.importing.matching import ChunkPlan, chunk_plan
 from contacts.importing.outcomes import (
     COUNT_NAMES,
@@ -39,33 +40,25 @@ from contacts.importing.outcomes import (
     report_lines,
 )
 from contacts.importing.parallel import row_chunks
-from contacts.importing.reading import ImportFile, ImportFileRejected, ImportRow
+from contacts.importing.reading import ImportFile, ImportRow
 from contacts.importing.writing import KEYS_TABLE, keys_stage, plan_write, stored_identities
 from contacts.locks import identities_lock_staged
 from contacts.models import ContactImport, ContactImportIssue
 from cxfeedback import embedded
-from cxfeedback.exceptions import ApplicationError, Conflict, NotFound
+from cxfeedback.exceptions import Conflict, NotFound
 from departments.actors import Actor
 from departments.models import Department
 
 logger = logging.getLogger(__name__)
 
+
 # 1,000 rows hold at most a few thousand identity locks (see contacts/locks.py) and keep a chunk's
 # memory small, while the per-chunk round trips stay well under a tenth of the time.
 CHUNK_ROWS = 1000
+
+
 # Issues kept in memory for the caller (the API answer, the admin preview); all are stored.
 ISSUE_SAMPLE = 100
-
-
-class ContactImportFailed(ApplicationError):
-    """The import stopped at a chunk the database refused; the chunks before it are imported."""
-
-    status_code = 500
-    code = "import_failed"
-
-    def __init__(self, message: str, *, contact_import: ContactImport):
-        super().__init__(message, extra={"import_id": contact_import.pk, "counts": contact_import.counts})
-        self.contact_import = contact_import
 
 
 @dataclass

@@ -13,8 +13,8 @@ from cxfeedback.exceptions import NotFound
 from departments.actors import Actor
 from results.filters import ResultsFilter, responses_for
 from results.models import FollowUp
+from surveys.gatekeeper.eligibility import eligibility_check
 from surveys.models import Reason
-from surveys.services.eligibility import eligibility_check
 
 
 def follow_ups_visible(*, actor: Actor) -> QuerySet[FollowUp]:

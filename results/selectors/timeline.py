@@ -4,7 +4,7 @@ response, consent change and follow-up, across departments.
 A CX lead sees all of it. A department owner sees their own departments' part, consent records
 that concern them (every-department ones and their own, as the contact book shows), and — for each
 counted touch by another department — only "Contacted by another department" and when: no survey,
-no department, no channel, no answer (PRODUCT.md §4.4, the wording of surveys/selectors/decisions.py).
+no department, no channel, no answer (PRODUCT.md §4.4, the wording of surveys/gatekeeper/decisions.py).
 Other departments' decisions, responses and follow-ups are left out: a decision reached nobody, and a
 response is already implied by the touch it answers.
 """
@@ -23,8 +23,8 @@ from contacts.selectors import consent_list, contact_get
 from departments.actors import Actor
 from results.selectors.followups import follow_ups_visible
 from results.selectors.responses import answer_display
+from surveys.gatekeeper.decisions import decision_explain
 from surveys.models import Answer, Decision, Invitation, Response
-from surveys.selectors.decisions import decision_explain
 
 # Within the same instant, the causal order: decided, invited, answered, followed up.
 KIND_ORDER = {"consent": 0, "decision": 1, "invitation": 2, "elsewhere": 2, "response": 3, "follow_up": 4}

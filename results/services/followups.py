@@ -27,14 +27,15 @@ from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django.utils import timezone
 
-from cxfeedback.exceptions import Conflict, Unprocessable
 from departments.actors import Actor
 from departments.roles import is_cx_lead
 from results.detractors import Detractor, Rule, ScaleAnswer, detractor_find
+from results.errors import FollowUpBlockedByFrequencyRule, InvalidFollowUpChange
 from results.models import BUILT_IN_DETRACTOR_MAX, FollowUp
 from surveys.models import Answer, Invitation, QuestionKind
 
 SCALE_KINDS = {QuestionKind.NPS, QuestionKind.CSAT, QuestionKind.CES, QuestionKind.RATING}
+
 
 # Which status may follow which. Closed items may be reopened: the customer wrote back.
 TRANSITIONS = {
@@ -42,14 +43,6 @@ TRANSITIONS = {
     FollowUp.Status.IN_PROGRESS: {FollowUp.Status.OPEN, FollowUp.Status.CLOSED},
     FollowUp.Status.CLOSED: {FollowUp.Status.OPEN},
 }
-
-
-class FollowUpBlockedByFrequencyRule(Conflict):
-    code = "follow_up_frequency_blocked"
-
-
-class InvalidFollowUpChange(Unprocessable):
-    code = "invalid_follow_up_change"
 
 
 class _FollowUpOpener:

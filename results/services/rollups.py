@@ -4,7 +4,7 @@ Each refresh rolls up the finished days since the last one, each day whole, in o
 per table; a day is finished once ROLLUP_SETTLE has passed after its midnight, long enough for every
 transaction that stamped a response, a sending or a decision with that day to have committed.
 Nothing changes a finished day's counts afterwards: responses, sendings and decisions are stamped
-with the time they happen, and erasing a person keeps their figures (surveys/services/erasure.py).
+with the time they happen, and erasing a person keeps their figures (surveys/erasure.py).
 `rebuild=True` rolls everything up again from the start, for after a repair by hand.
 """
 

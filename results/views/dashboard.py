@@ -10,7 +10,7 @@ from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
-from cxfeedback.admin_scoping import admin_actor
+from departments.admin_scoping import admin_actor
 from results.filters import ResultsFilterForm
 from results.selectors.followups import open_follow_ups_count
 from results.selectors.summary import BIAS_SHARE, Summary, results_summary

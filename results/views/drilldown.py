@@ -10,8 +10,8 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadReque
 from django.template.response import TemplateResponse
 from django.views.decorators.http import require_GET
 
-from cxfeedback.admin_scoping import admin_actor
 from cxfeedback.exceptions import NotFound
+from departments.admin_scoping import admin_actor
 from results import exports
 from results.filters import ResultsFilter, ResultsFilterForm
 from results.selectors.responses import response_page

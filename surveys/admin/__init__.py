@@ -1,6 +1,6 @@
 """Surveys, frequency rules, send requests and the gatekeeper's history in the admin, scoped by role.
 
-- Surveys: built with inline questions; every save goes through surveys.services.surveys, so the
+- Surveys: built with inline questions; every save goes through surveys.design.surveys, so the
   admin checks questions exactly as the API does. A sent (frozen) survey is view only; its "Edit as
   new version" button makes the next version. "New NPS / CSAT / CES survey" start from a template.
 - Frequency rules: CX leads change them (each change is a new version, kept inline); department
@@ -11,6 +11,7 @@
 - Decisions and invitations: read-only history, each decision with its explanation.
 """
 
-from surveys.admin import history, rules, send_requests, surveys
+from surveys.admin import frequency_rules as rules
+from surveys.admin import history, send_requests, surveys
 
 __all__ = ["history", "rules", "send_requests", "surveys"]

@@ -7,14 +7,14 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from cxfeedback.admin_scoping import (
+from departments.admin_scoping import (
     DepartmentListFilter,
     DepartmentScopedAdmin,
     ReadOnlyHistoryAdmin,
     admin_actor,
 )
+from surveys.gatekeeper.decisions import decision_explain
 from surveys.models import Decision, Invitation
-from surveys.selectors.decisions import decision_explain
 
 
 @admin.register(Decision)

@@ -19,24 +19,18 @@ from django.utils.html import format_html
 from django.views.decorators.http import require_GET, require_POST
 
 from contacts.models import Channel
-from cxfeedback.admin_scoping import (
+from cxfeedback.exceptions import ApplicationError
+from departments.admin_scoping import (
     DepartmentListFilter,
     DepartmentScopedAdmin,
     admin_actor,
     visible_departments,
 )
-from cxfeedback.exceptions import ApplicationError
 from departments.models import Department
+from surveys.gatekeeper.audiences import REQUESTABLE_AUDIENCES, send_request_set_audience_upload
+from surveys.gatekeeper.preflight import preflight_summary, screening_summary_rows, send_request_preflight
+from surveys.gatekeeper.send_requests import send_request_cancel, send_request_create, send_request_submit
 from surveys.models import SendRequest, Survey
-from surveys.selectors.send_requests import preflight_summary, screening_summary_rows
-from surveys.services.send_requests import (
-    REQUESTABLE_AUDIENCES,
-    send_request_cancel,
-    send_request_create,
-    send_request_preflight,
-    send_request_set_audience_upload,
-    send_request_submit,
-)
 
 
 class OptionalJSONField(forms.JSONField):

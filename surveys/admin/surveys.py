@@ -1,4 +1,4 @@
-"""Surveys in the admin: built with inline questions, saved through surveys.services.surveys (so the
+"""Surveys in the admin: built with inline questions, saved through surveys.design.surveys (so the
 admin checks questions exactly as the API does). A sent (frozen) survey is view only; its "Edit as new
 version" button makes the next version. "New NPS / CSAT / CES survey" start from a template."""
 
@@ -15,23 +15,23 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from cxfeedback.admin_scoping import (
+from cxfeedback.exceptions import ApplicationError
+from departments.admin_scoping import (
     DepartmentListFilter,
     DepartmentScopedAdmin,
     admin_actor,
     visible_departments,
 )
-from cxfeedback.exceptions import ApplicationError
 from departments.models import Department
-from surveys.models import Question, Survey
-from surveys.services.surveys import (
+from surveys.design.surveys import (
     SURVEY_TEMPLATES,
-    InvalidQuestion,
     question_clean,
     survey_create,
     survey_create_from_template,
     survey_update,
 )
+from surveys.errors import InvalidQuestion
+from surveys.models import Question, Survey
 
 
 class QuestionForm(forms.ModelForm):

@@ -1,4 +1,4 @@
-"""REST API v1: erase a person (surveys/services/erasure.py). CX leads only: a department's owner
+"""REST API v1: erase a person (surveys/erasure.py). CX leads only: a department's owner
 or API key gets 404 for a contact it does not know and 403 for one it does (it may see the
 contact, but erasing one is not its decision)."""
 
@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 
 from cxfeedback.exceptions import error_responses
 from departments.actors import actor_for_request
-from surveys.services.erasure import contact_erase
+from surveys.erasure import contact_erase
 
 
 class ErasureOutputSerializer(serializers.Serializer):

@@ -20,15 +20,15 @@ from rest_framework.views import APIView
 
 from contacts.api.serializers import IdentityInputSerializer
 from contacts.models import Channel
-from cxfeedback import idempotency
 from cxfeedback.exceptions import error_responses
+from cxfeedback.idempotency import HEADER_PARAMETER, idempotent
 from cxfeedback.parsers import JSONParser
 from departments.actors import actor_for_request
 from departments.api import acting_department
+from surveys.gatekeeper.eligibility import eligibility_check
+from surveys.gatekeeper.lookups import contact_known_id, survey_for_sending
+from surveys.gatekeeper.triggers import trigger_create
 from surveys.models import Reason
-from surveys.selectors.eligibility import contact_known_id, survey_for_sending
-from surveys.services.eligibility import eligibility_check
-from surveys.services.triggers import trigger_create
 
 # Input
 
@@ -111,7 +111,7 @@ class GatekeeperAnswerSerializer(serializers.Serializer):
 
 
 def _answer(*, verdict: Any, explanation: str, invitation: Any, contact_id: int) -> dict[str, Any]:
-    """The body both views return; `verdict` is a Decision or a surveys.rules.Verdict."""
+    """The body both views return; `verdict` is a Decision or a surveys.gatekeeper.rules.Verdict."""
     return {
         "decision": {
             "allowed": verdict.allowed,
@@ -183,14 +183,14 @@ class TriggerApi(APIView):
         "decision (reason, next eligible time) if blocked. Send an Idempotency-Key: a repeat returns "
         "the first answer and never creates a second invitation.",
         request=TriggerInputSerializer,
-        parameters=[idempotency.HEADER_PARAMETER],
+        parameters=[HEADER_PARAMETER],
         responses={
             200: GatekeeperAnswerSerializer,
             201: GatekeeperAnswerSerializer,
             **error_responses(400, 401, 403, 404, 409, 422),
         },
     )
-    @idempotency.idempotent
+    @idempotent
     def post(self, request: Request) -> Response:
         serializer = TriggerInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

@@ -1,47 +1,68 @@
+"""Every route of the surveys API, one module per resource."""
+
 from django.urls import path
 
-from surveys.api import views
+from surveys.api.erasure import ContactEraseApi
+from surveys.api.frequency_rules import (
+    FrequencyRuleCollectionApi,
+    FrequencyRuleDeactivateApi,
+    FrequencyRuleItemApi,
+)
+from surveys.api.send_requests import (
+    SendRequestAudienceApi,
+    SendRequestCancelApi,
+    SendRequestCollectionApi,
+    SendRequestDecisionsApi,
+    SendRequestDetailApi,
+    SendRequestPreflightApi,
+    SendRequestSubmitApi,
+)
+from surveys.api.surveys import SurveyCollectionApi, SurveyFromTemplateApi, SurveyItemApi
+from surveys.api.triggers import EligibilityApi, TriggerApi
 
 urlpatterns = [
-    path("surveys", views.SurveyCollectionApi.as_view(), name="survey-list"),
-    path("surveys/from-template", views.SurveyFromTemplateApi.as_view(), name="survey-from-template"),
-    path("surveys/<int:survey_id>", views.SurveyItemApi.as_view(), name="survey-detail"),
-    path("frequency-rules", views.FrequencyRuleCollectionApi.as_view(), name="frequency-rule-list"),
-    path("frequency-rules/<int:rule_id>", views.FrequencyRuleItemApi.as_view(), name="frequency-rule-detail"),
+    path("surveys", SurveyCollectionApi.as_view(), name="survey-list"),
+    path("surveys/from-template", SurveyFromTemplateApi.as_view(), name="survey-from-template"),
+    path("surveys/<int:survey_id>", SurveyItemApi.as_view(), name="survey-detail"),
+    path("frequency-rules", FrequencyRuleCollectionApi.as_view(), name="frequency-rule-list"),
+    path("frequency-rules/<int:rule_id>", FrequencyRuleItemApi.as_view(), name="frequency-rule-detail"),
     path(
         "frequency-rules/<int:rule_id>/deactivate",
-        views.FrequencyRuleDeactivateApi.as_view(),
+        FrequencyRuleDeactivateApi.as_view(),
         name="frequency-rule-deactivate",
     ),
-    path("send-requests", views.SendRequestCollectionApi.as_view(), name="send-request-list"),
+    path("send-requests", SendRequestCollectionApi.as_view(), name="send-request-list"),
     path(
         "send-requests/<int:send_request_id>",
-        views.SendRequestDetailApi.as_view(),
+        SendRequestDetailApi.as_view(),
         name="send-request-detail",
     ),
     path(
         "send-requests/<int:send_request_id>/preflight",
-        views.SendRequestPreflightApi.as_view(),
+        SendRequestPreflightApi.as_view(),
         name="send-request-preflight",
     ),
     path(
         "send-requests/<int:send_request_id>/submit",
-        views.SendRequestSubmitApi.as_view(),
+        SendRequestSubmitApi.as_view(),
         name="send-request-submit",
     ),
     path(
         "send-requests/<int:send_request_id>/cancel",
-        views.SendRequestCancelApi.as_view(),
+        SendRequestCancelApi.as_view(),
         name="send-request-cancel",
     ),
     path(
         "send-requests/<int:send_request_id>/audience",
-        views.SendRequestAudienceApi.as_view(),
+        SendRequestAudienceApi.as_view(),
         name="send-request-audience",
     ),
     path(
         "send-requests/<int:send_request_id>/decisions",
-        views.SendRequestDecisionsApi.as_view(),
+        SendRequestDecisionsApi.as_view(),
         name="send-request-decisions",
     ),
+    path("eligibility", EligibilityApi.as_view(), name="eligibility"),
+    path("triggers", TriggerApi.as_view(), name="trigger-create"),
+    path("contacts/<int:contact_id>/erase", ContactEraseApi.as_view(), name="contact-erase"),
 ]

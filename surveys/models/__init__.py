@@ -1,22 +1,17 @@
 """The surveys app's models, one module per part: the gatekeeper's data, and (as delivery lands)
 responses. Import them from here."""
 
+from surveys.models.delivery import Invitation, InvitationToken
+from surveys.models.design import FIXED_SCALES, Question, QuestionKind, Survey, SurveyKind
 from surveys.models.gatekeeper import (
-    FIXED_SCALES,
     HOT_FOREIGN_KEY,
     AudienceMember,
     Decision,
     FrequencyRule,
     FrequencyRuleVersion,
-    Invitation,
-    InvitationToken,
-    Question,
-    QuestionKind,
     Reason,
     RuleClock,
     SendRequest,
-    Survey,
-    SurveyKind,
 )
 from surveys.models.responses import Answer, Response
 

@@ -5,7 +5,8 @@ from django.db import models
 
 from contacts.models import Channel, Contact
 from departments.models import Department
-from surveys.models.gatekeeper import Invitation, Question, Survey
+from surveys.models.delivery import Invitation
+from surveys.models.design import Question, Survey
 
 
 class Response(models.Model):

@@ -12,8 +12,8 @@ from django.urls import reverse
 from audit.models import AuditEntry
 from contacts.services import consent_record
 from departments.actors import actor_for_user
-from surveys.services.preferences import consent_unsubscribe
-from surveys.services.rules import frequency_rule_create, frequency_rule_update
+from surveys.gatekeeper.frequency_rules import frequency_rule_create, frequency_rule_update
+from surveys.public.preferences import consent_unsubscribe
 from tests import factories
 from tests.surveys.test_rules_admin_api import rule_form
 

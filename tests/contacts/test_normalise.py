@@ -7,13 +7,8 @@ we store, or the reason we refuse it.
 import pytest
 from django.test import override_settings
 
-from contacts.normalise import (
-    InvalidIdentity,
-    normalise_email,
-    normalise_external_id,
-    normalise_identity,
-    normalise_phone,
-)
+from contacts.errors import InvalidIdentity
+from contacts.normalise import normalise_email, normalise_external_id, normalise_identity, normalise_phone
 
 EMAILS = [
     # Case: the whole address compares case-insensitively.

@@ -5,16 +5,15 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from contacts.models import Consent, Contact, DepartmentContact, Identity
-from contacts.normalise import InvalidIdentity
-from contacts.services import (
+from contacts.errors import (
     ConsentScopeForbidden,
     IdentityConflict,
     InvalidConsent,
     InvalidContact,
-    consent_record,
-    contact_upsert,
+    InvalidIdentity,
 )
+from contacts.models import Consent, Contact, DepartmentContact, Identity
+from contacts.services import consent_record, contact_upsert
 from cxfeedback.exceptions import NotFound
 from departments.actors import Actor, actor_for_user
 from tests import factories

@@ -6,7 +6,7 @@ from django.test import RequestFactory
 from django.urls import reverse
 
 from contacts.models import Consent, Contact
-from cxfeedback.admin_scoping import DepartmentScopedAdmin, ReadOnlyHistoryAdmin, admin_actor
+from departments.admin_scoping import DepartmentScopedAdmin, ReadOnlyHistoryAdmin, admin_actor
 from tests import factories
 
 pytestmark = pytest.mark.django_db

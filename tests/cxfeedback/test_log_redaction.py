@@ -7,7 +7,8 @@ import re
 import pytest
 
 from cxfeedback.logging_filters import RedactTokens, redact_tokens
-from surveys.tokens import token_new
+from surveys.delivery.sending import invitations_send_batch
+from surveys.delivery.tokens import token_new
 
 TOKEN = "wE1iZUySJUXziC8OtpmLQxkxqNDmJRNa"
 
@@ -96,7 +97,6 @@ def test_a_day_of_imports_triggers_sends_and_answers_logs_no_personal_data(
     from django.test import Client
 
     from surveys.models import Invitation
-    from surveys.services import delivery
     from tests import factories
     from tests.surveys.public import survey_with_every_kind
     from tests.surveys.test_public_pages import EVERY_KIND_ANSWERS
@@ -126,7 +126,7 @@ def test_a_day_of_imports_triggers_sends_and_answers_logs_no_personal_data(
     for status in (imported.status_code, refused.status_code, triggered.status_code):
         assert status in (200, 201, 400), status
     factories.screened_request(support, survey=survey)
-    delivery.invitations_send_batch(invitation_ids=list(Invitation.objects.values_list("pk", flat=True)))
+    invitations_send_batch(invitation_ids=list(Invitation.objects.values_list("pk", flat=True)))
     tokens = re.findall(r"/t/([A-Za-z0-9_-]+)", "\n".join(m.body for m in mailoutbox))
     assert tokens, "the invitations carry their links"
 

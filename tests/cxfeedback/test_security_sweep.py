@@ -34,7 +34,7 @@ from contacts.services import consent_record, contact_upsert
 from departments.actors import actor_for_user
 from departments.services import api_key_create
 from surveys.models import Invitation
-from surveys.services.responses import response_submit
+from surveys.public.responses import response_submit
 from tests import factories
 
 # Every one of these is support's alone; none may reach marketing in any form.

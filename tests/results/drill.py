@@ -11,7 +11,7 @@ from django.utils import timezone
 from contacts.models import Contact
 from departments.models import Department
 from surveys.models import Invitation, Response, Survey
-from surveys.services.responses import response_submit
+from surveys.public.responses import response_submit
 from tests import factories
 from tests.surveys.public import invitation_with_link
 

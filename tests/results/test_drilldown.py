@@ -13,8 +13,8 @@ from contacts.models import Consent
 from departments.actors import actor_for_user
 from results.filters import ResultsFilter
 from results.selectors.responses import response_page
-from surveys.services.responses import response_submit
-from surveys.services.send_requests import trigger_send
+from surveys.gatekeeper.triggers import trigger_send
+from surveys.public.responses import response_submit
 from tests import factories
 from tests.results.drill import answered, feedback_survey
 

@@ -15,7 +15,8 @@ from results.filters import ResultsFilter
 from results.models import FollowUp, FollowUpRule
 from results.selectors.followups import open_follow_ups_count
 from results.services.followups import follow_up_open
-from surveys.services.responses import AlreadyAnswered, response_submit
+from surveys.errors import AlreadyAnswered
+from surveys.public.responses import response_submit
 from tests import factories
 from tests.results.drill import answered, feedback_survey
 from tests.surveys.public import invitation_with_link

@@ -9,8 +9,8 @@ from django.utils import timezone
 
 from contacts.models import Contact
 from departments.models import Department
+from surveys.delivery.tokens import token_new
 from surveys.models import Invitation, InvitationToken, SendRequest, Survey
-from surveys.tokens import token_new
 from tests import factories
 
 EVERY_KIND = [

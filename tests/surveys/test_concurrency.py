@@ -23,9 +23,10 @@ from django.db import DatabaseError, connection
 from django.utils import timezone
 
 from contacts.models import Contact, Identity
-from surveys import screening
+from surveys.gatekeeper import locks
+from surveys.gatekeeper.send_requests import send_request_screen
+from surveys.gatekeeper.triggers import trigger_send
 from surveys.models import AudienceMember, FrequencyRule, Invitation, SendRequest, Survey
-from surveys.services.send_requests import send_request_screen, trigger_send
 from tests import factories
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -211,7 +212,7 @@ def run_race(
     world = build_world(rule_set)
     rng = random.Random(seed)
     result = RaceResult()
-    without_lock = mock.patch.object(screening, "lock_contacts", lambda contact_ids: None)
+    without_lock = mock.patch.object(locks, "lock_contacts", lambda contact_ids: None)
     with contextlib.nullcontext() if lock else without_lock:
         for _ in range(rounds):
             contact_ids = round_contacts(world, rng)

@@ -16,13 +16,16 @@ from django.db import connection
 from django.utils import timezone
 
 from contacts.models import Consent, Identity
-from surveys import links
-from surveys.channels import Outgoing, PermanentFailure, TransientFailure
-from surveys.channels.email import email_failure
-from surveys.channels.sms import LocmemSmsBackend, TwilioSmsBackend, sms_text
+from surveys.delivery import links, sending
+from surveys.delivery.channels import Outgoing, PermanentFailure, TransientFailure
+from surveys.delivery.channels.email import email_failure
+from surveys.delivery.channels.sms import LocmemSmsBackend, TwilioSmsBackend, sms_text
+from surveys.delivery.dispatch import invitations_dispatch_due, send_request_complete_finished
+from surveys.delivery.invitation_status import invitation_mark_sent
+from surveys.delivery.sending import invitation_claim, invitations_send_batch
+from surveys.delivery.sweeper import invitations_expire, invitations_sweep_stuck
+from surveys.delivery.tokens import token_hash
 from surveys.models import Invitation, InvitationToken, SendRequest
-from surveys.services import delivery
-from surveys.tokens import token_hash
 from tests import factories
 from tests.smtp import loopback_smtp, send_through
 
@@ -58,7 +61,7 @@ def token_in(text: str, prefix: str) -> str:
 def test_a_batch_sends_each_invitation_with_its_own_link_and_unsubscribe_headers(support):
     invitations = queued(support, "ann@example.com", "bob@example.com", survey__name="After your call")
 
-    outcome = delivery.invitations_send_batch(invitation_ids=ids(invitations))
+    outcome = invitations_send_batch(invitation_ids=ids(invitations))
 
     assert sorted(outcome.sent) == ids(invitations)
     assert len(mail.outbox) == 2
@@ -91,7 +94,7 @@ def test_a_batch_sends_each_invitation_with_its_own_link_and_unsubscribe_headers
 def test_no_link_names_a_contact_or_an_invitation(support):
     [invitation] = queued(support, "ann@example.com")
 
-    delivery.invitations_send_batch(invitation_ids=[invitation.pk])
+    invitations_send_batch(invitation_ids=[invitation.pk])
 
     [message] = mail.outbox
     token = token_in(message.body, "/t")
@@ -104,8 +107,8 @@ def test_no_link_names_a_contact_or_an_invitation(support):
 def test_the_same_batch_twice_sends_each_invitation_once(support):
     invitations = queued(support, "ann@example.com", "bob@example.com")
 
-    delivery.invitations_send_batch(invitation_ids=ids(invitations))
-    again = delivery.invitations_send_batch(invitation_ids=ids(invitations))
+    invitations_send_batch(invitation_ids=ids(invitations))
+    again = invitations_send_batch(invitation_ids=ids(invitations))
 
     assert again.sent == [] and len(mail.outbox) == 2
 
@@ -117,7 +120,7 @@ def test_claims_racing_for_one_batch_claim_each_invitation_once(support):
     def claim(barrier: threading.Barrier, claimed: list[list[int]]) -> None:
         barrier.wait()
         try:
-            result = delivery.invitation_claim(invitation_ids=ids(invitations), now=timezone.now())
+            result = invitation_claim(invitation_ids=ids(invitations), now=timezone.now())
             claimed.append([m.invitation_id for m in result.outgoing])
         finally:
             connection.close()
@@ -143,7 +146,7 @@ def test_an_opt_out_after_screening_cancels_the_invitation_before_sending(suppor
     # Another department's opt-out is not ours to obey.
     factories.ConsentFactory(contact_id=cid.contact_id, kind=Consent.Kind.OPT_OUT, department=marketing)
 
-    outcome = delivery.invitations_send_batch(invitation_ids=ids([ann, bob, cid]))
+    outcome = invitations_send_batch(invitation_ids=ids([ann, bob, cid]))
 
     assert outcome.sent == [cid.pk] and outcome.cancelled == 2
     ann.refresh_from_db()
@@ -157,7 +160,7 @@ def test_a_contact_whose_address_is_gone_is_cancelled_not_sent(support):
     [invitation] = queued(support, "ann@example.com")
     Identity.objects.filter(contact_id=invitation.contact_id).delete()
 
-    delivery.invitations_send_batch(invitation_ids=[invitation.pk])
+    invitations_send_batch(invitation_ids=[invitation.pk])
 
     invitation.refresh_from_db()
     assert invitation.status == "cancelled" and invitation.failure_reason.startswith("no_address")
@@ -169,7 +172,7 @@ def test_a_550_for_one_recipient_fails_that_invitation_and_sends_the_others(supp
     smtp_server.handler.refuse["bob@example.com"] = "550 5.1.1 No such user here"
     ann, bob, cid = queued(support, "ann@example.com", "bob@example.com", "cid@example.com")
 
-    outcome = delivery.invitations_send_batch(invitation_ids=ids([ann, bob, cid]))
+    outcome = invitations_send_batch(invitation_ids=ids([ann, bob, cid]))
 
     assert outcome.sent == [ann.pk, cid.pk] and outcome.failed == [bob.pk]
     bob.refresh_from_db()
@@ -186,12 +189,12 @@ def test_smtp_down_puts_the_batch_back_and_a_retry_sends_it_once(support, settin
     invitations = queued(support, "ann@example.com", "bob@example.com")
     smtp_server.stop()
 
-    down = delivery.invitations_send_batch(invitation_ids=ids(invitations))
+    down = invitations_send_batch(invitation_ids=ids(invitations))
 
     assert down.retry == ids(invitations) and down.retry_code == "connection-refused"
     assert set(Invitation.objects.values_list("status", "attempts")) == {("queued", 1)}
     smtp_server.start()
-    back = delivery.invitations_send_batch(invitation_ids=down.retry)
+    back = invitations_send_batch(invitation_ids=down.retry)
     assert back.sent == ids(invitations)
     assert sorted(smtp_server.message_ids().values()) == [1, 1]
     assert set(Invitation.objects.values_list("status", "attempts", "failure_reason")) == {("sent", 2, "")}
@@ -202,35 +205,32 @@ def test_a_4xx_is_tried_again_later(support, settings, smtp_server):
     [invitation] = queued(support, "ann@example.com")
     smtp_server.handler.refuse_all = "451 4.3.0 Mailbox busy, try again later"
 
-    later = delivery.invitations_send_batch(invitation_ids=[invitation.pk])
+    later = invitations_send_batch(invitation_ids=[invitation.pk])
 
     invitation.refresh_from_db()
     assert later.retry == [invitation.pk] and invitation.status == "queued"
     assert invitation.failure_reason.startswith("451")
     smtp_server.handler.refuse_all = ""
-    assert delivery.invitations_send_batch(invitation_ids=[invitation.pk]).sent == [invitation.pk]
+    assert invitations_send_batch(invitation_ids=[invitation.pk]).sent == [invitation.pk]
 
 
 def test_the_invitation_is_marked_sent_when_the_server_has_the_whole_message_and_not_before(
-    support, settings, smtp_server
+    support, settings, smtp_server, monkeypatch
 ):
     """SMTP's point of no return: every byte but the final "." is with the server. A worker killed
     from here on leaves the invitation sent, and nothing sends it a second time."""
     send_through(settings, smtp_server)
     [invitation] = queued(support, "ann@example.com")
     seen_at_mark = []
-    original = delivery.invitation_mark_sent
+    original = invitation_mark_sent
 
     def watched(**kwargs):
         stored = original(**kwargs)
         seen_at_mark.append(smtp_server.received)  # the server delivers only after the "."
         return stored
 
-    delivery.invitation_mark_sent = watched
-    try:
-        outcome = delivery.invitations_send_batch(invitation_ids=[invitation.pk])
-    finally:
-        delivery.invitation_mark_sent = original
+    monkeypatch.setattr(sending, "invitation_mark_sent", watched)
+    outcome = invitations_send_batch(invitation_ids=[invitation.pk])
 
     assert outcome.sent == [invitation.pk] and seen_at_mark == [0]
     assert smtp_server.received == 1
@@ -249,14 +249,14 @@ def test_a_refusal_after_the_whole_message_undoes_the_sent_mark(
     [invitation] = queued(support, "ann@example.com")
     smtp_server.handler.refuse_data = reply
 
-    delivery.invitations_send_batch(invitation_ids=[invitation.pk])
+    invitations_send_batch(invitation_ids=[invitation.pk])
 
     invitation.refresh_from_db()
     assert (invitation.status, invitation.sent_at) == (status, None)
     assert invitation.failure_reason.startswith(reply[:3]) and smtp_server.received == 0
     smtp_server.handler.refuse_data = ""
     if status == "queued":
-        assert delivery.invitations_send_batch(invitation_ids=[invitation.pk]).sent == [invitation.pk]
+        assert invitations_send_batch(invitation_ids=[invitation.pk]).sent == [invitation.pk]
         assert smtp_server.received == 1
 
 
@@ -266,8 +266,8 @@ def test_an_invitation_out_of_attempts_fails_with_the_last_error(support, settin
     [invitation] = queued(support, "ann@example.com")
     smtp_server.stop()
 
-    first = delivery.invitations_send_batch(invitation_ids=[invitation.pk])
-    second = delivery.invitations_send_batch(invitation_ids=[invitation.pk])
+    first = invitations_send_batch(invitation_ids=[invitation.pk])
+    second = invitations_send_batch(invitation_ids=[invitation.pk])
 
     invitation.refresh_from_db()
     assert first.retry == [invitation.pk] and second.retry == []
@@ -300,7 +300,7 @@ def test_an_invalid_address_fails_for_good(support):
     [invitation] = queued(support, "ann@example.com")
     Identity.objects.filter(contact_id=invitation.contact_id).update(value="ann@@example.com")
 
-    outcome = delivery.invitations_send_batch(invitation_ids=[invitation.pk])
+    outcome = invitations_send_batch(invitation_ids=[invitation.pk])
 
     invitation.refresh_from_db()
     assert outcome.failed == [invitation.pk] and invitation.status == "failed"
@@ -313,7 +313,7 @@ def test_logs_name_neither_the_address_nor_the_token(support, settings, smtp_ser
     queued(support, "ann@example.com", "bob@example.com")
     caplog.set_level(logging.DEBUG)
 
-    delivery.invitations_send_batch(invitation_ids=list(Invitation.objects.values_list("pk", flat=True)))
+    invitations_send_batch(invitation_ids=list(Invitation.objects.values_list("pk", flat=True)))
 
     [received] = smtp_server.messages
     token = token_in(received.get_body(("plain",)).get_content(), "/t")
@@ -326,7 +326,7 @@ def test_the_email_speaks_the_contacts_language(support):
     factories.known_contact(support, email="jan@example.de", locale="de", time_zone="Europe/Berlin")
     send_request = factories.screened_request(support)
 
-    delivery.invitations_send_batch(
+    invitations_send_batch(
         invitation_ids=list(Invitation.objects.filter(send_request=send_request).values_list("pk", flat=True))
     )
 
@@ -347,8 +347,8 @@ def test_dispatch_hands_due_invitations_over_once_and_moves_the_request_to_sendi
     later = queued(support, "cid@example.com", earliest_send_at=timezone.now() + dt.timedelta(days=1))
     send_request = SendRequest.objects.get(pk=invitations[0].send_request_id)
 
-    assert delivery.invitations_dispatch_due() == 2
-    assert delivery.invitations_dispatch_due() == 0
+    assert invitations_dispatch_due() == 2
+    assert invitations_dispatch_due() == 0
 
     send_request.refresh_from_db()
     assert send_request.status == "sending"
@@ -360,13 +360,13 @@ def test_dispatch_hands_due_invitations_over_once_and_moves_the_request_to_sendi
 def test_a_request_completes_when_nothing_is_queued_or_sending(support):
     invitations = queued(support, "ann@example.com", "bob@example.com")
     send_request = SendRequest.objects.get(pk=invitations[0].send_request_id)
-    delivery.invitations_dispatch_due()
-    delivery.invitations_send_batch(invitation_ids=[invitations[0].pk])
+    invitations_dispatch_due()
+    invitations_send_batch(invitation_ids=[invitations[0].pk])
 
-    assert delivery.send_request_complete_finished() == []
+    assert send_request_complete_finished() == []
 
-    delivery.invitations_send_batch(invitation_ids=[invitations[1].pk])
-    assert delivery.send_request_complete_finished() == [send_request.pk]
+    invitations_send_batch(invitation_ids=[invitations[1].pk])
+    assert send_request_complete_finished() == [send_request.pk]
     send_request.refresh_from_db()
     assert send_request.status == "completed"
 
@@ -376,7 +376,7 @@ def test_a_request_with_nobody_allowed_completes_at_once(support):
     factories.ConsentFactory(contact=contact)
     send_request = factories.screened_request(support)
 
-    delivery.invitations_dispatch_due()
+    invitations_dispatch_due()
 
     send_request.refresh_from_db()
     assert send_request.status == "completed"
@@ -384,28 +384,28 @@ def test_a_request_with_nobody_allowed_completes_at_once(support):
 
 def test_the_sweeper_requeues_what_a_dead_worker_left_in_sending(support, settings):
     invitations = queued(support, "ann@example.com", "bob@example.com")
-    delivery.invitations_dispatch_due()
+    invitations_dispatch_due()
     # A worker claims the batch and dies before sending: both stay in sending.
-    delivery.invitation_claim(invitation_ids=ids(invitations), now=timezone.now())
+    invitation_claim(invitation_ids=ids(invitations), now=timezone.now())
 
-    early = delivery.invitations_sweep_stuck()
+    early = invitations_sweep_stuck()
     assert early.requeued == 0 and set(Invitation.objects.values_list("status", flat=True)) == {"sending"}
 
     later = timezone.now() + dt.timedelta(seconds=settings.DELIVERY_STUCK_AFTER + 1)
-    swept = delivery.invitations_sweep_stuck(now=later)
+    swept = invitations_sweep_stuck(now=later)
 
     assert swept.requeued == 2 and swept.handed_over == 2
     assert set(Invitation.objects.values_list("status", "attempts")) == {("queued", 1)}
-    assert delivery.invitations_send_batch(invitation_ids=ids(invitations)).sent == ids(invitations)
+    assert invitations_send_batch(invitation_ids=ids(invitations)).sent == ids(invitations)
 
 
 def test_the_sweeper_hands_over_again_what_the_broker_lost(support, settings):
     invitations = queued(support, "ann@example.com")
-    delivery.invitations_dispatch_due()  # its task is lost on the way
+    invitations_dispatch_due()  # its task is lost on the way
 
-    assert delivery.invitations_sweep_stuck().handed_again == 0
+    assert invitations_sweep_stuck().handed_again == 0
     later = timezone.now() + dt.timedelta(seconds=settings.DELIVERY_HANDOFF_LEASE + 1)
-    swept = delivery.invitations_sweep_stuck(now=later)
+    swept = invitations_sweep_stuck(now=later)
 
     assert swept.handed_again == 1 and swept.handed_over == 1
     assert Invitation.objects.get(pk=invitations[0].pk).dispatched_at == later
@@ -415,11 +415,11 @@ def test_a_worker_that_died_too_often_fails_the_invitation(support, settings):
     settings.DELIVERY_MAX_ATTEMPTS = 2
     [invitation] = queued(support, "ann@example.com")
     for _ in range(2):  # claimed, worker dies, swept
-        delivery.invitation_claim(invitation_ids=[invitation.pk], now=timezone.now())
+        invitation_claim(invitation_ids=[invitation.pk], now=timezone.now())
         later = timezone.now() + dt.timedelta(seconds=settings.DELIVERY_STUCK_AFTER + 1)
-        delivery.invitations_sweep_stuck(now=later)
+        invitations_sweep_stuck(now=later)
 
-    outcome = delivery.invitations_send_batch(invitation_ids=[invitation.pk])
+    outcome = invitations_send_batch(invitation_ids=[invitation.pk])
 
     invitation.refresh_from_db()
     assert outcome.failed == [invitation.pk] and outcome.cancelled == 0
@@ -429,11 +429,11 @@ def test_a_worker_that_died_too_often_fails_the_invitation(support, settings):
 
 def test_links_expire(support):
     ann, bob, cid = queued(support, "ann@example.com", "bob@example.com", "cid@example.com")
-    delivery.invitations_send_batch(invitation_ids=ids([ann, bob, cid]))
+    invitations_send_batch(invitation_ids=ids([ann, bob, cid]))
     Invitation.objects.filter(pk=cid.pk).update(status="answered", responded_at=timezone.now())
     Invitation.objects.filter(pk=bob.pk).update(expires_at=timezone.now() + dt.timedelta(days=30))
 
-    assert delivery.invitations_expire(now=timezone.now() + dt.timedelta(days=15)) == 1
+    assert invitations_expire(now=timezone.now() + dt.timedelta(days=15)) == 1
 
     assert dict(Invitation.objects.values_list("pk", "status")) == {
         ann.pk: "expired",
@@ -444,14 +444,14 @@ def test_links_expire(support):
 
 def test_a_request_cancelled_after_dispatch_sends_nothing(support, alice):
     from departments.actors import actor_for_user
-    from surveys.services.send_requests import send_request_cancel
+    from surveys.gatekeeper.send_requests import send_request_cancel
 
     invitations = queued(support, "ann@example.com")
-    delivery.invitations_dispatch_due()
+    invitations_dispatch_due()
     send_request = SendRequest.objects.get(pk=invitations[0].send_request_id)
     send_request_cancel(send_request=send_request, actor=actor_for_user(alice))
 
-    assert delivery.invitations_send_batch(invitation_ids=ids(invitations)).sent == []
+    assert invitations_send_batch(invitation_ids=ids(invitations)).sent == []
     assert mail.outbox == []
 
 
@@ -477,7 +477,7 @@ def sms_message(**overrides) -> Outgoing:
 
 
 def test_an_sms_invitation_goes_to_the_phone_with_the_short_link(support, settings):
-    settings.SMS_BACKEND = "surveys.channels.sms.LocmemSmsBackend"
+    settings.SMS_BACKEND = "surveys.delivery.channels.sms.LocmemSmsBackend"
     LocmemSmsBackend.outbox.clear()
     contact = factories.ContactFactory()
     factories.IdentityFactory(
@@ -487,7 +487,7 @@ def test_an_sms_invitation_goes_to_the_phone_with_the_short_link(support, settin
     send_request = factories.screened_request(support, channel="sms")
 
     [invitation_id] = Invitation.objects.filter(send_request=send_request).values_list("pk", flat=True)
-    outcome = delivery.invitations_send_batch(invitation_ids=[invitation_id])
+    outcome = invitations_send_batch(invitation_ids=[invitation_id])
 
     assert outcome.sent == [invitation_id]
     [sms] = LocmemSmsBackend.outbox
@@ -497,9 +497,9 @@ def test_an_sms_invitation_goes_to_the_phone_with_the_short_link(support, settin
 
 
 def test_the_console_sms_backend_logs_neither_number_nor_link(settings, caplog):
-    settings.SMS_BACKEND = "surveys.channels.sms.ConsoleSmsBackend"
+    settings.SMS_BACKEND = "surveys.delivery.channels.sms.ConsoleSmsBackend"
     caplog.set_level(logging.DEBUG)
-    from surveys.channels.sms import SmsSender
+    from surveys.delivery.channels.sms import SmsSender
 
     sender = SmsSender()
     sender.open()

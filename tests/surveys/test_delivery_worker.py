@@ -7,10 +7,11 @@ import time
 import pytest
 from django.utils import timezone
 
+from surveys.delivery.dispatch import invitations_dispatch_due
+from surveys.delivery.sweeper import invitations_sweep_stuck
+from surveys.delivery.tokens import token_hash
+from surveys.gatekeeper.triggers import trigger_send
 from surveys.models import Invitation, InvitationToken
-from surveys.services import delivery
-from surveys.services.send_requests import trigger_send
-from surveys.tokens import token_hash
 from tests import factories
 from tests.smtp import loopback_smtp
 from tests.workers import CeleryProcess, wait_until
@@ -90,7 +91,7 @@ def test_the_worker_emails_each_invitation_with_a_link_that_opens_its_survey(
     factories.known_contact(support, email="bob@example.com", name="Bob Example")
     send_request = factories.screened_request(support, survey__name="After your call")
 
-    assert delivery.invitations_dispatch_due() == 2
+    assert invitations_dispatch_due() == 2
     wait_until(lambda: statuses() == {"sent": 2}, timeout=30, message="both invitations sent")
     settle(smtp_server)  # marked sent just before the final ".": the server's record may follow
 
@@ -135,7 +136,7 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_repeats_nothing(
     smtp_server.handler.delay = 0.05  # slow enough to kill the worker inside a batch
     worker = start_worker()
 
-    delivery.invitations_dispatch_due()
+    invitations_dispatch_due()
     wait_until(lambda: len(smtp_server.messages) >= 15, timeout=30, message="the second batch under way")
     worker.kill()
     at_kill = statuses()
@@ -150,7 +151,7 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_repeats_nothing(
     assert statuses()["sending"] == at_kill["sending"]
     # The sweeper, once DELIVERY_STUCK_AFTER has passed (no task can still be sending them).
     later = timezone.now() + dt.timedelta(seconds=settings.DELIVERY_STUCK_AFTER + 1)
-    swept = delivery.invitations_sweep_stuck(now=later)
+    swept = invitations_sweep_stuck(now=later)
     assert swept.requeued == at_kill["sending"] and swept.handed_again == 0
     wait_until(lambda: statuses() == {"sent": count}, timeout=30, message="every invitation sent")
     # Marked sent just before the final ".", so the server's record may follow by a moment.
@@ -174,7 +175,7 @@ def test_smtp_down_then_back_delivers_after_retries_each_once(start_worker, smtp
     smtp_server.stop()
     start_worker()
 
-    delivery.invitations_dispatch_due()
+    invitations_dispatch_due()
     wait_until(
         lambda: Invitation.objects.filter(status="queued", attempts__gte=2).count() == 5,
         timeout=30,
@@ -195,7 +196,7 @@ def test_a_550_for_one_recipient_fails_that_invitation_only(start_worker, smtp_s
     factories.screened_request(support)
     start_worker()
 
-    delivery.invitations_dispatch_due()
+    invitations_dispatch_due()
 
     wait_until(lambda: statuses() == {"sent": 2, "failed": 1}, timeout=30, message="two sent, one failed")
     settle(smtp_server)  # marked sent just before the final ".": the server's record may follow

@@ -18,10 +18,10 @@ from contacts.normalise import normalise_email
 from departments.actors import actor_for_user
 from departments.models import Department
 from departments.roles import CX_LEAD, DEPARTMENT_OWNER
+from surveys.gatekeeper.preflight import preflight_summary, send_request_preflight
+from surveys.gatekeeper.send_requests import send_request_create
 from surveys.management.commands import load_demo_data
 from surveys.models import Decision, Invitation, Reason, Response, Survey
-from surveys.selectors.send_requests import preflight_summary
-from surveys.services.send_requests import send_request_create, send_request_preflight
 
 pytestmark = pytest.mark.django_db
 

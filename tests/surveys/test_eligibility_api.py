@@ -12,8 +12,8 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from contacts.models import Consent
+from surveys.gatekeeper.triggers import trigger_send
 from surveys.models import Decision, Invitation, SendRequest
-from surveys.services.send_requests import trigger_send
 from tests import factories
 
 ELIGIBILITY = "/api/v1/eligibility"

@@ -20,7 +20,7 @@ from contacts.services import consent_record, contact_upsert
 from departments.actors import actor_for_user
 from results.models import FollowUp
 from surveys.models import Answer, Invitation, InvitationToken, Response
-from surveys.services.responses import response_submit
+from surveys.public.responses import response_submit
 from tests import factories
 
 NAME = "Zyxwa Quimbleton"

@@ -8,11 +8,10 @@ from django.utils import timezone
 
 from contacts.models import Consent, Identity
 from departments.actors import actor_for_user
+from surveys.gatekeeper.decisions import decision_explain, decision_list, decisions_explained
+from surveys.gatekeeper.frequency_rules import frequency_rule_create
+from surveys.gatekeeper.send_requests import send_request_create, send_request_screen, send_request_submit
 from surveys.models import Decision, Invitation
-from surveys.selectors.decisions import decision_explain
-from surveys.selectors.send_requests import decision_list, decisions_explained
-from surveys.services.rules import frequency_rule_create
-from surveys.services.send_requests import send_request_create, send_request_screen, send_request_submit
 from tests import factories
 
 NOW = timezone.now().replace(microsecond=0)

@@ -1,6 +1,6 @@
 """What the trigger path keeps per process may never make the gatekeeper decide with stale data.
 
-The active frequency rules are cached (surveys/selectors/rules.py) and each single-contact statement
+The active frequency rules are cached (surveys/gatekeeper/active_rules.py) and each single-contact statement
 checks them against the rules table it sees; a valid API key is trusted for a few seconds
 (departments/authentication.py) and forgotten at once when revoked in this process.
 """
@@ -13,8 +13,8 @@ from rest_framework.test import APIClient
 from departments.actors import actor_for_user
 from departments.models import ApiKey
 from departments.services import api_key_create, api_keys_revoke
+from surveys.gatekeeper.frequency_rules import frequency_rule_create, frequency_rule_update
 from surveys.models import Decision, Invitation
-from surveys.services.rules import frequency_rule_create, frequency_rule_update
 from tests import factories
 
 TRIGGERS = "/api/v1/triggers"

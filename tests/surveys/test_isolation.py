@@ -15,8 +15,8 @@ import pytest
 from django.utils import timezone
 
 from departments.actors import actor_for_user
+from surveys.gatekeeper.triggers import trigger_send
 from surveys.models import Decision, SendRequest
-from surveys.services.send_requests import trigger_send
 from tests import factories
 
 NOW = timezone.now().replace(microsecond=0)
@@ -102,8 +102,8 @@ def test_the_stored_decision_says_only_that_another_department_touched_ann(
 
 def test_the_explanation_does_not_name_support_or_its_survey(marketing_blocked, mallory):
     decisions = pytest.importorskip(
-        "surveys.selectors.decisions",
-        reason="decision explanations (surveys/selectors/decisions.py) not built yet",
+        "surveys.gatekeeper.decisions",
+        reason="decision explanations (surveys/gatekeeper/decisions.py) not built yet",
     )
     explanation = decisions.decision_explain(marketing_blocked, viewer=actor_for_user(mallory), now=NOW)
 
@@ -116,8 +116,8 @@ def test_a_planned_support_send_is_explained_without_naming_it(
     marketing, support, support_survey, marketing_survey, ann, monthly_rule, mallory
 ):
     decisions = pytest.importorskip(
-        "surveys.selectors.decisions",
-        reason="decision explanations (surveys/selectors/decisions.py) not built yet",
+        "surveys.gatekeeper.decisions",
+        reason="decision explanations (surveys/gatekeeper/decisions.py) not built yet",
     )
     support_surveys_ann(support, support_survey, ann, at=NOW + 3 * DAY)
 

@@ -13,8 +13,9 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from contacts.models import Contact
+from surveys.errors import AlreadyAnswered
 from surveys.models import Answer, Invitation, Response, Survey
-from surveys.services.responses import AlreadyAnswered, response_submit
+from surveys.public.responses import response_submit
 from tests import factories
 from tests.surveys.public import EVERY_KIND_ANSWERS, invitation_with_link, survey_with_every_kind
 

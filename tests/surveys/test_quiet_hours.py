@@ -7,9 +7,10 @@ import pytest
 import time_machine
 from django.core import mail
 
+from surveys.delivery.dispatch import invitations_dispatch_due
+from surveys.delivery.quiet_hours import quiet_hours_end
+from surveys.delivery.sending import invitations_send_batch
 from surveys.models import Invitation
-from surveys.quiet_hours import quiet_hours_end
-from surveys.services import delivery
 from tests import factories
 
 BERLIN = zoneinfo.ZoneInfo("Europe/Berlin")
@@ -62,10 +63,8 @@ def test_a_send_at_night_is_deferred_to_the_contacts_morning_then_sent(support, 
     factories.known_contact(support, email="day@example.com", time_zone="America/New_York")
     with time_machine.travel(dt.datetime(2026, 6, 10, 23, 0, tzinfo=dt.UTC), tick=False):  # 01:00 Berlin
         send_request = factories.screened_request(support)
-        handed = delivery.invitations_dispatch_due()
-        outcome = delivery.invitations_send_batch(
-            invitation_ids=list(Invitation.objects.values_list("pk", flat=True))
-        )
+        handed = invitations_dispatch_due()
+        outcome = invitations_send_batch(invitation_ids=list(Invitation.objects.values_list("pk", flat=True)))
 
     assert handed == 2 and len(outcome.sent) == 1 and outcome.deferred == 1
     night = Invitation.objects.get(send_request=send_request, contact__identities__value="night@example.com")
@@ -76,10 +75,10 @@ def test_a_send_at_night_is_deferred_to_the_contacts_morning_then_sent(support, 
     assert [m.to[0].split("<")[-1] for m in mail.outbox] == ["day@example.com>"]
 
     with time_machine.travel(berlin(2026, 6, 11, 7, 59), tick=False):
-        assert delivery.invitations_dispatch_due() == 0
+        assert invitations_dispatch_due() == 0
     with time_machine.travel(berlin(2026, 6, 11, 8, 0), tick=False):
-        assert delivery.invitations_dispatch_due() == 1
-        assert delivery.invitations_send_batch(invitation_ids=[night.pk]).sent == [night.pk]
+        assert invitations_dispatch_due() == 1
+        assert invitations_send_batch(invitation_ids=[night.pk]).sent == [night.pk]
     night.refresh_from_db()
     assert night.status == "sent" and night.sent_at == berlin(2026, 6, 11, 8, 0)
 
@@ -91,7 +90,7 @@ def test_a_contact_without_a_time_zone_has_the_sites(support, settings):
     with time_machine.travel(dt.datetime(2026, 6, 10, 22, 0, tzinfo=dt.UTC), tick=False):
         factories.screened_request(support)
         [invitation_id] = Invitation.objects.values_list("pk", flat=True)
-        outcome = delivery.invitations_send_batch(invitation_ids=[invitation_id])
+        outcome = invitations_send_batch(invitation_ids=[invitation_id])
 
     assert outcome.deferred == 1
     assert Invitation.objects.get().send_after == dt.datetime(2026, 6, 11, 8, 0, tzinfo=dt.UTC)

@@ -8,10 +8,12 @@ import time_machine
 from django.core import mail
 
 from contacts.models import Consent
-from surveys import links
+from surveys.delivery import links
+from surveys.delivery.reminders import ReminderOutcome, reminders_send
+from surveys.delivery.sending import invitations_send_batch
+from surveys.delivery.sweeper import invitations_expire
+from surveys.delivery.tokens import token_hash
 from surveys.models import Invitation, InvitationToken
-from surveys.services import delivery
-from surveys.tokens import token_hash
 from tests import factories
 
 SENT_AT = dt.datetime(2026, 6, 1, 10, 0, tzinfo=dt.UTC)
@@ -30,14 +32,14 @@ def sent(support, *emails) -> list[Invitation]:
     with time_machine.travel(SENT_AT, tick=False):
         send_request = factories.screened_request(support)
         invitations = list(Invitation.objects.filter(send_request=send_request).order_by("pk"))
-        delivery.invitations_send_batch(invitation_ids=[i.pk for i in invitations])
+        invitations_send_batch(invitation_ids=[i.pk for i in invitations])
     mail.outbox.clear()
     return invitations
 
 
-def reminders_at(when: dt.datetime) -> delivery.ReminderOutcome:
+def reminders_at(when: dt.datetime) -> ReminderOutcome:
     with time_machine.travel(when, tick=False):
-        return delivery.reminders_send()
+        return reminders_send()
 
 
 def reminded() -> list[str]:
@@ -111,7 +113,7 @@ def test_no_reminder_after_the_link_expired_or_to_someone_who_opted_out(support)
     Invitation.objects.update(reminders_sent=0, last_reminder_at=None)
     assert reminders_at(SENT_AT + dt.timedelta(days=15)).sent == 0
     with time_machine.travel(SENT_AT + dt.timedelta(days=15), tick=False):
-        assert delivery.invitations_expire() == 2
+        assert invitations_expire() == 2
     assert set(Invitation.objects.values_list("status", flat=True)) == {"expired"}
 
 

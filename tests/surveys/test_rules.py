@@ -1,7 +1,7 @@
-"""The frequency rules' meaning, as tables of cases on plain data (surveys/rules.py; no database).
+"""The frequency rules' meaning, as tables of cases on plain data (surveys/gatekeeper/rules.py; no database).
 
 Every case is a send by some department at T and a contact's touch history; the expected verdict is
-what the gatekeeper must say. surveys/screening.py applies the same meaning in SQL and is checked
+what the gatekeeper must say. surveys/gatekeeper/screening.py applies the same meaning in SQL and is checked
 against these functions on random histories (test_screening_matches_rules.py).
 """
 
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pytest
 
 from contacts.consent import ConsentVerdict, consent_decide
-from surveys.rules import ALLOWED, Rule, Send, Touch, Verdict, decide, rules_verdict
+from surveys.gatekeeper.rules import ALLOWED, Rule, Send, Touch, Verdict, decide, rules_verdict
 
 T = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)  # the moment of the send in every case
 SUPPORT, MARKETING, SALES = 1, 2, 3

@@ -6,14 +6,13 @@ import pytest
 from django.urls import reverse
 
 from departments.actors import actor_for_user
-from surveys.models import FrequencyRule, FrequencyRuleVersion
-from surveys.services.rules import (
-    InvalidFrequencyRule,
-    RuleChangeForbidden,
+from surveys.errors import InvalidFrequencyRule, RuleChangeForbidden
+from surveys.gatekeeper.frequency_rules import (
     frequency_rule_create,
     frequency_rule_deactivate,
     frequency_rule_update,
 )
+from surveys.models import FrequencyRule, FrequencyRuleVersion
 
 DAY = dt.timedelta(days=1)
 

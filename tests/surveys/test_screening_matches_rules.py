@@ -1,10 +1,11 @@
-"""The bulk SQL gatekeeper (surveys/screening.py) decides exactly as the pure policy (surveys/rules.py).
+"""The bulk SQL gatekeeper (surveys/gatekeeper/screening.py) decides exactly as the pure policy
+(surveys/gatekeeper/rules.py).
 
 Hypothesis writes random small histories to PostgreSQL — rules of every scope and clock, touches of
 every status (some planned in the future, some answered), consent records, contacts without an
 address or with an open invitation for the survey being sent — then runs the pre-flight and the
 screening of a send request and compares every contact's stored decision, and the report's counts,
-with `surveys.rules.decide` computed in Python from the same rows.
+with `surveys.gatekeeper.rules.decide` computed in Python from the same rows.
 
 Each example runs inside a savepoint that is rolled back, so examples never see each other's rows.
 """
@@ -22,10 +23,11 @@ from hypothesis import strategies as st
 
 from contacts.consent import consent_decide
 from contacts.models import Consent, Contact, Identity
-from surveys import screening
+from surveys.gatekeeper.preflight import send_request_preflight
+from surveys.gatekeeper.rules import Rule, Send, Touch, Verdict, decide
+from surveys.gatekeeper.screening import screen_contacts, verdicts_for
+from surveys.gatekeeper.send_requests import screening_send, send_request_screen
 from surveys.models import AudienceMember, Decision, FrequencyRule, Invitation, SendRequest, Survey
-from surveys.rules import Rule, Send, Touch, Verdict, decide
-from surveys.services.send_requests import screening_send, send_request_preflight, send_request_screen
 from tests import factories
 
 AT = dt.datetime(2026, 6, 1, 12, 0, 0, 123456, tzinfo=dt.UTC)  # the send's moment in every example
@@ -484,10 +486,10 @@ def check_scenario(world: World, scenario: Scenario) -> None:
     # The eligibility API's reader and the trigger's writer run the same statement, closed otherwise.
     screened = screening_send(request, at=AT)
     assert_decisions_match(
-        screening.verdicts_for(send=screened, rules=rules, contact_ids=contact_ids), expected, "verdicts_for"
+        verdicts_for(send=screened, rules=rules, contact_ids=contact_ids), expected, "verdicts_for"
     )
     with transaction.atomic():
-        written = screening.screen_contacts(send=screened, rules=rules, contact_ids=contact_ids)
+        written = screen_contacts(send=screened, rules=rules, contact_ids=contact_ids)
         transaction.set_rollback(True)
     assert_decisions_match({d.contact_id: as_verdict(d) for d, _ in written}, expected, "screen_contacts")
     assert {d.contact_id for d, invitation in written if invitation} == {

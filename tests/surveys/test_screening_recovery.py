@@ -9,9 +9,9 @@ from django.db import connection
 from django.utils import timezone
 
 from departments.actors import actor_for_user
-from surveys import screening
+from surveys.gatekeeper.locks import LOCK_NAMESPACE, LOCK_STRIPES
+from surveys.gatekeeper.send_requests import send_request_submit
 from surveys.models import Decision, Invitation, SendRequest, Survey
-from surveys.services.send_requests import send_request_submit
 from surveys.tasks import sweep_stuck_task
 from tests import factories
 from tests.workers import wait_until
@@ -65,7 +65,7 @@ def test_a_screening_whose_connection_is_cut_rolls_back_and_runs_again(celery_wo
     ) as holder:  # fmt: skip
         holder.execute(
             "SELECT count(pg_advisory_xact_lock(%s, s)) FROM generate_series(0, %s) s",
-            [screening.LOCK_NAMESPACE, screening.LOCK_STRIPES - 1],
+            [LOCK_NAMESPACE, LOCK_STRIPES - 1],
         )
         send_request_submit(send_request=request, actor=actor_for_user(alice))
         waiting = wait_until(

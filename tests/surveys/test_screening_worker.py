@@ -3,8 +3,8 @@
 import pytest
 
 from departments.actors import actor_for_user
+from surveys.gatekeeper.send_requests import send_request_submit
 from surveys.models import Decision, Invitation, SendRequest, Survey
-from surveys.services.send_requests import send_request_submit
 from tests import factories
 from tests.workers import wait_until
 

@@ -11,20 +11,17 @@ from django.utils import timezone
 from contacts.models import Consent, Identity
 from cxfeedback.exceptions import NotFound
 from departments.actors import actor_for_user
-from surveys.models import AudienceMember, Decision, Invitation, SendRequest, Survey
-from surveys.selectors.send_requests import preflight_summary
-from surveys.services.rules import frequency_rule_create
-from surveys.services.send_requests import (
-    AudienceLocked,
-    InvalidSendRequest,
-    InvalidStatusTransition,
+from surveys.errors import AudienceLocked, InvalidSendRequest, InvalidStatusTransition
+from surveys.gatekeeper.audiences import send_request_set_audience_upload
+from surveys.gatekeeper.frequency_rules import frequency_rule_create
+from surveys.gatekeeper.preflight import preflight_summary, send_request_preflight
+from surveys.gatekeeper.send_requests import (
     send_request_cancel,
     send_request_create,
-    send_request_preflight,
     send_request_screen,
-    send_request_set_audience_upload,
     send_request_submit,
 )
+from surveys.models import AudienceMember, Decision, Invitation, SendRequest, Survey
 from tests import factories
 
 NOW = timezone.now().replace(microsecond=0)

@@ -9,17 +9,10 @@ from django.utils import timezone
 from cxfeedback.exceptions import NotFound
 from departments.actors import Actor, actor_for_user
 from surveys.demo import load_demo_surveys
+from surveys.design.selectors import survey_get, survey_list
+from surveys.design.surveys import survey_create, survey_create_from_template, survey_update
+from surveys.errors import InvalidQuestion, InvalidSurvey, SurveyNotCurrent, UnknownSurveyTemplate
 from surveys.models import FrequencyRule, Survey
-from surveys.selectors.surveys import survey_get, survey_list
-from surveys.services.surveys import (
-    InvalidQuestion,
-    InvalidSurvey,
-    SurveyNotCurrent,
-    UnknownSurveyTemplate,
-    survey_create,
-    survey_create_from_template,
-    survey_update,
-)
 from tests import factories
 
 NPS = {"kind": "nps", "text": "Would you recommend us?"}

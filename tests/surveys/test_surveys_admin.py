@@ -11,9 +11,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from departments.actors import actor_for_user
+from surveys.gatekeeper.frequency_rules import frequency_rule_create
+from surveys.gatekeeper.send_requests import send_request_screen
 from surveys.models import AudienceMember, Decision, Invitation, SendRequest, Survey
-from surveys.services.rules import frequency_rule_create
-from surveys.services.send_requests import send_request_screen
 from tests import factories
 
 DAY = dt.timedelta(days=1)

@@ -8,9 +8,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from departments.actors import actor_for_user
+from surveys.gatekeeper.frequency_rules import frequency_rule_create
+from surveys.gatekeeper.send_requests import send_request_screen, send_request_submit
 from surveys.models import AudienceMember, Decision, Invitation, SendRequest, Survey
-from surveys.services.rules import frequency_rule_create
-from surveys.services.send_requests import send_request_screen, send_request_submit
 from tests import factories
 
 DAY = dt.timedelta(days=1)

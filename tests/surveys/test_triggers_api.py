@@ -18,8 +18,8 @@ from rest_framework.test import APIClient
 
 from contacts.models import Contact, DepartmentContact
 from departments.services import api_key_create
+from surveys.gatekeeper.triggers import trigger_send
 from surveys.models import Decision, Invitation, SendRequest, Survey
-from surveys.services.send_requests import trigger_send
 from tests import factories
 
 TRIGGERS = "/api/v1/triggers"
@@ -348,7 +348,7 @@ def test_concurrent_triggers_for_one_contact_queue_at_most_what_the_rule_allows(
     survey a month: exactly one is queued, every other answer names the rule.
 
     A known contact takes the fast path (no upsert, so no identity or row lock): only the
-    gatekeeper's own lock (screening.lock_contacts) stands between the eight; without it this fails.
+    gatekeeper's own lock (surveys/gatekeeper/locks.py) stands between the eight; without it this fails.
     """
     factories.FrequencyRuleFactory(max_touches=1, window=MONTH)
     departments, clients, bodies = [], [], []

@@ -12,10 +12,10 @@ from django.utils import timezone
 
 from contacts.models import Consent
 from departments.actors import Actor
-from surveys import links
-from surveys.services.eligibility import eligibility_check
-from surveys.services.preferences import consent_from_email_event
-from surveys.services.send_requests import send_request_preflight
+from surveys.delivery import links
+from surveys.gatekeeper.eligibility import eligibility_check
+from surveys.gatekeeper.preflight import send_request_preflight
+from surveys.public.preferences import consent_from_email_event
 from tests import factories
 from tests.surveys.public import invitation_with_link, survey_with_every_kind
 

@@ -9,7 +9,7 @@ from anymail.signals import AnymailTrackingEvent, tracking
 
 from contacts.models import Consent
 from departments.actors import Actor
-from surveys.services.eligibility import eligibility_check
+from surveys.gatekeeper.eligibility import eligibility_check
 from tests import factories
 
 PHONE = "+4915112345678"

@@ -1,12 +1,13 @@
 """Erase a person: `manage.py erase_contact 42` or `manage.py erase_contact ann@example.com`
-(any identity: email, phone, or source:external-id). See surveys/services/erasure.py."""
+(any identity: email, phone, or source:external-id). See surveys/erasure.py."""
 
 from django.core.management.base import BaseCommand, CommandError
 
+from contacts.errors import InvalidIdentity
 from contacts.models import Identity
-from contacts.normalise import InvalidIdentity, normalise_identity
+from contacts.normalise import normalise_identity
 from departments.actors import Actor
-from surveys.services.erasure import contact_erase
+from surveys.erasure import contact_erase
 
 # The operator at the console acts as a CX lead; the audit entry names them "operator".
 OPERATOR = Actor(department_ids=frozenset(), is_cx_lead=True)

@@ -1,0 +1,231 @@
+"""/surveys: list, create, read and edit surveys (a sent survey's edit makes its next version), and
+create one from a built-in template. Thin: serializers check shapes, surveys/design/surveys.py the rules."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.settings import api_settings
+from rest_framework.views import APIView
+
+from cxfeedback.api import paginated
+from cxfeedback.exceptions import error_responses
+from cxfeedback.idempotency import HEADER_PARAMETER, idempotent
+from cxfeedback.parsers import JSONParser
+from departments.actors import actor_for_request
+from departments.api import acting_department
+from surveys.api.inputs import DEPARTMENT_HELP, department_id_of, valid_input
+from surveys.design.selectors import survey_get, survey_list
+from surveys.design.surveys import SURVEY_TEMPLATES, survey_create, survey_create_from_template, survey_update
+from surveys.models import (
+    Question,
+    QuestionKind,
+    Survey,
+    SurveyKind,
+)
+
+
+class QuestionSerializer(serializers.ModelSerializer):
+    """A question, in and out. Which fields a kind takes is checked by the service (400 naming it)."""
+
+    kind = serializers.ChoiceField(choices=QuestionKind.choices)
+    text = serializers.CharField(max_length=500)
+    help_text = serializers.CharField(max_length=500, required=False, allow_blank=True)
+    required = serializers.BooleanField(required=False, default=True)
+    scale_min = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        help_text="Rating questions only; NPS, CSAT and CES have fixed scales.",
+    )
+    scale_max = serializers.IntegerField(required=False, allow_null=True, help_text="Rating questions only.")
+    choices = serializers.ListField(
+        child=serializers.CharField(allow_blank=True, trim_whitespace=False),
+        required=False,
+        help_text="Single and multiple choice questions only: at least two distinct options.",
+    )
+
+    class Meta:
+        model = Question
+        fields = ["position", "kind", "text", "help_text", "required", "scale_min", "scale_max", "choices"]
+        read_only_fields = ["position"]
+
+
+class SurveyOutputSerializer(serializers.ModelSerializer):
+    department = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    kind = serializers.ChoiceField(choices=SurveyKind.choices, read_only=True)
+    questions = QuestionSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Survey
+        fields = [
+            "id",
+            "department",
+            "name",
+            "kind",
+            "family_id",
+            "version",
+            "is_current",
+            "frozen_at",
+            "intro",
+            "link_valid_days",
+            "questions",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class SurveyCreateInputSerializer(serializers.Serializer):
+    department = serializers.SlugField(required=False, help_text=DEPARTMENT_HELP)
+    name = serializers.CharField(max_length=200)
+    kind = serializers.ChoiceField(choices=SurveyKind.choices, default=SurveyKind.TRANSACTIONAL)
+    intro = serializers.CharField(required=False, allow_blank=True, default="")
+    link_valid_days = serializers.IntegerField(required=False, default=14)
+    questions = QuestionSerializer(many=True, allow_empty=False, help_text="In the order they are asked.")
+
+
+class SurveyUpdateInputSerializer(serializers.Serializer):
+    """Every field optional; `questions`, if given, replaces the whole list."""
+
+    name = serializers.CharField(max_length=200, required=False)
+    kind = serializers.ChoiceField(choices=SurveyKind.choices, required=False)
+    intro = serializers.CharField(required=False, allow_blank=True)
+    link_valid_days = serializers.IntegerField(required=False)
+    questions = QuestionSerializer(many=True, required=False, allow_empty=False)
+
+
+class SurveyFromTemplateInputSerializer(serializers.Serializer):
+    department = serializers.SlugField(required=False, help_text=DEPARTMENT_HELP)
+    template = serializers.ChoiceField(choices=list(SURVEY_TEMPLATES))
+    name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+
+
+class SurveyListFilterSerializer(serializers.Serializer):
+    department = serializers.SlugField(required=False)
+    kind = serializers.ChoiceField(choices=SurveyKind.choices, required=False)
+    all_versions = serializers.BooleanField(required=False, default=False)
+
+
+class SurveyListApi(APIView):
+    pagination_class = api_settings.DEFAULT_PAGINATION_CLASS
+
+    @extend_schema(
+        operation_id="survey_list",
+        summary="List surveys",
+        description="The caller's departments' surveys (a CX lead: all); only current versions unless "
+        "all_versions is true.",
+        parameters=[SurveyListFilterSerializer],
+        responses={200: SurveyOutputSerializer(many=True), **error_responses(400, 401, 403, 404)},
+    )
+    def get(self, request: Request) -> Response:
+        actor = actor_for_request(request)
+        filters = valid_input(SurveyListFilterSerializer, request.query_params)
+        surveys = survey_list(
+            actor=actor,
+            department_id=department_id_of(actor, filters.get("department")),
+            kind=filters.get("kind"),
+            all_versions=filters["all_versions"],
+        )
+        return paginated(self, request, surveys, SurveyOutputSerializer)
+
+
+class SurveyCreateApi(APIView):
+    parser_classes = [JSONParser]
+
+    @extend_schema(
+        operation_id="survey_create",
+        summary="Create a survey",
+        request=SurveyCreateInputSerializer,
+        parameters=[HEADER_PARAMETER],
+        responses={201: SurveyOutputSerializer, **error_responses(400, 401, 403, 404, 422)},
+    )
+    @idempotent
+    def post(self, request: Request) -> Response:
+        data = valid_input(SurveyCreateInputSerializer, request.data)
+        actor = actor_for_request(request)
+        survey = survey_create(
+            actor=actor,
+            department=acting_department(request, actor, data.get("department")),
+            name=data["name"],
+            kind=data["kind"],
+            intro=data["intro"],
+            link_valid_days=data["link_valid_days"],
+            questions=data["questions"],
+        )
+        survey = survey_get(actor=actor, survey_id=survey.pk)
+        return Response(SurveyOutputSerializer(survey).data, status=status.HTTP_201_CREATED)
+
+
+class SurveyCollectionApi(SurveyListApi, SurveyCreateApi):
+    """/surveys: GET is SurveyListApi, POST is SurveyCreateApi."""
+
+
+class SurveyFromTemplateApi(APIView):
+    parser_classes = [JSONParser]
+
+    @extend_schema(
+        operation_id="survey_create_from_template",
+        summary="Create a survey from a built-in template",
+        description="nps, csat or ces: the standard question on its fixed scale and a comment question.",
+        request=SurveyFromTemplateInputSerializer,
+        parameters=[HEADER_PARAMETER],
+        responses={201: SurveyOutputSerializer, **error_responses(400, 401, 403, 404, 422)},
+    )
+    @idempotent
+    def post(self, request: Request) -> Response:
+        data = valid_input(SurveyFromTemplateInputSerializer, request.data)
+        actor = actor_for_request(request)
+        survey = survey_create_from_template(
+            actor=actor,
+            department=acting_department(request, actor, data.get("department")),
+            template=data["template"],
+            name=data.get("name") or None,
+        )
+        survey = survey_get(actor=actor, survey_id=survey.pk)
+        return Response(SurveyOutputSerializer(survey).data, status=status.HTTP_201_CREATED)
+
+
+class SurveyDetailApi(APIView):
+    @extend_schema(
+        operation_id="survey_get",
+        summary="Read a survey (any version)",
+        responses={200: SurveyOutputSerializer, **error_responses(401, 403, 404)},
+    )
+    def get(self, request: Request, survey_id: int) -> Response:
+        survey = survey_get(actor=actor_for_request(request), survey_id=survey_id)
+        return Response(SurveyOutputSerializer(survey).data)
+
+
+class SurveyUpdateApi(APIView):
+    parser_classes = [JSONParser]
+
+    @extend_schema(
+        operation_id="survey_update",
+        summary="Edit a survey",
+        description="Edits in place (200) while the survey was never sent. A sent survey is frozen: the "
+        "edit creates its next version (201, a new id; questions copied unless given) and the old "
+        "version stays for its invitations. Only the current version can be edited (409 otherwise).",
+        request=SurveyUpdateInputSerializer,
+        responses={
+            200: SurveyOutputSerializer,
+            201: SurveyOutputSerializer,
+            **error_responses(400, 401, 403, 404, 409),
+        },
+    )
+    def patch(self, request: Request, survey_id: int) -> Response:
+        actor = actor_for_request(request)
+        survey = survey_get(actor=actor, survey_id=survey_id)
+        data = valid_input(SurveyUpdateInputSerializer, request.data)
+        edited = survey_update(actor=actor, survey=survey, **data)
+        edited = survey_get(actor=actor, survey_id=edited.pk)
+        created = edited.pk != survey.pk
+        return Response(
+            SurveyOutputSerializer(edited).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+
+class SurveyItemApi(SurveyDetailApi, SurveyUpdateApi):
+    """/surveys/{id}: GET is SurveyDetailApi, PATCH is SurveyUpdateApi."""

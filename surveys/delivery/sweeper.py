@@ -1,0 +1,59 @@
+"""The sweeper (beat): recover what a dead worker or a lost task left behind, and expire links."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.utils import timezone
+
+from surveys.delivery.dispatch import invitations_dispatch_due, requests_delivering
+from surveys.delivery.invitation_status import AWAITING_ANSWER
+from surveys.models import Invitation
+
+Status = Invitation.Status
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SweepOutcome:
+    requeued: int  # left in sending by a worker that died
+    handed_again: int  # handed to the broker long ago and never claimed
+    handed_over: int  # handed to the broker by this sweep (these and any other due ones)
+
+
+def invitations_sweep_stuck(*, now: dt.datetime | None = None) -> SweepOutcome:
+    """Recover what a dead worker or a lost task left behind, then dispatch: invitations in sending
+    for longer than DELIVERY_STUCK_AFTER go back to queued (their worker is dead: no task runs that
+    long), and queued ones handed over more than DELIVERY_HANDOFF_LEASE ago are handed over again."""
+    now = now or timezone.now()
+    stuck_before = now - dt.timedelta(seconds=settings.DELIVERY_STUCK_AFTER)
+    lease_before = now - dt.timedelta(seconds=settings.DELIVERY_HANDOFF_LEASE)
+    requeued = handed_again = 0
+    for send_request in requests_delivering(now=now):
+        mine = Invitation.objects.filter(send_request_id=send_request.pk)
+        requeued += mine.filter(status=Status.SENDING, updated_at__lt=stuck_before).update(
+            status=Status.QUEUED, dispatched_at=None, updated_at=now
+        )
+        handed_again += mine.filter(status=Status.QUEUED, dispatched_at__lt=lease_before).update(
+            dispatched_at=None
+        )
+    if requeued or handed_again:
+        logger.warning(
+            "sweeper: %d invitations re-queued from sending, %d handed over again", requeued, handed_again
+        )
+    return SweepOutcome(
+        requeued=requeued, handed_again=handed_again, handed_over=invitations_dispatch_due(now=now)
+    )
+
+
+def invitations_expire(*, now: dt.datetime | None = None) -> int:
+    """Mark sent, unanswered invitations whose link has expired as expired (ending them as open
+    invitations). Served by the invitation_awaiting_answer index. Returns how many."""
+    now = now or timezone.now()
+    return Invitation.objects.filter(status__in=AWAITING_ANSWER, expires_at__lte=now).update(
+        status=Status.EXPIRED, updated_at=now
+    )

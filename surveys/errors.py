@@ -1,0 +1,100 @@
+"""The surveys app's errors, for every context (design, gatekeeper, delivery, public, erasure): each a
+named ApplicationError that the API's one handler (cxfeedback/exceptions.py) turns into
+`{"code", "message", "extra"}` with its HTTP status. Services raise them; a contact blocked inside a
+batch is never an error but a stored decision."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import status
+
+from cxfeedback.exceptions import ApplicationError, Conflict
+
+
+class InvalidStatusTransition(Conflict):
+    code = "invalid_status_transition"
+
+
+class SendWindowClosed(ApplicationError):
+    code = "send_window_closed"
+
+
+class InvalidSendRequest(ApplicationError):
+    """A send request that cannot be made as asked; `extra["field"]` names the field."""
+
+    code = "invalid_send_request"
+
+    @classmethod
+    def on_field(cls, field: str, problem: str, **extra: Any) -> InvalidSendRequest:
+        return cls(f"{field}: {problem}", extra={"field": field, **extra})
+
+
+class AudienceLocked(Conflict):
+    """The audience of a submitted (or cancelled) request is what was screened: it no longer changes."""
+
+    code = "audience_locked"
+
+
+class RuleChangeForbidden(ApplicationError):
+    """Only CX leads write frequency rules; department owners and API keys may only read them."""
+
+    status_code = status.HTTP_403_FORBIDDEN
+    code = "rule_change_forbidden"
+
+
+class InvalidFrequencyRule(ApplicationError):
+    code = "invalid_frequency_rule"
+
+
+class AlreadyAnswered(Conflict):
+    code = "already_answered"
+
+
+class InvitationExpired(ApplicationError):
+    """Expired, cancelled or never delivered: the invitation cannot be answered."""
+
+    status_code = status.HTTP_410_GONE
+    code = "invitation_expired"
+
+
+class InvalidAnswers(ApplicationError):
+    """`extra["questions"]` maps each question position with a problem to its messages."""
+
+    code = "invalid_answers"
+
+
+class InvalidPreference(ApplicationError):
+    code = "invalid_preference"
+
+
+class InvalidSurvey(ApplicationError):
+    code = "invalid_survey"
+
+
+class InvalidQuestion(InvalidSurvey):
+    """A question that cannot be asked as given; `extra` names its position and field."""
+
+    code = "invalid_question"
+
+    def __init__(self, position: int, field: str, problem: str):
+        super().__init__(
+            f"Question {position}, {field}: {problem}", extra={"question": position, "field": field}
+        )
+
+
+class UnknownSurveyTemplate(InvalidSurvey):
+    code = "unknown_survey_template"
+
+
+class SurveyNotCurrent(Conflict):
+    """Only the current version of a survey can be edited: a newer one exists."""
+
+    code = "survey_not_current"
+
+
+class ErasureForbidden(ApplicationError):
+    """Erasure is a CX lead's decision: it removes data every department's results rest on."""
+
+    status_code = status.HTTP_403_FORBIDDEN
+    code = "erasure_forbidden"

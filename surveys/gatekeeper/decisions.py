@@ -1,0 +1,130 @@
+"""Why the gatekeeper said what it said, in words a department owner can read.
+
+Explanations are shown to the department that asked, so they may say *that* another department
+contacted the person and when, but never which survey, which department or what was asked
+(PRODUCT.md §4.4). Everything said here comes from the decision's own columns and its rule.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from cxfeedback.exceptions import NotFound
+from departments.actors import Actor
+from surveys.models import Decision, Reason, SendRequest
+
+
+def decision_list(
+    *,
+    actor: Actor,
+    send_request: SendRequest,
+    allowed: bool | None = None,
+    reason: str | None = None,
+    rule_id: int | None = None,
+) -> QuerySet[Decision]:
+    """The decisions of a request the actor may see, by contact; filter by verdict, reason or rule."""
+    if not actor.sees_department(send_request.department_id):
+        raise NotFound(f"Send request {send_request.pk} not found.")
+    decisions = Decision.objects.filter(send_request=send_request).select_related(
+        "send_request", "rule", "contact"
+    )
+    if allowed is not None:
+        decisions = decisions.filter(allowed=allowed)
+    if reason:
+        decisions = decisions.filter(reason=reason)
+    if rule_id is not None:
+        decisions = decisions.filter(rule_id=rule_id)
+    return decisions.order_by("contact_id")
+
+
+def decisions_explained(decisions: Iterable[Decision], *, viewer: Actor) -> list[Decision]:
+    """The decisions with `.explanation` set for `viewer`."""
+    explained = list(decisions)
+    for decision in explained:
+        decision.explanation = decision_explain(decision, viewer=viewer)
+    return explained
+
+
+CHANNEL_ADDRESS = {"email": "email address", "sms": "phone number"}
+
+
+def decision_explain(decision: Decision, *, viewer: Actor, now: dt.datetime | None = None) -> str:
+    """One or two sentences for a stored decision. `now` (default: when it was decided) anchors "ago".
+
+    Reads decision.send_request and decision.rule: select_related them when explaining many.
+    """
+    reference = now or decision.decided_at
+    if decision.allowed:
+        return "Allowed."
+    reason = decision.reason
+    if reason == Reason.OPTED_OUT:
+        return "Opted out."
+    if reason == Reason.SNOOZED:
+        until = decision.next_eligible_at
+        return f"Snoozed until {_moment(until, reference)}." if until else "Snoozed."
+    if reason == Reason.NO_ADDRESS:
+        return f"No {CHANNEL_ADDRESS.get(decision.send_request.channel, 'address on this channel')}."
+    if reason == Reason.ALREADY_INVITED:
+        return "Already has an open invitation for this survey."
+    if reason == Reason.DUPLICATE_IN_AUDIENCE:
+        return "Listed more than once in the audience."
+    if reason == Reason.RULE:
+        return _rule_explain(decision, viewer=viewer, reference=reference)
+    return f"Blocked ({reason})."
+
+
+def _rule_explain(decision: Decision, *, viewer: Actor, reference: dt.datetime) -> str:
+    rule_name = f"rule “{decision.rule.name}”" if decision.rule_id else "a frequency rule"
+    eligible = (
+        f"; eligible from {_moment(decision.next_eligible_at, reference)}."
+        if decision.next_eligible_at
+        else "."
+    )
+    touched = decision.last_touch_at
+    if touched is None:
+        # No touch in the window: the block is the rule's grace period for new contacts.
+        grace = decision.rule.new_contact_grace if decision.rule_id else None
+        waits = f" waits {_span(grace)} after a contact becomes known" if grace else ""
+        return f"New contact: {rule_name}{waits}{eligible}"
+    who = _who(decision, viewer)
+    when = (
+        f"Contacted{who} {_span(reference - touched)} ago"
+        if touched <= reference
+        else f"Survey already planned{who} in {_span(touched - reference)}"
+    )
+    return f"{when} ({rule_name}){eligible}"
+
+
+def _who(decision: Decision, viewer: Actor) -> str:
+    """By whom, without a name: the viewer's own department, or just "another department"."""
+    same = decision.last_touch_same_department
+    if same is None:
+        return ""
+    if not same:
+        return " by another department"
+    if decision.send_request.department_id in viewer.department_ids:
+        return " by your department"
+    return " by the requesting department"
+
+
+def _span(delta: dt.timedelta) -> str:
+    if delta >= dt.timedelta(days=1):
+        days = delta.days
+        return f"{days} day{'s' if days != 1 else ''}"
+    if delta >= dt.timedelta(hours=1):
+        hours = int(delta.total_seconds() // 3600)
+        return f"{hours} hour{'s' if hours != 1 else ''}"
+    return "less than an hour"
+
+
+def _moment(at: dt.datetime, reference: dt.datetime) -> str:
+    """'3 Jan 2027'; with the time of day when it is less than two days off, where a date says little."""
+    local = timezone.localtime(at)
+    day = f"{local.day} {local:%b %Y}"
+    if abs(at - reference) < dt.timedelta(days=2):
+        return f"{day}, {local:%H:%M} {local.tzname()}"
+    return day

@@ -1,0 +1,66 @@
+"""The locks that make the gatekeeper race-free, and the one order in which they are taken.
+
+Three kinds of lock guard the gatekeeper's promises (PRODUCT.md §4). A transaction that needs more
+than one takes them in this order, never the other way round, so two transactions can only ever
+wait for each other in one direction, and never deadlock:
+
+1. Identity advisory locks (contacts/locks.py, `identities_lock`), in lock-id order. Race: two
+   writers (an import and an API upsert, a trigger naming a new email) both find no contact for an
+   identity and both create one. Taken before the look-up that may create the contact.
+2. Row locks on one contact (`select_for_update`: contact_upsert, contact_erase). Race: two
+   upserts through different identities of one person merging attributes from stale copies; an
+   identity added while the contact is erased.
+3. The send request's row (`select_for_update(of=("self",))`: send_request_screen, the audience
+   upload). Race: a request screened twice, or its audience replaced while it is screened. Only
+   the request's own row: locking its survey here too would invert 4 and 5 against a trigger.
+4. Contact stripes (`lock_contacts` below), ascending. Race: two deciders (screenings, triggers)
+   both count a contact's touches, both see room under a rule, and both add one.
+5. The survey's row (the conditional UPDATE that freezes it at submit or trigger; an edit's
+   `select_for_update` in surveys/design/surveys.py). Race: an edit of a survey while it is
+   frozen by a send, or two editors both making "the next version".
+
+Invitation rows are claimed with SKIP LOCKED (surveys/delivery/sending.py, reminders.py) or moved by
+single conditional UPDATEs (surveys/delivery/invitation_status.py): no one waits on them while
+holding any lock above, so they need no place in the order.
+
+Every lock here is transaction-level: released at commit or rollback, never by hand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from django.db import connection
+
+# Contacts are guarded by LOCK_STRIPES transaction-level advisory locks, contact_id % LOCK_STRIPES.
+# Locking one row per contact made a 100,000-contact screening spend most of its time taking row
+# locks; a fixed set of stripes costs the same for any audience, and a trigger for one contact
+# takes one stripe, so triggers on different contacts rarely wait for each other.
+LOCK_STRIPES = 1024
+
+
+LOCK_NAMESPACE = 0x6378  # "cx": the first key of the two-key advisory lock, to stay apart from others
+
+
+def lock_contacts(contact_ids: Sequence[int] | None) -> None:
+    """Take the stripe locks of these contacts (all stripes for None), in ascending order.
+
+    Prevents the check-then-act race of two deciders that both count a contact's touches, both
+    see room under a rule, and both add one. Every writer of counted touches (screening, triggers)
+    holds the stripes of its contacts until its transaction ends; the fixed order means two
+    deciders never wait on each other in a cycle. Under READ COMMITTED the statement that counts
+    touches runs after the lock is granted, so it sees everything the previous holder committed.
+    """
+    with connection.cursor() as cursor:
+        if contact_ids is None or len(contact_ids) > LOCK_STRIPES // 4:
+            cursor.execute(
+                "SELECT count(pg_advisory_xact_lock(%s, s)) FROM generate_series(0, %s) AS s",
+                [LOCK_NAMESPACE, LOCK_STRIPES - 1],
+            )
+            return
+        stripes = sorted({contact_id % LOCK_STRIPES for contact_id in contact_ids})
+        # unnest yields the sorted array in order, and the locks are taken row by row as it does.
+        cursor.execute(
+            "SELECT count(pg_advisory_xact_lock(%s, s)) FROM unnest(%s::int[]) AS s",
+            [LOCK_NAMESPACE, stripes],
+        )

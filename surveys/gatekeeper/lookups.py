@@ -1,0 +1,117 @@
+"""Reading what a single-contact question names: the department's survey and one of its contacts.
+
+Shared by the eligibility API and triggers. Anything outside the asking department is "not found",
+so neither a survey nor a contact id leaks from one department to another.
+"""
+
+from __future__ import annotations
+
+from functools import reduce
+from operator import or_
+
+from django.db import connection
+from django.db.models import Exists, OuterRef, Q
+
+from contacts.errors import IdentityConflict
+from contacts.models import Channel, DepartmentContact, Identity
+from contacts.services import IdentityInput, identities_normalise
+from cxfeedback.exceptions import NotFound
+from departments.actors import Actor
+from departments.models import Department
+from surveys.errors import InvalidSendRequest
+from surveys.models import Survey
+
+
+def survey_for_sending(*, actor: Actor, department: Department, survey_id: int, channel: str) -> Survey:
+    """The department's survey `survey_id`, if it may be sent now on `channel`.
+
+    Raises NotFound (not the actor's department, or not this department's survey) and
+    InvalidSendRequest naming the field (an old version, no questions yet, an unknown channel).
+    """
+    if not actor.sees_department(department.pk):
+        raise NotFound(f"Department {department.slug!r} not found.", extra={"department": department.slug})
+    # SQL rather than the ORM: on every trigger and eligibility call, building the ORM's query (or
+    # reading a raw() query's columns) cost more than running it.
+    fields = Survey._meta.concrete_fields
+    columns = ", ".join(f.column for f in fields)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {columns} FROM surveys_survey WHERE id = %s AND department_id = %s",  # noqa: S608
+            [survey_id, department.pk],
+        )
+        row = cursor.fetchone()
+    survey = Survey.from_db(connection.alias, [f.attname for f in fields], row) if row else None
+    if survey is None:
+        raise NotFound(f"Survey {survey_id} not found.", extra={"survey": survey_id})
+    if not survey.is_current:
+        current = Survey.objects.filter(family_id=survey.family_id, is_current=True).first()
+        raise InvalidSendRequest(
+            f"survey: version {survey.version} is not current; send the current version.",
+            extra={"field": "survey", "current_id": current.pk if current else None},
+        )
+    # A frozen survey has been sent, which needed questions, and it never changes again.
+    if survey.frozen_at is None and not survey.questions.exists():
+        raise InvalidSendRequest("survey: has no questions yet.", extra={"field": "survey"})
+    if channel not in Channel.values:
+        raise InvalidSendRequest(
+            f"channel: must be one of {', '.join(Channel.values)}.", extra={"field": "channel"}
+        )
+    return survey
+
+
+def contact_known_id(
+    *, department: Department, contact_id: int | None = None, identities: list[IdentityInput] | None = None
+) -> int:
+    """The id of the department's contact named by `contact_id` or by any of `identities` (normalised).
+
+    Only contacts the department knows count. Raises NotFound, InvalidIdentity (400) and
+    IdentityConflict (409) when the identities name two of the department's contacts.
+    """
+    known = DepartmentContact.objects.filter(department=department)
+    if contact_id is not None:
+        if not known.filter(contact_id=contact_id).exists():
+            raise NotFound(f"Contact {contact_id} not found.", extra={"contact": contact_id})
+        return contact_id
+    wanted = identities_normalise(identities or [])
+    matches = Identity.objects.filter(
+        reduce(or_, (Q(kind=i.kind, source=i.source, normalised=i.normalised) for i in wanted)),
+        Exists(known.filter(contact_id=OuterRef("contact_id"))),
+    )
+    contact_ids = sorted(set(matches.values_list("contact_id", flat=True)))
+    if not contact_ids:
+        raise NotFound("No contact of this department has these identities.")
+    if len(contact_ids) > 1:
+        raise IdentityConflict(
+            "The identities belong to two different contacts; ask about one of them.",
+            extra={"identities": [i.as_extra() for i in wanted]},
+        )
+    return contact_ids[0]
+
+
+def contact_with_every_identity(*, department: Department, identities: list[IdentityInput]) -> int | None:
+    """The id of the department's contact that already has every one of `identities` (normalised),
+    or None. Upserting it by those identities alone would change nothing. Raises InvalidIdentity (400).
+    """
+    wanted = identities_normalise(identities)
+    # SQL rather than the ORM: this runs on every trigger, and building the ORM's query cost more
+    # than running it. The join is served by Identity's unique (kind, source, normalised) index.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """SELECT i.contact_id
+               FROM unnest(%s::text[], %s::text[], %s::text[]) AS w(kind, source, normalised)
+               JOIN contacts_identity i
+                 ON i.kind = w.kind AND i.source = w.source AND i.normalised = w.normalised
+               WHERE EXISTS (SELECT 1 FROM contacts_departmentcontact dc
+                             WHERE dc.department_id = %s AND dc.contact_id = i.contact_id)
+               GROUP BY i.contact_id HAVING count(*) = %s""",
+            [
+                [i.kind for i in wanted],
+                [i.source for i in wanted],
+                [i.normalised for i in wanted],
+                department.pk,
+                len(wanted),
+            ],
+        )
+        # An identity belongs to one contact (a unique constraint), so at most one has them all.
+        row = cursor.fetchone()
+    return row[0] if row else None

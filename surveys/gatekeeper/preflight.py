@@ -1,0 +1,136 @@
+"""The pre-flight report: what submitting a request would do, now, for free — eligible, blocked by
+which reason and rule, when blocks end, the best send time. Reads only; reserves and writes nothing."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from django.utils import timezone
+
+from surveys.gatekeeper.active_rules import rules_active
+from surveys.gatekeeper.audiences import audience_of
+from surveys.gatekeeper.screening import Outcome, screen
+from surveys.gatekeeper.send_requests import planned_send_at, screening_send
+from surveys.models import FrequencyRule, Reason, SendRequest
+
+
+@dataclass(frozen=True)
+class PreflightReport:
+    planned_send_at: dt.datetime
+    outcome: Outcome
+    best_send_at: dt.datetime
+
+    @property
+    def audience_rows(self) -> int:
+        return self.outcome.contacts + self.outcome.duplicates
+
+
+def send_request_preflight(*, send_request: SendRequest, now: dt.datetime | None = None) -> PreflightReport:
+    """What submitting would do, now. Reads only; reserves and writes nothing."""
+    now = now or timezone.now()
+    at = planned_send_at(send_request, now=now)
+    outcome = screen(
+        send=screening_send(send_request, at=at),
+        rules=rules_active(),
+        audience=audience_of(send_request),
+        write=False,
+        window_end=send_request.latest_send_at or at,
+    )
+    return PreflightReport(
+        planned_send_at=at, outcome=outcome, best_send_at=_best_send_at(send_request, at, outcome)
+    )
+
+
+def _best_send_at(send_request: SendRequest, at: dt.datetime, outcome: Outcome) -> dt.datetime:
+    """The earliest time in the request's window that reaches the most contacts.
+
+    Time-based blocks only ever end, so the most contacts are eligible at the window's end, and the
+    earliest time reaching as many is when the last block ending inside the window ends.
+    """
+    if outcome.last_block_end_in_window is None:
+        return at
+    return max(at, outcome.last_block_end_in_window)
+
+
+# The order a pre-flight report lists blocks in; rule blocks, one per rule, go where "rule" is.
+PREFLIGHT_REASONS = (
+    Reason.OPTED_OUT,
+    Reason.SNOOZED,
+    Reason.DUPLICATE_IN_AUDIENCE,
+    Reason.ALREADY_INVITED,
+    Reason.RULE,
+    Reason.NO_ADDRESS,
+)
+
+
+def preflight_summary(report: PreflightReport) -> dict[str, Any]:
+    """A pre-flight report as the admin page and the API show it: counts per reason and per rule
+    (by name), and for time-based blocks how many become eligible in which week."""
+    outcome = report.outcome
+    rule_names = dict(FrequencyRule.objects.filter(pk__in=outcome.blocked_by_rule).values_list("pk", "name"))
+    weeks: dict[tuple[str, int | None], list[dict[str, Any]]] = {}
+    for (reason, rule_id, week), count in sorted(outcome.eligible_again.items(), key=lambda item: item[0][2]):
+        weeks.setdefault((reason, rule_id), []).append({"week": week, "count": count})
+    blocks: list[dict[str, Any]] = []
+    for reason in PREFLIGHT_REASONS:
+        if reason == Reason.RULE:
+            by_rule = sorted(outcome.blocked_by_rule.items(), key=lambda item: (-item[1], item[0]))
+            blocks += [
+                _block(reason, count, weeks.get((reason, rule_id), []), rule_id, rule_names.get(rule_id))
+                for rule_id, count in by_rule
+            ]
+            continue
+        count = (
+            outcome.duplicates if reason == Reason.DUPLICATE_IN_AUDIENCE else outcome.blocked.get(reason, 0)
+        )
+        blocks.append(_block(reason, count, weeks.get((reason, None), [])))
+    return {
+        "planned_send_at": report.planned_send_at,
+        "best_send_at": report.best_send_at,
+        "audience_rows": report.audience_rows,
+        "contacts": outcome.contacts,
+        "eligible_now": outcome.allowed,
+        "blocked_total": outcome.contacts - outcome.allowed,
+        "blocks": blocks,
+    }
+
+
+def _block(
+    reason: str,
+    count: int,
+    weeks: list[dict[str, Any]],
+    rule_id: int | None = None,
+    rule_name: str | None = None,
+) -> dict[str, Any]:
+    label = f"Rule “{rule_name}”" if rule_id is not None else Reason(reason).label
+    return {
+        "reason": reason,
+        "label": label,
+        "rule_id": rule_id,
+        "rule_name": rule_name,
+        "count": count,
+        "eligible_again": weeks,
+    }
+
+
+def screening_summary_rows(send_request: SendRequest) -> list[tuple[str, int]]:
+    """A screened request's stored counts as (label, count) rows, rules by name; [] before screening."""
+    summary = send_request.screening_summary
+    if not summary:
+        return []
+    rows = [
+        ("Audience rows", summary.get("audience_rows", 0)),
+        ("Contacts", summary.get("contacts", 0)),
+        ("Allowed", summary.get("allowed", 0)),
+    ]
+    blocked = summary.get("blocked", {})
+    by_rule = {int(rule_id): count for rule_id, count in summary.get("blocked_by_rule", {}).items()}
+    names = dict(FrequencyRule.objects.filter(pk__in=by_rule).values_list("pk", "name"))
+    for reason in PREFLIGHT_REASONS:
+        if reason == Reason.RULE:
+            rows += [(f"Rule “{names.get(rule_id, rule_id)}”", count) for rule_id, count in by_rule.items()]
+        elif blocked.get(reason):
+            rows.append((Reason(reason).label, blocked[reason]))
+    return rows

@@ -1,0 +1,306 @@
+"""The SQL text of the set-based screening: one statement of CTEs that reads the audience, their
+addresses, consent, open invitations and counted touches, decides every contact as
+surveys/gatekeeper/rules.py does, and (when writing) inserts the decisions and invitations.
+screening.py runs it; tests/surveys/gatekeeper/test_screening_matches_rules.py holds the two equal."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from django.db import connection
+
+from contacts.models import Channel, Identity
+from surveys.gatekeeper.active_rules import RULES_FINGERPRINT_SQL
+from surveys.gatekeeper.rules import Rule
+from surveys.models import Decision, Invitation, SendRequest
+
+# Response-clock rules count touches by response time; a response can come at most this long after
+# its invitation (the longest link validity), so older invitations need not be read.
+MAX_RESPONSE_DELAY = dt.timedelta(days=366)
+
+if TYPE_CHECKING:  # the statement's inputs; screening.py imports this module
+    from surveys.gatekeeper.screening import Audience, Send
+
+
+CHANNEL_IDENTITY_KIND = {Channel.EMAIL: Identity.Kind.EMAIL, Channel.SMS: Identity.Kind.PHONE}
+
+
+COUNTED_STATUSES_SQL = "status NOT IN ('cancelled', 'failed')"
+
+
+OPEN_STATUSES_SQL = "('queued', 'sending', 'sent', 'delivered', 'opened')"
+
+
+def screening_statement(
+    send: Send,
+    rules: Sequence[Rule],
+    audience: Audience,
+    params: dict,
+    *,
+    write: bool,
+    select: str = "",
+    single: bool = False,
+    request: SendRequest | None = None,
+) -> str:
+    """The screening statement; `select` replaces the closing summary (verdicts_for reads the rows).
+
+    `single` (the few-contact statements) adds `rules_seen`, the fingerprint of the rules table,
+    and with params["rules_fingerprint"] an audience that is empty unless the two agree.
+    """
+    params.update(
+        at=send.at,
+        department_id=send.department_id,
+        channel=send.channel,
+        identity_kind=CHANNEL_IDENTITY_KIND[send.channel],
+        survey_family_id=send.survey_family_id,
+    )
+    audience_sql = audience.sql(params)
+    ctes = []
+    if single:
+        ctes.append(f"rules_seen AS MATERIALIZED ({RULES_FINGERPRINT_SQL})")
+        if "rules_fingerprint" in params:
+            audience_sql = (
+                f"SELECT * FROM ({audience_sql}) AS unguarded "
+                "WHERE (SELECT fingerprint FROM rules_seen) = %(rules_fingerprint)s"
+            )
+    ctes += [
+        f"audience AS MATERIALIZED ({audience_sql})",
+        # The contact's latest opt-out or opt-in that applies decides; an opt-in also ends every
+        # earlier snooze (contacts/consent.py).
+        """opt AS (
+            SELECT DISTINCT ON (k.contact_id) k.contact_id, k.kind, k.created_at, k.id
+            FROM contacts_consent k JOIN audience a ON a.contact_id = k.contact_id
+            WHERE k.kind IN ('opt_out', 'opt_in') AND k.created_at <= %(at)s
+              AND (k.department_id IS NULL OR k.department_id = %(department_id)s)
+              AND k.channel IN ('', %(channel)s)
+            ORDER BY k.contact_id, k.created_at DESC, k.id DESC)""",
+        """snooze AS (
+            SELECT k.contact_id, max(k.until) AS until
+            FROM contacts_consent k JOIN audience a ON a.contact_id = k.contact_id
+            LEFT JOIN opt o ON o.contact_id = k.contact_id AND o.kind = 'opt_in'
+            WHERE k.kind = 'snooze' AND k.created_at <= %(at)s
+              AND (k.department_id IS NULL OR k.department_id = %(department_id)s)
+              AND k.channel IN ('', %(channel)s)
+              AND (o.contact_id IS NULL OR (k.created_at, k.id) > (o.created_at, o.id))
+            GROUP BY k.contact_id)""",
+        # Semi-joins driven by the audience: a hash join for a large one, an index probe per
+        # contact for a trigger's one contact.
+        """addressed AS (
+            SELECT a.contact_id FROM audience a
+            WHERE EXISTS (SELECT 1 FROM contacts_identity i
+                          WHERE i.contact_id = a.contact_id AND i.kind = %(identity_kind)s))""",
+        f"""open_invitation AS (
+            SELECT a.contact_id FROM audience a
+            WHERE EXISTS (SELECT 1 FROM surveys_invitation i
+                          WHERE i.contact_id = a.contact_id AND i.survey_family_id = %(survey_family_id)s
+                            AND i.status IN {OPEN_STATUSES_SQL}))""",
+    ]
+    rule_sql = _rules_sql(rules, params)
+    if rule_sql:
+        ctes.append(rule_sql)
+    # The contacts table is read for grace periods, and to leave out explicit ids of no contact;
+    # the other audiences' rows reference a contact through a foreign key, so each one exists.
+    read_contacts = audience.contact_ids is not None or any(r.new_contact_grace is not None for r in rules)
+    ctes.append(_verdicts_sql(rules, params, has_touches=bool(rule_sql), read_contacts=read_contacts))
+    if write:
+        # A caller that closes the statement itself (screen_contacts) reads back what was written.
+        if request is not None:
+            ctes.append(_request_sql(request, params))
+        ctes.extend(_write_sql(send, params, returning=bool(select), new_request=request is not None))
+    summary = """
+        SELECT reason, rule_id, (date_trunc('week', next_eligible_at AT TIME ZONE 'UTC'))::date,
+               count(*), sum(duplicates)::int,
+               max(next_eligible_at) FILTER (WHERE next_eligible_at <= %(window_end)s)
+        FROM verdicts_final GROUP BY 1, 2, 3"""
+    return "WITH " + ",\n".join(ctes) + (select or summary)
+
+
+def _rules_sql(rules: Sequence[Rule], params: dict) -> str:
+    """Per contact and rule: touches counted in the window, the max_touches-th latest, the latest."""
+    if not any(True for _ in rules):
+        return ""
+    columns = []
+    scan_from = None
+    for index, rule in enumerate(rules):
+        clock = "t.responded_at" if rule.clock == "response" else "t.touched_at"
+        params[f"window_{index}"] = rule.window
+        counted = f"{_scope_sql(rule, index, params)} AND {clock} > %(at)s - %(window_{index})s"
+        columns.append(f"count(*) FILTER (WHERE {counted}) AS count_{index}")
+        if rule.max_touches == 1:
+            columns.append(f"max({clock}) FILTER (WHERE {counted}) AS nth_{index}")
+        else:
+            columns.append(
+                f"(array_agg({clock} ORDER BY {clock} DESC) FILTER (WHERE {counted}))"
+                f"[{rule.max_touches}] AS nth_{index}"
+            )
+        columns.append(f"max({clock}) FILTER (WHERE {counted}) AS last_{index}")
+        columns.append(
+            f"max({clock}) FILTER (WHERE {counted} AND t.department_id = %(department_id)s) AS own_{index}"
+        )
+        oldest = rule.window + (MAX_RESPONSE_DELAY if rule.clock == "response" else dt.timedelta(0))
+        scan_from = oldest if scan_from is None else max(scan_from, oldest)
+    params["scan_window"] = scan_from
+    return f"""touches AS (
+        SELECT t.contact_id, {", ".join(columns)}
+        FROM surveys_invitation t JOIN audience a ON a.contact_id = t.contact_id
+        WHERE t.{COUNTED_STATUSES_SQL} AND t.touched_at > %(at)s - %(scan_window)s
+          -- The batch's id range: a large audience's later batches skip the others' touches
+          -- while scanning the index, before they reach the join.
+          AND t.contact_id > %(lo)s AND t.contact_id <= %(hi)s
+        GROUP BY t.contact_id)"""
+
+
+def _scope_sql(rule: Rule, index: int, params: dict) -> str:
+    """Which touches a rule counts: those matching every scope field it sets."""
+    conditions = ["TRUE"]
+    if rule.scope_department_id is not None:
+        params[f"scope_department_{index}"] = rule.scope_department_id
+        conditions.append(f"t.department_id = %(scope_department_{index})s")
+    if rule.scope_survey_kind:
+        params[f"scope_kind_{index}"] = rule.scope_survey_kind
+        conditions.append(f"t.survey_kind = %(scope_kind_{index})s")
+    if rule.scope_channel:
+        params[f"scope_channel_{index}"] = rule.scope_channel
+        conditions.append(f"t.channel = %(scope_channel_{index})s")
+    return " AND ".join(conditions)
+
+
+def _verdicts_sql(
+    rules: Sequence[Rule], params: dict, *, has_touches: bool, read_contacts: bool = True
+) -> str:
+    """One row per contact: the reason it is blocked ('' if allowed) and the details to explain it."""
+    blocks = []
+    for index, rule in enumerate(rules):
+        params[f"max_touches_{index}"] = rule.max_touches
+        parts = [
+            f"CASE WHEN coalesce(t.count_{index}, 0) >= %(max_touches_{index})s "
+            f"THEN t.nth_{index} + %(window_{index})s END"
+        ]
+        if rule.new_contact_grace is not None:
+            params[f"grace_{index}"] = rule.new_contact_grace
+            parts.append(
+                f"CASE WHEN %(at)s < c.created_at + %(grace_{index})s "
+                f"THEN c.created_at + %(grace_{index})s END"
+            )
+        blocks.append(f"GREATEST({', '.join(parts)}) AS block_{index}")
+    rule_columns = ", ".join(blocks) if blocks else "NULL::timestamptz AS no_rule"
+    # Typed even with no rule covering the send: a bare NULL is text, which the CASE mixing it
+    # with snooze ends (timestamptz) in verdicts_final cannot use.
+    longest_sql = (
+        f"GREATEST({', '.join(f'r.block_{i}' for i in range(len(rules)))})" if rules else "NULL::timestamptz"
+    )
+    longest = "g.longest"
+
+    def pick(value) -> str:
+        """The value of the rule whose block lasts longest; ties go to the smallest rule id (rules
+        are sorted by id), as in surveys.gatekeeper.rules.rules_verdict."""
+        if not rules:
+            return "NULL"
+        cases = " ".join(
+            f"WHEN r.block_{i} = {longest} THEN {value(i, rule)}" for i, rule in enumerate(rules)
+        )
+        return f"CASE {cases} END"
+
+    touches_join = "LEFT JOIN touches t ON t.contact_id = a.contact_id" if has_touches else ""
+    # Materialized, so each contact's reason is worked out once, not once per column that uses it.
+    return f"""verdicts AS MATERIALIZED (
+        SELECT a.contact_id, a.duplicates,
+          CASE
+            WHEN ad.contact_id IS NULL THEN 'no_address'
+            WHEN o.kind = 'opt_out' THEN 'opted_out'
+            WHEN s.until > %(at)s THEN 'snoozed'
+            WHEN oi.contact_id IS NOT NULL THEN 'already_invited'
+            WHEN {longest} IS NOT NULL THEN 'rule'
+            ELSE ''
+          END AS reason,
+          {pick(lambda i, rule: str(rule.id))}::bigint AS rule_id,
+          {pick(lambda i, rule: str(rule.version))}::int AS rule_version,
+          {longest} AS rule_next,
+          {pick(lambda i, rule: f"t.last_{i}") if has_touches else "NULL::timestamptz"} AS rule_last_touch,
+          {pick(_own_touch_sql) if has_touches else "NULL::boolean"} AS rule_own,
+          s.until AS snoozed_until
+        FROM audience a
+        {"JOIN contacts_contact c ON c.id = a.contact_id" if read_contacts else ""}
+        LEFT JOIN addressed ad ON ad.contact_id = a.contact_id
+        LEFT JOIN opt o ON o.contact_id = a.contact_id
+        LEFT JOIN snooze s ON s.contact_id = a.contact_id
+        LEFT JOIN open_invitation oi ON oi.contact_id = a.contact_id
+        {touches_join}
+        -- OFFSET 0 keeps each lateral subquery from being folded into the columns that use it, so
+        -- every block (and the longest) is computed once per contact, not once per reference.
+        CROSS JOIN LATERAL (SELECT {rule_columns} OFFSET 0) r
+        CROSS JOIN LATERAL (SELECT {longest_sql} AS longest OFFSET 0) g
+    ), verdicts_final AS (
+        SELECT contact_id, duplicates, reason,
+          CASE WHEN reason = 'rule' THEN rule_id END AS rule_id,
+          CASE WHEN reason = 'rule' THEN rule_version END AS rule_version,
+          CASE reason WHEN 'rule' THEN rule_next WHEN 'snoozed' THEN snoozed_until END AS next_eligible_at,
+          CASE WHEN reason = 'rule' THEN rule_last_touch END AS last_touch_at,
+          CASE WHEN reason = 'rule' THEN rule_own END AS last_touch_same_department
+        FROM verdicts)"""
+
+
+def _own_touch_sql(index: int, rule: Rule) -> str:
+    """Was the latest counted touch the asking department's own? NULL when there is none."""
+    return f"CASE WHEN t.last_{index} IS NOT NULL THEN coalesce(t.own_{index} = t.last_{index}, false) END"
+
+
+def _request_sql(request: SendRequest, params: dict) -> str:
+    """INSERT the unsaved `request` with the summary of verdicts_final, if it has any contact."""
+    fields = [
+        f for f in SendRequest._meta.concrete_fields if not f.primary_key and f.name != "screening_summary"
+    ]
+    for index, f in enumerate(fields):
+        params[f"request_{index}"] = f.get_db_prep_save(f.pre_save(request, add=True), connection)
+    values = ", ".join(f"%(request_{index})s" for index in range(len(fields)))
+    # send_requests.outcome_summary, in SQL.
+    return f"""requested AS (
+        INSERT INTO surveys_sendrequest ({", ".join(f.column for f in fields)}, screening_summary)
+        SELECT {values}, jsonb_build_object(
+            'audience_rows', count(*) + sum(duplicates), 'contacts', count(*),
+            'allowed', count(*) FILTER (WHERE reason = ''),
+            'blocked', (SELECT coalesce(jsonb_object_agg(reason, n), '{{}}') FROM (
+                SELECT reason, count(*) AS n FROM verdicts_final WHERE reason <> '' GROUP BY reason
+                UNION ALL
+                SELECT 'duplicate_in_audience', sum(duplicates) FROM verdicts_final HAVING sum(duplicates) > 0
+            ) b),
+            'blocked_by_rule', (SELECT coalesce(jsonb_object_agg(rule_id::text, n), '{{}}') FROM (
+                SELECT rule_id, count(*) AS n FROM verdicts_final WHERE rule_id IS NOT NULL GROUP BY rule_id
+            ) r))
+        FROM verdicts_final HAVING count(*) > 0
+        RETURNING id, screening_summary)"""
+
+
+def _write_sql(send: Send, params: dict, *, returning: bool = False, new_request: bool = False) -> list[str]:
+    """The INSERTs of decisions and invitations; with `returning`, each returns its rows' columns.
+    With `new_request` they belong to the request the statement inserts (`requested`)."""
+    params.update(
+        send_request_id=send.send_request_id,
+        survey_id=send.survey_id,
+        survey_kind=send.survey_kind,
+    )
+    request_id = "(SELECT id FROM requested)" if new_request else "%(send_request_id)s"
+    decided_returning = _returning(Decision) if returning else ""
+    invited_returning = _returning(Invitation) if returning else ""
+    return [
+        f"""decided AS (
+            INSERT INTO surveys_decision (send_request_id, contact_id, allowed, reason, rule_id, rule_version,
+                next_eligible_at, last_touch_at, last_touch_same_department, decided_at)
+            SELECT {request_id}, contact_id, reason = '', reason, rule_id, rule_version,
+                next_eligible_at, last_touch_at, last_touch_same_department, now()
+            FROM verdicts_final ORDER BY contact_id{decided_returning})""",
+        f"""invited AS (
+            INSERT INTO surveys_invitation (send_request_id, survey_id, survey_family_id, department_id,
+                survey_kind, contact_id, channel, status, touched_at, attempts, reminders_sent,
+                failure_reason, created_at, updated_at)
+            SELECT {request_id}, %(survey_id)s, %(survey_family_id)s, %(department_id)s,
+                %(survey_kind)s, contact_id, %(channel)s, 'queued', %(at)s, 0, 0, '', now(), now()
+            FROM verdicts_final WHERE reason = '' ORDER BY contact_id{invited_returning})""",
+    ]
+
+
+def _returning(model) -> str:
+    """RETURNING every column of `model`, in the order Model.from_db reads them."""
+    return " RETURNING " + ", ".join(field.column for field in model._meta.concrete_fields)

@@ -1,0 +1,283 @@
+"""Send requests: create, pre-flight, submit, screen, cancel — and single-contact triggers.
+
+Every state change goes through `send_request_transition`, a conditional UPDATE on the allowed
+transitions, so two callers racing on one request cannot both move it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from contacts.models import Channel
+from cxfeedback.exceptions import NotFound
+from cxfeedback.publish import publish_on_commit
+from departments.actors import Actor
+from departments.models import Department
+from surveys.errors import InvalidSendRequest, InvalidStatusTransition, SendWindowClosed
+from surveys.gatekeeper import locks
+from surveys.gatekeeper.active_rules import rules_active
+from surveys.gatekeeper.audiences import audience_filter_check, audience_of
+from surveys.gatekeeper.screening import Outcome, Send, screen
+from surveys.models import Invitation, SendRequest, Survey
+
+Status = SendRequest.Status
+
+
+TRANSITIONS: dict[str, set[str]] = {
+    Status.DRAFT: {Status.SUBMITTED, Status.CANCELLED},
+    Status.SUBMITTED: {Status.SCREENED, Status.CANCELLED},
+    Status.SCREENED: {Status.SENDING, Status.COMPLETED, Status.CANCELLED},
+    Status.SENDING: {Status.COMPLETED, Status.CANCELLED},
+    Status.COMPLETED: set(),
+    Status.CANCELLED: set(),
+}
+
+
+def send_request_transition(*, send_request: SendRequest, to: str, **fields) -> None:
+    """Move a request to status `to` if it may go there from where it is now.
+
+    Raises InvalidStatusTransition if the move is not allowed, or if another caller moved the
+    request first (the UPDATE matches only the status this caller saw).
+    """
+    current = send_request.status
+    if to not in TRANSITIONS[current]:
+        raise InvalidStatusTransition(
+            f"A {current} send request cannot become {to}.", extra={"status": current, "to": to}
+        )
+    updated = SendRequest.objects.filter(pk=send_request.pk, status=current).update(status=to, **fields)
+    if not updated:
+        send_request.refresh_from_db(fields=["status"])
+        raise InvalidStatusTransition(
+            f"The send request changed to {send_request.status} meanwhile.",
+            extra={"status": send_request.status, "to": to},
+        )
+    send_request.status = to
+    for name, value in fields.items():
+        setattr(send_request, name, value)
+
+
+def planned_send_at(send_request: SendRequest, *, now: dt.datetime) -> dt.datetime:
+    """When the invitations of this request would go out: now, or the window's start if later."""
+    if send_request.latest_send_at is not None and send_request.latest_send_at < now:
+        raise SendWindowClosed(
+            "The request's latest send time has passed.",
+            extra={"latest_send_at": send_request.latest_send_at.isoformat()},
+        )
+    return max(now, send_request.earliest_send_at)
+
+
+def screening_send(send_request: SendRequest, *, at: dt.datetime) -> Send:
+    survey = send_request.survey
+    return Send(
+        send_request_id=send_request.pk,
+        department_id=send_request.department_id,
+        survey_id=survey.pk,
+        survey_family_id=survey.family_id,
+        survey_kind=survey.kind,
+        channel=send_request.channel,
+        at=at,
+    )
+
+
+@transaction.atomic
+def send_request_submit(
+    *, send_request: SendRequest, actor: Actor, now: dt.datetime | None = None
+) -> SendRequest:
+    """Submit a draft: freeze its survey and queue the screening (after commit).
+
+    Raises InvalidStatusTransition unless the request is a draft, SendWindowClosed if its window
+    has passed.
+    """
+    now = now or timezone.now()
+    planned_send_at(send_request, now=now)
+    send_request_transition(send_request=send_request, to=Status.SUBMITTED, submitted_at=now)
+    Survey.objects.filter(pk=send_request.survey_id, frozen_at__isnull=True).update(frozen_at=now)
+    from surveys.tasks import screen_send_request_task
+
+    publish_on_commit(screen_send_request_task, send_request.pk)
+    return send_request
+
+
+def send_request_screen(*, send_request_id: int, now: dt.datetime | None = None) -> SendRequest | None:
+    """Decide every contact of a submitted request and queue invitations for the allowed ones.
+
+    All or nothing in one transaction: a crash or a cut connection leaves the request submitted
+    with no decision written, ready to be screened again. Returns None if the request is not
+    (or no longer) waiting for screening, so a repeated task does nothing.
+    """
+    with transaction.atomic():
+        send_request = (
+            # Lock order 3 then 4 (surveys/gatekeeper/locks.py): only the request's row; locking its
+            # survey too (select_related would) before the stripes deadlocks with a trigger.
+            SendRequest.objects.select_for_update(of=("self",))
+            .select_related("survey")
+            .filter(pk=send_request_id)
+            .first()
+        )
+        if send_request is None or send_request.status != Status.SUBMITTED:
+            return None
+        now = now or timezone.now()
+        at = max(now, send_request.earliest_send_at)
+        locks.lock_contacts(None)
+        outcome = screen(
+            send=screening_send(send_request, at=at),
+            rules=rules_active(),
+            audience=audience_of(send_request),
+            write=True,
+        )
+        send_request_transition(
+            send_request=send_request,
+            to=Status.SCREENED,
+            screened_at=timezone.now(),
+            screening_summary=outcome_summary(outcome),
+        )
+    return send_request
+
+
+def send_requests_screen_again(*, now: dt.datetime | None = None) -> list[int]:
+    """Queue the screening again of requests submitted more than DELIVERY_HANDOFF_LEASE ago and still
+    waiting for it: their task was lost (the broker was down at submit, or a worker died holding a
+    message of a broker without acknowledgements). A repeated screening does nothing. Returns their ids.
+    """
+    now = now or timezone.now()
+    waiting = SendRequest.objects.filter(
+        status=Status.SUBMITTED,
+        submitted_at__lt=now - dt.timedelta(seconds=settings.DELIVERY_HANDOFF_LEASE),
+    ).values_list("pk", flat=True)
+    from surveys.tasks import screen_send_request_task
+
+    ids = list(waiting)
+    for send_request_id in ids:
+        screen_send_request_task.delay(send_request_id)
+    return ids
+
+
+def outcome_summary(outcome: Outcome) -> dict:
+    blocked = dict(outcome.blocked)
+    if outcome.duplicates:
+        blocked["duplicate_in_audience"] = outcome.duplicates
+    return {
+        "audience_rows": outcome.contacts + outcome.duplicates,
+        "contacts": outcome.contacts,
+        "allowed": outcome.allowed,
+        "blocked": blocked,
+        "blocked_by_rule": {str(rule_id): count for rule_id, count in outcome.blocked_by_rule.items()},
+    }
+
+
+@transaction.atomic
+def send_request_cancel(
+    *, send_request: SendRequest, actor: Actor, now: dt.datetime | None = None
+) -> SendRequest:
+    """Cancel a request and its invitations not yet sent (they stop counting as touches).
+
+    Raises InvalidStatusTransition if the request is completed or cancelled already.
+    """
+    now = now or timezone.now()
+    send_request_transition(send_request=send_request, to=Status.CANCELLED, cancelled_at=now)
+    Invitation.objects.filter(send_request=send_request, status=Invitation.Status.QUEUED).update(
+        status=Invitation.Status.CANCELLED, updated_at=now
+    )
+    return send_request
+
+
+def send_request_create(
+    *,
+    actor: Actor,
+    department: Department,
+    survey: Survey,
+    channel: str,
+    audience_kind: str,
+    audience_filter: dict | None = None,
+    earliest_send_at: dt.datetime | None = None,
+    latest_send_at: dt.datetime | None = None,
+    priority: int = 5,
+    purpose: str = "",
+    now: dt.datetime | None = None,
+) -> SendRequest:
+    """Create a draft send request; nothing is reserved until it is submitted.
+
+    Raises NotFound (not the actor's department) and InvalidSendRequest naming the field.
+    """
+    if not actor.sees_department(department.pk):
+        raise NotFound("No such department.")
+    now = now or timezone.now()
+    _survey_check(survey, department=department)
+    if channel not in Channel.values:
+        raise InvalidSendRequest.on_field("channel", f"must be one of {', '.join(Channel.values)}.")
+    audience_filter = audience_filter_check(audience_kind, audience_filter)
+    earliest_send_at = earliest_send_at or now
+    if latest_send_at is not None and latest_send_at < earliest_send_at:
+        raise InvalidSendRequest.on_field("latest_send_at", "must not be before earliest_send_at.")
+    if latest_send_at is not None and latest_send_at <= now:
+        raise InvalidSendRequest.on_field("latest_send_at", "is in the past: nothing could be sent any more.")
+    if isinstance(priority, bool) or not isinstance(priority, int) or not 0 <= priority <= 10:
+        raise InvalidSendRequest.on_field("priority", "must be a whole number from 0 to 10.")
+    purpose = (purpose or "").strip()
+    if len(purpose) > 500:
+        raise InvalidSendRequest.on_field("purpose", "at most 500 characters.")
+    return SendRequest.objects.create(
+        department=department,
+        survey=survey,
+        channel=channel,
+        audience_kind=audience_kind,
+        audience_filter=audience_filter,
+        earliest_send_at=earliest_send_at,
+        latest_send_at=latest_send_at,
+        priority=priority,
+        purpose=purpose,
+        created_by_id=actor.user_id,
+        created_at=now,
+    )
+
+
+def _survey_check(survey: Survey, *, department: Department) -> None:
+    if survey.department_id != department.pk:
+        raise InvalidSendRequest.on_field("survey", "is not a survey of this department.")
+    if not survey.is_current:
+        current = Survey.objects.filter(family_id=survey.family_id, is_current=True).first()
+        raise InvalidSendRequest.on_field(
+            "survey",
+            f"version {survey.version} is not current; send the current version.",
+            current_id=current.pk if current else None,
+        )
+    if not survey.questions.exists():
+        raise InvalidSendRequest.on_field("survey", "has no questions yet.")
+
+
+def send_requests_visible(*, actor: Actor) -> QuerySet[SendRequest]:
+    requests = SendRequest.objects.select_related("department", "survey")
+    if actor.is_cx_lead:
+        return requests
+    return requests.filter(department_id__in=actor.department_ids)
+
+
+def send_request_list(
+    *,
+    actor: Actor,
+    status: str | None = None,
+    department_id: int | None = None,
+    survey_id: int | None = None,
+) -> QuerySet[SendRequest]:
+    """The actor's send requests, newest first, optionally by status, department or survey."""
+    requests = send_requests_visible(actor=actor)
+    if status:
+        requests = requests.filter(status=status)
+    if department_id is not None:
+        requests = requests.filter(department_id=department_id)
+    if survey_id is not None:
+        requests = requests.filter(survey_id=survey_id)
+    return requests.order_by("-created_at", "-pk")
+
+
+def send_request_get(*, actor: Actor, send_request_id: int) -> SendRequest:
+    """One send request; raises NotFound outside the actor's scope."""
+    send_request = send_requests_visible(actor=actor).filter(pk=send_request_id).first()
+    if send_request is None:
+        raise NotFound(f"Send request {send_request_id} not found.")
+    return send_request

@@ -1,0 +1,168 @@
+"""Triggered sends: after a business event, an integration asks to survey one person now.
+
+The contact is upserted by identity (contacts/services.py `contact_upsert`) and the survey is asked
+for through the gatekeeper as a single-contact send request (`trigger_send`), which decides under
+the contact's lock like any screening. Both happen in one transaction, so a trigger that fails
+leaves neither a half-made contact nor a request behind.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from contacts.models import DepartmentContact
+from contacts.services import IdentityInput, contact_upsert
+from cxfeedback.exceptions import NotFound
+from cxfeedback.publish import publish_on_commit
+from departments.actors import Actor
+from departments.models import Department
+from surveys.errors import InvalidSendRequest
+from surveys.gatekeeper import locks
+from surveys.gatekeeper.decisions import decision_explain
+from surveys.gatekeeper.lookups import contact_with_every_identity
+from surveys.gatekeeper.screening import screen_contacts
+from surveys.gatekeeper.send_requests import screening_send
+from surveys.models import Decision, Invitation, SendRequest, Survey
+
+
+@dataclass(frozen=True)
+class TriggerResult:
+    send_request: SendRequest
+    decision: Decision
+    invitation: Invitation | None
+
+
+def trigger_send(
+    *,
+    department: Department,
+    survey: Survey,
+    channel: str,
+    contact_id: int,
+    purpose: str = "",
+    now: dt.datetime | None = None,
+) -> TriggerResult:
+    """Ask the gatekeeper to send one survey to one contact now, as a single-contact request.
+
+    Writes the request, its decision and (if allowed) a queued invitation in one transaction,
+    under the contact's lock. A blocked contact is an outcome (the decision), not an error.
+    Raises NotFound if the contact does not exist. Inside a caller's transaction it takes no
+    savepoint (two round trips on the trigger API's hot path): an error dooms that transaction.
+    """
+    now = now or timezone.now()
+    with transaction.atomic(savepoint=False):
+        send_request = SendRequest(
+            department=department,
+            survey=survey,
+            channel=channel,
+            audience_kind=SendRequest.AudienceKind.TRIGGER,
+            earliest_send_at=now,
+            purpose=purpose,
+            status=Status.SCREENED,
+            submitted_at=now,
+            screened_at=now,
+        )
+        locks.lock_contacts([contact_id])  # lock order 4, after the upsert's 1 and 2: see locks.py
+        # The request (with its summary), decision and invitation are written by one statement.
+        written = screen_contacts(
+            send=screening_send(send_request, at=now), contact_ids=[contact_id], request=send_request
+        )
+        if not written:
+            raise NotFound(f"Contact {contact_id} not found.", extra={"contact": contact_id})
+        [(decision, invitation)] = written
+        if survey.frozen_at is None:
+            Survey.objects.filter(pk=survey.pk, frozen_at__isnull=True).update(frozen_at=now)
+        if invitation is not None:
+            # Sent promptly, once committed; the beat dispatch hands it over if this task is lost.
+            from surveys.tasks import send_invitations_task
+
+            publish_on_commit(send_invitations_task, [invitation.pk])
+    decision.send_request = send_request
+    return TriggerResult(send_request=send_request, decision=decision, invitation=invitation)
+
+
+PURPOSE_MAX_LENGTH = 500  # SendRequest.purpose
+
+Status = SendRequest.Status
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """What a trigger did: the contact it upserted, the gatekeeper's decision and, if allowed, the
+    queued invitation; `explanation` is the decision in words for the asking department."""
+
+    contact_id: int
+    contact_created: bool
+    decision: Decision
+    invitation: Invitation | None
+    explanation: str
+
+
+def trigger_create(
+    *,
+    actor: Actor,
+    department: Department,
+    survey: Survey,
+    channel: str,
+    identities: list[IdentityInput],
+    name: str | None = None,
+    locale: str | None = None,
+    time_zone: str | None = None,
+    attributes: dict[str, Any] | None = None,
+    purpose: str = "",
+    now: dt.datetime | None = None,
+) -> Trigger:
+    """Upsert the contact and ask for `survey` to be sent to them now, in one transaction.
+
+    Writes the contact (see contact_upsert), a single-contact send request, its decision and, if
+    allowed, a queued invitation. A blocked contact is an outcome, not an error. Raises NotFound
+    (not the actor's department or survey), InvalidSendRequest (purpose), InvalidIdentity and
+    InvalidContact (400) and IdentityConflict (409) from the upsert.
+    """
+    if not actor.sees_department(department.pk) or survey.department_id != department.pk:
+        raise NotFound(f"Survey {survey.pk} not found.", extra={"survey": survey.pk})
+    purpose = (purpose or "").strip()
+    if len(purpose) > PURPOSE_MAX_LENGTH:
+        raise InvalidSendRequest(
+            f"purpose: at most {PURPOSE_MAX_LENGTH} characters.", extra={"field": "purpose"}
+        )
+    now = now or timezone.now()
+    fields = {"name": name, "locale": locale, "time_zone": time_zone, "attributes": attributes}
+    # Most triggers name a contact the department already has, by identities it already has: the
+    # upsert would change nothing, so it (and its identity and row locks) is skipped. The
+    # gatekeeper's own lock on the contact, in trigger_send, is taken either way.
+    contact_id = None
+    if not any(value is not None for value in fields.values()):
+        contact_id = contact_with_every_identity(department=department, identities=identities)
+    # A savepoint only where there is something to roll back to: a failed upsert (a conflict, say)
+    # must leave a caller's transaction usable; on the fast path any error ends the request anyway.
+    with transaction.atomic(savepoint=contact_id is None):
+        created = False
+        if contact_id is None:
+            contact, created = contact_upsert(
+                actor=actor,
+                department=department,
+                identities=identities,
+                source=DepartmentContact.Source.API,
+                **fields,
+            )
+            contact_id = contact.pk
+        result = trigger_send(
+            department=department,
+            survey=survey,
+            channel=channel,
+            contact_id=contact_id,
+            purpose=purpose,
+            now=now,
+        )
+    return Trigger(
+        contact_id=contact_id,
+        contact_created=created,
+        decision=result.decision,
+        invitation=result.invitation,
+        explanation=decision_explain(result.decision, viewer=actor, now=now),
+    )

@@ -1,0 +1,20 @@
+"""The customer's pages and the providers' webhooks, mounted at the site root (cxfeedback/urls.py).
+Paths and names of the personal links come from surveys/delivery/links.py, which delivery writes
+links with."""
+
+from django.urls import include, path
+
+from surveys.delivery import links
+from surveys.public import views, webhooks
+
+urlpatterns = [
+    path(links.SURVEY_PATH, views.survey, name=links.SURVEY_URL_NAME),
+    path(links.SURVEY_PATH + "/thanks", views.survey_thanks, name="survey-thanks"),
+    path(links.SHORT_PATH, views.survey, name=links.SHORT_URL_NAME),
+    path(links.UNSUBSCRIBE_PATH, views.unsubscribe, name=links.UNSUBSCRIBE_URL_NAME),
+    path(links.PREFERENCES_PATH, views.preferences, name=links.PREFERENCES_URL_NAME),
+    # Bounces and complaints: django-anymail's webhook for each provider (e.g. postmark/tracking/),
+    # announced through its tracking signal, which surveys/apps.py connects to surveys/public/webhooks.py.
+    path("webhooks/anymail/", include("anymail.urls")),
+    path("webhooks/sms/inbound", webhooks.sms_inbound, name="webhook-sms-inbound"),
+]
