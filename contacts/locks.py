@@ -7,9 +7,11 @@ before the look-up until commit makes the second writer wait and then see the fi
 
 Every writer locks through `identities_lock`, which takes the locks ordered by lock id, so two
 writers locking overlapping sets never deadlock. These come first in the lock order of the whole
-project, before any row lock (written down once, in surveys/gatekeeper/locks.py). The locks are transaction-level: they are released
-at commit or rollback, and each one occupies a slot in PostgreSQL's shared lock table until then
-(max_locks_per_transaction × max_connections slots in all), so lock a chunk, not a whole file.
+project, before any row lock (written down once, in surveys/gatekeeper/locks.py).
+
+The locks are transaction-level: they are released at commit or rollback, and each one occupies a
+slot in PostgreSQL's shared lock table until then (max_locks_per_transaction × max_connections
+slots in all), so lock a chunk, not a whole file.
 """
 
 from collections.abc import Iterable

@@ -90,6 +90,10 @@ class Identity(models.Model):
         return f"{self.get_kind_display()} {prefix}{self.value}"
 
 
+# The kind of identity each channel sends to: a contact's address on that channel.
+CHANNEL_IDENTITY_KIND = {Channel.EMAIL: Identity.Kind.EMAIL, Channel.SMS: Identity.Kind.PHONE}
+
+
 class DepartmentContact(models.Model):
     """A department knows this contact: it brought them in or surveyed them. Department owners
     see only the contacts their department knows."""

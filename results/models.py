@@ -8,18 +8,13 @@ from django.utils import timezone
 
 from contacts.models import Contact
 from departments.models import Department
-from surveys.models import Answer, QuestionKind, Response, Survey
+from surveys.models import SCALE_KINDS, Answer, QuestionKind, Response, Survey
 
 # Answers that always ask for a follow-up, whatever the rules say: an NPS detractor (0–6) and a
 # dissatisfied CSAT (1–2). The values are the highest that still counts.
 BUILT_IN_DETRACTOR_MAX = {QuestionKind.NPS: 6, QuestionKind.CSAT: 2}
 
-SCALE_KINDS = [
-    (QuestionKind.NPS.value, QuestionKind.NPS.label),
-    (QuestionKind.CSAT.value, QuestionKind.CSAT.label),
-    (QuestionKind.CES.value, QuestionKind.CES.label),
-    (QuestionKind.RATING.value, QuestionKind.RATING.label),
-]
+SCALE_KIND_CHOICES = [(kind.value, kind.label) for kind in SCALE_KINDS]
 
 
 class FollowUpRule(models.Model):
@@ -33,7 +28,7 @@ class FollowUpRule(models.Model):
 
     name = models.CharField(max_length=200)
     is_active = models.BooleanField(default=True)
-    question_kind = models.CharField(max_length=20, choices=SCALE_KINDS)
+    question_kind = models.CharField(max_length=20, choices=SCALE_KIND_CHOICES)
     max_value = models.IntegerField(help_text="Answers at or below this value ask for a follow-up.")
     survey = models.ForeignKey(
         Survey,

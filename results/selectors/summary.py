@@ -31,14 +31,14 @@ from results.filters import (
     responses_for,
 )
 from results.rollups import DailyDecisions, DailyResults, DailyRollupState
-from surveys.models import FrequencyRule, QuestionKind, Reason, Survey
+from surveys.models import FIXED_SCALES, FrequencyRule, QuestionKind, Reason, Survey
 
 # The standard cut-offs (PRODUCT.md §3): NPS 0–10 with promoters 9–10, passives 7–8, detractors 0–6;
 # CSAT 1–5 with "satisfied" meaning 4 or 5. CES (1–7, 7 = easiest) is reported as its mean.
 PROMOTER_MIN = 9
 DETRACTOR_MAX = 6
 CSAT_SATISFIED_MIN = 4
-SCORED_KINDS = (QuestionKind.NPS, QuestionKind.CSAT, QuestionKind.CES)
+SCORED_KINDS = tuple(FIXED_SCALES)  # NPS, CSAT and CES
 # A survey that could not reach this share of its requested audience or more is flagged: the people it
 # reached are those surveyed least recently (or not opted out), and they may answer differently. A
 # warning rather than a verdict, so the threshold is a round number.

@@ -32,10 +32,7 @@ from departments.roles import is_cx_lead
 from results.detractors import Detractor, Rule, ScaleAnswer, detractor_find
 from results.errors import FollowUpBlockedByFrequencyRule, InvalidFollowUpChange
 from results.models import BUILT_IN_DETRACTOR_MAX, FollowUp
-from surveys.models import Answer, Invitation, QuestionKind
-
-SCALE_KINDS = {QuestionKind.NPS, QuestionKind.CSAT, QuestionKind.CES, QuestionKind.RATING}
-
+from surveys.models import SCALE_KINDS, Answer, Invitation
 
 # Which status may follow which. Closed items may be reopened: the customer wrote back.
 TRANSITIONS = {

@@ -13,7 +13,7 @@ from surveys.gatekeeper.frequency_rules import (
     frequency_rule_deactivate,
     frequency_rule_update,
 )
-from surveys.models import FrequencyRule, FrequencyRuleVersion
+from surveys.models import RULE_EDITABLE_FIELDS, FrequencyRule, FrequencyRuleVersion
 
 
 class FrequencyRuleVersionInline(ReadOnlyHistoryAdmin, admin.TabularInline):
@@ -30,18 +30,7 @@ class FrequencyRuleVersionInline(ReadOnlyHistoryAdmin, admin.TabularInline):
 class FrequencyRuleAdmin(admin.ModelAdmin):
     """CX leads write rules (through surveys.gatekeeper.frequency_rules); department owners only read them."""
 
-    list_display = [
-        "name",
-        "is_active",
-        "max_touches",
-        "window",
-        "scope_department",
-        "scope_survey_kind",
-        "scope_channel",
-        "clock",
-        "new_contact_grace",
-        "version",
-    ]
+    list_display = [*RULE_EDITABLE_FIELDS, "version"]
     list_filter = ["is_active", "clock", "scope_channel", "scope_survey_kind"]
     list_select_related = ["scope_department"]
     search_fields = ["name"]
@@ -60,7 +49,7 @@ class FrequencyRuleAdmin(admin.ModelAdmin):
         return False
 
     def save_model(self, request: HttpRequest, obj: FrequencyRule, form, change: bool) -> None:
-        fields = {name: form.cleaned_data[name] for name in form.cleaned_data if name in RULE_FORM_FIELDS}
+        fields = {name: form.cleaned_data[name] for name in form.cleaned_data if name in RULE_EDITABLE_FIELDS}
         actor = admin_actor(request)
         if change:
             saved = frequency_rule_update(actor=actor, rule=obj, **fields)
@@ -75,16 +64,3 @@ class FrequencyRuleAdmin(admin.ModelAdmin):
         for rule in queryset.filter(is_active=True):
             frequency_rule_deactivate(actor=actor, rule=rule)
         self.message_user(request, "Deactivated; each change is kept as a new version.", messages.SUCCESS)
-
-
-RULE_FORM_FIELDS = (
-    "name",
-    "is_active",
-    "max_touches",
-    "window",
-    "scope_department",
-    "scope_survey_kind",
-    "scope_channel",
-    "clock",
-    "new_contact_grace",
-)

@@ -30,7 +30,7 @@ from departments.models import Department
 from surveys.gatekeeper.audiences import REQUESTABLE_AUDIENCES, send_request_set_audience_upload
 from surveys.gatekeeper.preflight import preflight_summary, screening_summary_rows, send_request_preflight
 from surveys.gatekeeper.send_requests import send_request_cancel, send_request_create, send_request_submit
-from surveys.models import SendRequest, Survey
+from surveys.models import PURPOSE_MAX_LENGTH, SendRequest, Survey
 
 
 class OptionalJSONField(forms.JSONField):
@@ -65,7 +65,9 @@ class SendRequestCreateForm(forms.Form):
         help_text="Empty: no deadline. UTC.",
     )
     priority = forms.IntegerField(min_value=0, max_value=10, initial=5)
-    purpose = forms.CharField(max_length=500, required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    purpose = forms.CharField(
+        max_length=PURPOSE_MAX_LENGTH, required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
 
     def __init__(self, *args, departments: QuerySet, **kwargs):
         super().__init__(*args, **kwargs)

@@ -28,6 +28,7 @@ from surveys.gatekeeper.frequency_rules import (
     frequency_rule_update,
 )
 from surveys.models import (
+    RULE_EDITABLE_FIELDS,
     FrequencyRule,
     FrequencyRuleVersion,
     RuleClock,
@@ -71,15 +72,7 @@ class FrequencyRuleOutputSerializer(serializers.ModelSerializer):
         model = FrequencyRule
         fields = [
             "id",
-            "name",
-            "is_active",
-            "max_touches",
-            "window",
-            "scope_department",
-            "scope_survey_kind",
-            "scope_channel",
-            "clock",
-            "new_contact_grace",
+            *RULE_EDITABLE_FIELDS,
             "version",
             "created_at",
             "updated_at",

@@ -36,6 +36,7 @@ from surveys.gatekeeper.send_requests import (
     send_request_submit,
 )
 from surveys.models import (
+    PURPOSE_MAX_LENGTH,
     Decision,
     Reason,
     SendRequest,
@@ -94,7 +95,9 @@ class SendRequestCreateInputSerializer(serializers.Serializer):
     earliest_send_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
     latest_send_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
     priority = serializers.IntegerField(required=False, default=5, help_text="0 to 10.")
-    purpose = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
+    purpose = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=PURPOSE_MAX_LENGTH
+    )
 
 
 class SendRequestListFilterSerializer(serializers.Serializer):

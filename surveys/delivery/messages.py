@@ -11,13 +11,11 @@ from collections.abc import Iterable
 from django.conf import settings
 
 from contacts.consent import ConsentVerdict, consent_decide
-from contacts.models import Channel, Consent, Identity
+from contacts.models import CHANNEL_IDENTITY_KIND, Consent, Identity
 from surveys.delivery.channels import Outgoing
 from surveys.delivery.channels.content import zone_of
 from surveys.delivery.quiet_hours import parse_clock, quiet_hours_end
 from surveys.models import Invitation
-
-ADDRESS_KIND = {Channel.EMAIL: Identity.Kind.EMAIL, Channel.SMS: Identity.Kind.PHONE}
 
 
 def quiet_until(invitation: Invitation, *, now: dt.datetime) -> dt.datetime | None:
@@ -53,7 +51,9 @@ def addresses_of(contact_ids: Iterable[int]) -> dict[tuple[int, str], str]:
     """(contact, identity kind) → the address to send to: the one given most recently. Emails as
     given (normalised ones drop tags the person may rely on), phones in E.164."""
     rows = (
-        Identity.objects.filter(contact_id__in=set(contact_ids), kind__in=list(ADDRESS_KIND.values()))
+        Identity.objects.filter(
+            contact_id__in=set(contact_ids), kind__in=list(CHANNEL_IDENTITY_KIND.values())
+        )
         .order_by("contact_id", "kind", "-pk")
         .values_list("contact_id", "kind", "value", "normalised")
     )

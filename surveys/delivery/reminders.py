@@ -15,11 +15,11 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from contacts.models import CHANNEL_IDENTITY_KIND
 from surveys.delivery.channels import Outgoing, PermanentFailure, TransientFailure, sender_for
 from surveys.delivery.dispatch import chunks
 from surveys.delivery.invitation_status import AWAITING_ANSWER
 from surveys.delivery.messages import (
-    ADDRESS_KIND,
     addresses_of,
     consent_verdicts,
     outgoing_message,
@@ -118,7 +118,7 @@ def _reminders_claim(
         verdicts = consent_verdicts(invitations, now=now)
         claimed, tokens = {}, []
         for invitation in invitations:
-            address = addresses.get((invitation.contact_id, ADDRESS_KIND[invitation.channel]))
+            address = addresses.get((invitation.contact_id, CHANNEL_IDENTITY_KIND[invitation.channel]))
             if not verdicts[invitation.pk].allowed or address is None or quiet_until(invitation, now=now):
                 outcome.skipped += 1
                 continue

@@ -19,6 +19,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from contacts.consent import ConsentVerdict
+from contacts.models import CHANNEL_IDENTITY_KIND
 from surveys.delivery.channels import Outgoing, PermanentFailure, SendFailed, TransientFailure, sender_for
 from surveys.delivery.invitation_status import (
     invitation_mark_failed,
@@ -27,7 +28,6 @@ from surveys.delivery.invitation_status import (
     invitations_release,
 )
 from surveys.delivery.messages import (
-    ADDRESS_KIND,
     addresses_of,
     consent_verdicts,
     outgoing_message,
@@ -157,7 +157,7 @@ def invitation_claim(*, invitation_ids: Sequence[int], now: dt.datetime) -> Clai
         verdicts = consent_verdicts(invitations, now=now)
         claimed, cancelled, deferred, failed = [], 0, 0, []
         for invitation in invitations:
-            address = addresses.get((invitation.contact_id, ADDRESS_KIND[invitation.channel]))
+            address = addresses.get((invitation.contact_id, CHANNEL_IDENTITY_KIND[invitation.channel]))
             reason = _reason_not_to_send(invitation, verdicts[invitation.pk], address=address, now=now)
             if reason:
                 if _invitation_stop(invitation, reason=reason, now=now) == Status.FAILED:

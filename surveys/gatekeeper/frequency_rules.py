@@ -20,23 +20,10 @@ from cxfeedback.exceptions import NotFound
 from departments.actors import Actor
 from departments.models import Department
 from surveys.errors import InvalidFrequencyRule, RuleChangeForbidden
-from surveys.models import FrequencyRule, FrequencyRuleVersion, RuleClock, SurveyKind
+from surveys.models import RULE_EDITABLE_FIELDS, FrequencyRule, FrequencyRuleVersion, RuleClock, SurveyKind
 
 # Windows longer than this are almost certainly a typo (days entered as hours, or the reverse).
 MAX_WINDOW = dt.timedelta(days=3 * 366)
-
-
-EDITABLE_FIELDS = (
-    "name",
-    "is_active",
-    "max_touches",
-    "window",
-    "scope_department",
-    "scope_survey_kind",
-    "scope_channel",
-    "clock",
-    "new_contact_grace",
-)
 
 
 def _require_cx_lead(actor: Actor) -> None:
@@ -152,13 +139,13 @@ def frequency_rule_create(
 
 
 def frequency_rule_update(*, actor: Actor, rule: FrequencyRule, **changes: Any) -> FrequencyRule:
-    """Change some of a rule's fields (EDITABLE_FIELDS); a real change makes the next version.
+    """Change some of a rule's fields (RULE_EDITABLE_FIELDS); a real change makes the next version.
 
     Returns the rule as stored; a call that changes nothing writes nothing. Raises
     RuleChangeForbidden (not a CX lead), InvalidFrequencyRule.
     """
     _require_cx_lead(actor)
-    unknown = set(changes) - set(EDITABLE_FIELDS)
+    unknown = set(changes) - set(RULE_EDITABLE_FIELDS)
     if unknown:
         raise _invalid(sorted(unknown)[0], "is not a field of a frequency rule that can be changed.")
     changes = _fields_clean(changes)

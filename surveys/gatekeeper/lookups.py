@@ -43,20 +43,30 @@ def survey_for_sending(*, actor: Actor, department: Department, survey_id: int, 
     survey = Survey.from_db(connection.alias, [f.attname for f in fields], row) if row else None
     if survey is None:
         raise NotFound(f"Survey {survey_id} not found.", extra={"survey": survey_id})
+    survey_sendable_check(survey)
+    channel_check(channel)
+    return survey
+
+
+def survey_sendable_check(survey: Survey) -> None:
+    """Raises InvalidSendRequest naming the survey if it cannot be sent: an old version, or no
+    questions yet."""
     if not survey.is_current:
         current = Survey.objects.filter(family_id=survey.family_id, is_current=True).first()
-        raise InvalidSendRequest(
-            f"survey: version {survey.version} is not current; send the current version.",
-            extra={"field": "survey", "current_id": current.pk if current else None},
+        raise InvalidSendRequest.on_field(
+            "survey",
+            f"version {survey.version} is not current; send the current version.",
+            current_id=current.pk if current else None,
         )
     # A frozen survey has been sent, which needed questions, and it never changes again.
     if survey.frozen_at is None and not survey.questions.exists():
-        raise InvalidSendRequest("survey: has no questions yet.", extra={"field": "survey"})
+        raise InvalidSendRequest.on_field("survey", "has no questions yet.")
+
+
+def channel_check(channel: str) -> None:
+    """Raises InvalidSendRequest naming the channel unless it is one the gatekeeper sends on."""
     if channel not in Channel.values:
-        raise InvalidSendRequest(
-            f"channel: must be one of {', '.join(Channel.values)}.", extra={"field": "channel"}
-        )
-    return survey
+        raise InvalidSendRequest.on_field("channel", f"must be one of {', '.join(Channel.values)}.")
 
 
 def contact_known_id(

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from django.db import connection
 
-from contacts.models import Channel, Identity
+from contacts.models import CHANNEL_IDENTITY_KIND
 from surveys.gatekeeper.active_rules import RULES_FINGERPRINT_SQL
 from surveys.gatekeeper.rules import Rule
 from surveys.models import Decision, Invitation, SendRequest
@@ -22,9 +22,6 @@ MAX_RESPONSE_DELAY = dt.timedelta(days=366)
 
 if TYPE_CHECKING:  # the statement's inputs; screening.py imports this module
     from surveys.gatekeeper.screening import Audience, Send
-
-
-CHANNEL_IDENTITY_KIND = {Channel.EMAIL: Identity.Kind.EMAIL, Channel.SMS: Identity.Kind.PHONE}
 
 
 COUNTED_STATUSES_SQL = "status NOT IN ('cancelled', 'failed')"

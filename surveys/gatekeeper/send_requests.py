@@ -13,7 +13,6 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from contacts.models import Channel
 from cxfeedback.exceptions import NotFound
 from cxfeedback.publish import publish_on_commit
 from departments.actors import Actor
@@ -22,8 +21,9 @@ from surveys.errors import InvalidSendRequest, InvalidStatusTransition, SendWind
 from surveys.gatekeeper import locks
 from surveys.gatekeeper.active_rules import rules_active
 from surveys.gatekeeper.audiences import audience_filter_check, audience_of
+from surveys.gatekeeper.lookups import channel_check, survey_sendable_check
 from surveys.gatekeeper.screening import Outcome, Send, screen
-from surveys.models import Invitation, SendRequest, Survey
+from surveys.models import PURPOSE_MAX_LENGTH, Invitation, SendRequest, Survey
 
 Status = SendRequest.Status
 
@@ -208,8 +208,7 @@ def send_request_create(
         raise NotFound("No such department.")
     now = now or timezone.now()
     _survey_check(survey, department=department)
-    if channel not in Channel.values:
-        raise InvalidSendRequest.on_field("channel", f"must be one of {', '.join(Channel.values)}.")
+    channel_check(channel)
     audience_filter = audience_filter_check(audience_kind, audience_filter)
     earliest_send_at = earliest_send_at or now
     if latest_send_at is not None and latest_send_at < earliest_send_at:
@@ -218,9 +217,7 @@ def send_request_create(
         raise InvalidSendRequest.on_field("latest_send_at", "is in the past: nothing could be sent any more.")
     if isinstance(priority, bool) or not isinstance(priority, int) or not 0 <= priority <= 10:
         raise InvalidSendRequest.on_field("priority", "must be a whole number from 0 to 10.")
-    purpose = (purpose or "").strip()
-    if len(purpose) > 500:
-        raise InvalidSendRequest.on_field("purpose", "at most 500 characters.")
+    purpose = purpose_clean(purpose)
     return SendRequest.objects.create(
         department=department,
         survey=survey,
@@ -239,15 +236,15 @@ def send_request_create(
 def _survey_check(survey: Survey, *, department: Department) -> None:
     if survey.department_id != department.pk:
         raise InvalidSendRequest.on_field("survey", "is not a survey of this department.")
-    if not survey.is_current:
-        current = Survey.objects.filter(family_id=survey.family_id, is_current=True).first()
-        raise InvalidSendRequest.on_field(
-            "survey",
-            f"version {survey.version} is not current; send the current version.",
-            current_id=current.pk if current else None,
-        )
-    if not survey.questions.exists():
-        raise InvalidSendRequest.on_field("survey", "has no questions yet.")
+    survey_sendable_check(survey)
+
+
+def purpose_clean(purpose: str | None) -> str:
+    """The purpose to store, trimmed. Raises InvalidSendRequest if it is too long."""
+    purpose = (purpose or "").strip()
+    if len(purpose) > PURPOSE_MAX_LENGTH:
+        raise InvalidSendRequest.on_field("purpose", f"at most {PURPOSE_MAX_LENGTH} characters.")
+    return purpose
 
 
 def send_requests_visible(*, actor: Actor) -> QuerySet[SendRequest]:

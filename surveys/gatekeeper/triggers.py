@@ -21,12 +21,11 @@ from cxfeedback.exceptions import NotFound
 from cxfeedback.publish import publish_on_commit
 from departments.actors import Actor
 from departments.models import Department
-from surveys.errors import InvalidSendRequest
 from surveys.gatekeeper import locks
 from surveys.gatekeeper.decisions import decision_explain
 from surveys.gatekeeper.lookups import contact_with_every_identity
 from surveys.gatekeeper.screening import screen_contacts
-from surveys.gatekeeper.send_requests import screening_send
+from surveys.gatekeeper.send_requests import purpose_clean, screening_send
 from surveys.models import Decision, Invitation, SendRequest, Survey
 
 
@@ -85,8 +84,6 @@ def trigger_send(
     return TriggerResult(send_request=send_request, decision=decision, invitation=invitation)
 
 
-PURPOSE_MAX_LENGTH = 500  # SendRequest.purpose
-
 Status = SendRequest.Status
 
 
@@ -125,11 +122,7 @@ def trigger_create(
     """
     if not actor.sees_department(department.pk) or survey.department_id != department.pk:
         raise NotFound(f"Survey {survey.pk} not found.", extra={"survey": survey.pk})
-    purpose = (purpose or "").strip()
-    if len(purpose) > PURPOSE_MAX_LENGTH:
-        raise InvalidSendRequest(
-            f"purpose: at most {PURPOSE_MAX_LENGTH} characters.", extra={"field": "purpose"}
-        )
+    purpose = purpose_clean(purpose)
     now = now or timezone.now()
     fields = {"name": name, "locale": locale, "time_zone": time_zone, "attributes": attributes}
     # Most triggers name a contact the department already has, by identities it already has: the

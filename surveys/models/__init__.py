@@ -2,9 +2,11 @@
 responses. Import them from here."""
 
 from surveys.models.delivery import Invitation, InvitationToken
-from surveys.models.design import FIXED_SCALES, Question, QuestionKind, Survey, SurveyKind
+from surveys.models.design import FIXED_SCALES, SCALE_KINDS, Question, QuestionKind, Survey, SurveyKind
 from surveys.models.gatekeeper import (
     HOT_FOREIGN_KEY,
+    PURPOSE_MAX_LENGTH,
+    RULE_EDITABLE_FIELDS,
     AudienceMember,
     Decision,
     FrequencyRule,
@@ -18,6 +20,9 @@ from surveys.models.responses import Answer, Response
 __all__ = [
     "FIXED_SCALES",
     "HOT_FOREIGN_KEY",
+    "PURPOSE_MAX_LENGTH",
+    "RULE_EDITABLE_FIELDS",
+    "SCALE_KINDS",
     "Answer",
     "AudienceMember",
     "Decision",

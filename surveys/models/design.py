@@ -65,6 +65,8 @@ class QuestionKind(models.TextChoices):
 
 # The fixed scales of the standard question kinds (PRODUCT.md §3).
 FIXED_SCALES = {QuestionKind.NPS: (0, 10), QuestionKind.CSAT: (1, 5), QuestionKind.CES: (1, 7)}
+# Kinds answered with a number on a scale: the fixed ones and ratings.
+SCALE_KINDS = (*FIXED_SCALES, QuestionKind.RATING)
 
 
 class Question(models.Model):

@@ -54,6 +54,20 @@ class FrequencyRule(models.Model):
         return self.name
 
 
+# What a CX lead may set on a rule, in the admin's and the API's order; the rest is kept by the service.
+RULE_EDITABLE_FIELDS = (
+    "name",
+    "is_active",
+    "max_touches",
+    "window",
+    "scope_department",
+    "scope_survey_kind",
+    "scope_channel",
+    "clock",
+    "new_contact_grace",
+)
+
+
 class FrequencyRuleVersion(models.Model):
     rule = models.ForeignKey(FrequencyRule, on_delete=models.CASCADE, related_name="versions")
     version = models.PositiveIntegerField()
@@ -71,6 +85,9 @@ class FrequencyRuleVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.rule} v{self.version}"
+
+
+PURPOSE_MAX_LENGTH = 500  # characters of a send request's purpose, as the owner wrote it
 
 
 class SendRequest(models.Model):
@@ -98,7 +115,7 @@ class SendRequest(models.Model):
     earliest_send_at = models.DateTimeField(default=timezone.now)
     latest_send_at = models.DateTimeField(null=True, blank=True)
     priority = models.PositiveSmallIntegerField(default=5, validators=[MaxValueValidator(10)])
-    purpose = models.CharField(max_length=500, blank=True)
+    purpose = models.CharField(max_length=PURPOSE_MAX_LENGTH, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
     screening_summary = models.JSONField(default=dict, blank=True, editable=False)
     created_by = models.ForeignKey(

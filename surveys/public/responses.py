@@ -19,14 +19,11 @@ from django.utils.translation import gettext as _
 from cxfeedback.exceptions import ApplicationError
 from results.services.followups import follow_up_on_submit
 from surveys.errors import AlreadyAnswered, InvalidAnswers, InvitationExpired
-from surveys.models import Answer, Invitation, Question, QuestionKind, Response
+from surveys.models import SCALE_KINDS, Answer, Invitation, Question, QuestionKind, Response
 from surveys.public.selectors import survey_questions
 
 # A free-text answer longer than this is not an answer to a survey question.
 MAX_TEXT_CHARS = 5000
-
-
-SCALE_KINDS = (QuestionKind.NPS, QuestionKind.CSAT, QuestionKind.CES, QuestionKind.RATING)
 
 
 CHOICE_KINDS = (QuestionKind.SINGLE_CHOICE, QuestionKind.MULTIPLE_CHOICE)

@@ -13,12 +13,11 @@ from django.db import connection
 from django.db.models import Model
 
 from contacts.consent_selectors import consent_status
-from contacts.models import Channel, Contact, Identity
+from contacts.models import CHANNEL_IDENTITY_KIND, Contact, Identity
 from surveys.delivery.tokens import token_hash
 from surveys.models import Invitation, InvitationToken, Question, Survey
 
 # Identity kinds that reach a contact on each channel.
-CHANNEL_IDENTITY = {Channel.EMAIL: Identity.Kind.EMAIL, Channel.SMS: Identity.Kind.PHONE}
 
 
 class LinkState(Enum):
@@ -100,7 +99,7 @@ def _frozen_survey_questions(survey_id: int) -> tuple[Question, ...]:
 def contact_channels(contact_id: int) -> set[str]:
     """The channels the contact can be reached on: email with an email address, SMS with a phone."""
     kinds = set(Identity.objects.filter(contact_id=contact_id).values_list("kind", flat=True).distinct())
-    return {channel for channel, kind in CHANNEL_IDENTITY.items() if kind in kinds}
+    return {channel for channel, kind in CHANNEL_IDENTITY_KIND.items() if kind in kinds}
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from departments.actors import actor_for_user
 from surveys.gatekeeper.frequency_rules import frequency_rule_create, frequency_rule_update
 from surveys.public.preferences import consent_unsubscribe
 from tests import factories
-from tests.surveys.test_rules_admin_api import rule_form
+from tests.surveys.gatekeeper.test_frequency_rules_admin_api import rule_form
 
 
 @pytest.fixture

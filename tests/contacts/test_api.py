@@ -11,6 +11,7 @@ from rest_framework.test import APIClient
 
 from contacts.models import Consent, Contact, DepartmentContact
 from tests import factories
+from tests.api import assert_error
 
 CONTACTS = "/api/v1/contacts"
 
@@ -21,15 +22,6 @@ def detail(contact) -> str:
 
 def consents(contact) -> str:
     return f"{CONTACTS}/{contact.pk}/consents"
-
-
-def assert_error(response, status: int, code: str | None = None) -> dict:
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert set(body) == {"code", "message", "extra"}
-    if code:
-        assert body["code"] == code
-    return body
 
 
 # POST /contacts: upsert by identity

@@ -13,7 +13,7 @@ from departments.models import Department
 from surveys.models import Invitation, Response, Survey
 from surveys.public.responses import response_submit
 from tests import factories
-from tests.surveys.public import invitation_with_link
+from tests.surveys.public.pages import invitation_with_link
 
 NPS, CSAT, COMMENT = 1, 2, 3
 

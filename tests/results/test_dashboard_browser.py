@@ -1,7 +1,7 @@
 """The dashboard in a real browser: Chart.js, served from our own static files, draws the trend charts,
 and axe-core finds nothing serious.
 
-Debian's Chromium driven by Playwright, as for the public pages (tests/surveys/test_browser.py, whose
+Debian's Chromium driven by Playwright, as for the public pages (tests/surveys/public/test_browser.py, whose
 `browser` fixture this borrows); skipped without a Chromium binary.
 """
 
@@ -11,7 +11,7 @@ import pytest
 from django.test import Client
 
 from tests.results.summary_data import at, invitation, response, scored_survey
-from tests.surveys.test_browser import assert_accessible, browser  # noqa: F401 — browser: the fixture
+from tests.surveys.public.pages.test_browser import assert_accessible, browser  # noqa: F401 — browser: the fixture
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

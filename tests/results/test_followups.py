@@ -19,7 +19,7 @@ from surveys.errors import AlreadyAnswered
 from surveys.public.responses import response_submit
 from tests import factories
 from tests.results.drill import answered, feedback_survey
-from tests.surveys.public import invitation_with_link
+from tests.surveys.public.pages import invitation_with_link
 
 DAY = dt.timedelta(days=1)
 

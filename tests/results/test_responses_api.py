@@ -11,18 +11,12 @@ from django.core.management import call_command
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from tests.api import assert_error
 from tests.results.drill import answered, feedback_survey
 
 URL = "/api/v1/results/responses"
 NOW = timezone.now().replace(microsecond=0)
 DAY = dt.timedelta(days=1)
-
-
-def assert_error(response, status: int) -> dict:
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert set(body) == {"code", "message", "extra"}
-    return body
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from surveys.errors import AlreadyAnswered
 from surveys.models import Answer, Invitation, Response, Survey
 from surveys.public.responses import response_submit
 from tests import factories
-from tests.surveys.public import EVERY_KIND_ANSWERS, invitation_with_link, survey_with_every_kind
+from tests.surveys.public.pages import EVERY_KIND_ANSWERS, invitation_with_link, survey_with_every_kind
 
 
 @pytest.fixture(autouse=True)

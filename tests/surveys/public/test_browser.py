@@ -17,7 +17,7 @@ from django.db import connections
 
 from surveys.models import Answer, Response
 from tests import factories
-from tests.surveys.public import invitation_with_link, survey_with_every_kind
+from tests.surveys.public.pages import invitation_with_link, survey_with_every_kind
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

@@ -17,7 +17,7 @@ from surveys.gatekeeper.eligibility import eligibility_check
 from surveys.gatekeeper.preflight import send_request_preflight
 from surveys.public.preferences import consent_from_email_event
 from tests import factories
-from tests.surveys.public import invitation_with_link, survey_with_every_kind
+from tests.surveys.public.pages import invitation_with_link, survey_with_every_kind
 
 PHONE = "+4915112345678"
 

@@ -15,19 +15,11 @@ from contacts.models import Consent
 from surveys.gatekeeper.triggers import trigger_send
 from surveys.models import Decision, Invitation, SendRequest
 from tests import factories
+from tests.api import assert_error
 
 ELIGIBILITY = "/api/v1/eligibility"
 TRIGGERS = "/api/v1/triggers"
 MONTH = dt.timedelta(days=30)
-
-
-def assert_error(response, status: int, code: str | None = None) -> dict:
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert set(body) == {"code", "message", "extra"}
-    if code:
-        assert body["code"] == code
-    return body
 
 
 @pytest.fixture

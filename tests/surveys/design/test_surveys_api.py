@@ -12,18 +12,10 @@ from surveys.gatekeeper.frequency_rules import frequency_rule_create
 from surveys.gatekeeper.send_requests import send_request_screen, send_request_submit
 from surveys.models import AudienceMember, Decision, Invitation, SendRequest, Survey
 from tests import factories
+from tests.api import assert_error
 
 DAY = dt.timedelta(days=1)
 NPS_QUESTION = {"kind": "nps", "text": "Would you recommend us?"}
-
-
-def assert_error(response, status: int, code: str | None = None) -> dict:
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert set(body) == {"code", "message", "extra"}
-    if code:
-        assert body["code"] == code
-    return body
 
 
 @pytest.fixture

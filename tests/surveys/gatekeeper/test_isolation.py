@@ -15,6 +15,7 @@ import pytest
 from django.utils import timezone
 
 from departments.actors import actor_for_user
+from surveys.gatekeeper.decisions import decision_explain
 from surveys.gatekeeper.triggers import trigger_send
 from surveys.models import Decision, SendRequest
 from tests import factories
@@ -101,11 +102,7 @@ def test_the_stored_decision_says_only_that_another_department_touched_ann(
 
 
 def test_the_explanation_does_not_name_support_or_its_survey(marketing_blocked, mallory):
-    decisions = pytest.importorskip(
-        "surveys.gatekeeper.decisions",
-        reason="decision explanations (surveys/gatekeeper/decisions.py) not built yet",
-    )
-    explanation = decisions.decision_explain(marketing_blocked, viewer=actor_for_user(mallory), now=NOW)
+    explanation = decision_explain(marketing_blocked, viewer=actor_for_user(mallory), now=NOW)
 
     assert "another department" in explanation
     assert "12 days ago" in explanation
@@ -115,16 +112,12 @@ def test_the_explanation_does_not_name_support_or_its_survey(marketing_blocked, 
 def test_a_planned_support_send_is_explained_without_naming_it(
     marketing, support, support_survey, marketing_survey, ann, monthly_rule, mallory
 ):
-    decisions = pytest.importorskip(
-        "surveys.gatekeeper.decisions",
-        reason="decision explanations (surveys/gatekeeper/decisions.py) not built yet",
-    )
     support_surveys_ann(support, support_survey, ann, at=NOW + 3 * DAY)
 
     blocked = trigger_send(
         department=marketing, survey=marketing_survey, channel="email", contact_id=ann.pk, now=NOW
     ).decision
-    explanation = decisions.decision_explain(blocked, viewer=actor_for_user(mallory), now=NOW)
+    explanation = decision_explain(blocked, viewer=actor_for_user(mallory), now=NOW)
 
     assert blocked.next_eligible_at == NOW + 33 * DAY
     assert "planned by another department in 3 days" in explanation
