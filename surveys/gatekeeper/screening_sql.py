@@ -30,6 +30,50 @@ COUNTED_STATUSES_SQL = "status NOT IN ('cancelled', 'failed')"
 OPEN_STATUSES_SQL = "('queued', 'sending', 'sent', 'delivered', 'opened')"
 
 
+# Per audience contact: consent that applies, an address on the channel, an open invitation of the
+# survey. Constant text: every value is a bound parameter of the screening statement.
+CONSENT_AND_ADDRESS_SQL = [
+    # The contact's latest opt-out or opt-in that applies decides; an opt-in also ends every
+    # earlier snooze (contacts/consent.py).
+    """opt AS (
+        SELECT DISTINCT ON (k.contact_id) k.contact_id, k.kind, k.created_at, k.id
+        FROM contacts_consent k JOIN audience a ON a.contact_id = k.contact_id
+        WHERE k.kind IN ('opt_out', 'opt_in') AND k.created_at <= %(at)s
+          AND (k.department_id IS NULL OR k.department_id = %(department_id)s)
+          AND k.channel IN ('', %(channel)s)
+        ORDER BY k.contact_id, k.created_at DESC, k.id DESC)""",
+    """snooze AS (
+        SELECT k.contact_id, max(k.until) AS until
+        FROM contacts_consent k JOIN audience a ON a.contact_id = k.contact_id
+        LEFT JOIN opt o ON o.contact_id = k.contact_id AND o.kind = 'opt_in'
+        WHERE k.kind = 'snooze' AND k.created_at <= %(at)s
+          AND (k.department_id IS NULL OR k.department_id = %(department_id)s)
+          AND k.channel IN ('', %(channel)s)
+          AND (o.contact_id IS NULL OR (k.created_at, k.id) > (o.created_at, o.id))
+        GROUP BY k.contact_id)""",
+    # Semi-joins driven by the audience: a hash join for a large one, an index probe per
+    # contact for a trigger's one contact.
+    """addressed AS (
+        SELECT a.contact_id FROM audience a
+        WHERE EXISTS (SELECT 1 FROM contacts_identity i
+                      WHERE i.contact_id = a.contact_id AND i.kind = %(identity_kind)s))""",
+    f"""open_invitation AS (
+        SELECT a.contact_id FROM audience a
+        WHERE EXISTS (SELECT 1 FROM surveys_invitation i
+                      WHERE i.contact_id = a.contact_id AND i.survey_family_id = %(survey_family_id)s
+                        AND i.status IN {OPEN_STATUSES_SQL}))""",
+]
+
+
+# The screening's closing SELECT unless a caller reads the rows: counts per reason, rule and week
+# the block ends (screening.Outcome), and the last block ending inside the request's window.
+SUMMARY_SQL = """
+    SELECT reason, rule_id, (date_trunc('week', next_eligible_at AT TIME ZONE 'UTC'))::date,
+           count(*), sum(duplicates)::int,
+           max(next_eligible_at) FILTER (WHERE next_eligible_at <= %(window_end)s)
+    FROM verdicts_final GROUP BY 1, 2, 3"""
+
+
 def screening_statement(
     send: Send,
     rules: Sequence[Rule],
@@ -64,35 +108,7 @@ def screening_statement(
             )
     ctes += [
         f"audience AS MATERIALIZED ({audience_sql})",
-        # The contact's latest opt-out or opt-in that applies decides; an opt-in also ends every
-        # earlier snooze (contacts/consent.py).
-        """opt AS (
-            SELECT DISTINCT ON (k.contact_id) k.contact_id, k.kind, k.created_at, k.id
-            FROM contacts_consent k JOIN audience a ON a.contact_id = k.contact_id
-            WHERE k.kind IN ('opt_out', 'opt_in') AND k.created_at <= %(at)s
-              AND (k.department_id IS NULL OR k.department_id = %(department_id)s)
-              AND k.channel IN ('', %(channel)s)
-            ORDER BY k.contact_id, k.created_at DESC, k.id DESC)""",
-        """snooze AS (
-            SELECT k.contact_id, max(k.until) AS until
-            FROM contacts_consent k JOIN audience a ON a.contact_id = k.contact_id
-            LEFT JOIN opt o ON o.contact_id = k.contact_id AND o.kind = 'opt_in'
-            WHERE k.kind = 'snooze' AND k.created_at <= %(at)s
-              AND (k.department_id IS NULL OR k.department_id = %(department_id)s)
-              AND k.channel IN ('', %(channel)s)
-              AND (o.contact_id IS NULL OR (k.created_at, k.id) > (o.created_at, o.id))
-            GROUP BY k.contact_id)""",
-        # Semi-joins driven by the audience: a hash join for a large one, an index probe per
-        # contact for a trigger's one contact.
-        """addressed AS (
-            SELECT a.contact_id FROM audience a
-            WHERE EXISTS (SELECT 1 FROM contacts_identity i
-                          WHERE i.contact_id = a.contact_id AND i.kind = %(identity_kind)s))""",
-        f"""open_invitation AS (
-            SELECT a.contact_id FROM audience a
-            WHERE EXISTS (SELECT 1 FROM surveys_invitation i
-                          WHERE i.contact_id = a.contact_id AND i.survey_family_id = %(survey_family_id)s
-                            AND i.status IN {OPEN_STATUSES_SQL}))""",
+        *CONSENT_AND_ADDRESS_SQL,
     ]
     rule_sql = _rules_sql(rules, params)
     if rule_sql:
@@ -106,12 +122,7 @@ def screening_statement(
         if request is not None:
             ctes.append(_request_sql(request, params))
         ctes.extend(_write_sql(send, params, returning=bool(select), new_request=request is not None))
-    summary = """
-        SELECT reason, rule_id, (date_trunc('week', next_eligible_at AT TIME ZONE 'UTC'))::date,
-               count(*), sum(duplicates)::int,
-               max(next_eligible_at) FILTER (WHERE next_eligible_at <= %(window_end)s)
-        FROM verdicts_final GROUP BY 1, 2, 3"""
-    return "WITH " + ",\n".join(ctes) + (select or summary)
+    return "WITH " + ",\n".join(ctes) + (select or SUMMARY_SQL)
 
 
 def _rules_sql(rules: Sequence[Rule], params: dict) -> str:
@@ -164,10 +175,9 @@ def _scope_sql(rule: Rule, index: int, params: dict) -> str:
     return " AND ".join(conditions)
 
 
-def _verdicts_sql(
-    rules: Sequence[Rule], params: dict, *, has_touches: bool, read_contacts: bool = True
-) -> str:
-    """One row per contact: the reason it is blocked ('' if allowed) and the details to explain it."""
+def _rule_block_columns(rules: Sequence[Rule], params: dict) -> str:
+    """Per rule, `block_<i>`: when the rule stops blocking the contact (NULL if it does not): the
+    window after its max_touches-th latest touch, or the end of a new contact's grace."""
     blocks = []
     for index, rule in enumerate(rules):
         params[f"max_touches_{index}"] = rule.max_touches
@@ -182,7 +192,17 @@ def _verdicts_sql(
                 f"THEN c.created_at + %(grace_{index})s END"
             )
         blocks.append(f"GREATEST({', '.join(parts)}) AS block_{index}")
-    rule_columns = ", ".join(blocks) if blocks else "NULL::timestamptz AS no_rule"
+    return ", ".join(blocks) if blocks else "NULL::timestamptz AS no_rule"
+
+
+def _verdicts_sql(
+    rules: Sequence[Rule], params: dict, *, has_touches: bool, read_contacts: bool = True
+) -> str:
+    """One row per contact: the reason it is blocked ('' if allowed) and the details to explain it.
+
+    Longer than a function should be because most of it is one SQL text, the verdict, which reads
+    best whole: the order of its CASE is the order in which surveys/gatekeeper/rules.py decides."""
+    rule_columns = _rule_block_columns(rules, params)
     # Typed even with no rule covering the send: a bare NULL is text, which the CASE mixing it
     # with snooze ends (timestamptz) in verdicts_final cannot use.
     longest_sql = (

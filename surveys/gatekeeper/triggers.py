@@ -125,25 +125,13 @@ def trigger_create(
     purpose = purpose_clean(purpose)
     now = now or timezone.now()
     fields = {"name": name, "locale": locale, "time_zone": time_zone, "attributes": attributes}
-    # Most triggers name a contact the department already has, by identities it already has: the
-    # upsert would change nothing, so it (and its identity and row locks) is skipped. The
-    # gatekeeper's own lock on the contact, in trigger_send, is taken either way.
-    contact_id = None
-    if not any(value is not None for value in fields.values()):
-        contact_id = contact_with_every_identity(department=department, identities=identities)
+    known_id = _known_contact_id(department, identities, fields)
     # A savepoint only where there is something to roll back to: a failed upsert (a conflict, say)
     # must leave a caller's transaction usable; on the fast path any error ends the request anyway.
-    with transaction.atomic(savepoint=contact_id is None):
-        created = False
+    with transaction.atomic(savepoint=known_id is None):
+        contact_id, created = known_id, False
         if contact_id is None:
-            contact, created = contact_upsert(
-                actor=actor,
-                department=department,
-                identities=identities,
-                source=DepartmentContact.Source.API,
-                **fields,
-            )
-            contact_id = contact.pk
+            contact_id, created = _trigger_contact_upsert(actor, department, identities, fields)
         result = trigger_send(
             department=department,
             survey=survey,
@@ -159,3 +147,31 @@ def trigger_create(
         invitation=result.invitation,
         explanation=decision_explain(result.decision, viewer=actor, now=now),
     )
+
+
+def _known_contact_id(
+    department: Department, identities: list[IdentityInput], fields: dict[str, Any]
+) -> int | None:
+    """The department's contact with every one of these identities, when the trigger changes
+    nothing else about them; None when the upsert must run.
+
+    Most triggers name a contact the department already has, by identities it already has: the
+    upsert would change nothing, so it (and its identity and row locks) is skipped. The
+    gatekeeper's own lock on the contact, in trigger_send, is taken either way."""
+    if any(value is not None for value in fields.values()):
+        return None
+    return contact_with_every_identity(department=department, identities=identities)
+
+
+def _trigger_contact_upsert(
+    actor: Actor, department: Department, identities: list[IdentityInput], fields: dict[str, Any]
+) -> tuple[int, bool]:
+    """The trigger's contact, upserted through the API's source: (its id, whether it is new)."""
+    contact, created = contact_upsert(
+        actor=actor,
+        department=department,
+        identities=identities,
+        source=DepartmentContact.Source.API,
+        **fields,
+    )
+    return contact.pk, created

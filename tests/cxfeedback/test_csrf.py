@@ -42,7 +42,7 @@ def csrf_of(browser: Client, url: str) -> str:
 
 # Each public form, with a valid filling: (address, data).
 def forms(token: str) -> dict[str, tuple[str, dict]]:
-    from tests.surveys.public.pages.test_public_pages import EVERY_KIND_ANSWERS
+    from tests.surveys.public.test_public_pages import EVERY_KIND_ANSWERS
 
     return {
         "survey": (f"/t/{token}", EVERY_KIND_ANSWERS),
@@ -93,7 +93,7 @@ def test_the_cached_survey_page_gives_each_visitor_a_working_token(token, suppor
     first_csrf, second_csrf = csrf_of(first, f"/t/{token}"), csrf_of(second, f"/t/{token}")
 
     assert "PLACEHOLDER" not in first_csrf and first_csrf != second_csrf
-    from tests.surveys.public.pages.test_public_pages import EVERY_KIND_ANSWERS
+    from tests.surveys.public.test_public_pages import EVERY_KIND_ANSWERS
 
     # One visitor's token is no good with another's cookie.
     crossed = second.post(

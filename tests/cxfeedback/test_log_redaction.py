@@ -99,7 +99,7 @@ def test_a_day_of_imports_triggers_sends_and_answers_logs_no_personal_data(
     from surveys.models import Invitation
     from tests import factories
     from tests.surveys.public.pages import survey_with_every_kind
-    from tests.surveys.public.pages.test_public_pages import EVERY_KIND_ANSWERS
+    from tests.surveys.public.test_public_pages import EVERY_KIND_ANSWERS
 
     settings.PUBLIC_RATE_LIMIT = "100000/minute"
     settings.SMS_INBOUND_SECRET = "s3cret"

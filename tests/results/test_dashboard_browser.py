@@ -11,7 +11,7 @@ import pytest
 from django.test import Client
 
 from tests.results.summary_data import at, invitation, response, scored_survey
-from tests.surveys.public.pages.test_browser import assert_accessible, browser  # noqa: F401 — browser: the fixture
+from tests.surveys.public.test_browser import assert_accessible, browser  # noqa: F401 — browser: the fixture
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
