@@ -1,5 +1,6 @@
-"""The surveys app's models, one module per part: the gatekeeper's data, and (as delivery lands)
-responses. Import them from here."""
+"""The surveys app's models, one module per context: design (surveys, questions), gatekeeper
+(frequency rules, send requests, audiences, decisions), delivery (invitations, tokens) and responses.
+Import them from here."""
 
 from surveys.models.delivery import Invitation, InvitationToken
 from surveys.models.design import FIXED_SCALES, SCALE_KINDS, Question, QuestionKind, Survey, SurveyKind
