@@ -18,6 +18,36 @@ DEMO_MARKER_NAME = ".demo-data-loaded"
 
 
 def main() -> int:
+    """Migrate, load the demo data once, then run web, worker and beat until one exits or we are stopped."""
+    _environment_set()
+    import django
+
+    django.setup()  # starts the embedded PostgreSQL server if DATABASE_URL is unset; we hold it open
+    from cxfeedback import embedded
+
+    _database_prepare(demo_marker=embedded.LOCAL_DIR / DEMO_MARKER_NAME)
+    port = os.environ.get("PORT", "8000")
+    os.environ.setdefault("SITE_URL", f"http://127.0.0.1:{port}")
+    processes = {name: subprocess.Popen(cmd) for name, cmd in _commands(port).items()}  # noqa: S603
+    print(
+        f"\ncxfeedback is running on http://127.0.0.1:{port}/admin/ — Ctrl-C stops web, worker and beat.\n",
+        flush=True,
+    )
+    signal.signal(signal.SIGTERM, lambda *_args: _processes_terminate(processes))
+    try:
+        _wait_for_an_exit(processes)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        _processes_terminate(processes)
+        _processes_wait(processes)
+        if not os.environ.get("DATABASE_URL"):
+            embedded.forget_exited_users()  # so this process's exit stops the embedded PostgreSQL
+    return 0
+
+
+def _environment_set() -> None:
+    """Work from the project folder with DEBUG on, mail to files, and the project's settings."""
     os.chdir(ROOT)
     os.environ.setdefault("DEBUG", "true")
     # No mail server on a developer machine: invitations are written to .local/outbox instead,
@@ -26,25 +56,24 @@ def main() -> int:
         os.environ.setdefault("EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cxfeedback.settings")
     sys.path.insert(0, str(ROOT))
-    import django
 
-    django.setup()  # starts the embedded PostgreSQL server if DATABASE_URL is unset; we hold it open
+
+def _database_prepare(*, demo_marker: Path) -> None:
+    """Migrate; load the demo data the first time (every time on a DATABASE_URL), else print the logins."""
     from django.core.management import call_command
 
-    from cxfeedback import embedded
-
     call_command("migrate", interactive=False, verbosity=1)
-    marker = embedded.LOCAL_DIR / DEMO_MARKER_NAME
-    if not marker.exists() or os.environ.get("DATABASE_URL"):
+    if not demo_marker.exists() or os.environ.get("DATABASE_URL"):
         call_command("load_demo_data")
-        marker.parent.mkdir(parents=True, exist_ok=True)
-        marker.touch()
+        demo_marker.parent.mkdir(parents=True, exist_ok=True)
+        demo_marker.touch()
     else:
         call_command("load_demo_data", "--logins-only")
 
-    port = os.environ.get("PORT", "8000")
-    os.environ.setdefault("SITE_URL", f"http://127.0.0.1:{port}")
-    commands = {
+
+def _commands(port: str) -> dict[str, list[str]]:
+    """The command lines of web, worker and beat."""
+    return {
         "web": [str(BIN / "python"), "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
         "worker": [
             str(BIN / "celery"),
@@ -58,37 +87,32 @@ def main() -> int:
         ],
         "beat": [str(BIN / "celery"), "-A", "cxfeedback", "beat", "--loglevel=INFO"],
     }
-    processes = {name: subprocess.Popen(cmd) for name, cmd in commands.items()}  # noqa: S603
-    print(
-        f"\ncxfeedback is running on http://127.0.0.1:{port}/admin/ — Ctrl-C stops web, worker and beat.\n",
-        flush=True,
-    )
 
-    def stop(*_args):
-        for process in processes.values():
-            if process.poll() is None:
-                process.terminate()
 
-    signal.signal(signal.SIGTERM, stop)
-    try:
-        while all(process.poll() is None for process in processes.values()):
-            time.sleep(0.5)
-        failed = [name for name, process in processes.items() if process.poll() not in (None, 0)]
-        if failed:
-            print(f"stopped because {', '.join(failed)} exited", file=sys.stderr)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        stop()
-        for process in processes.values():
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        if not os.environ.get("DATABASE_URL"):
-            embedded.forget_exited_users()  # so this process's exit stops the embedded PostgreSQL
-    return 0
+def _wait_for_an_exit(processes: dict[str, subprocess.Popen]) -> None:
+    """Return once any of the processes has exited, saying which failed if any did."""
+    while all(process.poll() is None for process in processes.values()):
+        time.sleep(0.5)
+    failed = [name for name, process in processes.items() if process.poll() not in (None, 0)]
+    if failed:
+        print(f"stopped because {', '.join(failed)} exited", file=sys.stderr)
+
+
+def _processes_terminate(processes: dict[str, subprocess.Popen]) -> None:
+    """Ask every process still running to stop (SIGTERM)."""
+    for process in processes.values():
+        if process.poll() is None:
+            process.terminate()
+
+
+def _processes_wait(processes: dict[str, subprocess.Popen]) -> None:
+    """Wait for every process to exit; kill one that takes longer than 15 seconds."""
+    for process in processes.values():
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 if __name__ == "__main__":

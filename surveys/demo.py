@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from departments.actors import Actor
 from departments.models import Department
+from surveys.delivery.invitation_status import invitations_mark_sent
 from surveys.delivery.sweeper import invitations_expire
 from surveys.design.surveys import survey_create_from_template
 from surveys.gatekeeper.frequency_rules import frequency_rule_create
@@ -37,7 +38,7 @@ from surveys.public.responses import response_submit
 
 EVERYONE_RULE = "One survey per 30 days per person"
 DEPARTMENT_RULE = "One survey per 90 days per department"
-DEMO_CX_LEAD = "cxlead"  # the demo login that "wrote" the rules (contacts' load_demo_data.DEMO_LOGINS)
+DEMO_CX_LEAD = "cxlead"  # the demo login that "wrote" the rules (DEMO_LOGINS in surveys/management/commands/load_demo_data.py)
 
 
 def load_demo_surveys(departments: Mapping[str, Department]) -> int:
@@ -141,8 +142,8 @@ def load_demo_history(departments: Mapping[str, Department], *, rng: random.Rand
         )
         send_request_submit(send_request=request, actor=actor, now=sent_at)
         send_request_screen(send_request_id=request.pk, now=sent_at)
-        Invitation.objects.filter(send_request=request, status=Invitation.Status.QUEUED).update(
-            status=Invitation.Status.SENT,
+        invitations_mark_sent(
+            send_request_id=request.pk,
             sent_at=sent_at,
             expires_at=sent_at + dt.timedelta(days=survey.link_valid_days),
         )

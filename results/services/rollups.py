@@ -17,7 +17,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from results.rollups import DailyDecisions, DailyResults, DailyRollupState
-from results.selectors.summary import CSAT_SATISFIED_MIN, DETRACTOR_MAX, PROMOTER_MIN
+from results.selectors.figures import CSAT_SATISFIED_MIN, DETRACTOR_MAX, PROMOTER_MIN
 
 ROLLUP_SETTLE = datetime.timedelta(minutes=10)
 # Before any day that holds data: where a first refresh (or a rebuild) starts.
@@ -73,7 +73,7 @@ def _midnight(day: datetime.date) -> datetime.datetime:
 
 
 # Days are days in the project's time zone, as results.filters counts periods. A survey's versions
-# count as its family (the id of its first version). The same counts as results.selectors.summary.
+# count as its family (the id of its first version). The same counts as results.selectors.summary_counts.
 DAILY_RESULTS_SQL = """
 INSERT INTO results_dailyresults (
     day, department_id, survey_family_id, survey_kind, channel, responses, invitations_sent,

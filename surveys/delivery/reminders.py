@@ -16,7 +16,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from contacts.models import CHANNEL_IDENTITY_KIND
-from surveys.delivery.channels import Outgoing, PermanentFailure, TransientFailure, sender_for
+from surveys.delivery.channels import NO_MARK, Outgoing, PermanentFailure, TransientFailure, sender_for
 from surveys.delivery.dispatch import chunks
 from surveys.delivery.invitation_status import AWAITING_ANSWER
 from surveys.delivery.messages import (
@@ -83,8 +83,8 @@ def _reminders_send_batch(ids: list[int], *, now: dt.datetime, outcome: Reminder
             sender.open()
             while unsent:
                 try:
-                    # The reminder was counted before sending (at most once): nothing to mark.
-                    sender.send(unsent[0], mark_sent=lambda: lambda: None)
+                    # Counted by _reminders_claim before sending (at most once): nothing to mark.
+                    sender.send(unsent[0], mark_sent=NO_MARK)
                 except PermanentFailure as failure:
                     outcome.failed += 1
                     logger.info(

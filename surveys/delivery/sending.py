@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from contacts.consent import ConsentVerdict
@@ -24,7 +24,9 @@ from surveys.delivery.channels import Outgoing, PermanentFailure, SendFailed, Tr
 from surveys.delivery.invitation_status import (
     invitation_mark_failed,
     invitation_mark_sent,
+    invitation_stop,
     invitation_unmark_sent,
+    invitations_mark_sending,
     invitations_release,
 )
 from surveys.delivery.messages import (
@@ -63,6 +65,21 @@ class Claim:
     cancelled: int
     deferred: int
     failed: list[int] = field(default_factory=list)  # out of attempts
+
+
+@dataclass(frozen=True)
+class Stop:
+    """An invitation that must not go out, and what it becomes: cancelled (the gatekeeper says no
+    now) or failed (out of attempts). Neither counts as a touch."""
+
+    status: str
+    code: str  # short and safe to log: opted_out, no_address, attempts …
+    detail: str
+
+    @property
+    def reason(self) -> str:
+        """As stored in the invitation's failure_reason."""
+        return f"{self.code}: {self.detail}"
 
 
 def invitations_send_batch(*, invitation_ids: Sequence[int], now: dt.datetime | None = None) -> BatchOutcome:
@@ -158,9 +175,10 @@ def invitation_claim(*, invitation_ids: Sequence[int], now: dt.datetime) -> Clai
         claimed, cancelled, deferred, failed = [], 0, 0, []
         for invitation in invitations:
             address = addresses.get((invitation.contact_id, CHANNEL_IDENTITY_KIND[invitation.channel]))
-            reason = _reason_not_to_send(invitation, verdicts[invitation.pk], address=address, now=now)
-            if reason:
-                if _invitation_stop(invitation, reason=reason, now=now) == Status.FAILED:
+            stop = _stop_before_sending(invitation, verdicts[invitation.pk], address=address, now=now)
+            if stop is not None:
+                _invitation_stop(invitation, stop=stop, now=now)
+                if stop.status == Status.FAILED:
                     failed.append(invitation.pk)
                 else:
                     cancelled += 1
@@ -178,39 +196,35 @@ def invitation_claim(*, invitation_ids: Sequence[int], now: dt.datetime) -> Clai
     return Claim(outgoing=outgoing, cancelled=cancelled, deferred=deferred, failed=failed)
 
 
-def _reason_not_to_send(
+def _stop_before_sending(
     invitation: Invitation, verdict: ConsentVerdict, *, address: str | None, now: dt.datetime
-) -> str:
-    """Why this invitation must not go out now ("" if it may): the gatekeeper's contract re-checked."""
+) -> Stop | None:
+    """Why and how this invitation must not go out now (None if it may): the gatekeeper's contract
+    re-checked, or out of attempts."""
     if not verdict.allowed:
         until = f" until {verdict.until.isoformat()}" if verdict.until else ""
-        return f"{verdict.reason}: re-checked before sending{until}"
+        return Stop(Status.CANCELLED, verdict.reason, f"re-checked before sending{until}")
     if address is None:
-        return "no_address: the contact has no address on this channel any more"
+        return Stop(Status.CANCELLED, "no_address", "the contact has no address on this channel any more")
     latest = invitation.send_request.latest_send_at
     if latest is not None and now > latest:
-        return "send_window_closed: the request's latest send time passed before it could be sent"
+        detail = "the request's latest send time passed before it could be sent"
+        return Stop(Status.CANCELLED, "send_window_closed", detail)
     if invitation.attempts >= settings.DELIVERY_MAX_ATTEMPTS:
-        return f"attempts: gave up after {invitation.attempts} attempts"
-    return ""
+        return Stop(Status.FAILED, "attempts", f"gave up after {invitation.attempts} attempts")
+    return None
 
 
-def _invitation_stop(invitation: Invitation, *, reason: str, now: dt.datetime) -> str:
-    """Cancelled (the gatekeeper says no now) or failed (out of attempts); neither counts as a touch.
-    Returns the status it got."""
-    status = Status.FAILED if reason.startswith("attempts:") else Status.CANCELLED
-    Invitation.objects.filter(pk=invitation.pk).update(status=status, failure_reason=reason, updated_at=now)
-    logger.info("invitation %s %s before sending: %s", invitation.pk, status, reason.split(":", 1)[0])
-    return status
+def _invitation_stop(invitation: Invitation, *, stop: Stop, now: dt.datetime) -> None:
+    invitation_stop(invitation_id=invitation.pk, to=stop.status, reason=stop.reason, now=now)
+    logger.info("invitation %s %s before sending: %s", invitation.pk, stop.status, stop.code)
 
 
 def _claim_for_sending(claimed: list[tuple[Invitation, str]], *, now: dt.datetime) -> list[Outgoing]:
     """Queued → sending, attempts + 1, and a fresh token per invitation; returns the messages."""
     if not claimed:
         return []
-    Invitation.objects.filter(pk__in=[i.pk for i, _ in claimed]).update(
-        status=Status.SENDING, attempts=F("attempts") + 1, updated_at=now
-    )
+    invitations_mark_sending(invitation_ids=[i.pk for i, _ in claimed], now=now)
     tokens, outgoing = [], []
     for invitation, address in claimed:
         token, token_hash = token_new()

@@ -10,10 +10,8 @@ from django.conf import settings
 from django.utils import timezone
 
 from surveys.delivery.dispatch import invitations_dispatch_due, requests_delivering
-from surveys.delivery.invitation_status import AWAITING_ANSWER
+from surveys.delivery.invitation_status import invitations_expire_due, invitations_requeue_stuck
 from surveys.models import Invitation
-
-Status = Invitation.Status
 
 logger = logging.getLogger(__name__)
 
@@ -34,11 +32,11 @@ def invitations_sweep_stuck(*, now: dt.datetime | None = None) -> SweepOutcome:
     lease_before = now - dt.timedelta(seconds=settings.DELIVERY_HANDOFF_LEASE)
     requeued = handed_again = 0
     for send_request in requests_delivering(now=now):
-        mine = Invitation.objects.filter(send_request_id=send_request.pk)
-        requeued += mine.filter(status=Status.SENDING, updated_at__lt=stuck_before).update(
-            status=Status.QUEUED, dispatched_at=None, updated_at=now
+        requeued += invitations_requeue_stuck(
+            send_request_id=send_request.pk, stuck_before=stuck_before, now=now
         )
-        handed_again += mine.filter(status=Status.QUEUED, dispatched_at__lt=lease_before).update(
+        mine = Invitation.objects.filter(send_request_id=send_request.pk)
+        handed_again += mine.filter(status=Invitation.Status.QUEUED, dispatched_at__lt=lease_before).update(
             dispatched_at=None
         )
     if requeued or handed_again:
@@ -53,7 +51,4 @@ def invitations_sweep_stuck(*, now: dt.datetime | None = None) -> SweepOutcome:
 def invitations_expire(*, now: dt.datetime | None = None) -> int:
     """Mark sent, unanswered invitations whose link has expired as expired (ending them as open
     invitations). Served by the invitation_awaiting_answer index. Returns how many."""
-    now = now or timezone.now()
-    return Invitation.objects.filter(status__in=AWAITING_ANSWER, expires_at__lte=now).update(
-        status=Status.EXPIRED, updated_at=now
-    )
+    return invitations_expire_due(now=now or timezone.now())

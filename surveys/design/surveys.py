@@ -283,18 +283,7 @@ def survey_update(
     changes = _survey_fields_clean(changes)
     cleaned_questions = questions_clean(questions) if questions is not None else None
     with transaction.atomic():
-        # Locks the current version: two editors of a frozen survey would otherwise both create
-        # "the next version"; the second waits here and then finds this version no longer current.
-        # It also orders an edit against send_request_submit freezing the same row (lock order 5,
-        # surveys/gatekeeper/locks.py).
-        current = Survey.objects.select_for_update().get(pk=survey.pk)
-        if not current.is_current:
-            newest = Survey.objects.filter(family_id=current.family_id, is_current=True).first()
-            raise SurveyNotCurrent(
-                f"Version {current.version} of this survey is not current; edit version "
-                f"{newest.version if newest else '?'} instead.",
-                extra={"current_id": newest.pk if newest else None},
-            )
+        current = _survey_lock_current(survey)
         if current.is_frozen:
             return _survey_next_version(current, changes, cleaned_questions)
         for field, value in changes.items():
@@ -304,6 +293,23 @@ def survey_update(
             current.questions.all().delete()
             _questions_write(current, cleaned_questions)
         return current
+
+
+def _survey_lock_current(survey: Survey) -> Survey:
+    """The survey, its row locked for the caller's transaction, if still current. Raises SurveyNotCurrent."""
+    # Locks the current version: two editors of a frozen survey would otherwise both create
+    # "the next version"; the second waits here and then finds this version no longer current.
+    # It also orders an edit against send_request_submit freezing the same row (lock order 5,
+    # surveys/gatekeeper/locks.py).
+    current = Survey.objects.select_for_update().get(pk=survey.pk)
+    if not current.is_current:
+        newest = Survey.objects.filter(family_id=current.family_id, is_current=True).first()
+        raise SurveyNotCurrent(
+            f"Version {current.version} of this survey is not current; edit version "
+            f"{newest.version if newest else '?'} instead.",
+            extra={"current_id": newest.pk if newest else None},
+        )
+    return current
 
 
 def _survey_next_version(

@@ -17,13 +17,14 @@ from cxfeedback.exceptions import NotFound
 from cxfeedback.publish import publish_on_commit
 from departments.actors import Actor
 from departments.models import Department
+from surveys.delivery.invitation_status import invitations_cancel_queued
 from surveys.errors import InvalidSendRequest, InvalidStatusTransition, SendWindowClosed
 from surveys.gatekeeper import locks
 from surveys.gatekeeper.active_rules import rules_active
 from surveys.gatekeeper.audiences import audience_filter_check, audience_of
 from surveys.gatekeeper.lookups import channel_check, survey_sendable_check
 from surveys.gatekeeper.screening import Outcome, Send, screen
-from surveys.models import PURPOSE_MAX_LENGTH, Invitation, SendRequest, Survey
+from surveys.models import PURPOSE_MAX_LENGTH, SendRequest, Survey
 
 Status = SendRequest.Status
 
@@ -180,9 +181,7 @@ def send_request_cancel(
     """
     now = now or timezone.now()
     send_request_transition(send_request=send_request, to=Status.CANCELLED, cancelled_at=now)
-    Invitation.objects.filter(send_request=send_request, status=Invitation.Status.QUEUED).update(
-        status=Invitation.Status.CANCELLED, updated_at=now
-    )
+    invitations_cancel_queued(send_request_id=send_request.pk, now=now)
     return send_request
 
 

@@ -31,6 +31,32 @@ class Invitation(models.Model):
         EXPIRED = "expired", "Expired"
         CANCELLED = "cancelled", "Cancelled"
 
+    # The moves an invitation's status may make. surveys/delivery/invitation_status.py makes every
+    # one, each a conditional UPDATE from statuses read here, so no other move can happen.
+    # Nothing moves an invitation to delivered or bounced yet: the provider's delivery and bounce
+    # events are recorded as consent, not on the invitation (surveys/public/webhooks.py). Their
+    # edges come with the code that makes them.
+    TRANSITIONS: dict[str, set[str]] = {
+        # Claimed by a task (sending); stopped when re-checked before sending (cancelled, or failed
+        # out of attempts) or cancelled with its send request; answered through the link of a
+        # message that went out before its worker died and the sweeper put it back.
+        Status.QUEUED: {Status.SENDING, Status.CANCELLED, Status.FAILED, Status.ANSWERED},
+        # Back to queued: a transient failure or a batch out of time (for a retry), or the sweeper
+        # (its worker died). Answered: the message went out before the sent mark was stored (an
+        # SMS, a worker that died), and the customer was quicker.
+        Status.SENDING: {Status.SENT, Status.QUEUED, Status.FAILED, Status.ANSWERED},
+        # Back to sending: the server refused the message after the point of no return, which
+        # undoes the mark; then failed or queued again from there.
+        Status.SENT: {Status.SENDING, Status.OPENED, Status.ANSWERED, Status.EXPIRED},
+        Status.DELIVERED: {Status.OPENED, Status.ANSWERED, Status.EXPIRED},
+        Status.OPENED: {Status.ANSWERED, Status.EXPIRED},
+        Status.ANSWERED: set(),
+        Status.FAILED: set(),
+        Status.BOUNCED: set(),
+        Status.EXPIRED: set(),
+        Status.CANCELLED: set(),
+    }
+
     send_request = models.ForeignKey(
         SendRequest, on_delete=models.CASCADE, related_name="invitations", **HOT_FOREIGN_KEY
     )

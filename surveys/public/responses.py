@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 
 from cxfeedback.exceptions import ApplicationError
 from results.services.followups import follow_up_on_submit
+from surveys.delivery.invitation_status import MARK_ANSWERED, MARK_OPENED, invitation_mark_opened
 from surveys.errors import AlreadyAnswered, InvalidAnswers, InvitationExpired
 from surveys.models import SCALE_KINDS, Answer, Invitation, Question, QuestionKind, Response
 from surveys.public.selectors import survey_questions
@@ -56,7 +57,6 @@ def response_submit(
     cleaned = answers_clean(survey_questions(invitation.survey), answers)
     parameters = {
         "invitation": invitation.pk,
-        "open": list(Invitation.OPEN),
         "now": now,
         "locale": locale,
         "questions": [answer.question_id for answer in cleaned],
@@ -79,19 +79,7 @@ def response_submit(
         raise
     if response_id is None:
         raise _refusal(invitation)
-    fields = [
-        "id",
-        "invitation_id",
-        "survey_id",
-        "contact_id",
-        "department_id",
-        "channel",
-        "locale",
-        "submitted_at",
-    ]
-    values = [response_id, invitation.pk, invitation.survey_id, invitation.contact_id]
-    values += [invitation.department_id, invitation.channel, locale, now]
-    return Response.from_db(connection.alias, fields, values)
+    return _response_as_stored(response_id, invitation=invitation, locale=locale, now=now)
 
 
 # PostgreSQL's name for the UNIQUE of the one-to-one Response.invitation (declared inline, so named
@@ -103,16 +91,18 @@ ONE_RESPONSE_PER_INVITATION = "surveys_response_invitation_id_key"
 # 200 answers a second), and one round trip instead of five, without the ORM's compiling, costs a
 # fifth of the CPU.
 #
-# The claim is a conditional UPDATE from open to answered. The race it settles: a double click or
+# The claim is a conditional UPDATE to answered from the statuses the map allows (the open ones:
+# MARK_ANSWERED in surveys/delivery/invitation_status.py). The race it settles: a double click or
 # two tabs submit at the same moment. The first UPDATE holds the row's lock until its statement
 # commits; the second waits, then finds the row answered, matches nothing, and so inserts nothing.
 # The one-to-one on Response.invitation backs this up for any writer that skips the claim.
-# responded_at starts the clock of frequency rules counted from responses.
-SUBMIT_SQL = """
+# responded_at starts the clock of frequency rules counted from responses. Built once, from the
+# map's statuses (no input).
+SUBMIT_SQL = f"""
 WITH claimed AS (
     UPDATE surveys_invitation
-    SET status = 'answered', responded_at = %(now)s, updated_at = %(now)s
-    WHERE id = %(invitation)s AND status = ANY(%(open)s::text[])
+    SET status = '{MARK_ANSWERED.to}', responded_at = %(now)s, updated_at = %(now)s
+    WHERE id = %(invitation)s AND status IN ({MARK_ANSWERED.sources_sql})
       AND (expires_at IS NULL OR expires_at > %(now)s)
     RETURNING id, survey_id, contact_id, department_id, channel
 ), response AS (
@@ -128,7 +118,18 @@ WITH claimed AS (
              AS a(question_id, value_number, value_text, value_choices)
 )
 SELECT (SELECT id FROM response)
-"""
+"""  # noqa: S608
+
+
+def _response_as_stored(
+    response_id: int, *, invitation: Invitation, locale: str, now: dt.datetime
+) -> Response:
+    """The Response SUBMIT_SQL stored, built from what it was given: no query to read it back."""
+    fields = ["id", "invitation_id", "survey_id", "contact_id"]
+    fields += ["department_id", "channel", "locale", "submitted_at"]
+    values = [response_id, invitation.pk, invitation.survey_id, invitation.contact_id]
+    values += [invitation.department_id, invitation.channel, locale, now]
+    return Response.from_db(connection.alias, fields, values)
 
 
 def _refusal(invitation: Invitation) -> ApplicationError:
@@ -219,11 +220,6 @@ def invitation_open(*, invitation: Invitation, now: dt.datetime | None = None) -
     """Mark a sent or delivered invitation opened (the customer, or a link scanner, loaded its survey).
     A conditional UPDATE: never moves an invitation back, never touches an answered one. Returns
     whether it changed."""
-    openable = (Invitation.Status.SENT, Invitation.Status.DELIVERED)
-    if invitation.status not in openable:  # as read with the token: a reload needs no write
+    if invitation.status not in MARK_OPENED.sources:  # as read with the token: a reload needs no write
         return False
-    now = now or timezone.now()
-    changed = Invitation.objects.filter(pk=invitation.pk, status__in=openable).update(
-        status=Invitation.Status.OPENED, updated_at=now
-    )
-    return bool(changed)
+    return invitation_mark_opened(invitation_id=invitation.pk, now=now or timezone.now())

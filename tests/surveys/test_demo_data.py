@@ -13,6 +13,7 @@ from django.db.models import Count
 from django.urls import reverse
 from django.utils import timezone
 
+from contacts import demo as contacts_demo
 from contacts.models import Consent, Contact, DepartmentContact, Identity
 from contacts.normalise import normalise_email
 from departments.actors import actor_for_user
@@ -98,8 +99,8 @@ def test_users_get_their_roles_and_departments():
 
 def test_a_person_on_several_lists_is_one_contact_known_to_several_departments():
     rng = random.Random(load_demo_data.SEED)
-    people = list(load_demo_data._demo_people(rng, 300))
-    rows = [row for person in people for row in load_demo_data._list_rows(person, rng)]
+    people = list(contacts_demo.demo_people(rng, 300))
+    rows = [row for person in people for row in contacts_demo.demo_list_rows(person, rng)]
     assert len(rows) > len(people) * 1.3  # many people are on two or three lists
     written_differently = {
         row.email for row in rows if row.email != f"{row.person.email_local}@{row.person.email_domain}"

@@ -70,6 +70,15 @@ class PermanentFailure(SendFailed):
 MarkSent = Callable[[], Callable[[], object]]
 
 
+def _mark_nothing() -> Callable[[], None]:
+    return lambda: None
+
+
+# The `mark_sent` of a message whose invitation has nothing to mark: a reminder, counted before it is
+# sent (at most once: a crash mid-send loses a reminder rather than repeating one).
+NO_MARK: MarkSent = _mark_nothing
+
+
 class Sender(Protocol):
     """Sends a batch of messages over one connection: open(), send() each, close()."""
 

@@ -130,8 +130,14 @@ def smtp_send(connection: smtplib.SMTP, email: EmailMultiAlternatives, *, before
     sender = sanitize_address(email.from_email, encoding)
     addresses = [sanitize_address(address, encoding) for address in recipients]
     data = email.message().as_bytes(linesep="\r\n")
+    _smtp_envelope(connection, sender, addresses, size=len(data))
+    return _smtp_data(connection, data, before_final_dot=before_final_dot)
+
+
+def _smtp_envelope(connection: smtplib.SMTP, sender: str, addresses: list[str], *, size: int) -> None:
+    """MAIL FROM and RCPT TO, as smtplib's sendmail sends them. Raises as it does when refused."""
     connection.ehlo_or_helo_if_needed()
-    options = [f"size={len(data)}"] if connection.does_esmtp and connection.has_extn("size") else []
+    options = [f"size={size}"] if connection.does_esmtp and connection.has_extn("size") else []
     code, reply = connection.mail(sender, options)
     if code != 250:
         _smtp_abandon(connection, code)
@@ -144,6 +150,11 @@ def smtp_send(connection: smtplib.SMTP, email: EmailMultiAlternatives, *, before
     if len(refused) == len(addresses):
         _smtp_abandon(connection, code)
         raise smtplib.SMTPRecipientsRefused(refused)
+
+
+def _smtp_data(connection: smtplib.SMTP, data: bytes, *, before_final_dot: MarkSent) -> bool:
+    """DATA and the message, then the final "." with `before_final_dot` started just before it: the
+    point of no return (see smtp_send). True once sent; raises SMTPDataError when refused."""
     connection.putcmd("data")
     code, reply = connection.getreply()
     if code != 354:
