@@ -38,7 +38,8 @@ from surveys.public.responses import response_submit
 
 EVERYONE_RULE = "One survey per 30 days per person"
 DEPARTMENT_RULE = "One survey per 90 days per department"
-DEMO_CX_LEAD = "cxlead"  # the demo login that "wrote" the rules (DEMO_LOGINS in surveys/management/commands/load_demo_data.py)
+# The demo login that "wrote" the rules (DEMO_LOGINS in surveys/management/commands/load_demo_data.py).
+DEMO_CX_LEAD = "cxlead"
 
 
 def load_demo_surveys(departments: Mapping[str, Department]) -> int:
