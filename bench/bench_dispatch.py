@@ -32,9 +32,6 @@ import time
 
 from harness import ROOT, drop_database, say, setup_django, stopwatch
 
-from surveys.delivery.dispatch import invitations_dispatch_due
-from surveys.delivery.sweeper import invitations_sweep_stuck
-
 DATABASE = "bench_dispatch"
 # A broker folder of this run's own: no other worker (`make run`, a run killed earlier) takes its tasks.
 BROKER_DIR = ROOT / ".local" / f"broker-bench-dispatch-{os.getpid()}"
@@ -127,6 +124,8 @@ def main() -> None:
 
     from cxfeedback.celery import app
     from departments.models import Department
+    from surveys.delivery.dispatch import invitations_dispatch_due
+    from surveys.delivery.sweeper import invitations_sweep_stuck
     from surveys.models import Question, Survey
     from tests.smtp import LoopbackSmtp
     from tests.workers import CeleryProcess

@@ -37,8 +37,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
-from surveys.delivery.sweeper import invitations_sweep_stuck
-
 ROOT = Path(__file__).resolve().parent.parent
 DATABASE = "cxfeedback_reliability"
 DEPARTMENTS = ("support", "marketing", "sales", "billing")
@@ -483,6 +481,7 @@ class Stack:
         from django.conf import settings
         from django.utils import timezone
 
+        from surveys.delivery.sweeper import invitations_sweep_stuck
         from surveys.gatekeeper.send_requests import send_requests_screen_again
 
         started = last_change = time.monotonic()
