@@ -6,7 +6,7 @@ from django.db import migrations, models
 # An identity that comes back after its contact was erased brings back the opt-outs in force at
 # erasure (contacts.models.ErasedIdentity). A statement trigger with a transition table, so the
 # import's COPY pays one join per chunk, not a lookup per row, and nothing while no one was erased.
-# The digest must match IDENTITY_DIGEST_SQL in surveys/services/erasure.py.
+# The digest must match IDENTITY_DIGEST_SQL in surveys/erasure.py.
 ERASED_OPT_OUTS_SQL = """
 CREATE FUNCTION contacts_identity_erased_opt_outs() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
