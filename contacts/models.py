@@ -5,6 +5,7 @@ import zoneinfo
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.functions import RandomUUID
 from django.contrib.postgres.indexes import GinIndex
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -35,6 +36,12 @@ class Channel(models.TextChoices):
 
 
 class Contact(models.Model):
+    """One real person, as the gatekeeper sees them: every department's touches of them count
+    together. What a department knows of them is its own view, a DepartmentContact; the fields here
+    are the person's own (what they told the company, or a CX lead wrote), seen only by CX leads."""
+
+    # The id the API shows: random, so it counts nothing and names nothing.
+    public_id = models.UUIDField(db_default=RandomUUID(), unique=True, editable=False)
     name = models.CharField(max_length=200, blank=True)
     locale = models.CharField(max_length=16, blank=True, help_text="A language tag such as en or de-AT.")
     time_zone = models.CharField(max_length=64, blank=True, validators=[validate_time_zone])
@@ -50,7 +57,8 @@ class Contact(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.name or f"Contact #{self.pk}"
+        # Not the name: this text shows wherever a contact is named, to every department that knows them.
+        return f"Contact {str(self.public_id)[:8]}" if self.public_id else "Contact"
 
 
 class Identity(models.Model):
@@ -71,6 +79,10 @@ class Identity(models.Model):
     source = models.CharField(max_length=60, blank=True, default="")
     value = models.CharField(max_length=320, help_text="As it was given.")
     normalised = models.CharField(max_length=320)
+    # The customer gave it to the company themselves (the preference centre): every department
+    # may send to it. Any other identity serves only the departments that supplied it
+    # (DepartmentIdentity), unless a CX lead shares contact channels company-wide.
+    given_by_customer = models.BooleanField(db_default=False, default=False)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -95,8 +107,9 @@ CHANNEL_IDENTITY_KIND = {Channel.EMAIL: Identity.Kind.EMAIL, Channel.SMS: Identi
 
 
 class DepartmentContact(models.Model):
-    """A department knows this contact: it brought them in or surveyed them. Department owners
-    see only the contacts their department knows."""
+    """A department's own view of a person: it brought them in or surveyed them. Department owners
+    and API keys see only their departments' views, and only what each view holds: its name for
+    the person, attributes, locale, time zone and notes, and the identities it supplied."""
 
     class Source(models.TextChoices):
         IMPORT = "import", "Import"
@@ -107,15 +120,48 @@ class DepartmentContact(models.Model):
     department = models.ForeignKey(Department, on_delete=models.CASCADE, related_name="contact_links")
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="department_links")
     source = models.CharField(max_length=10, choices=Source.choices)
+    name = models.CharField(max_length=200, blank=True, db_default="")
+    locale = models.CharField(
+        max_length=16, blank=True, db_default="", help_text="A language tag such as en or de-AT."
+    )
+    time_zone = models.CharField(max_length=64, blank=True, db_default="", validators=[validate_time_zone])
+    attributes = models.JSONField(default=dict, blank=True, db_default=models.Value({}, models.JSONField()))
+    notes = models.TextField(blank=True, db_default="")
+    # When the department first knew the person: what the department is shown as "created".
     created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        verbose_name = "contact view"
         constraints = [
             models.UniqueConstraint(fields=["department", "contact"], name="department_contact_unique"),
         ]
+        indexes = [
+            # Audience segments filter a department's views on attributes (attributes @> '{"tier": "gold"}').
+            GinIndex(fields=["attributes"], name="view_attributes_gin", opclasses=["jsonb_path_ops"]),
+        ]
 
     def __str__(self) -> str:
-        return f"{self.department} knows {self.contact}"
+        return f"{self.department} knows {self.name or self.contact}"
+
+
+class DepartmentIdentity(models.Model):
+    """A department supplied this identity (by import, API or admin): it is in the department's view,
+    and the department may send to it."""
+
+    department = models.ForeignKey(Department, on_delete=models.CASCADE, related_name="+")
+    identity = models.ForeignKey(Identity, on_delete=models.CASCADE, related_name="suppliers")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name_plural = "department identities"
+        constraints = [
+            models.UniqueConstraint(fields=["identity", "department"], name="department_identity_unique"),
+        ]
+        indexes = [models.Index(fields=["department", "identity"], name="department_identity_by_dept")]
+
+    def __str__(self) -> str:
+        return f"{self.department} supplied {self.identity}"
 
 
 class Consent(models.Model):

@@ -1,5 +1,7 @@
 """Departments, their members and their API keys: who may act, and on whose behalf."""
 
+from __future__ import annotations
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -16,6 +18,29 @@ class Department(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class CompanySettings(models.Model):
+    """Company-wide settings a CX lead keeps: one row (CompanySettings.current())."""
+
+    share_contact_channels = models.BooleanField(
+        default=False,
+        help_text="Let every department send to every email address and phone number the company "
+        "knows for a person. Off: a department sends only to the addresses it supplied itself or "
+        "the customer gave in the preference centre.",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "company settings"
+        constraints = [models.CheckConstraint(condition=models.Q(pk=1), name="company_settings_single_row")]
+
+    def __str__(self) -> str:
+        return "Company settings"
+
+    @classmethod
+    def current(cls) -> CompanySettings:
+        return cls.objects.get_or_create(pk=1)[0]
 
 
 class ApiKey(models.Model):

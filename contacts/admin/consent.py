@@ -1,5 +1,5 @@
 """Consent in the admin, append-only: recorded through the contact page's inline (with
-contacts.services.consent_record), never changed or deleted; its history has a view-only list."""
+contacts.consent_services.consent_record), never changed or deleted; its history has a view-only list."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ class ConsentForm(forms.ModelForm):
         fields = ["kind", "department", "channel", "until", "note"]
 
     def clean(self) -> dict:
-        """The checks of contacts.services.consent_record, as form errors next to the fields."""
+        """The checks of contacts.consent_services.consent_record, as form errors next to the fields."""
         cleaned = super().clean()
         kind, until = cleaned.get("kind"), cleaned.get("until")
         if kind == Consent.Kind.SNOOZE and until is None:

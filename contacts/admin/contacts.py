@@ -13,11 +13,11 @@ from django.urls import reverse
 from contacts.admin import import_pages
 from contacts.admin.consent import ConsentInline
 from contacts.admin.identities import IdentityInline
+from contacts.consent_services import consent_record
 from contacts.errors import InvalidIdentity
 from contacts.models import Consent, Contact, DepartmentContact, Identity
 from contacts.normalise import normalise_email, normalise_phone
 from contacts.selectors import contacts_visible
-from contacts.services import consent_record
 from departments.actors import Actor
 from departments.admin_scoping import (
     DepartmentListFilter,

@@ -18,9 +18,10 @@ from contacts.api.serializers import (
     ContactOutputSerializer,
     ContactUpsertInputSerializer,
 )
+from contacts.consent_services import consent_record
 from contacts.models import DepartmentContact
 from contacts.selectors import consent_list, contact_get, contact_list
-from contacts.services import consent_record, contact_upsert
+from contacts.services import contact_upsert
 from cxfeedback.api import paginated
 from cxfeedback.exceptions import error_responses
 from cxfeedback.idempotency import HEADER_PARAMETER, idempotent

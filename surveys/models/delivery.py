@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from django.contrib.postgres.functions import RandomUUID
 from django.contrib.postgres.indexes import BTreeIndex
 from django.db import models
 from django.db.models import Q
@@ -57,6 +58,8 @@ class Invitation(models.Model):
         Status.CANCELLED: set(),
     }
 
+    # The id the API shows: random, so it does not count other departments' invitations.
+    public_id = models.UUIDField(db_default=RandomUUID(), unique=True, editable=False)
     send_request = models.ForeignKey(
         SendRequest, on_delete=models.CASCADE, related_name="invitations", **HOT_FOREIGN_KEY
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.postgres.functions import RandomUUID
 from django.contrib.postgres.indexes import BrinIndex
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -105,6 +106,8 @@ class SendRequest(models.Model):
         ALL_KNOWN = "all_known", "All contacts the department knows"
         TRIGGER = "trigger", "One contact, triggered by an event"
 
+    # The id the API shows: random, so it does not count other departments' requests.
+    public_id = models.UUIDField(db_default=RandomUUID(), unique=True, editable=False)
     department = models.ForeignKey(Department, on_delete=models.PROTECT, related_name="send_requests")
     survey = models.ForeignKey(Survey, on_delete=models.PROTECT, related_name="send_requests")
     channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.EMAIL)

@@ -2,7 +2,7 @@
 consent records (contacts.models.Consent) that the gatekeeper reads at its next decision.
 
 The customer speaks for themselves, so these write Consent directly rather than through
-contacts.services.consent_record, whose actor scoping is for departments and CX leads.
+contacts.consent_services.consent_record, whose actor scoping is for departments and CX leads.
 
 Choices made here (PRODUCT.md §5):
 - The one-click unsubscribe (RFC 8058) opts the contact out of every survey on every channel.
@@ -23,10 +23,10 @@ from django.utils import timezone
 from audit.models import AuditEntry
 from audit.services import audit_record
 from contacts.consent_selectors import consent_status
+from contacts.consent_services import consent_audit
 from contacts.errors import InvalidIdentity
 from contacts.models import Channel, Consent, Contact, Identity
 from contacts.normalise import normalise_identity
-from contacts.services import consent_audit
 from surveys.errors import InvalidPreference
 from surveys.models import Invitation
 

@@ -10,7 +10,7 @@ from django.contrib.admin.models import ADDITION, LogEntry
 from django.urls import reverse
 
 from audit.models import AuditEntry
-from contacts.services import consent_record
+from contacts.consent_services import consent_record
 from departments.actors import actor_for_user
 from surveys.gatekeeper.frequency_rules import frequency_rule_create, frequency_rule_update
 from surveys.public.preferences import consent_unsubscribe

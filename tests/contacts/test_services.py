@@ -5,6 +5,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from contacts.consent_services import consent_record
 from contacts.errors import (
     ConsentScopeForbidden,
     IdentityConflict,
@@ -13,7 +14,7 @@ from contacts.errors import (
     InvalidIdentity,
 )
 from contacts.models import Consent, Contact, DepartmentContact, Identity
-from contacts.services import consent_record, contact_upsert
+from contacts.services import contact_upsert
 from cxfeedback.exceptions import NotFound
 from departments.actors import Actor, actor_for_user
 from tests import factories

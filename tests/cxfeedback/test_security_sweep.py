@@ -29,8 +29,9 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from django.urls.resolvers import RoutePattern
 from rest_framework.test import APIClient
 
+from contacts.consent_services import consent_record
 from contacts.models import ContactImport, ContactImportIssue
-from contacts.services import consent_record, contact_upsert
+from contacts.services import contact_upsert
 from departments.actors import actor_for_user
 from departments.services import api_key_create
 from surveys.models import Invitation

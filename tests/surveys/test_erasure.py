@@ -14,9 +14,10 @@ from django.utils import timezone
 
 from audit.models import AuditEntry
 from contacts.consent_selectors import consent_status
+from contacts.consent_services import consent_record
 from contacts.importing.services import contact_import_run
 from contacts.models import Contact, ContactImport, ContactImportIssue, Identity
-from contacts.services import consent_record, contact_upsert
+from contacts.services import contact_upsert
 from departments.actors import actor_for_user
 from results.models import FollowUp
 from surveys.models import Answer, Invitation, InvitationToken, Response
