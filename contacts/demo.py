@@ -18,7 +18,7 @@ import phonenumbers
 from django.conf import settings
 from django.utils import timezone
 
-from contacts.models import Consent, Contact, DepartmentContact, Identity
+from contacts.models import Contact, DepartmentContact, DepartmentIdentity, Identity
 from contacts.normalise import normalise_email, normalise_phone
 from departments.models import Department
 
@@ -90,6 +90,7 @@ class ContactDraft:
         default_factory=list
     )  # new ones: (kind, value, normalised)
     departments: set[str] = field(default_factory=set)
+    rows: list[ListRow] = field(default_factory=list)  # every department's lines naming the person
     created_at: dt.datetime | None = None
 
 
@@ -243,6 +244,7 @@ def _contacts_resolve(rows: list[ListRow]) -> list[ContactDraft]:
                 drafts_by_key[(kind, normalised)] = draft
                 draft.identities.append((kind, value, normalised))
         draft.departments.add(row.department)
+        draft.rows.append(row)
     return new + [draft for draft in existing.values() if draft.departments]
 
 
@@ -262,6 +264,7 @@ def _contacts_insert(
     _new_contacts_insert(new, now=now, rng=rng)
     new_identities = _identities_insert(drafts, now=now)
     new_links = _department_links_insert(drafts, departments, now=now)
+    _supplied_identities_insert(drafts, departments, now=now)
     return ContactsLoaded(
         new_contact_ids=[draft.contact_id for draft in new],
         new_contacts=len(new),
@@ -307,70 +310,62 @@ def _identities_insert(drafts: list[ContactDraft], *, now: dt.datetime) -> int:
 def _department_links_insert(
     drafts: list[ContactDraft], departments: dict[str, Department], *, now: dt.datetime
 ) -> int:
-    """Link each contact to the departments whose lists name it, unless linked already; returns how many."""
-    links = [
-        DepartmentContact(
-            department=departments[slug],
-            contact_id=draft.contact_id,
-            source=DepartmentContact.Source.IMPORT,
-            created_at=draft.created_at or now,
-        )
-        for draft in drafts
-        for slug in sorted(draft.departments)
-    ]
-    # Only contacts already in the database can have links already.
+    """Give each department whose list names a person its own view of them (the name as its list
+    wrote it, the person's language, zone and attributes), unless it has one; returns how many."""
+    views = {}
+    for draft in drafts:
+        for row in draft.rows:  # a list naming the person twice: its last line wins, as in an import
+            person = row.person
+            views[(row.department, draft.contact_id)] = DepartmentContact(
+                department=departments[row.department],
+                contact_id=draft.contact_id,
+                source=DepartmentContact.Source.IMPORT,
+                name=row.name,
+                locale=person.locale,
+                time_zone=person.time_zone,
+                attributes=person.attributes,
+                created_at=draft.created_at or now,
+                updated_at=draft.created_at or now,
+            )
+    # Only contacts already in the database can have views already.
     existing = set(
         DepartmentContact.objects.filter(
             contact_id__in=[draft.contact_id for draft in drafts if draft.row is None]
         ).values_list("department_id", "contact_id")
     )
-    new_links = [link for link in links if (link.department_id, link.contact_id) not in existing]
-    DepartmentContact.objects.bulk_create(new_links, batch_size=2000, ignore_conflicts=True)
-    return len(new_links)
+    new_views = [view for view in views.values() if (view.department_id, view.contact_id) not in existing]
+    DepartmentContact.objects.bulk_create(new_views, batch_size=2000, ignore_conflicts=True)
+    return len(new_views)
 
 
-def _contact_from(draft: ContactDraft) -> Contact:
-    person = draft.row.person
-    return Contact(
-        name=draft.row.name,
-        locale=person.locale,
-        time_zone=person.time_zone,
-        attributes=person.attributes,
-        created_at=draft.created_at,
+def _supplied_identities_insert(
+    drafts: list[ContactDraft], departments: dict[str, Department], *, now: dt.datetime
+) -> None:
+    """Record each list's identities as supplied by its department: what it may send to."""
+    wanted = {
+        (row.department, kind, normalised)
+        for draft in drafts
+        for row in draft.rows
+        for kind, _, normalised in _row_identities(row)
+    }
+    ids = dict(
+        ((kind, normalised), pk)
+        for kind, normalised, pk in Identity.objects.filter(
+            source="", normalised__in={normalised for _, _, normalised in wanted}
+        ).values_list("kind", "normalised", "pk")
+    )
+    DepartmentIdentity.objects.bulk_create(
+        [
+            DepartmentIdentity(
+                department=departments[slug], identity_id=ids[(kind, normalised)], created_at=now
+            )
+            for slug, kind, normalised in sorted(wanted)
+        ],
+        batch_size=2000,
+        ignore_conflicts=True,
     )
 
 
-# --- Consent --------------------------------------------------------------------------------------
-
-
-def demo_consents(contact_ids: list[int], departments: dict[str, Department], *, rng: random.Random) -> int:
-    """A few opt-outs, a department opt-out and snoozes among the new contacts; returns how many."""
-    now = timezone.now()
-    consents = []
-    for contact_id in contact_ids:
-        roll = rng.random()
-        if roll < 0.03:
-            consents.append(Consent(kind=Consent.Kind.OPT_OUT, source=Consent.Source.UNSUBSCRIBE_LINK))
-        elif roll < 0.06:
-            consents.append(
-                Consent(
-                    kind=Consent.Kind.OPT_OUT,
-                    source=Consent.Source.PREFERENCE_CENTRE,
-                    department=departments["marketing"],
-                    channel="email",
-                )
-            )
-        elif roll < 0.07:
-            consents.append(Consent(kind=Consent.Kind.OPT_OUT, source=Consent.Source.BOUNCE, channel="email"))
-        elif roll < 0.09:
-            until = now + dt.timedelta(days=rng.randrange(7, 90))
-            consents.append(
-                Consent(kind=Consent.Kind.SNOOZE, source=Consent.Source.PREFERENCE_CENTRE, until=until)
-            )
-        else:
-            continue
-        consents[-1].contact_id = contact_id
-        consents[-1].recorded_by = "demo"
-        consents[-1].created_at = now - dt.timedelta(days=rng.randrange(1, 60))
-    Consent.objects.bulk_create(consents, batch_size=2000)
-    return len(consents)
+def _contact_from(draft: ContactDraft) -> Contact:
+    # The person's own fields stay empty: what each department wrote down is in its own view.
+    return Contact(created_at=draft.created_at)

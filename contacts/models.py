@@ -151,6 +151,10 @@ class DepartmentIdentity(models.Model):
 
     department = models.ForeignKey(Department, on_delete=models.CASCADE, related_name="+")
     identity = models.ForeignKey(Identity, on_delete=models.CASCADE, related_name="suppliers")
+    # As this department wrote it ("Ann@Example.com"), which the department is shown and sent to;
+    # empty: as the identity holds it. Identity.value is the first writer's spelling, which would
+    # tell a second department that someone else had it first.
+    value = models.CharField(max_length=320, blank=True, db_default="")
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -1,21 +1,26 @@
 """Reading the contact book, scoped to who asks.
 
-A CX lead sees every contact; anyone else sees the contacts their departments know (brought in or
-surveyed: a DepartmentContact row). Anything outside that is "not found", so ids do not leak.
+A CX lead sees every person whole. Anyone else sees the people their departments know (a
+DepartmentContact row: the department's view), and of each only what their departments hold: the
+views' fields and the identities they supplied. Anything outside that is "not found", so ids,
+emails and phones tell nothing about another department's customers.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import django_filters
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
 from rest_framework.exceptions import ValidationError
 
 from contacts.errors import InvalidIdentity
-from contacts.models import Consent, Contact, DepartmentContact, Identity
+from contacts.models import Consent, Contact, DepartmentContact, DepartmentIdentity, Identity
 from contacts.normalise import normalise_identity
 from cxfeedback.exceptions import NotFound
 from departments.actors import Actor
@@ -25,37 +30,120 @@ ATTRIBUTE_FILTER_PREFIXES = ("attr.", "attributes__")
 
 
 def contacts_visible(*, actor: Actor) -> QuerySet[Contact]:
-    """Every contact the actor may see, with identities prefetched in the order they were added."""
-    contacts = Contact.objects.prefetch_related(
-        Prefetch("identities", queryset=Identity.objects.order_by("pk"))
+    """Every person the actor may see, with what the actor may see of them prefetched:
+    `seen_views` (their departments' views; a CX lead: all, by department) and `seen_identities`
+    (the identities their departments supplied; a CX lead: all), in the order they were added."""
+    views = DepartmentContact.objects.select_related("department").order_by("department__name", "pk")
+    identities = Identity.objects.order_by("pk")
+    contacts = Contact.objects.all()
+    if not actor.is_cx_lead:
+        departments = actor.department_ids
+        views = views.filter(department_id__in=departments)
+        # Shown as the department wrote it: the stored spelling is the first writer's.
+        given_as = supplied_by(departments).exclude(value="").order_by("pk").values("value")[:1]
+        identities = identities.filter(Exists(supplied_by(departments))).annotate(given_as=Subquery(given_as))
+        # Exists, not a join: a person known by two of the actor's departments is listed once.
+        contacts = contacts.filter(
+            Exists(DepartmentContact.objects.filter(contact=OuterRef("pk"), department_id__in=departments))
+        )
+    return contacts.prefetch_related(
+        Prefetch("department_links", queryset=views, to_attr="seen_views"),
+        Prefetch("identities", queryset=identities, to_attr="seen_identities"),
     )
-    if actor.is_cx_lead:
-        return contacts
-    # Exists, not a join: a contact known by two of the actor's departments is listed once.
-    known = DepartmentContact.objects.filter(contact=OuterRef("pk"), department_id__in=actor.department_ids)
-    return contacts.filter(Exists(known))
 
 
-def contact_get(*, actor: Actor, contact_id: int) -> Contact:
-    """One contact the actor may see; raises NotFound otherwise."""
-    contact = contacts_visible(actor=actor).filter(pk=contact_id).first()
+def supplied_by(department_ids) -> QuerySet[DepartmentIdentity]:
+    """For Exists(): the outer identity was supplied by one of these departments."""
+    return DepartmentIdentity.objects.filter(identity=OuterRef("pk"), department_id__in=department_ids)
+
+
+def contact_get(
+    *, actor: Actor, public_id: uuid.UUID | str | None = None, contact_id: int | None = None
+) -> Contact:
+    """One person the actor may see, by the id the API shows (`public_id`) or, inside the project,
+    by primary key; raises NotFound otherwise, the same for "not yours" and "nobody"."""
+    contacts = contacts_visible(actor=actor)
+    if public_id is not None:
+        wanted = _uuid_or_none(public_id)
+        contact = contacts.filter(public_id=wanted).first() if wanted else None
+    else:
+        contact = contacts.filter(pk=contact_id).first()
     if contact is None:
-        raise NotFound(f"Contact {contact_id} not found.")
+        raise NotFound(f"Contact {public_id if public_id is not None else contact_id} not found.")
     return contact
 
 
+def _uuid_or_none(value: uuid.UUID | str) -> uuid.UUID | None:
+    if isinstance(value, uuid.UUID):
+        return value
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class ContactSeen:
+    """A person as one actor sees them: a department, through its own view (its name for them, its
+    attributes, notes, and the identities it supplied); a CX lead, whole (the person's own fields,
+    every identity, every department's view)."""
+
+    id: uuid.UUID
+    name: str
+    locale: str
+    time_zone: str
+    attributes: dict
+    notes: str
+    identities: list[Identity]
+    views: list[DepartmentContact]
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+def contact_seen(contact: Contact, *, actor: Actor) -> ContactSeen:
+    """`contact` (from contacts_visible, with its prefetches) as `actor` may see it."""
+    views = contact.seen_views
+    # The person's own fields for a CX lead; for a department, its view (a user of several
+    # departments: the view most recently written).
+    shown = contact if actor.is_cx_lead else max(views, key=lambda view: (view.updated_at, view.pk))
+    return ContactSeen(
+        id=contact.public_id,
+        name=shown.name,
+        locale=shown.locale,
+        time_zone=shown.time_zone,
+        attributes=shown.attributes,
+        notes="" if actor.is_cx_lead else shown.notes,
+        identities=contact.seen_identities,
+        views=views,
+        created_at=shown.created_at,
+        updated_at=shown.updated_at,
+    )
+
+
 def contact_list(*, actor: Actor, filters: Mapping[str, Any] | None = None) -> QuerySet[Contact]:
-    """The contacts the actor may see, matching `filters` (see ContactFilter and attribute filters),
-    oldest first. Raises ValidationError (400) or InvalidIdentity (400) for a malformed filter."""
+    """The people the actor may see, narrowed by `filters` (ContactFilter and attribute filters), in
+    the order the actor's departments came to know them. Raises ValidationError (400) or
+    InvalidIdentity (400) for a malformed filter."""
     filters = filters or {}
-    filterset = ContactFilter(data=filters, queryset=contacts_visible(actor=actor).order_by("pk"))
+    contacts = contacts_visible(actor=actor)
+    if actor.is_cx_lead:
+        contacts = contacts.order_by("pk")
+    else:
+        # The order the department met them, not the order anyone did: the person's own id would
+        # tell which of a department's contacts another department knew first.
+        first_view = DepartmentContact.objects.filter(
+            contact=OuterRef("pk"), department_id__in=actor.department_ids
+        ).order_by("pk")
+        contacts = contacts.annotate(known_as=Subquery(first_view.values("pk")[:1])).order_by("known_as")
+    filterset = ContactFilter(data=filters, queryset=contacts, actor=actor)
     if not filterset.is_valid():
         raise ValidationError(filterset.errors)
-    return _attributes_filter(filterset.qs, filters)
+    return _attributes_filter(filterset.qs, filters, actor=actor)
 
 
 class ContactFilter(django_filters.FilterSet):
-    """Filters by identity (compared normalised, as contacts are matched) and by creation time."""
+    """Filters by identity (compared normalised, as contacts are matched; a department's own
+    identities only) and by the time the actor's departments came to know the person."""
 
     email = django_filters.CharFilter(method="filter_identity", label="Email address (normalised match).")
     phone = django_filters.CharFilter(method="filter_identity", label="Phone number (normalised match).")
@@ -65,12 +153,25 @@ class ContactFilter(django_filters.FilterSet):
     external_source = django_filters.CharFilter(
         method="filter_nothing", label="Source system of external_id."
     )
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = django_filters.IsoDateTimeFilter(method="filter_known_since")
+    created_before = django_filters.IsoDateTimeFilter(method="filter_known_since")
 
     class Meta:
         model = Contact
         fields: list[str] = []
+
+    def __init__(self, *args, actor: Actor, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.actor = actor
+
+    def filter_known_since(self, queryset: QuerySet[Contact], name: str, value) -> QuerySet[Contact]:
+        lookup = "created_at__gte" if name == "created_after" else "created_at__lt"
+        if self.actor.is_cx_lead:
+            return queryset.filter(**{lookup: value})
+        views = DepartmentContact.objects.filter(
+            contact=OuterRef("pk"), department_id__in=self.actor.department_ids, **{lookup: value}
+        )
+        return queryset.filter(Exists(views))
 
     def filter_identity(self, queryset: QuerySet[Contact], name: str, value: str) -> QuerySet[Contact]:
         kind = {"email": Identity.Kind.EMAIL, "phone": Identity.Kind.PHONE}.get(name, Identity.Kind.EXTERNAL)
@@ -79,6 +180,8 @@ class ContactFilter(django_filters.FilterSet):
         except InvalidIdentity as error:
             raise InvalidIdentity(f"{name}: {error.message}", extra=error.extra) from error
         identities = Identity.objects.filter(contact=OuterRef("pk"), kind=kind, normalised=normalised)
+        if not self.actor.is_cx_lead:
+            identities = identities.filter(Exists(supplied_by(self.actor.department_ids)))
         source = self.form.cleaned_data.get("external_source")
         if kind == Identity.Kind.EXTERNAL and source:
             identities = identities.filter(source=source.strip())
@@ -88,9 +191,15 @@ class ContactFilter(django_filters.FilterSet):
         return queryset  # read by filter_identity
 
 
-def _attributes_filter(contacts: QuerySet[Contact], filters: Mapping[str, Any]) -> QuerySet[Contact]:
-    """`attr.tier=gold`: attributes contain {"tier": "gold"}; a number or true/false also matches as
-    such, since a query string cannot say which was meant. Served by the GIN index on attributes."""
+def _attributes_filter(
+    contacts: QuerySet[Contact], filters: Mapping[str, Any], *, actor: Actor
+) -> QuerySet[Contact]:
+    """`attr.tier=gold`: a view's attributes contain {"tier": "gold"} (the actor's departments' views;
+    a CX lead's: any view); a number or true/false also matches as such, since a query string cannot
+    say which was meant. Served by the GIN index on the views' attributes."""
+    views = DepartmentContact.objects.filter(contact=OuterRef("pk"))
+    if not actor.is_cx_lead:
+        views = views.filter(department_id__in=actor.department_ids)
     for parameter, value in filters.items():
         key = next((parameter[len(p) :] for p in ATTRIBUTE_FILTER_PREFIXES if parameter.startswith(p)), None)
         if key is None:
@@ -103,7 +212,7 @@ def _attributes_filter(contacts: QuerySet[Contact], filters: Mapping[str, Any]) 
         typed = _json_scalar(value)
         if typed is not None:
             condition |= Q(attributes__contains={key: typed})
-        contacts = contacts.filter(condition)
+        contacts = contacts.filter(Exists(views.filter(condition)))
     return contacts
 
 

@@ -12,6 +12,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
+from django.utils import timezone
 
 from contacts.errors import (
     IdentityConflict,
@@ -19,7 +20,7 @@ from contacts.errors import (
     InvalidIdentity,
 )
 from contacts.locks import identities_lock, identity_lock_key
-from contacts.models import Contact, DepartmentContact, Identity, validate_time_zone
+from contacts.models import Contact, DepartmentContact, DepartmentIdentity, Identity, validate_time_zone
 from contacts.normalise import normalise_identity
 from cxfeedback.exceptions import Conflict, NotFound
 from departments.actors import Actor
@@ -29,10 +30,13 @@ from departments.models import Department
 LOCALE_PATTERN = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 
 
-LOCALE_MAX_LENGTH = 16  # Contact.locale
+LOCALE_MAX_LENGTH = 16  # DepartmentContact.locale
 
 
-NAME_MAX_LENGTH = 200  # Contact.name
+NAME_MAX_LENGTH = 200  # DepartmentContact.name
+
+
+NOTES_MAX_LENGTH = 5000  # characters of a department's notes on a person
 
 
 # (kind, source, value as given): source names the system of an external id and is "" otherwise.
@@ -63,32 +67,39 @@ def contact_upsert(
     locale: str | None = None,
     time_zone: str | None = None,
     attributes: dict[str, Any] | None = None,
+    notes: str | None = None,
     source: str = DepartmentContact.Source.API,
-) -> tuple[Contact, bool]:
-    """Find the contact any identity names, or create one; add missing identities, overwrite the given
-    fields, merge attributes, and link `department`. Returns (contact, created).
+) -> tuple[DepartmentContact, bool]:
+    """Write `department`'s view of the person the identities name: find the person by any identity
+    (or create them), record every identity as supplied by the department, and overwrite the view's
+    given fields, merging attributes. Returns (view, created): created means new to the department,
+    whether or not another department knows the person, so the answer tells nothing of others.
 
-    Raises NotFound if the actor does not work for `department`, InvalidIdentity or InvalidContact
-    (400) for bad input, IdentityConflict (409) if the identities name two different contacts.
+    Nothing outside the department's view changes: not the person's own fields, not another
+    department's view. Raises NotFound if the actor does not work for `department`, InvalidIdentity
+    or InvalidContact (400) for bad input, IdentityConflict (409) if the identities name two
+    different people.
     """
     if not actor.sees_department(department.pk):
         raise NotFound(f"Department {department.slug!r} not found.", extra={"department": department.slug})
     wanted = identities_normalise(identities)
-    _contact_fields_validate(name=name, locale=locale, time_zone=time_zone, attributes=attributes)
+    fields = {
+        "name": name,
+        "locale": locale,
+        "time_zone": time_zone,
+        "attributes": attributes,
+        "notes": notes,
+    }
+    _contact_fields_validate(**fields)
     try:
         with transaction.atomic():
             # The race: two upserts of the same new email both find no contact and both create
             # one. With the identity locks held until commit, the second waits for the first,
             # then finds its contact; the unique constraint on Identity backs this up.
             identities_lock(identity_lock_key(i.kind, i.source, i.normalised) for i in wanted)
-            fields = {"name": name, "locale": locale, "time_zone": time_zone, "attributes": attributes}
-            contact, created = _contact_find_or_create(wanted, fields=fields)
-            if not created:
-                _contact_fields_update(contact, **fields)
-            _identities_add(contact, wanted)
-            DepartmentContact.objects.get_or_create(
-                department=department, contact=contact, defaults={"source": source}
-            )
+            contact = _contact_find_or_create(wanted)
+            view, created = _view_write(department, contact, fields, source=source)
+            _identities_supply(department, contact, wanted)
     except IntegrityError as error:
         # Only a writer that skipped contacts.locks.identities_lock gets here: the unique
         # constraint on Identity caught it inserting the same identity at the same moment.
@@ -96,7 +107,7 @@ def contact_upsert(
             "Another change to the same identity happened at the same moment; please retry.",
             code="identity_busy",
         ) from error
-    return contact, created
+    return view, created
 
 
 def identities_normalise(identities: Iterable[IdentityInput]) -> list[NormalisedIdentity]:
@@ -121,10 +132,8 @@ def identities_normalise(identities: Iterable[IdentityInput]) -> list[Normalised
     return list(result.values())
 
 
-def _contact_find_or_create(
-    wanted: list[NormalisedIdentity], *, fields: dict[str, Any]
-) -> tuple[Contact, bool]:
-    """The one contact the identities name (locked for update), or a new one."""
+def _contact_find_or_create(wanted: list[NormalisedIdentity]) -> Contact:
+    """The one person the identities name (locked for update), or a new one."""
     matches = Identity.objects.filter(
         reduce(or_, (Q(kind=i.kind, source=i.source, normalised=i.normalised) for i in wanted))
     ).values_list("kind", "source", "normalised", "contact_id")
@@ -133,20 +142,14 @@ def _contact_find_or_create(
     if len(contact_ids) > 1:
         raise _identity_conflict(wanted, owners)
     if contact_ids:
-        # Locked: an upsert through another of this contact's identities must not overwrite
-        # our attribute merge with its own stale copy. After the identities' locks (lock order 2).
-        return Contact.objects.select_for_update().get(pk=contact_ids[0]), False
-    contact = Contact.objects.create(
-        name=fields["name"] or "",
-        locale=fields["locale"] or "",
-        time_zone=fields["time_zone"] or "",
-        attributes=fields["attributes"] or {},
-    )
-    return contact, True
+        # Locked: an upsert through another of this person's identities must not overwrite our
+        # view's attribute merge with its own stale copy. After the identities' locks (lock order 2).
+        return Contact.objects.select_for_update().get(pk=contact_ids[0])
+    return Contact.objects.create()
 
 
 def _identity_conflict(wanted: list[NormalisedIdentity], owners: dict) -> IdentityConflict:
-    """Name the caller's own two identities, and nothing about the contacts they belong to."""
+    """Name the caller's own two identities, and nothing about the people they belong to."""
     first = next(i for i in wanted if (i.kind, i.source, i.normalised) in owners)
     first_owner = owners[(first.kind, first.source, first.normalised)]
     other = next(
@@ -159,42 +162,70 @@ def _identity_conflict(wanted: list[NormalisedIdentity], owners: dict) -> Identi
     )
 
 
-def _contact_fields_update(
-    contact: Contact,
-    *,
-    name: str | None,
-    locale: str | None,
-    time_zone: str | None,
-    attributes: dict[str, Any] | None,
-) -> None:
-    """Overwrite the fields that were given (None means "not given"); new attribute keys are added."""
+def _view_write(
+    department: Department, contact: Contact, fields: dict[str, Any], *, source: str
+) -> tuple[DepartmentContact, bool]:
+    """The department's view with the given fields written (None means "not given"); new attribute
+    keys are added, given ones overwritten. The person's row is locked, so the view is too."""
+    view = DepartmentContact.objects.filter(department=department, contact=contact).first()
+    if view is None:
+        view = DepartmentContact.objects.create(
+            department=department,
+            contact=contact,
+            source=source,
+            **{field: value or _EMPTY[field]() for field, value in fields.items()},
+        )
+        return view, True
     changed = {
         field: value
-        for field, value in (("name", name), ("locale", locale), ("time_zone", time_zone))
-        if value is not None and getattr(contact, field) != value
+        for field, value in fields.items()
+        if field != "attributes" and value is not None and getattr(view, field) != value
     }
-    if attributes and any(
-        contact.attributes.get(key, object()) != value for key, value in attributes.items()
-    ):
-        changed["attributes"] = {**contact.attributes, **attributes}
-    if not changed:
-        return
-    for field, value in changed.items():
-        setattr(contact, field, value)
-    contact.save(update_fields=[*changed, "updated_at"])
+    attributes = fields["attributes"]
+    if attributes and any(view.attributes.get(key, object()) != value for key, value in attributes.items()):
+        changed["attributes"] = {**view.attributes, **attributes}
+    if changed:
+        for field, value in changed.items():
+            setattr(view, field, value)
+        view.updated_at = timezone.now()
+        view.save(update_fields=[*changed, "updated_at"])
+    return view, False
 
 
-def _identities_add(contact: Contact, wanted: list[NormalisedIdentity]) -> None:
+# What a field not given starts as in a new view.
+_EMPTY = {"name": str, "locale": str, "time_zone": str, "attributes": dict, "notes": str}
+
+
+def _identities_supply(department: Department, contact: Contact, wanted: list[NormalisedIdentity]) -> None:
+    """Add the identities the person lacks, and record all of them as supplied by the department."""
     known = set(contact.identities.values_list("kind", "source", "normalised"))
     Identity.objects.bulk_create(
         Identity(contact=contact, kind=i.kind, source=i.source, value=i.value, normalised=i.normalised)
         for i in wanted
         if (i.kind, i.source, i.normalised) not in known
     )
+    stored = Identity.objects.filter(
+        reduce(or_, (Q(kind=i.kind, source=i.source, normalised=i.normalised) for i in wanted))
+    ).values_list("kind", "source", "normalised", "pk")
+    ids = {(kind, source, normalised): pk for kind, source, normalised, pk in stored}
+    DepartmentIdentity.objects.bulk_create(
+        [
+            DepartmentIdentity(
+                department=department, identity_id=ids[(i.kind, i.source, i.normalised)], value=i.value
+            )
+            for i in wanted
+        ],
+        ignore_conflicts=True,
+    )
 
 
 def _contact_fields_validate(
-    *, name: str | None, locale: str | None, time_zone: str | None, attributes: dict[str, Any] | None
+    *,
+    name: str | None,
+    locale: str | None,
+    time_zone: str | None,
+    attributes: dict[str, Any] | None,
+    notes: str | None = None,
 ) -> None:
     if name and len(name) > NAME_MAX_LENGTH:
         _invalid_contact("name", f"At most {NAME_MAX_LENGTH} characters fit.")
@@ -207,6 +238,8 @@ def _contact_fields_validate(
             _invalid_contact("time_zone", error.messages[0])
     if attributes is not None and not isinstance(attributes, dict):
         _invalid_contact("attributes", "Attributes must be a JSON object.")
+    if notes and len(notes) > NOTES_MAX_LENGTH:
+        _invalid_contact("notes", f"At most {NOTES_MAX_LENGTH} characters fit.")
 
 
 def _invalid_contact(field: str, message: str) -> None:

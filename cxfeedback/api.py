@@ -7,11 +7,13 @@ from rest_framework.serializers import Serializer
 from rest_framework.views import APIView
 
 
-def paginated(view: APIView, request: Request, rows, serializer_class: type[Serializer]) -> Response:
-    """One page of `rows`, serialized, with the view's paginator's links and count."""
+def paginated(
+    view: APIView, request: Request, rows, serializer_class: type[Serializer], context: dict | None = None
+) -> Response:
+    """One page of `rows`, serialized (with `context`), with the view's paginator's links and count."""
     paginator = view.pagination_class()
     page = paginator.paginate_queryset(rows, request, view=view)
-    return paginator.get_paginated_response(serializer_class(page, many=True).data)
+    return paginator.get_paginated_response(serializer_class(page, many=True, context=context or {}).data)
 
 
 class Pagination(LimitOffsetPagination):

@@ -6,7 +6,7 @@ import factory
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
-from contacts.models import Consent, Contact, DepartmentContact, Identity
+from contacts.models import Consent, Contact, DepartmentContact, DepartmentIdentity, Identity
 from departments.models import Department
 from departments.roles import CX_LEAD, DEPARTMENT_OWNER
 
@@ -73,6 +73,19 @@ class DepartmentContactFactory(factory.django.DjangoModelFactory):
     department = factory.SubFactory(DepartmentFactory)
     contact = factory.SubFactory(ContactFactory)
     source = DepartmentContact.Source.IMPORT
+    name = factory.Faker("name")
+    locale = "en"
+    time_zone = "Europe/Berlin"
+
+
+class DepartmentIdentityFactory(factory.django.DjangoModelFactory):
+    """The department supplied the identity: it is in the department's view, and may be sent to."""
+
+    class Meta:
+        model = DepartmentIdentity
+
+    department = factory.SubFactory(DepartmentFactory)
+    identity = factory.SubFactory(IdentityFactory)
 
 
 class ConsentFactory(factory.django.DjangoModelFactory):
@@ -84,11 +97,26 @@ class ConsentFactory(factory.django.DjangoModelFactory):
     source = Consent.Source.ADMIN
 
 
+# What a department writes down about a person: known_contact puts these in its view.
+VIEW_FIELDS = ("name", "locale", "time_zone", "attributes", "notes")
+
+
 def known_contact(department: Department, *, email: str | None = None, **kwargs) -> Contact:
-    """A contact that `department` knows, with one email identity."""
-    contact = ContactFactory(**kwargs)
-    IdentityFactory(contact=contact, **({"value": email, "normalised": email.lower()} if email else {}))
-    DepartmentContactFactory(department=department, contact=contact)
+    """A person `department` knows, with one email identity it supplied; name, locale, time zone,
+    attributes and notes go to the department's view (and, for name, locale and time zone, to the
+    person's own fields too, which a CX lead sees), anything else to the contact."""
+    view_fields = {field: kwargs[field] for field in VIEW_FIELDS if field in kwargs}
+    own = {field: value for field, value in kwargs.items() if field not in ("attributes", "notes")}
+    contact = ContactFactory(**own)
+    identity = IdentityFactory(
+        contact=contact, **({"value": email, "normalised": email.lower()} if email else {})
+    )
+    DepartmentContactFactory(
+        department=department,
+        contact=contact,
+        **{"name": contact.name, "locale": contact.locale, "time_zone": contact.time_zone, **view_fields},
+    )
+    DepartmentIdentityFactory(department=department, identity=identity)
     return contact
 
 

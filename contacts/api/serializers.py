@@ -2,7 +2,8 @@
 
 from rest_framework import serializers
 
-from contacts.models import Channel, Consent, Contact, Identity
+from contacts.models import Channel, Consent, Contact, DepartmentContact, Identity
+from contacts.selectors import contact_seen
 
 
 class IdentityInputSerializer(serializers.Serializer):
@@ -34,25 +35,72 @@ class ContactUpsertInputSerializer(serializers.Serializer):
         max_length=64, required=False, allow_blank=True, help_text="IANA name such as Europe/Berlin."
     )
     attributes = serializers.DictField(
-        required=False, help_text="Merged into the stored attributes: given keys overwrite, others stay."
+        required=False,
+        help_text="Merged into the department's attributes: given keys overwrite, others stay.",
+    )
+    notes = serializers.CharField(
+        required=False, allow_blank=True, max_length=5000, help_text="The department's own notes."
     )
 
 
 class IdentityOutputSerializer(serializers.ModelSerializer):
+    value = serializers.SerializerMethodField(help_text="As the caller's department wrote it.")
+
     class Meta:
         model = Identity
         fields = ["kind", "source", "value", "normalised"]
         read_only_fields = fields
 
+    def get_value(self, identity: Identity) -> str:
+        return getattr(identity, "given_as", None) or identity.value
 
-class ContactOutputSerializer(serializers.ModelSerializer):
-    identities = IdentityOutputSerializer(many=True, read_only=True)
+
+class ContactViewOutputSerializer(serializers.ModelSerializer):
+    department = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     attributes = serializers.DictField(read_only=True)
 
     class Meta:
-        model = Contact
-        fields = ["id", "name", "locale", "time_zone", "attributes", "identities", "created_at", "updated_at"]
+        model = DepartmentContact
+        fields = [
+            "department",
+            "name",
+            "locale",
+            "time_zone",
+            "attributes",
+            "notes",
+            "created_at",
+            "updated_at",
+        ]
         read_only_fields = fields
+
+
+class ContactOutputSerializer(serializers.Serializer):
+    """A contact as the caller sees it (contacts.selectors.contact_seen): a department its own view
+    and the identities it supplied; a CX lead the whole person."""
+
+    id = serializers.UUIDField(read_only=True)
+    name = serializers.CharField(read_only=True)
+    locale = serializers.CharField(read_only=True)
+    time_zone = serializers.CharField(read_only=True)
+    attributes = serializers.DictField(read_only=True)
+    notes = serializers.CharField(read_only=True, help_text="The department's notes; empty for a CX lead.")
+    identities = IdentityOutputSerializer(
+        many=True,
+        read_only=True,
+        help_text="The identities the caller's department supplied (a CX lead: all).",
+    )
+    views = ContactViewOutputSerializer(
+        many=True, read_only=True, help_text="The departments' views the caller may see (a CX lead: all)."
+    )
+    created_at = serializers.DateTimeField(
+        read_only=True, help_text="When the caller's department first knew the person."
+    )
+    updated_at = serializers.DateTimeField(read_only=True)
+
+    def to_representation(self, instance):
+        if isinstance(instance, Contact):
+            instance = contact_seen(instance, actor=self.context["actor"])
+        return super().to_representation(instance)
 
 
 class ConsentRecordInputSerializer(serializers.Serializer):

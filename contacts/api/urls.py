@@ -6,6 +6,6 @@ from contacts.api.views import ContactCollectionApi, ContactConsentsApi, Contact
 urlpatterns = [
     path("contacts", ContactCollectionApi.as_view(), name="contact-list"),
     path("contacts/import", ContactImportApi.as_view(), name="contact-import"),
-    path("contacts/<int:contact_id>", ContactDetailApi.as_view(), name="contact-detail"),
-    path("contacts/<int:contact_id>/consents", ContactConsentsApi.as_view(), name="contact-consents"),
+    path("contacts/<uuid:contact_id>", ContactDetailApi.as_view(), name="contact-detail"),
+    path("contacts/<uuid:contact_id>/consents", ContactConsentsApi.as_view(), name="contact-consents"),
 ]

@@ -4,6 +4,8 @@ Two routes serve two operations each (GET lists, POST creates); each operation i
 the route's class combines them, so a side-effecting operation stays one view.
 """
 
+import uuid
+
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
@@ -63,8 +65,9 @@ class ContactListApi(APIView):
         responses={200: ContactOutputSerializer(many=True), **error_responses(400, 401, 403)},
     )
     def get(self, request: Request) -> Response:
-        contacts = contact_list(actor=actor_for_request(request), filters=request.query_params)
-        return paginated(self, request, contacts, ContactOutputSerializer)
+        actor = actor_for_request(request)
+        contacts = contact_list(actor=actor, filters=request.query_params)
+        return paginated(self, request, contacts, ContactOutputSerializer, context={"actor": actor})
 
 
 class ContactUpsertApi(APIView):
@@ -73,9 +76,10 @@ class ContactUpsertApi(APIView):
     @extend_schema(
         operation_id="contact_upsert",
         summary="Create or update a contact by identity",
-        description="Matches an existing contact by any of the identities (normalised), adds the missing "
-        "ones, overwrites the fields given, merges attributes and links the department. "
-        "201 if the contact was created, 200 if it was matched.",
+        description="Writes the department's own view of the person the identities name (normalised): "
+        "records the identities as the department's, overwrites the fields given and merges attributes. "
+        "Nothing another department knows is read, changed or shown. 201 if the person is new to the "
+        "department (whether or not another department knows them), 200 if the department knew them.",
         request=ContactUpsertInputSerializer,
         parameters=[HEADER_PARAMETER],
         responses={
@@ -90,7 +94,7 @@ class ContactUpsertApi(APIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         actor = actor_for_request(request)
-        contact, created = contact_upsert(
+        view, created = contact_upsert(
             actor=actor,
             department=acting_department(request, actor, data.get("department")),
             identities=[(i["kind"], i["source"], i["value"]) for i in data["identities"]],
@@ -98,11 +102,12 @@ class ContactUpsertApi(APIView):
             locale=data.get("locale"),
             time_zone=data.get("time_zone"),
             attributes=data.get("attributes"),
+            notes=data.get("notes"),
             source=DepartmentContact.Source.API,
         )
-        contact = contact_get(actor=actor, contact_id=contact.pk)  # with its identities
+        contact = contact_get(actor=actor, contact_id=view.contact_id)  # with what the actor may see
         return Response(
-            ContactOutputSerializer(contact).data,
+            ContactOutputSerializer(contact, context={"actor": actor}).data,
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
 
@@ -117,9 +122,10 @@ class ContactDetailApi(APIView):
         summary="Read a contact",
         responses={200: ContactOutputSerializer, **error_responses(401, 403, 404)},
     )
-    def get(self, request: Request, contact_id: int) -> Response:
-        contact = contact_get(actor=actor_for_request(request), contact_id=contact_id)
-        return Response(ContactOutputSerializer(contact).data)
+    def get(self, request: Request, contact_id: uuid.UUID) -> Response:
+        actor = actor_for_request(request)
+        contact = contact_get(actor=actor, public_id=contact_id)
+        return Response(ContactOutputSerializer(contact, context={"actor": actor}).data)
 
 
 class ConsentListApi(APIView):
@@ -131,9 +137,9 @@ class ConsentListApi(APIView):
         description="Records for every department and for the caller's departments, oldest first.",
         responses={200: ConsentOutputSerializer(many=True), **error_responses(401, 403, 404)},
     )
-    def get(self, request: Request, contact_id: int) -> Response:
+    def get(self, request: Request, contact_id: uuid.UUID) -> Response:
         actor = actor_for_request(request)
-        contact = contact_get(actor=actor, contact_id=contact_id)
+        contact = contact_get(actor=actor, public_id=contact_id)
         return paginated(self, request, consent_list(actor=actor, contact=contact), ConsentOutputSerializer)
 
 
@@ -150,10 +156,10 @@ class ConsentRecordApi(APIView):
         responses={201: ConsentOutputSerializer, **error_responses(400, 401, 403, 404, 422)},
     )
     @idempotent
-    def post(self, request: Request, contact_id: int) -> Response:
+    def post(self, request: Request, contact_id: uuid.UUID) -> Response:
         actor = actor_for_request(request)
         # Found first: another department's contact is a 404 whatever the body, never a 400.
-        contact = contact_get(actor=actor, contact_id=contact_id)
+        contact = contact_get(actor=actor, public_id=contact_id)
         serializer = ConsentRecordInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data

@@ -18,8 +18,8 @@ SET name = c.name, locale = c.locale, time_zone = c.time_zone, attributes = c.at
     updated_at = c.updated_at
 FROM contacts_contact c WHERE c.id = v.contact_id;
 
-INSERT INTO contacts_departmentidentity (department_id, identity_id, created_at)
-SELECT v.department_id, i.id, greatest(v.created_at, i.created_at)
+INSERT INTO contacts_departmentidentity (department_id, identity_id, value, created_at)
+SELECT v.department_id, i.id, i.value, greatest(v.created_at, i.created_at)
 FROM contacts_departmentcontact v JOIN contacts_identity i ON i.contact_id = v.contact_id
 ON CONFLICT DO NOTHING;
 """
@@ -41,6 +41,7 @@ class Migration(migrations.Migration):
                         auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
                     ),
                 ),
+                ("value", models.CharField(blank=True, db_default="", max_length=320)),
                 ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
             ],
             options={

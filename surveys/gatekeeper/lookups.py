@@ -6,6 +6,7 @@ so neither a survey nor a contact id leaks from one department to another.
 
 from __future__ import annotations
 
+import uuid
 from functools import reduce
 from operator import or_
 
@@ -13,7 +14,7 @@ from django.db import connection
 from django.db.models import Exists, OuterRef, Q
 
 from contacts.errors import IdentityConflict
-from contacts.models import Channel, DepartmentContact, Identity
+from contacts.models import Channel, DepartmentContact, DepartmentIdentity, Identity
 from contacts.services import IdentityInput, identities_normalise
 from cxfeedback.exceptions import NotFound
 from departments.actors import Actor
@@ -70,22 +71,32 @@ def channel_check(channel: str) -> None:
 
 
 def contact_known_id(
-    *, department: Department, contact_id: int | None = None, identities: list[IdentityInput] | None = None
+    *,
+    department: Department,
+    public_id: uuid.UUID | None = None,
+    identities: list[IdentityInput] | None = None,
 ) -> int:
-    """The id of the department's contact named by `contact_id` or by any of `identities` (normalised).
+    """The id of the department's contact named by `public_id` (the API's id) or by any of
+    `identities` (normalised) the department supplied itself.
 
-    Only contacts the department knows count. Raises NotFound, InvalidIdentity (400) and
-    IdentityConflict (409) when the identities name two of the department's contacts.
+    Only the department's own book counts: a person another department knows, or an identity only
+    another department gave, is "not found" exactly as a person nobody knows. Raises NotFound,
+    InvalidIdentity (400) and IdentityConflict (409) when the identities name two of the
+    department's contacts.
     """
-    known = DepartmentContact.objects.filter(department=department)
-    if contact_id is not None:
-        if not known.filter(contact_id=contact_id).exists():
-            raise NotFound(f"Contact {contact_id} not found.", extra={"contact": contact_id})
+    if public_id is not None:
+        contact_id = (
+            DepartmentContact.objects.filter(department=department, contact__public_id=public_id)
+            .values_list("contact_id", flat=True)
+            .first()
+        )
+        if contact_id is None:
+            raise NotFound(f"Contact {public_id} not found.", extra={"contact": str(public_id)})
         return contact_id
     wanted = identities_normalise(identities or [])
     matches = Identity.objects.filter(
         reduce(or_, (Q(kind=i.kind, source=i.source, normalised=i.normalised) for i in wanted)),
-        Exists(known.filter(contact_id=OuterRef("contact_id"))),
+        Exists(DepartmentIdentity.objects.filter(identity=OuterRef("pk"), department=department)),
     )
     contact_ids = sorted(set(matches.values_list("contact_id", flat=True)))
     if not contact_ids:
@@ -99,8 +110,9 @@ def contact_known_id(
 
 
 def contact_with_every_identity(*, department: Department, identities: list[IdentityInput]) -> int | None:
-    """The id of the department's contact that already has every one of `identities` (normalised),
-    or None. Upserting it by those identities alone would change nothing. Raises InvalidIdentity (400).
+    """The id of the department's contact for which the department already supplied every one of
+    `identities` (normalised), or None. Upserting it by those identities alone would change nothing.
+    Raises InvalidIdentity (400).
     """
     wanted = identities_normalise(identities)
     # SQL rather than the ORM: this runs on every trigger, and building the ORM's query cost more
@@ -111,8 +123,8 @@ def contact_with_every_identity(*, department: Department, identities: list[Iden
                FROM unnest(%s::text[], %s::text[], %s::text[]) AS w(kind, source, normalised)
                JOIN contacts_identity i
                  ON i.kind = w.kind AND i.source = w.source AND i.normalised = w.normalised
-               WHERE EXISTS (SELECT 1 FROM contacts_departmentcontact dc
-                             WHERE dc.department_id = %s AND dc.contact_id = i.contact_id)
+               WHERE EXISTS (SELECT 1 FROM contacts_departmentidentity d
+                             WHERE d.identity_id = i.id AND d.department_id = %s)
                GROUP BY i.contact_id HAVING count(*) = %s""",
             [
                 [i.kind for i in wanted],

@@ -166,12 +166,13 @@ def _known_contact_id(
 def _trigger_contact_upsert(
     actor: Actor, department: Department, identities: list[IdentityInput], fields: dict[str, Any]
 ) -> tuple[int, bool]:
-    """The trigger's contact, upserted through the API's source: (its id, whether it is new)."""
-    contact, created = contact_upsert(
+    """The trigger's contact, upserted through the API's source: (its id, whether it is new to the
+    department)."""
+    view, created = contact_upsert(
         actor=actor,
         department=department,
         identities=identities,
         source=DepartmentContact.Source.API,
         **fields,
     )
-    return contact.pk, created
+    return view.contact_id, created

@@ -17,11 +17,22 @@ CONTACTS = "/api/v1/contacts"
 
 
 def detail(contact) -> str:
-    return f"{CONTACTS}/{contact.pk}"
+    return f"{CONTACTS}/{contact.public_id}"
 
 
 def consents(contact) -> str:
-    return f"{CONTACTS}/{contact.pk}/consents"
+    return f"{CONTACTS}/{contact.public_id}/consents"
+
+
+def supply(department, contact, **identity):
+    """Give `contact` another identity, supplied by `department`."""
+    factories.DepartmentIdentityFactory(
+        department=department, identity=factories.IdentityFactory(contact=contact, **identity)
+    )
+
+
+def shown(*contacts) -> list[str]:
+    return [str(contact.public_id) for contact in contacts]
 
 
 # POST /contacts: upsert by identity
@@ -58,7 +69,47 @@ def test_upsert_creates_then_matches_by_normalised_identity(support_api, support
         ("email", "ann.lee@example.com"),
         ("phone", "+49301234567"),
     ]
-    assert DepartmentContact.objects.get(contact_id=body["id"]).department == support
+    assert DepartmentContact.objects.get(contact__public_id=body["id"]).department == support
+
+
+def test_upsert_of_a_person_another_department_knows_answers_as_for_a_stranger(marketing_api, support):
+    """Marketing upserts an email only support knows: the answer is the one a person nobody knows
+    gets — 201, and only what marketing sent — and support's view is untouched."""
+    ann = factories.known_contact(
+        support, email="ann@example.com", name="Ann Secret", attributes={"tier": "gold"}, notes="VIP"
+    )
+    supply(support, ann, kind="phone", value="+49301234567", normalised="+49301234567")
+
+    known = marketing_api.post(
+        CONTACTS, {"identities": [{"kind": "email", "value": "Ann@Example.com"}], "name": "A."}, format="json"
+    )
+    stranger = marketing_api.post(
+        CONTACTS, {"identities": [{"kind": "email", "value": "zoe@example.com"}], "name": "Z."}, format="json"
+    )
+
+    assert (known.status_code, stranger.status_code) == (201, 201)
+    body = known.json()
+    assert body.keys() == stranger.json().keys()
+    assert (body["name"], body["attributes"], body["notes"]) == ("A.", {}, "")
+    assert [i["value"] for i in body["identities"]] == ["Ann@Example.com"]
+    assert [v["department"] for v in body["views"]] == ["marketing"]
+    assert "Secret" not in known.content.decode() and "+4930" not in known.content.decode()
+    theirs = DepartmentContact.objects.get(department=support, contact=ann)
+    assert (theirs.name, theirs.attributes, theirs.notes) == ("Ann Secret", {"tier": "gold"}, "VIP")
+
+
+def test_a_cx_lead_sees_the_whole_person(lead_api, support, marketing):
+    ann = factories.known_contact(support, email="ann@example.com", name="Ann (support)")
+    factories.DepartmentContactFactory(department=marketing, contact=ann, name="Ann (marketing)")
+    supply(marketing, ann, kind="phone", value="+49301234567", normalised="+49301234567")
+
+    body = lead_api.get(detail(ann)).json()
+
+    assert {(v["department"], v["name"]) for v in body["views"]} == {
+        ("support", "Ann (support)"),
+        ("marketing", "Ann (marketing)"),
+    }
+    assert {i["kind"] for i in body["identities"]} == {"email", "phone"}
 
 
 def test_upsert_with_a_conflict_between_two_contacts_is_409(support_api, support):
@@ -170,7 +221,7 @@ def test_list_shows_only_contacts_the_department_knows(support_api, support, mar
 
     assert response.status_code == 200
     assert response.json()["count"] == 2
-    assert [c["id"] for c in response.json()["results"]] == [own.pk, shared.pk]
+    assert [c["id"] for c in response.json()["results"]] == shown(own, shared)
 
 
 def test_a_contact_known_by_two_of_my_departments_is_listed_once(support, marketing):
@@ -183,7 +234,7 @@ def test_a_contact_known_by_two_of_my_departments_is_listed_once(support, market
 
     response = client.get(CONTACTS)
 
-    assert [c["id"] for c in response.json()["results"]] == [contact.pk]
+    assert [c["id"] for c in response.json()["results"]] == shown(contact)
 
 
 def test_a_cx_lead_lists_every_contact(lead_api, support, marketing):
@@ -210,33 +261,40 @@ def test_list_filters_by_identity_and_attribute(support_api, support, query):
     ann = factories.known_contact(
         support, email="ann.lee@example.com", attributes={"tier": "gold", "seats": 12}
     )
-    factories.IdentityFactory(contact=ann, kind="phone", value="+49301234567", normalised="+49301234567")
-    factories.IdentityFactory(contact=ann, kind="external", source="crm", value="42", normalised="42")
+    supply(support, ann, kind="phone", value="+49301234567", normalised="+49301234567")
+    supply(support, ann, kind="external", source="crm", value="42", normalised="42")
     other = factories.known_contact(
         support, email="bob@example.com", attributes={"tier": "silver", "seats": 3}
     )
-    factories.IdentityFactory(contact=other, kind="external", source="shop", value="43", normalised="43")
+    supply(support, other, kind="external", source="shop", value="43", normalised="43")
 
     response = support_api.get(f"{CONTACTS}?{query}")
 
     assert response.status_code == 200
-    assert [c["id"] for c in response.json()["results"]] == [ann.pk]
+    assert [c["id"] for c in response.json()["results"]] == shown(ann)
 
 
 def test_list_filter_on_an_external_id_of_another_source_finds_nothing(support_api, support):
     ann = factories.known_contact(support)
-    factories.IdentityFactory(contact=ann, kind="external", source="crm", value="42", normalised="42")
+    supply(support, ann, kind="external", source="crm", value="42", normalised="42")
 
     assert support_api.get(f"{CONTACTS}?external_id=42&external_source=shop").json()["count"] == 0
 
 
-def test_list_filters_by_creation_time(support_api, support):
-    factories.known_contact(support, created_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
-    recent = factories.known_contact(support, created_at=dt.datetime(2026, 3, 1, tzinfo=dt.UTC))
+def test_list_filters_by_the_time_the_department_came_to_know_them(support_api, support, marketing):
+    """`created_after` is about the department's own book: a person another department has known
+    for years counts from when this department met them."""
+    older = factories.known_contact(marketing, created_at=dt.datetime(2020, 1, 1, tzinfo=dt.UTC))
+    factories.DepartmentContactFactory(
+        department=support, contact=older, created_at=dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
+    )
+    early = factories.known_contact(support)
+    DepartmentContact.objects.filter(contact=early).update(created_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
 
     response = support_api.get(f"{CONTACTS}?created_after=2026-02-01T00:00:00Z")
 
-    assert [c["id"] for c in response.json()["results"]] == [recent.pk]
+    assert [c["id"] for c in response.json()["results"]] == shown(older)
+    assert response.json()["results"][0]["created_at"] == "2026-03-01T00:00:00Z"
 
 
 @pytest.mark.parametrize(
@@ -259,7 +317,7 @@ def test_list_is_paginated_by_limit_and_offset(support_api, support):
     body = support_api.get(f"{CONTACTS}?limit=2&offset=1").json()
 
     assert body["count"] == 3
-    assert [c["id"] for c in body["results"]] == [contacts[1].pk, contacts[2].pk]
+    assert [c["id"] for c in body["results"]] == shown(contacts[1], contacts[2])
     assert body["previous"] is not None and body["next"] is None
 
 
@@ -274,7 +332,7 @@ def test_list_takes_the_same_number_of_queries_for_any_number_of_contacts(suppor
     few = queries_for_listing()
     for _ in range(10):
         contact = factories.known_contact(support)
-        factories.IdentityFactory(contact=contact, kind="phone", value=f"+4930{contact.pk:07d}")
+        supply(support, contact, kind="phone", value=f"+4930{contact.pk:07d}")
 
     assert queries_for_listing() == few
 
@@ -284,8 +342,8 @@ def test_list_query_count(support_api, support, django_assert_num_queries):
         factories.known_contact(support)
     support_api.get(CONTACTS)  # writes the key's last_used_at; the key is trusted for a few seconds
 
-    # the count, the page, the page's identities
-    with django_assert_num_queries(3):
+    # the count, the page, the page's views, the page's identities
+    with django_assert_num_queries(4):
         support_api.get(CONTACTS)
 
 
@@ -303,7 +361,7 @@ def test_read_a_contact(support_api, support):
 
     assert response.status_code == 200
     body = response.json()
-    assert (body["id"], body["name"]) == (contact.pk, "Ann Lee")
+    assert (body["id"], body["name"]) == (str(contact.public_id), "Ann Lee")
     assert [i["value"] for i in body["identities"]] == ["ann@example.com"]
 
 
@@ -320,9 +378,11 @@ def test_another_departments_contact_is_404(marketing_api, support):
 
 
 def test_a_missing_contact_is_404(support_api):
-    body = assert_error(support_api.get(f"{CONTACTS}/999999"), 404, "not_found")
+    missing = "7f0c1a9e-5b7e-4c39-9a55-0d2a4b1c3e8f"
 
-    assert body["message"] == "Contact 999999 not found."
+    body = assert_error(support_api.get(f"{CONTACTS}/{missing}"), 404, "not_found")
+
+    assert body["message"] == f"Contact {missing} not found."
 
 
 def test_contact_detail_wrong_method_is_405(support_api, support):
@@ -401,8 +461,9 @@ def test_consent_bad_input(support_api, support, marketing, payload, status, cod
 
 
 def test_consent_for_a_missing_contact_is_404(support_api):
-    assert_error(support_api.post(f"{CONTACTS}/999999/consents", {"kind": "opt_out"}, format="json"), 404)
-    assert_error(support_api.get(f"{CONTACTS}/999999/consents"), 404)
+    missing = f"{CONTACTS}/7f0c1a9e-5b7e-4c39-9a55-0d2a4b1c3e8f/consents"
+    assert_error(support_api.post(missing, {"kind": "opt_out"}, format="json"), 404)
+    assert_error(support_api.get(missing), 404)
 
 
 def test_consents_wrong_method_is_405(support_api, support):

@@ -29,8 +29,17 @@ def api_actor(department) -> Actor:
 # contact_upsert
 
 
-def test_upsert_creates_a_contact_with_normalised_identities_known_by_the_department(support):
-    contact, created = contact_upsert(
+def supplied(view: DepartmentContact) -> set[tuple[str, str]]:
+    """The identities the view's department supplied for its person, as (kind, normalised)."""
+    return set(
+        Identity.objects.filter(
+            contact=view.contact_id, suppliers__department=view.department_id
+        ).values_list("kind", "normalised")
+    )
+
+
+def test_upsert_creates_a_person_and_the_departments_view_with_its_identities(support):
+    view, created = contact_upsert(
         actor=api_actor(support),
         department=support,
         identities=[("email", "", " Ann.Lee@Example.COM "), ("phone", "", "030 1234567")],
@@ -38,18 +47,18 @@ def test_upsert_creates_a_contact_with_normalised_identities_known_by_the_depart
         locale="de-AT",
         time_zone="Europe/Vienna",
         attributes={"tier": "gold"},
+        notes="Prefers calls after 5.",
     )
 
     assert created
-    contact.refresh_from_db()
-    assert (contact.name, contact.locale, contact.time_zone) == ("Ann Lee", "de-AT", "Europe/Vienna")
-    assert contact.attributes == {"tier": "gold"}
-    assert set(contact.identities.values_list("kind", "normalised")) == {
-        ("email", "ann.lee@example.com"),
-        ("phone", "+49301234567"),
-    }
-    link = DepartmentContact.objects.get(contact=contact)
-    assert (link.department, link.source) == (support, DepartmentContact.Source.API)
+    view.refresh_from_db()
+    assert (view.name, view.locale, view.time_zone) == ("Ann Lee", "de-AT", "Europe/Vienna")
+    assert (view.attributes, view.notes) == ({"tier": "gold"}, "Prefers calls after 5.")
+    assert (view.department, view.source) == (support, DepartmentContact.Source.API)
+    assert supplied(view) == {("email", "ann.lee@example.com"), ("phone", "+49301234567")}
+    # The person's own fields are the customer's and the CX lead's, not a department's.
+    person = Contact.objects.get()
+    assert (person.name, person.attributes) == ("", {})
 
 
 def test_upsert_matches_by_any_normalised_identity_and_adds_the_missing_ones(support):
@@ -65,11 +74,8 @@ def test_upsert_matches_by_any_normalised_identity_and_adds_the_missing_ones(sup
     assert not created
     assert again.pk == first.pk
     assert Contact.objects.count() == 1
-    assert set(again.identities.values_list("kind", "source", "normalised")) == {
-        ("email", "", "ann@example.com"),
-        ("external", "crm", "42"),
-    }
-    assert DepartmentContact.objects.filter(contact=again).count() == 1
+    assert supplied(again) == {("email", "ann@example.com"), ("external", "42")}
+    assert DepartmentContact.objects.filter(contact=again.contact).count() == 1
 
 
 def test_upsert_overwrites_given_fields_and_merges_attributes(support):
@@ -83,7 +89,7 @@ def test_upsert_overwrites_given_fields_and_merges_attributes(support):
         attributes={"tier": "silver", "plan": "basic"},
     )
 
-    contact, _ = contact_upsert(
+    view, _ = contact_upsert(
         actor=actor,
         department=support,
         identities=[("email", "", "ann@example.com")],
@@ -91,27 +97,32 @@ def test_upsert_overwrites_given_fields_and_merges_attributes(support):
         attributes={"tier": "gold", "city": "Graz"},
     )
 
-    contact.refresh_from_db()
-    assert contact.name == "Ann Lee"
-    assert contact.locale == "en"  # not given: kept
-    assert contact.attributes == {"tier": "gold", "plan": "basic", "city": "Graz"}
+    view.refresh_from_db()
+    assert view.name == "Ann Lee"
+    assert view.locale == "en"  # not given: kept
+    assert view.attributes == {"tier": "gold", "plan": "basic", "city": "Graz"}
 
 
-def test_a_second_department_upserting_a_known_person_links_it_without_a_new_contact(support, marketing):
-    known = factories.known_contact(support, email="ann@example.com")
+def test_a_second_department_gets_its_own_view_of_a_known_person_and_learns_nothing(support, marketing):
+    known = factories.known_contact(
+        support, email="ann@example.com", name="Ann Secret", attributes={"tier": "gold"}
+    )
+    factories.IdentityFactory(contact=known, kind="phone", value="+49301234567", normalised="+49301234567")
 
-    contact, created = contact_upsert(
-        actor=api_actor(marketing), department=marketing, identities=[("email", "", "Ann@Example.com")]
+    view, created = contact_upsert(
+        actor=api_actor(marketing),
+        department=marketing,
+        identities=[("email", "", "Ann@Example.com")],
+        name="A. Lee",
     )
 
-    assert not created
-    assert contact.pk == known.pk
-    assert set(
-        DepartmentContact.objects.filter(contact=known).values_list("department__slug", flat=True)
-    ) == {
-        "support",
-        "marketing",
-    }
+    # New to marketing, as for a person nobody knows; one person for the gatekeeper.
+    assert created
+    assert view.contact_id == known.pk
+    assert (view.name, view.attributes) == ("A. Lee", {})
+    assert supplied(view) == {("email", "ann@example.com")}  # not support's phone
+    theirs = DepartmentContact.objects.get(department=support, contact=known)
+    assert (theirs.name, theirs.attributes) == ("Ann Secret", {"tier": "gold"})
 
 
 def test_identities_of_two_contacts_are_a_conflict_that_reveals_nothing_about_them(support, marketing):
@@ -217,10 +228,8 @@ def test_concurrent_upserts_of_the_same_new_email_make_one_contact_and_all_succe
         def upsert(email=email, barrier=barrier, results=results):
             try:
                 barrier.wait()
-                contact, _ = contact_upsert(
-                    actor=actor, department=support, identities=[("email", "", email)]
-                )
-                results.append(contact.pk)
+                view, _ = contact_upsert(actor=actor, department=support, identities=[("email", "", email)])
+                results.append(view.contact_id)
             except Exception as error:  # collected and asserted on below
                 results.append(error)
             finally:

@@ -6,8 +6,8 @@ Running it again changes nothing: departments and users are found by name, conta
 normalised identities (contacts/demo.py), rules and surveys by name (surveys/demo.py).
 
 Each part is one function called from `Command.load`: the departments and logins here, the contacts
-and their consent in contacts/demo.py, the frequency rules, surveys and their history in
-surveys/demo.py. Passwords are set when a user is created; one changed later is not reset or known.
+(each department's own view of the people on its list) in contacts/demo.py, their consent in
+contacts/demo_consents.py, the frequency rules, surveys and their history in surveys/demo.py. Passwords are set when a user is created; one changed later is not reset or known.
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from contacts.demo import demo_consents, demo_contacts
+from contacts.demo import demo_contacts
+from contacts.demo_consents import demo_consents
 from departments.models import Department
 from departments.roles import CX_LEAD, DEPARTMENT_OWNER
 from surveys.demo import load_demo_history, load_demo_surveys
@@ -101,7 +102,7 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Demo data: {len(departments)} departments; {loaded.new_contacts} new contacts "
             f"({loaded.shared} of them known to several departments), {loaded.new_identities} new "
-            f"identities, {loaded.new_links} new department links, {consent_count} new consent records, "
+            f"identities, {loaded.new_links} new department views, {consent_count} new consent records, "
             f"{response_count} past responses."
         )
 
