@@ -42,19 +42,28 @@ def audience(department, count: int, *, prefix: str) -> None:
     """`count` contacts with one email each, known to `department`."""
     from django.db import connection
 
-    from contacts.models import Contact, DepartmentContact, Identity
+    from contacts.models import Contact, DepartmentContact, DepartmentIdentity, Identity
 
-    contacts = Contact.objects.bulk_create(
-        Contact(name=f"Person {n}", locale="en", time_zone="UTC") for n in range(count)
-    )
-    Identity.objects.bulk_create(
+    contacts = Contact.objects.bulk_create(Contact() for _ in range(count))
+    identities = Identity.objects.bulk_create(
         Identity(
             contact=c, kind="email", value=f"{prefix}{n}@example.com", normalised=f"{prefix}{n}@example.com"
         )
         for n, c in enumerate(contacts)
     )
     DepartmentContact.objects.bulk_create(
-        DepartmentContact(department=department, contact=c, source="import") for c in contacts
+        DepartmentContact(
+            department=department,
+            contact=c,
+            source="import",
+            name=f"Person {n}",
+            locale="en",
+            time_zone="UTC",
+        )
+        for n, c in enumerate(contacts)
+    )
+    DepartmentIdentity.objects.bulk_create(
+        DepartmentIdentity(department=department, identity=identity) for identity in identities
     )
     # Statistics for the planner, as autovacuum would have them by the time anyone screens: just
     # after a bulk load the screening statement can pick a plan that runs for many minutes.

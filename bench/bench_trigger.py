@@ -105,8 +105,16 @@ def build(contacts: int) -> Target:
             {"now": now},
         )
         cursor.execute(
-            """INSERT INTO contacts_departmentcontact (department_id, contact_id, source, created_at)
-               SELECT d, c.id, 'import', %(now)s FROM contacts_contact c, unnest(%(d)s::bigint[]) d""",
+            """INSERT INTO contacts_departmentcontact
+                   (department_id, contact_id, source, name, locale, time_zone, created_at, updated_at)
+               SELECT d, c.id, 'import', 'Contact ' || c.id, 'en', 'Europe/Berlin', %(now)s, %(now)s
+               FROM contacts_contact c, unnest(%(d)s::bigint[]) d""",
+            {"now": now, "d": [d.pk for d in departments]},
+        )
+        # Every department supplied the email, so a trigger naming it needs no upsert.
+        cursor.execute(
+            """INSERT INTO contacts_departmentidentity (department_id, identity_id, created_at)
+               SELECT d, i.id, %(now)s FROM contacts_identity i, unnest(%(d)s::bigint[]) d""",
             {"now": now, "d": [d.pk for d in departments]},
         )
         # Half the contacts heard from marketing 10 to 25 days ago: one touch, inside every rule.

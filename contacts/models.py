@@ -3,6 +3,8 @@ what they said about being contacted. Knows nothing about surveys."""
 
 import zoneinfo
 
+import uuid
+
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.functions import RandomUUID
@@ -41,7 +43,7 @@ class Contact(models.Model):
     are the person's own (what they told the company, or a CX lead wrote), seen only by CX leads."""
 
     # The id the API shows: random, so it counts nothing and names nothing.
-    public_id = models.UUIDField(db_default=RandomUUID(), unique=True, editable=False)
+    public_id = models.UUIDField(default=uuid.uuid4, db_default=RandomUUID(), unique=True, editable=False)
     name = models.CharField(max_length=200, blank=True)
     locale = models.CharField(max_length=16, blank=True, help_text="A language tag such as en or de-AT.")
     time_zone = models.CharField(max_length=64, blank=True, validators=[validate_time_zone])
@@ -120,13 +122,15 @@ class DepartmentContact(models.Model):
     department = models.ForeignKey(Department, on_delete=models.CASCADE, related_name="contact_links")
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="department_links")
     source = models.CharField(max_length=10, choices=Source.choices)
-    name = models.CharField(max_length=200, blank=True, db_default="")
+    name = models.CharField(max_length=200, blank=True, db_default="", default="")
     locale = models.CharField(
-        max_length=16, blank=True, db_default="", help_text="A language tag such as en or de-AT."
+        max_length=16, blank=True, db_default="", default="", help_text="A language tag such as en or de-AT."
     )
-    time_zone = models.CharField(max_length=64, blank=True, db_default="", validators=[validate_time_zone])
+    time_zone = models.CharField(
+        max_length=64, blank=True, db_default="", default="", validators=[validate_time_zone]
+    )
     attributes = models.JSONField(default=dict, blank=True, db_default=models.Value({}, models.JSONField()))
-    notes = models.TextField(blank=True, db_default="")
+    notes = models.TextField(blank=True, db_default="", default="")
     # When the department first knew the person: what the department is shown as "created".
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
@@ -154,7 +158,7 @@ class DepartmentIdentity(models.Model):
     # As this department wrote it ("Ann@Example.com"), which the department is shown and sent to;
     # empty: as the identity holds it. Identity.value is the first writer's spelling, which would
     # tell a second department that someone else had it first.
-    value = models.CharField(max_length=320, blank=True, db_default="")
+    value = models.CharField(max_length=320, blank=True, db_default="", default="")
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -269,9 +269,18 @@ class Stack:
                 {"ids": ids, "now": now, "label": label},
             )
             cursor.execute(
-                """INSERT INTO contacts_departmentcontact (department_id, contact_id, source, created_at)
-                   SELECT d, c, 'import', %(now)s
-                   FROM unnest(%(ids)s::bigint[]) c, unnest(%(d)s::bigint[]) d""",
+                """INSERT INTO contacts_departmentcontact
+                       (department_id, contact_id, source, name, locale, time_zone, attributes,
+                        created_at, updated_at)
+                   SELECT d, c.id, 'import', c.name, c.locale, c.time_zone, c.attributes, %(now)s, %(now)s
+                   FROM contacts_contact c, unnest(%(d)s::bigint[]) d WHERE c.id = ANY(%(ids)s)""",
+                {"now": now, "ids": ids, "d": [d.pk for d in departments]},
+            )
+            # Every department supplied the email: each may send to it.
+            cursor.execute(
+                """INSERT INTO contacts_departmentidentity (department_id, identity_id, created_at)
+                   SELECT d, i.id, %(now)s
+                   FROM contacts_identity i, unnest(%(d)s::bigint[]) d WHERE i.contact_id = ANY(%(ids)s)""",
                 {"now": now, "ids": ids, "d": [d.pk for d in departments]},
             )
             cursor.execute("ANALYZE")

@@ -3,8 +3,10 @@ response, consent change and follow-up, across departments.
 
 A CX lead sees all of it. A department owner sees their own departments' part, consent records
 that concern them (every-department ones and their own, as the contact book shows), and — for each
-counted touch by another department — only "Contacted by another department" and when: no survey,
-no department, no channel, no answer (PRODUCT.md §4.4, the wording of surveys/gatekeeper/decisions.py).
+counted touch by another department — only "Contacted by another department" and the hour: no
+survey, no department, no channel, no answer, no minute (PRODUCT.md §4.4, the wording of
+surveys/gatekeeper/decisions.py). The person is shown through the department's own view: the
+identities it supplied, never another department's.
 Other departments' decisions, responses and follow-ups are left out: a decision reached nobody, and a
 response is already implied by the touch it answers.
 """
@@ -15,7 +17,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from django.db.models import Prefetch
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Trunc
 from django.utils import timezone
 
 from contacts.models import Consent, Contact
@@ -96,7 +98,8 @@ def _touches_elsewhere(actor: Actor, contact: Contact, *, now: dt.datetime) -> l
         Invitation.objects.filter(contact=contact)
         .exclude(department_id__in=actor.department_ids)
         .exclude(status__in=Invitation.NOT_COUNTED)
-        .annotate(at=Coalesce("sent_at", "touched_at"))
+        # To the hour: minutes would tie a department's contacts to one of another's send requests.
+        .annotate(at=Trunc(Coalesce("sent_at", "touched_at"), "hour", tzinfo=dt.UTC))
         .values_list("at", flat=True)
     )
     return [

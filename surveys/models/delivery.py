@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.contrib.postgres.functions import RandomUUID
 from django.contrib.postgres.indexes import BTreeIndex
 from django.db import models
@@ -59,7 +61,7 @@ class Invitation(models.Model):
     }
 
     # The id the API shows: random, so it does not count other departments' invitations.
-    public_id = models.UUIDField(db_default=RandomUUID(), unique=True, editable=False)
+    public_id = models.UUIDField(default=uuid.uuid4, db_default=RandomUUID(), unique=True, editable=False)
     send_request = models.ForeignKey(
         SendRequest, on_delete=models.CASCADE, related_name="invitations", **HOT_FOREIGN_KEY
     )

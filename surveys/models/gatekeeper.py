@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.contrib.postgres.functions import RandomUUID
 from django.contrib.postgres.indexes import BrinIndex
@@ -107,7 +109,7 @@ class SendRequest(models.Model):
         TRIGGER = "trigger", "One contact, triggered by an event"
 
     # The id the API shows: random, so it does not count other departments' requests.
-    public_id = models.UUIDField(db_default=RandomUUID(), unique=True, editable=False)
+    public_id = models.UUIDField(default=uuid.uuid4, db_default=RandomUUID(), unique=True, editable=False)
     department = models.ForeignKey(Department, on_delete=models.PROTECT, related_name="send_requests")
     survey = models.ForeignKey(Survey, on_delete=models.PROTECT, related_name="send_requests")
     channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.EMAIL)

@@ -228,6 +228,19 @@ def test_the_owner_sees_their_part_and_only_that_another_department_was_in_touch
         "consent",  # the snooze of everything; marketing's own opt-out is not shown
     ]
     assert entries[0].department == "" and entries[0].detail == ""
+    # Marketing's touch is shown to the hour only: minutes would tie it to one of marketing's sends.
+    assert entries[0].at == (NOW - 20 * DAY).replace(minute=0, second=0, microsecond=0)
+
+
+def test_the_owner_sees_only_the_identities_their_department_gave(alice_client, ann, marketing):
+    factories.DepartmentIdentityFactory(
+        department=marketing,
+        identity=factories.IdentityFactory(contact=ann, kind="phone", value="+4915112345678"),
+    )
+
+    content = alice_client.get(timeline_url(ann)).content.decode()
+
+    assert "+4915112345678" not in content
 
 
 def test_a_contact_the_department_does_not_know_is_a_404(
