@@ -77,9 +77,16 @@ def build(contacts: int, touches: int) -> int:
                FROM contacts_contact WHERE id %% 50 <> 0""",
             {"now": now},
         )
+        # Support supplied every address, so each is checked against what it supplied (none is shared).
         cursor.execute(
-            """INSERT INTO contacts_departmentcontact (department_id, contact_id, source, created_at)
-               SELECT %(d)s, id, 'import', %(now)s FROM contacts_contact""",
+            """INSERT INTO contacts_departmentidentity (department_id, identity_id, created_at)
+               SELECT %(d)s, id, %(now)s FROM contacts_identity""",
+            {"d": support.pk, "now": now},
+        )
+        cursor.execute(
+            """INSERT INTO contacts_departmentcontact (department_id, contact_id, source, created_at,
+                                                       updated_at)
+               SELECT %(d)s, id, 'import', %(now)s, %(now)s FROM contacts_contact""",
             {"d": support.pk, "now": now},
         )
         cursor.execute(

@@ -158,6 +158,7 @@ def gunicorn_start(port: int, workers: int, threads: int, log: Path) -> subproce
         "DB_SERVER_SIDE_BINDING": os.environ.get("DB_SERVER_SIDE_BINDING", "true"),
         "DEBUG": "false",
         "SECRET_KEY": "benchmarks-only-not-a-secret",
+        "PROVIDER_WEBHOOKS": "",  # none in a benchmark, so no webhook secrets are needed
         "STATIC_MANIFEST": "false",
         "LOG_LEVEL": "WARNING",
     }

@@ -22,6 +22,8 @@ def setup_django(database: str, *, fresh: bool = True) -> None:
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cxfeedback.settings")
     os.environ.setdefault("SECRET_KEY", "benchmarks-only-not-a-secret")
+    # No provider webhooks in a benchmark: off, so DEBUG off needs no webhook secrets to start.
+    os.environ.setdefault("PROVIDER_WEBHOOKS", "")
     os.environ.setdefault("STATIC_MANIFEST", "false")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     import django

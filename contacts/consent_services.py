@@ -1,4 +1,10 @@
-"""Recording consent: an opt-out, opt-in or snooze appended for a person, scoped to who may say it."""
+"""Recording consent: an opt-out, opt-in or snooze appended for a person, scoped to who may say it.
+
+A department (its owner or API key) speaks for itself only: its records name its department and
+come from its own sources (api, admin, import). What the customer said for every department (their
+unsubscribe link, the preference centre), and what the providers report (bounces, complaints, SMS
+STOP), arrive through surveys/public/, which writes those records itself; here only a CX lead may
+record them, or anything else for every department."""
 
 from __future__ import annotations
 
@@ -16,6 +22,9 @@ from cxfeedback.exceptions import NotFound
 from departments.actors import Actor
 from departments.models import Department
 
+# The sources a department records consent from; the others are the customer's and the providers' word.
+DEPARTMENT_SOURCES = frozenset({Consent.Source.API, Consent.Source.ADMIN, Consent.Source.IMPORT})
+
 
 def consent_record(
     *,
@@ -31,20 +40,22 @@ def consent_record(
 ) -> Consent:
     """Append a consent record for `contact` (the caller found it through contact_get).
 
-    `department` None means every department, `channel` "" every channel. Raises InvalidConsent (400)
-    for a snooze without a future end or an end on anything else, NotFound for a department the
-    actor does not work for, ConsentScopeForbidden (403) for an opt-in for every department by anyone
-    but a CX lead: it would undo opt-outs other departments recorded.
+    `channel` "" means every channel. `department` None means every department for a CX lead; for
+    anyone else it means their own department (an API key's, or a user's only one). Raises
+    InvalidConsent (400) for bad input (a snooze without a future end, an end on anything else, no
+    department named by a user of several), NotFound for a department the actor does not work for,
+    ConsentScopeForbidden (403) for a customer's or provider's source from anyone but a CX lead.
     """
     now = now or timezone.now()
     _consent_validate(kind=kind, channel=channel, until=until, source=source, now=now)
     if department is not None and not actor.sees_department(department.pk):
         raise NotFound(f"Department {department.slug!r} not found.", extra={"department": department.slug})
-    if kind == Consent.Kind.OPT_IN and department is None and not actor.is_cx_lead:
-        raise ConsentScopeForbidden(
-            "department: an opt-in for every department can be recorded only by a CX lead; "
-            "name your department to record an opt-in for it.",
-        )
+    if not actor.is_cx_lead:
+        _department_source_check(source)
+        if department is None:
+            # Not every department: that would speak for departments this actor does not work for
+            # (an opt-in would even undo their opt-outs). Its own department instead.
+            department = _own_department(actor)
     with transaction.atomic():
         consent = Consent.objects.create(
             contact=contact,
@@ -78,6 +89,29 @@ def consent_audit(consent: Consent) -> dict[str, Any]:
             "until": consent.until.isoformat() if consent.until else None,
         },
     }
+
+
+def _department_source_check(source: str) -> None:
+    """Refuse a department's actor a source that is the customer's or a provider's word."""
+    if source in DEPARTMENT_SOURCES:
+        return
+    message = (
+        f"{source!r} speaks for every department: only the customer's own links, the providers' "
+        f"webhooks and CX leads record it. A department records {', '.join(sorted(DEPARTMENT_SOURCES))}."
+    )
+    raise ConsentScopeForbidden(f"source: {message}", extra={"fields": {"source": [message]}})
+
+
+def _own_department(actor: Actor) -> Department:
+    """The department a department's actor speaks for when it names none: an API key's, or the only
+    one a user works for."""
+    if len(actor.department_ids) != 1:
+        _invalid_consent(
+            "department",
+            "Name one of your departments (its slug): only a CX lead records consent for every department.",
+        )
+    (department_id,) = actor.department_ids
+    return Department.objects.get(pk=department_id)
 
 
 def _consent_validate(*, kind: str, channel: str, until: dt.datetime | None, source: str, now: dt.datetime):

@@ -19,6 +19,7 @@ import django_filters
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
 from rest_framework.exceptions import ValidationError
 
+from contacts.consent_selectors import consent_shown, consents_visible
 from contacts.errors import InvalidIdentity
 from contacts.models import Consent, Contact, DepartmentContact, DepartmentIdentity, Identity
 from contacts.normalise import normalise_identity
@@ -224,12 +225,11 @@ def _json_scalar(value: str) -> int | float | bool | None:
     return parsed if isinstance(parsed, int | float | bool) else None
 
 
-def consent_list(*, actor: Actor, contact: Contact) -> QuerySet[Consent]:
-    """The contact's consent records that concern the actor: every-department ones and their own
-    departments' (a CX lead sees all), oldest first."""
+def consent_list(*, actor: Actor, contact: Contact) -> list[Consent]:
+    """The contact's consent records that concern the actor, oldest first, as the actor may see them
+    (contacts.consent_selectors.consent_shown): their own departments' whole, every-department ones
+    without note, recorder or exact time; never another department's. A CX lead sees all, whole."""
     consents = (
         Consent.objects.filter(contact=contact).select_related("department").order_by("created_at", "pk")
     )
-    if actor.is_cx_lead:
-        return consents
-    return consents.filter(Q(department__isnull=True) | Q(department_id__in=actor.department_ids))
+    return [consent_shown(consent, actor=actor) for consent in consents_visible(consents, actor=actor)]

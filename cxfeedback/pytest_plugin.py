@@ -1,11 +1,15 @@
 """Loaded by pytest before Django (`-p cxfeedback.pytest_plugin` in pyproject.toml).
 
-Tests run with production settings (DEBUG off); they only need a throwaway secret key.
+Tests run with production settings (DEBUG off); they only need throwaway secrets.
 """
 
 import os
 
 os.environ.setdefault("SECRET_KEY", "tests-only-not-a-secret")
+# The providers' webhooks are on in the tests, and outside DEBUG they need their secrets to start
+# (cxfeedback/webhook_secrets.py); tests that call a webhook set the secret they send.
+os.environ.setdefault("ANYMAIL_WEBHOOK_SECRET", "tests-only:not-a-secret")
+os.environ.setdefault("SMS_INBOUND_SECRET", "tests-only-not-a-secret")
 os.environ.setdefault("STATIC_MANIFEST", "false")
 # The tests' embedded broker is their own, so a `make run` worker never takes their tasks; one per
 # test database, so test runs side by side do not take each other's either.

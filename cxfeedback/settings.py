@@ -5,7 +5,7 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
-from cxfeedback import embedded
+from cxfeedback import embedded, webhook_secrets
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -42,7 +42,8 @@ CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", "")
 SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # django.contrib.admin, whose autocomplete names rows as their admin says (cxfeedback/admin_site.py).
+    "cxfeedback.admin_site.AdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -205,6 +206,21 @@ ANYMAIL = {
 }
 # Inbound SMS (STOP) webhook: the provider sends this in the X-Webhook-Secret header. Empty: refused.
 SMS_INBOUND_SECRET = os.environ.get("SMS_INBOUND_SECRET", "")
+# The providers' webhooks that are on (surveys/public/urls.py mounts them): "email" (django-anymail's
+# bounces, complaints and unsubscribe mail) and "sms" (inbound STOP). Each opts people out, so outside
+# DEBUG each one on needs its secret above, or the app does not start (cxfeedback/webhook_secrets.py).
+PROVIDER_WEBHOOKS = envlist("PROVIDER_WEBHOOKS", ",".join(webhook_secrets.PROVIDER_WEBHOOKS))
+if unknown := sorted(set(PROVIDER_WEBHOOKS) - set(webhook_secrets.PROVIDER_WEBHOOKS)):
+    raise ImproperlyConfigured(
+        f"PROVIDER_WEBHOOKS lists {', '.join(unknown)}: the webhooks are "
+        f"{', '.join(webhook_secrets.PROVIDER_WEBHOOKS)} (empty: none)"
+    )
+if not DEBUG and (
+    missing := webhook_secrets.webhook_secrets_missing(
+        webhooks=PROVIDER_WEBHOOKS, anymail=ANYMAIL, sms_inbound_secret=SMS_INBOUND_SECRET
+    )
+):
+    raise ImproperlyConfigured(" ".join(missing))
 
 # The public pages (surveys/public/views.py): requests per client IP ("60/minute"; second, minute, hour,
 # day), counted in PostgreSQL (cxfeedback/rate_limit.py), so all workers and machines count together.

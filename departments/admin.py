@@ -5,6 +5,9 @@ see only their own departments, read-only, and their departments' API keys, whic
 and revoke. A key is created on the "Add API key" page, which shows the plain key exactly once on
 the response page (never stored, never put in a message cookie); `manage.py create_api_key` does
 the same from a shell.
+
+Company settings (whether every department may send to every channel of a person) are one row
+that only CX leads see and change.
 """
 
 from django import forms
@@ -14,8 +17,13 @@ from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
-from departments.admin_scoping import DepartmentListFilter, DepartmentScopedAdmin, visible_departments
-from departments.models import ApiKey, Department
+from departments.admin_scoping import (
+    DepartmentListFilter,
+    DepartmentScopedAdmin,
+    admin_actor,
+    visible_departments,
+)
+from departments.models import ApiKey, CompanySettings, Department
 from departments.services import api_key_create, api_keys_revoke
 
 
@@ -87,3 +95,36 @@ class ApiKeyAdmin(DepartmentScopedAdmin, admin.ModelAdmin):
             **(extra_context or {}),
         }
         return TemplateResponse(request, "admin/departments/apikey/create.html", context)
+
+
+@admin.register(CompanySettings)
+class CompanySettingsAdmin(admin.ModelAdmin):
+    """The one row of company settings (CompanySettings.current()), for CX leads only: never a
+    second row, never deleted."""
+
+    list_display = ["__str__", "share_contact_channels", "updated_at"]
+    fields = ["share_contact_channels", "updated_at"]
+    readonly_fields = ["updated_at"]
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return admin_actor(request).is_cx_lead and super().has_module_permission(request)
+
+    def has_view_permission(self, request: HttpRequest, obj: CompanySettings | None = None) -> bool:
+        return admin_actor(request).is_cx_lead and super().has_view_permission(request, obj)
+
+    def has_change_permission(self, request: HttpRequest, obj: CompanySettings | None = None) -> bool:
+        return admin_actor(request).is_cx_lead and super().has_change_permission(request, obj)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return (
+            admin_actor(request).is_cx_lead
+            and super().has_add_permission(request)
+            and not CompanySettings.objects.exists()
+        )
+
+    def has_delete_permission(self, request: HttpRequest, obj: CompanySettings | None = None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: CompanySettings, form, change: bool) -> None:
+        obj.pk = 1  # the single row (a check constraint holds it there)
+        super().save_model(request, obj, form, change)

@@ -49,7 +49,9 @@ DEPARTMENT_OWNER_PERMISSIONS = {
         "change_contact",
         "view_identity",
         "add_identity",
+        # Their departments' views of a person (name, attributes, notes …), edited on the contact page.
         "view_departmentcontact",
+        "change_departmentcontact",
         "view_consent",
         "add_consent",
         "view_contactimport",

@@ -165,6 +165,8 @@ class Stack:
         sys.path.insert(0, str(ROOT))
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cxfeedback.settings")
         os.environ.setdefault("SECRET_KEY", SECRET)
+        # No provider webhooks under test: off, so DEBUG off needs no webhook secrets to start.
+        os.environ.setdefault("PROVIDER_WEBHOOKS", "")
         os.environ.setdefault("STATIC_MANIFEST", "false")
         os.environ.setdefault("LOG_LEVEL", "WARNING")
         import django
@@ -312,6 +314,7 @@ class Stack:
             "DATABASE_URL": self.database_url(),
             "DEBUG": "false",
             "SECRET_KEY": SECRET,
+            "PROVIDER_WEBHOOKS": "",  # none under test (see _django_setup)
             "STATIC_MANIFEST": "false",
             "LOG_LEVEL": "WARNING",
             "SITE_URL": self.base_url,

@@ -7,12 +7,14 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin
 from django.contrib.auth import get_user_model
-from django.db.models import Q, QuerySet
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from contacts.admin.search import ContactSearchAdmin
+from contacts.models import DepartmentContact
 from cxfeedback.exceptions import ApplicationError
 from departments.actors import Actor
 from departments.admin_scoping import (
@@ -58,15 +60,15 @@ class FollowUpForm(forms.ModelForm):
 
 
 @admin.register(FollowUp)
-class FollowUpAdmin(DepartmentScopedAdmin, admin.ModelAdmin):
+class FollowUpAdmin(ContactSearchAdmin, DepartmentScopedAdmin, admin.ModelAdmin):
     """Created only by a detractor's response; changed through results.services.followups."""
 
     department_path = "department"
     form = FollowUpForm
-    list_display = ["pk", "contact", "department", "trigger", "status", "owner", "created_at"]
+    list_display = ["pk", "contact_name", "department", "trigger", "status", "owner", "created_at"]
     list_filter = ["status", ("department", DepartmentListFilter)]
     list_select_related = ["contact", "department", "owner", "answer__question"]
-    search_fields = ["contact__name", "note"]
+    other_search_fields = ["note"]  # and the contact (ContactSearchAdmin)
     date_hierarchy = "created_at"
     editable_fields = ["status", "owner", "note"]
 
@@ -85,11 +87,21 @@ class FollowUpAdmin(DepartmentScopedAdmin, admin.ModelAdmin):
         )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[FollowUp]:
+        # The customer as the follow-up's department names them (its view), never the person's own
+        # name or another department's.
+        view = DepartmentContact.objects.filter(
+            contact=OuterRef("contact"), department=OuterRef("department")
+        )
         return (
             super()
             .get_queryset(request)
             .select_related("response__survey", "department", "contact", "answer__question")
+            .annotate(contact_view_name=Subquery(view.values("name")[:1]))
         )
+
+    @admin.display(description="contact")
+    def contact_name(self, follow_up: FollowUp) -> str:
+        return follow_up.contact_view_name or str(follow_up.contact)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -142,7 +154,7 @@ class FollowUpAdmin(DepartmentScopedAdmin, admin.ModelAdmin):
     @admin.display(description="contact")
     def timeline_link(self, follow_up: FollowUp) -> str:
         url = reverse("results:contact-timeline", args=[follow_up.contact_id])
-        return format_html('<a href="{}">{} — timeline</a>', url, follow_up.contact)
+        return format_html('<a href="{}">{} — timeline</a>', url, self.contact_name(follow_up))
 
 
 def _frequency_rules(request: HttpRequest):
@@ -167,8 +179,10 @@ def _frequency_rules(request: HttpRequest):
 
 
 @admin.register(FollowUpRule)
-class FollowUpRuleAdmin(admin.ModelAdmin):
-    """CX leads write follow-up rules; department owners only read them (they apply to everyone)."""
+class FollowUpRuleAdmin(DepartmentScopedAdmin, admin.ModelAdmin):
+    """CX leads write follow-up rules; department owners only read the ones that apply to their
+    surveys: the rules for every survey and those for their departments' surveys (another
+    department's would name its survey)."""
 
     list_display = [
         "name",
@@ -182,6 +196,9 @@ class FollowUpRuleAdmin(admin.ModelAdmin):
     list_select_related = ["survey"]
     search_fields = ["name"]
     readonly_fields = ["created_at", "updated_at"]
+
+    def scope_queryset(self, queryset: QuerySet[FollowUpRule], actor: Actor) -> QuerySet[FollowUpRule]:
+        return queryset.filter(Q(survey__isnull=True) | Q(survey__department_id__in=actor.department_ids))
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return admin_actor(request).is_cx_lead and super().has_add_permission(request)
@@ -208,14 +225,13 @@ class AnswerInline(ReadOnlyHistoryAdmin, admin.TabularInline):
 
 
 @admin.register(Response)
-class ResponseAdmin(ReadOnlyHistoryAdmin, DepartmentScopedAdmin, admin.ModelAdmin):
+class ResponseAdmin(ContactSearchAdmin, ReadOnlyHistoryAdmin, DepartmentScopedAdmin, admin.ModelAdmin):
     """Read-only history; the drill-down pages (results/views/drilldown.py) show answers in bulk."""
 
     department_path = "department"
     list_display = ["pk", "submitted_at", "department", "survey", "channel", "contact"]
     list_filter = ["channel", ("department", DepartmentListFilter)]
     list_select_related = ["department", "survey", "contact"]
-    search_fields = ["contact__name"]
     date_hierarchy = "submitted_at"
     fields = ["invitation", "survey", "department", "contact", "channel", "locale", "submitted_at"]
     readonly_fields = fields

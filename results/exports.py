@@ -40,7 +40,7 @@ RESPONSE_COLUMNS = [
     "survey",
     "survey_version",
     "channel",
-    "contact_id",
+    "contact_id",  # the contact's public id, as the API shows it: a primary key would count contacts
     "locale",
     "follow_up",
 ]
@@ -128,10 +128,11 @@ def response_rows(actor: Actor, results_filter: ResultsFilter) -> Iterator[list]
 # order they came in.
 RESPONSES_SQL = """
 SELECT r.id, to_char(r.submitted_at AT TIME ZONE %s, 'YYYY-MM-DD HH24:MI:SS'), d.name, s.name, s.version,
-       r.channel, r.contact_id, r.locale, f.status, x.question_ids, x.numbers, x.texts
+       r.channel, c.public_id, r.locale, f.status, x.question_ids, x.numbers, x.texts
 FROM surveys_response r
 JOIN departments_department d ON d.id = r.department_id
 JOIN surveys_survey s ON s.id = r.survey_id
+JOIN contacts_contact c ON c.id = r.contact_id
 LEFT JOIN results_followup f ON f.response_id = r.id
 LEFT JOIN LATERAL (
     SELECT array_agg(a.question_id) AS question_ids,

@@ -1,74 +1,112 @@
-"""The contact book in the admin: the contact list (searched by identities, normalised too), the
-add form naming the department that brings a contact in, and the contact page with its identities,
-departments and consent."""
+"""The contact book in the admin: the contact list and the contact page.
+
+A department owner sees each person their departments know through their departments' views: the
+view's name, locale, time zone, attributes and notes (edited on the page), the identities their
+departments supplied, when their department first knew the person, and their consent records;
+never the person's own fields, another department's view or identities, or another department's
+staff in the page's history. A CX lead sees the whole person: their own fields, every identity
+with who supplied it, every department's view. A person is added through contact_upsert
+(contact_add.py), as through the API.
+"""
 
 from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
-from django.db.models import Exists, OuterRef, Prefetch, QuerySet
+from django.contrib.admin.views.main import PAGE_VAR
+from django.db.models import F, OuterRef, Prefetch, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils import timezone
 
-from contacts.admin import import_pages
+from contacts.admin import contact_add, import_pages
 from contacts.admin.consent import ConsentInline
-from contacts.admin.identities import IdentityInline
+from contacts.admin.identities import IdentityInline, identities_as_supplied, identities_save
+from contacts.admin.search import ContactSearchAdmin
 from contacts.consent_services import consent_record
-from contacts.errors import InvalidIdentity
 from contacts.models import Consent, Contact, DepartmentContact, Identity
-from contacts.normalise import normalise_email, normalise_phone
 from contacts.selectors import contacts_visible
+from contacts.services import LOCALE_MAX_LENGTH, LOCALE_PATTERN, NOTES_MAX_LENGTH
 from departments.actors import Actor
 from departments.admin_scoping import (
     DepartmentListFilter,
     DepartmentScopedAdmin,
-    ReadOnlyHistoryAdmin,
     admin_actor,
-    visible_departments,
+    log_entries_visible,
 )
-from departments.models import Department
 
 
-class DepartmentContactInline(ReadOnlyHistoryAdmin, DepartmentScopedAdmin, admin.TabularInline):
-    """Which departments know the contact: for an owner, only their own departments."""
+class ContactViewForm(forms.ModelForm):
+    """A department's view of the person, checked as contact_upsert checks the same fields."""
 
-    model = DepartmentContact
-    department_path = "department"
-    fields = ["department", "source", "created_at"]
-    readonly_fields = fields
-    verbose_name = "known to department"
-    verbose_name_plural = "known to departments"
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[DepartmentContact]:
-        return super().get_queryset(request).select_related("department")
-
-
-class ContactAddForm(forms.ModelForm):
-    """The add form: which of the user's departments brings the contact in (a CX lead may leave it empty)."""
-
-    departments: QuerySet[Department]  # set per request by ContactAdmin.get_form
-    department_required: bool
-
-    department = forms.ModelChoiceField(
-        queryset=Department.objects.none(), help_text="The department that knows this contact."
+    notes = forms.CharField(
+        max_length=NOTES_MAX_LENGTH, required=False, widget=forms.Textarea(attrs={"rows": 3})
     )
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["department"].queryset = self.departments
-        self.fields["department"].required = self.department_required
+    class Meta:
+        model = DepartmentContact
+        fields = ["name", "locale", "time_zone", "attributes", "notes"]
+
+    def clean_locale(self) -> str:
+        locale = self.cleaned_data["locale"].strip()
+        if locale and (len(locale) > LOCALE_MAX_LENGTH or not LOCALE_PATTERN.match(locale)):
+            raise forms.ValidationError(f"{locale!r} is not a language tag (for example en or de-AT).")
+        return locale
+
+    def clean_attributes(self) -> dict:
+        attributes = self.cleaned_data["attributes"]
+        if attributes is None:
+            return {}
+        if not isinstance(attributes, dict):
+            raise forms.ValidationError('Attributes are a JSON object, such as {"tier": "gold"}.')
+        return attributes
+
+
+class DepartmentContactInline(DepartmentScopedAdmin, admin.StackedInline):
+    """The departments' views of the person: an owner sees and edits their own departments' views
+    only; a CX lead sees every department's. A view comes with the person (add page, import, API):
+    none is added or removed here."""
+
+    model = DepartmentContact
+    form = ContactViewForm
+    department_path = "department"
+    fields = [
+        "department",
+        "name",
+        "locale",
+        "time_zone",
+        "attributes",
+        "notes",
+        "source",
+        "created_at",
+        "updated_at",
+    ]
+    readonly_fields = ["department", "source", "created_at", "updated_at"]
+    extra = 0
+    can_delete = False
+    verbose_name = "department's view"
+    verbose_name_plural = "departments' views"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[DepartmentContact]:
+        return super().get_queryset(request).select_related("department").order_by("department__name")
+
+    def has_add_permission(self, request: HttpRequest, obj: Contact | None = None) -> bool:
+        return False
+
+
+def _views_save(formset) -> None:
+    """The views changed on the page, stamped with the time (the API shows it as updated_at)."""
+    for view in formset.save(commit=False):
+        view.updated_at = timezone.now()
+        view.save()
 
 
 @admin.register(Contact)
-class ContactAdmin(DepartmentScopedAdmin, admin.ModelAdmin):
-    """The contacts the user's departments know, with their identities, departments and consent."""
+class ContactAdmin(ContactSearchAdmin, DepartmentScopedAdmin, admin.ModelAdmin):
+    """People as the user sees them: an owner, through their departments' views; a CX lead, whole."""
 
-    list_display = ["__str__", "identity_list", "locale", "time_zone", "known_to", "created_at"]
-    list_filter = ["locale", ("department_links__department", DepartmentListFilter)]
-    search_fields = ["name", "identities__value", "identities__normalised"]
-    search_help_text = "Name, email address, phone number or external id (also matched normalised)."
-    readonly_fields = ["created_at", "updated_at"]
-    date_hierarchy = "created_at"
+    contact_path = ""  # ContactSearchAdmin: the rows are the contacts themselves
     inlines = [IdentityInline, DepartmentContactInline, ConsentInline]
 
     def scope_queryset(self, queryset: QuerySet[Contact], actor: Actor) -> QuerySet[Contact]:
@@ -76,62 +114,122 @@ class ContactAdmin(DepartmentScopedAdmin, admin.ModelAdmin):
         return queryset.filter(pk__in=contacts_visible(actor=actor).values("pk"))
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Contact]:
+        """With what the user sees of each person prefetched: `shown_views` and `shown_identities`
+        (an owner: their departments' only) and, for an owner, `known_since`."""
         actor = admin_actor(request)
-        links = DepartmentContact.objects.select_related("department").order_by("department__name")
-        if not actor.is_cx_lead:
-            links = links.filter(department_id__in=actor.department_ids)
-        return (
-            super()
-            .get_queryset(request)
-            .prefetch_related(
-                Prefetch("identities", queryset=Identity.objects.order_by("pk")),
-                Prefetch("department_links", queryset=links),
-            )
+        contacts = super().get_queryset(request)
+        views = DepartmentContact.objects.select_related("department").order_by("department__name", "pk")
+        identities = Identity.objects.order_by("pk")
+        if actor.is_cx_lead:
+            identities = identities.annotate(shown_value=F("value"))
+        else:
+            views = views.filter(department_id__in=actor.department_ids)
+            identities = identities_as_supplied(identities, actor.department_ids)
+            first_view = views.filter(contact=OuterRef("pk")).order_by("created_at", "pk")
+            contacts = contacts.annotate(known_since=Subquery(first_view.values("created_at")[:1]))
+        return contacts.prefetch_related(
+            Prefetch("department_links", queryset=views, to_attr="shown_views"),
+            Prefetch("identities", queryset=identities, to_attr="shown_identities"),
         )
+
+    def get_ordering(self, request: HttpRequest) -> list:
+        if admin_actor(request).is_cx_lead:
+            return ["-pk"]
+        # The order their departments met people, not the order anyone did: the person's own id
+        # would tell which of them another department knew first.
+        return [F("known_since").desc(nulls_last=True)]
+
+    def get_list_display(self, request: HttpRequest) -> list[str]:
+        if admin_actor(request).is_cx_lead:
+            return ["__str__", "name", "identity_list", "locale", "time_zone", "known_to", "created_at"]
+        return ["shown_name", "identity_list", "shown_locale", "shown_time_zone", "first_known"]
+
+    def get_list_filter(self, request: HttpRequest) -> list:
+        departments = ("department_links__department", DepartmentListFilter)
+        # The person's own locale is the CX lead's: an owner filters by their departments only.
+        return ["locale", departments] if admin_actor(request).is_cx_lead else [departments]
+
+    def lookup_in_scope(self, lookup: str, value: str, actor: Actor) -> bool:
+        # Every other lookup on a contact reads the person's own fields (name, attributes, created_at)
+        # or other departments' views and identities: an owner filters by their own departments only.
+        return lookup.startswith("department_links__department") and super().lookup_in_scope(
+            lookup, value, actor
+        )
+
+    def get_fields(self, request: HttpRequest, obj: Contact | None = None) -> list[str]:
+        if admin_actor(request).is_cx_lead:
+            return ["api_id", "name", "locale", "time_zone", "attributes", "created_at", "updated_at"]
+        return ["api_id", "first_known"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Contact | None = None) -> list[str]:
+        return ["api_id", "created_at", "updated_at", "first_known"]
+
+    @admin.display(description="name")
+    def shown_name(self, contact: Contact) -> str:
+        return _distinct(view.name for view in contact.shown_views) or str(contact)
+
+    @admin.display(description="locale")
+    def shown_locale(self, contact: Contact) -> str:
+        return _distinct(view.locale for view in contact.shown_views)
+
+    @admin.display(description="time zone")
+    def shown_time_zone(self, contact: Contact) -> str:
+        return _distinct(view.time_zone for view in contact.shown_views)
+
+    @admin.display(description="known since", ordering="known_since")
+    def first_known(self, contact: Contact):
+        """When the user's departments first knew the person (their first view)."""
+        return contact.known_since
 
     @admin.display(description="identities")
     def identity_list(self, contact: Contact) -> str:
-        return ", ".join(identity.value for identity in contact.identities.all())
+        return ", ".join(identity.shown_value for identity in contact.shown_identities)
 
     @admin.display(description="known to")
     def known_to(self, contact: Contact) -> str:
-        return ", ".join(link.department.name for link in contact.department_links.all())
+        return ", ".join(view.department.name for view in contact.shown_views)
 
-    def get_search_results(self, request: HttpRequest, queryset: QuerySet[Contact], search_term: str):
-        """Also find the contact whose identity normalises like the search term ("Anna.M@GMail.com",
-        "030 1234567"), as imports match them."""
-        results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
-        normalised = _search_term_normalised(search_term)
-        if normalised:
-            same_person = Identity.objects.filter(contact=OuterRef("pk"), normalised__in=normalised)
-            results |= queryset.filter(Exists(same_person))
-        return results, may_have_duplicates
+    @admin.display(description="API id")
+    def api_id(self, contact: Contact) -> str:
+        return str(contact.public_id)
 
-    def get_inline_instances(self, request: HttpRequest, obj: Contact | None = None):
-        inlines = super().get_inline_instances(request, obj)
-        # A new contact is known to no department yet: the add form names the one it joins.
-        return [
-            inline for inline in inlines if obj is not None or not isinstance(inline, DepartmentContactInline)
-        ]
+    def autocomplete_label(self, request: HttpRequest, contact: Contact) -> str:
+        """How the person is named in autocomplete answers (cxfeedback/admin_site.py): as the user's
+        departments name them; for a CX lead, by their own name."""
+        if admin_actor(request).is_cx_lead:
+            return contact.name or str(contact)
+        return self.shown_name(contact)
 
-    def get_form(self, request: HttpRequest, obj: Contact | None = None, change: bool = False, **kwargs):
-        if obj is None:
-            attributes = {
-                "departments": visible_departments(request),
-                "department_required": not admin_actor(request).is_cx_lead,
-            }
-            kwargs["form"] = type("ContactAddForm", (ContactAddForm,), attributes)
-        return super().get_form(request, obj, change=change, **kwargs)
+    def add_view(self, request: HttpRequest, form_url: str = "", extra_context=None) -> HttpResponse:
+        return contact_add.add_view(self, request, extra_context)
 
     def save_model(self, request: HttpRequest, obj: Contact, form: forms.ModelForm, change: bool) -> None:
-        super().save_model(request, obj, form, change)
-        department = form.cleaned_data.get("department") if not change else None
-        if department is not None:
-            DepartmentContact.objects.get_or_create(
-                department=department, contact=obj, defaults={"source": DepartmentContact.Source.ADMIN}
-            )
+        # An owner's page holds nothing of the person's own row: what they change is in the inlines.
+        if admin_actor(request).is_cx_lead:
+            super().save_model(request, obj, form, change)
+
+    def history_view(self, request: HttpRequest, object_id: str, extra_context=None) -> HttpResponse:
+        """The person's history as the user may read it (departments.admin_scoping.log_entries_visible):
+        an owner never sees what another department's staff or a CX lead changed."""
+        response = super().history_view(request, object_id, extra_context)
+        actor = admin_actor(request)
+        if actor.is_cx_lead or not isinstance(response, TemplateResponse):
+            return response
+        entries = log_entries_visible(response.context_data["action_list"].paginator.object_list, actor)
+        paginator = self.get_paginator(request, entries, 100)
+        page = paginator.get_page(request.GET.get(PAGE_VAR, 1))
+        response.context_data.update(
+            action_list=page,
+            page_range=paginator.get_elided_page_range(page.number),
+            pagination_required=paginator.count > 100,
+        )
+        return response
 
     def save_formset(self, request: HttpRequest, form, formset, change: bool) -> None:
+        if formset.model is Identity:
+            return identities_save(formset, actor=admin_actor(request), contact=form.instance)
+        if formset.model is DepartmentContact:
+            return _views_save(formset)
         if formset.model is not Consent:
             return super().save_formset(request, form, formset, change)
         # New consent records only (existing ones are read-only), written by the one service that
@@ -164,15 +262,6 @@ class ContactAdmin(DepartmentScopedAdmin, admin.ModelAdmin):
         )
 
 
-def _search_term_normalised(search_term: str) -> list[str]:
-    """The search term as a normalised email or phone number, if it reads as one."""
-    term = search_term.strip()
-    if not term or len(term) > 320:  # the longest identity there is
-        return []
-    forms_of_term = []
-    for normalise in (normalise_email, normalise_phone):
-        try:
-            forms_of_term.append(normalise(term))
-        except InvalidIdentity:
-            continue
-    return forms_of_term
+def _distinct(values) -> str:
+    """The views' values, each once (an owner of two departments may have two views of a person)."""
+    return ", ".join(dict.fromkeys(value for value in values if value))

@@ -109,7 +109,9 @@ class ConsentRecordInputSerializer(serializers.Serializer):
         required=False,
         allow_null=True,
         default=None,
-        help_text="Slug of the department it is about; empty: all.",
+        help_text="Slug of the department it is about. Empty: an API key's own department, or a "
+        "signed-in user's only one (a user of several names one); for every department only when a "
+        "CX lead records it.",
     )
     channel = serializers.ChoiceField(
         choices=Channel.choices,
@@ -121,7 +123,13 @@ class ConsentRecordInputSerializer(serializers.Serializer):
     until = serializers.DateTimeField(
         required=False, allow_null=True, default=None, help_text="End of a snooze."
     )
-    source = serializers.ChoiceField(choices=Consent.Source.choices, default=Consent.Source.API)
+    source = serializers.ChoiceField(
+        choices=Consent.Source.choices,
+        default=Consent.Source.API,
+        help_text="Where it was said. A department records api, admin or import; the customer's and "
+        "providers' sources (unsubscribe_link, preference_centre, bounce, complaint, sms_stop) speak "
+        "for every department and are a CX lead's alone (403 otherwise).",
+    )
     note = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
 
 
@@ -131,6 +139,23 @@ class ConsentOutputSerializer(serializers.ModelSerializer):
     # channels) could not be answered.
     channel = serializers.ChoiceField(
         choices=Channel.choices, allow_blank=True, read_only=True, help_text="Empty: all channels."
+    )
+    # A record for every department is shown to a department as contacts.consent_selectors.consent_shown
+    # makes it: what it says, not who wrote what when.
+    note = serializers.CharField(
+        read_only=True,
+        help_text="Empty on a record for every department unless a CX lead asks: its note stays with "
+        "whoever wrote it.",
+    )
+    until = serializers.DateTimeField(
+        read_only=True,
+        allow_null=True,
+        help_text="End of a snooze; on a record for every department, rounded up to the hour unless a CX "
+        "lead asks.",
+    )
+    created_at = serializers.DateTimeField(
+        read_only=True,
+        help_text="On a record for every department, to the hour (rounded down) unless a CX lead asks.",
     )
 
     class Meta:

@@ -149,8 +149,12 @@ class ConsentRecordApi(APIView):
     @extend_schema(
         operation_id="consent_record",
         summary="Record an opt-out, opt-in or snooze",
-        description="Appends a consent record. `department` empty means every department; an opt-in for "
-        "every department needs a CX lead (403 otherwise).",
+        description="Appends a consent record. A department records consent for itself: `department` "
+        "empty means the API key's own department (a signed-in user of several departments names one, "
+        "400 otherwise), and `source` is api, admin or import. Only a CX lead records for every "
+        "department or from the customer's and providers' sources (unsubscribe_link, "
+        "preference_centre, bounce, complaint, sms_stop: 403 otherwise); those come from the "
+        "customer's own links and the providers' webhooks.",
         request=ConsentRecordInputSerializer,
         parameters=[HEADER_PARAMETER],
         responses={201: ConsentOutputSerializer, **error_responses(400, 401, 403, 404, 422)},

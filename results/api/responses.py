@@ -3,6 +3,7 @@ dashboard's filters and scoping (an API key reads its own department's responses
 
 from __future__ import annotations
 
+from django.db.models import F
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -46,7 +47,11 @@ class ResponseOutputSerializer(serializers.ModelSerializer):
     )
     survey_name = serializers.CharField(source="survey.name", read_only=True)
     survey_version = serializers.IntegerField(source="survey.version", read_only=True)
-    contact = serializers.IntegerField(source="contact_id", read_only=True)
+    contact = serializers.UUIDField(
+        source="contact_public_id",
+        read_only=True,
+        help_text="The contact's id, as the contacts API shows it.",
+    )
     channel = serializers.ChoiceField(choices=Channel.choices, read_only=True)
     follow_up = serializers.ChoiceField(
         source="follow_up.status",
@@ -89,5 +94,8 @@ class ResponseListApi(APIView):
     )
     def get(self, request: Request) -> Response:
         actor, results_filter = results_filter_of(request)
-        responses = response_list(actor=actor, results_filter=results_filter)
+        # The contact's public id, never its primary key; a join, not the whole contact row per response.
+        responses = response_list(actor=actor, results_filter=results_filter).annotate(
+            contact_public_id=F("contact__public_id")
+        )
         return paginated(self, request, responses, ResponseOutputSerializer)

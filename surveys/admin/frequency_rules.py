@@ -1,13 +1,16 @@
 """Frequency rules in the admin: CX leads change them (through surveys.gatekeeper.frequency_rules,
-every change a new version, kept inline); department owners may only look."""
+every change a new version, kept inline); department owners may only look, at the rules that apply
+to their departments: company-wide ones and their own departments' (another department's rule would
+name that department and what it does)."""
 
 from __future__ import annotations
 
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 
-from departments.admin_scoping import ReadOnlyHistoryAdmin, admin_actor
+from departments.actors import Actor
+from departments.admin_scoping import DepartmentScopedAdmin, ReadOnlyHistoryAdmin, admin_actor
 from surveys.gatekeeper.frequency_rules import (
     frequency_rule_create,
     frequency_rule_deactivate,
@@ -27,8 +30,9 @@ class FrequencyRuleVersionInline(ReadOnlyHistoryAdmin, admin.TabularInline):
 
 
 @admin.register(FrequencyRule)
-class FrequencyRuleAdmin(admin.ModelAdmin):
-    """CX leads write rules (through surveys.gatekeeper.frequency_rules); department owners only read them."""
+class FrequencyRuleAdmin(DepartmentScopedAdmin, admin.ModelAdmin):
+    """CX leads write rules (through surveys.gatekeeper.frequency_rules); department owners only read
+    the ones that apply to their departments."""
 
     list_display = [*RULE_EDITABLE_FIELDS, "version"]
     list_filter = ["is_active", "clock", "scope_channel", "scope_survey_kind"]
@@ -37,6 +41,11 @@ class FrequencyRuleAdmin(admin.ModelAdmin):
     readonly_fields = ["version", "created_at", "updated_at"]
     inlines = [FrequencyRuleVersionInline]
     actions = ["deactivate"]
+
+    def scope_queryset(self, queryset: QuerySet[FrequencyRule], actor: Actor) -> QuerySet[FrequencyRule]:
+        return queryset.filter(
+            Q(scope_department__isnull=True) | Q(scope_department__in=actor.department_ids)
+        )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return admin_actor(request).is_cx_lead and super().has_add_permission(request)

@@ -1,29 +1,32 @@
 """The gatekeeper's history in the admin: decisions (each with its explanation) and invitations,
-read-only and scoped to the user's departments."""
+read-only and scoped to the user's departments; searched by contact as the user sees the contact.
+A department owner sees next-eligible times rounded up to the hour, as the API shows them."""
 
 from __future__ import annotations
 
 from django.contrib import admin
+from django.contrib.admin.utils import display_for_value
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from contacts.admin.search import ContactSearchAdmin
 from departments.admin_scoping import (
     DepartmentListFilter,
     DepartmentScopedAdmin,
     ReadOnlyHistoryAdmin,
     admin_actor,
 )
-from surveys.gatekeeper.decisions import decision_explain
+from surveys.gatekeeper.decisions import decision_explain, next_eligible_shown
 from surveys.models import Decision, Invitation
 
 
 @admin.register(Decision)
-class DecisionAdmin(ReadOnlyHistoryAdmin, DepartmentScopedAdmin, admin.ModelAdmin):
+class DecisionAdmin(ContactSearchAdmin, ReadOnlyHistoryAdmin, DepartmentScopedAdmin, admin.ModelAdmin):
     department_path = "send_request__department"
     list_filter = ["allowed", "reason", ("send_request__department", DepartmentListFilter)]
     list_select_related = ["send_request__survey", "send_request__department", "rule", "contact"]
-    search_fields = ["contact__name"]
-    ordering = ["send_request", "contact_id"]
+    # Not the contacts' primary keys: they would tell which contacts some other department knew first.
+    ordering = ["send_request", "contact__public_id"]
 
     def get_list_display(self, request: HttpRequest) -> list:
         return [
@@ -32,7 +35,7 @@ class DecisionAdmin(ReadOnlyHistoryAdmin, DepartmentScopedAdmin, admin.ModelAdmi
             "allowed",
             "reason",
             "rule",
-            "next_eligible_at",
+            _next_eligible(request),
             _explained(request),
         ]
 
@@ -44,7 +47,7 @@ class DecisionAdmin(ReadOnlyHistoryAdmin, DepartmentScopedAdmin, admin.ModelAdmi
             "reason",
             "rule",
             "rule_version",
-            "next_eligible_at",
+            _next_eligible(request),
             "decided_at",
             _explained(request),
         ]
@@ -64,13 +67,29 @@ def _explained(request: HttpRequest):
     return explanation
 
 
+def _next_eligible(request: HttpRequest):
+    """A column with each decision's next-eligible time as the user may see it: for anyone but a CX
+    lead rounded up to the hour, since the exact time is another department's send plus a window."""
+    field = getattr(request, "_decision_next_eligible_field", None)
+    if field is not None:  # one per request, so fields and read-only fields name the same column
+        return field
+    viewer = admin_actor(request)
+
+    @admin.display(description="next eligible at", ordering="next_eligible_at")
+    def next_eligible_at(decision: Decision) -> str:
+        # Formatted here: the admin shows a read-only callable's value as str(), not as a date.
+        return display_for_value(next_eligible_shown(decision.next_eligible_at, viewer=viewer), "-")
+
+    request._decision_next_eligible_field = next_eligible_at
+    return next_eligible_at
+
+
 @admin.register(Invitation)
-class InvitationAdmin(ReadOnlyHistoryAdmin, DepartmentScopedAdmin, admin.ModelAdmin):
+class InvitationAdmin(ContactSearchAdmin, ReadOnlyHistoryAdmin, DepartmentScopedAdmin, admin.ModelAdmin):
     department_path = "department"
     list_display = ["pk", "contact", "survey", "channel", "status", "touched_at", "sent_at", "responded_at"]
     list_filter = ["status", "channel", ("department", DepartmentListFilter)]
     list_select_related = ["contact", "survey"]
-    search_fields = ["contact__name"]
     date_hierarchy = "touched_at"
     exclude: list[str] = []
 

@@ -1,8 +1,9 @@
-"""Input pieces the surveys API's views share: validating a serializer, and the acting department."""
+"""Input pieces the surveys API's views share: validating a serializer, the acting department, and
+the public ids contacts, send requests and invitations are named by."""
 
 from __future__ import annotations
 
-from rest_framework.serializers import Serializer
+from rest_framework.serializers import Serializer, UUIDField
 
 from departments.actors import Actor
 from departments.selectors import department_get
@@ -16,6 +17,16 @@ def valid_input(serializer_class: type[Serializer], data, **kwargs) -> dict:
 
 def department_id_of(actor: Actor, slug: str | None) -> int | None:
     return department_get(actor=actor, slug=slug).pk if slug else None
+
+
+class PublicIdField(UUIDField):
+    """A contact's, send request's or invitation's id as the API shows it: a UUID, in text. A number
+    is refused (400) rather than read as a UUID, so an old integer id is not quietly "not found"."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid", value=data)
+        return super().to_internal_value(data)
 
 
 DEPARTMENT_HELP = (

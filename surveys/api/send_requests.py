@@ -7,6 +7,8 @@ with a side effect stays its own view (SendRequestSubmitApi, SendRequestCancelAp
 
 from __future__ import annotations
 
+import uuid
+
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -44,6 +46,7 @@ from surveys.models import (
 
 
 class SendRequestOutputSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="public_id", read_only=True)
     department = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     survey_name = serializers.CharField(source="survey.name", read_only=True)
     survey_version = serializers.IntegerField(source="survey.version", read_only=True)
@@ -147,7 +150,8 @@ class PreflightBlockSerializer(serializers.Serializer):
 class PreflightOutputSerializer(serializers.Serializer):
     planned_send_at = serializers.DateTimeField()
     best_send_at = serializers.DateTimeField(
-        help_text="Earliest time inside the send window that reaches the most eligible contacts."
+        help_text="Earliest time inside the send window that reaches the most eligible contacts; "
+        "to the full hour (rounded up) unless you are a CX lead."
     )
     audience_rows = serializers.IntegerField()
     contacts = serializers.IntegerField(help_text="Distinct contacts in the audience.")
@@ -157,13 +161,19 @@ class PreflightOutputSerializer(serializers.Serializer):
 
 
 class DecisionOutputSerializer(serializers.ModelSerializer):
-    contact = serializers.IntegerField(source="contact_id", read_only=True)
+    contact = serializers.UUIDField(source="contact.public_id", read_only=True)
     # Declared, as FrequencyRuleOutputSerializer's scopes are: an allowed decision has no reason ("").
     reason = serializers.ChoiceField(
         choices=Reason.choices, allow_blank=True, read_only=True, help_text="Empty if allowed."
     )
     rule = serializers.IntegerField(source="rule_id", read_only=True, allow_null=True)
     rule_name = serializers.CharField(source="rule.name", read_only=True, allow_null=True, default=None)
+    next_eligible_at = serializers.DateTimeField(
+        source="next_eligible_shown",
+        read_only=True,
+        allow_null=True,
+        help_text="To the full hour (rounded up) unless you are a CX lead.",
+    )
     explanation = serializers.CharField(
         read_only=True, help_text="For people; never names another department."
     )
@@ -230,7 +240,7 @@ class SendRequestCreateApi(APIView):
         department = acting_department(request, actor, data.pop("department", None))
         survey = survey_get(actor=actor, survey_id=data.pop("survey"))
         send_request = send_request_create(actor=actor, department=department, survey=survey, **data)
-        send_request = send_request_get(actor=actor, send_request_id=send_request.pk)
+        send_request = send_request_get(actor=actor, public_id=send_request.public_id)
         return Response(SendRequestOutputSerializer(send_request).data, status=status.HTTP_201_CREATED)
 
 
@@ -244,8 +254,8 @@ class SendRequestDetailApi(APIView):
         summary="Read a send request",
         responses={200: SendRequestOutputSerializer, **error_responses(401, 403, 404)},
     )
-    def get(self, request: Request, send_request_id: int) -> Response:
-        send_request = send_request_get(actor=actor_for_request(request), send_request_id=send_request_id)
+    def get(self, request: Request, send_request_id: uuid.UUID) -> Response:
+        send_request = send_request_get(actor=actor_for_request(request), public_id=send_request_id)
         return Response(SendRequestOutputSerializer(send_request).data)
 
 
@@ -257,10 +267,11 @@ class SendRequestPreflightApi(APIView):
         "(by name), when time-based blocks end (by week), and the best send time in the window.",
         responses={200: PreflightOutputSerializer, **error_responses(400, 401, 403, 404)},
     )
-    def get(self, request: Request, send_request_id: int) -> Response:
-        send_request = send_request_get(actor=actor_for_request(request), send_request_id=send_request_id)
+    def get(self, request: Request, send_request_id: uuid.UUID) -> Response:
+        actor = actor_for_request(request)
+        send_request = send_request_get(actor=actor, public_id=send_request_id)
         report = send_request_preflight(send_request=send_request)
-        return Response(PreflightOutputSerializer(preflight_summary(report)).data)
+        return Response(PreflightOutputSerializer(preflight_summary(report, viewer=actor)).data)
 
 
 class SendRequestSubmitApi(APIView):
@@ -272,9 +283,9 @@ class SendRequestSubmitApi(APIView):
         request=None,
         responses={200: SendRequestOutputSerializer, **error_responses(400, 401, 403, 404, 409)},
     )
-    def post(self, request: Request, send_request_id: int) -> Response:
+    def post(self, request: Request, send_request_id: uuid.UUID) -> Response:
         actor = actor_for_request(request)
-        send_request = send_request_get(actor=actor, send_request_id=send_request_id)
+        send_request = send_request_get(actor=actor, public_id=send_request_id)
         send_request_submit(send_request=send_request, actor=actor)
         return Response(SendRequestOutputSerializer(send_request).data)
 
@@ -288,9 +299,9 @@ class SendRequestCancelApi(APIView):
         request=None,
         responses={200: SendRequestOutputSerializer, **error_responses(401, 403, 404, 409)},
     )
-    def post(self, request: Request, send_request_id: int) -> Response:
+    def post(self, request: Request, send_request_id: uuid.UUID) -> Response:
         actor = actor_for_request(request)
-        send_request = send_request_get(actor=actor, send_request_id=send_request_id)
+        send_request = send_request_get(actor=actor, public_id=send_request_id)
         send_request_cancel(send_request=send_request, actor=actor)
         return Response(SendRequestOutputSerializer(send_request).data)
 
@@ -308,9 +319,9 @@ class SendRequestAudienceApi(APIView):
         responses={200: AudienceUploadOutputSerializer, **error_responses(400, 401, 403, 404, 409, 422)},
     )
     @idempotent
-    def post(self, request: Request, send_request_id: int) -> Response:
+    def post(self, request: Request, send_request_id: uuid.UUID) -> Response:
         actor = actor_for_request(request)
-        send_request = send_request_get(actor=actor, send_request_id=send_request_id)
+        send_request = send_request_get(actor=actor, public_id=send_request_id)
         upload = valid_input(AudienceUploadInputSerializer, request.data)["file"]
         result = send_request_set_audience_upload(
             actor=actor, send_request=send_request, file=upload, filename=upload.name or ""
@@ -327,9 +338,9 @@ class SendRequestDecisionsApi(APIView):
         parameters=[DecisionFilterSerializer],
         responses={200: DecisionOutputSerializer(many=True), **error_responses(400, 401, 403, 404)},
     )
-    def get(self, request: Request, send_request_id: int) -> Response:
+    def get(self, request: Request, send_request_id: uuid.UUID) -> Response:
         actor = actor_for_request(request)
-        send_request = send_request_get(actor=actor, send_request_id=send_request_id)
+        send_request = send_request_get(actor=actor, public_id=send_request_id)
         filters = valid_input(DecisionFilterSerializer, request.query_params)
         decisions: QuerySet = decision_list(
             actor=actor,

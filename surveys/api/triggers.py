@@ -5,10 +5,14 @@ Both answer with the gatekeeper's decision in the same body:
 {"decision": {allowed, reason, rule, next_eligible_at, explanation},
  "invitation": {id, status, planned_at} | null, "contact": {id}}.
 A blocked trigger is a normal answer (200), not an error: the decision says why and until when.
+Contacts and invitations are named by their public ids (UUIDs); a department is shown the next
+eligible time to the full hour (surveys/gatekeeper/decisions.py `next_eligible_shown`).
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import uuid
 from typing import Any
 
 from drf_spectacular.utils import extend_schema
@@ -25,9 +29,10 @@ from cxfeedback.idempotency import HEADER_PARAMETER, idempotent
 from cxfeedback.parsers import JSONParser
 from departments.actors import actor_for_request
 from departments.api import acting_department
+from surveys.api.inputs import PublicIdField
 from surveys.gatekeeper.eligibility import eligibility_check
 from surveys.gatekeeper.lookups import contact_known_id, survey_for_sending
-from surveys.gatekeeper.triggers import trigger_create
+from surveys.gatekeeper.triggers import contact_public_id, trigger_create
 from surveys.models import Reason
 
 # Input
@@ -48,9 +53,7 @@ class _SendInputSerializer(serializers.Serializer):
 
 
 class ContactReferenceSerializer(serializers.Serializer):
-    id = serializers.IntegerField(
-        min_value=1, max_value=MAX_ID, required=False, help_text="The contact's id …"
-    )
+    id = PublicIdField(required=False, help_text="The contact's id (a UUID) …")
     identities = IdentityInputSerializer(
         many=True, required=False, allow_empty=False, help_text="… or any of its identities."
     )
@@ -90,18 +93,20 @@ class DecisionAnswerSerializer(serializers.Serializer):
     allowed = serializers.BooleanField()
     reason = serializers.ChoiceField(choices=Reason.choices, allow_blank=True, help_text="Empty if allowed.")
     rule = serializers.IntegerField(allow_null=True, help_text="The blocking frequency rule, if any.")
-    next_eligible_at = serializers.DateTimeField(allow_null=True)
+    next_eligible_at = serializers.DateTimeField(
+        allow_null=True, help_text="To the full hour (rounded up) unless you are a CX lead."
+    )
     explanation = serializers.CharField(help_text="For people; never names another department's survey.")
 
 
 class InvitationAnswerSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
+    id = serializers.UUIDField()
     status = serializers.CharField()
     planned_at = serializers.DateTimeField()
 
 
 class ContactAnswerSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
+    id = serializers.UUIDField()
 
 
 class GatekeeperAnswerSerializer(serializers.Serializer):
@@ -110,19 +115,27 @@ class GatekeeperAnswerSerializer(serializers.Serializer):
     contact = ContactAnswerSerializer()
 
 
-def _answer(*, verdict: Any, explanation: str, invitation: Any, contact_id: int) -> dict[str, Any]:
-    """The body both views return; `verdict` is a Decision or a surveys.gatekeeper.rules.Verdict."""
+def _answer(
+    *,
+    verdict: Any,
+    next_eligible_at: dt.datetime | None,
+    explanation: str,
+    invitation: Any,
+    contact_id: uuid.UUID,
+) -> dict[str, Any]:
+    """The body both views return; `verdict` is a Decision or a surveys.gatekeeper.rules.Verdict,
+    `next_eligible_at` its time as the asker is shown it, `contact_id` the contact's public id."""
     return {
         "decision": {
             "allowed": verdict.allowed,
             "reason": verdict.reason,
             "rule": verdict.rule_id,
-            "next_eligible_at": verdict.next_eligible_at,
+            "next_eligible_at": next_eligible_at,
             "explanation": explanation,
         },
         "invitation": None
         if invitation is None
-        else {"id": invitation.pk, "status": invitation.status, "planned_at": invitation.touched_at},
+        else {"id": invitation.public_id, "status": invitation.status, "planned_at": invitation.touched_at},
         "contact": {"id": contact_id},
     }
 
@@ -151,7 +164,7 @@ class EligibilityApi(APIView):
         reference = data["contact"]
         contact_id = contact_known_id(
             department=department,
-            contact_id=reference.get("id"),
+            public_id=reference.get("id"),
             identities=[(i["kind"], i["source"], i["value"]) for i in reference.get("identities", [])],
         )
         eligibility = eligibility_check(
@@ -165,9 +178,10 @@ class EligibilityApi(APIView):
         return Response(
             _answer(
                 verdict=eligibility.verdict,
+                next_eligible_at=eligibility.next_eligible_at,
                 explanation=eligibility.explanation,
                 invitation=None,
-                contact_id=contact_id,
+                contact_id=reference.get("id") or contact_public_id(contact_id),
             )
         )
 
@@ -215,9 +229,10 @@ class TriggerApi(APIView):
         )
         body = _answer(
             verdict=trigger.decision,
+            next_eligible_at=trigger.next_eligible_at,
             explanation=trigger.explanation,
             invitation=trigger.invitation,
-            contact_id=trigger.contact_id,
+            contact_id=trigger.contact_public_id,
         )
         queued = trigger.invitation is not None
         return Response(body, status=status.HTTP_201_CREATED if queued else status.HTTP_200_OK)

@@ -33,36 +33,36 @@ urlpatterns = [
     ),
     path("send-requests", SendRequestCollectionApi.as_view(), name="send-request-list"),
     path(
-        "send-requests/<int:send_request_id>",
+        "send-requests/<uuid:send_request_id>",
         SendRequestDetailApi.as_view(),
         name="send-request-detail",
     ),
     path(
-        "send-requests/<int:send_request_id>/preflight",
+        "send-requests/<uuid:send_request_id>/preflight",
         SendRequestPreflightApi.as_view(),
         name="send-request-preflight",
     ),
     path(
-        "send-requests/<int:send_request_id>/submit",
+        "send-requests/<uuid:send_request_id>/submit",
         SendRequestSubmitApi.as_view(),
         name="send-request-submit",
     ),
     path(
-        "send-requests/<int:send_request_id>/cancel",
+        "send-requests/<uuid:send_request_id>/cancel",
         SendRequestCancelApi.as_view(),
         name="send-request-cancel",
     ),
     path(
-        "send-requests/<int:send_request_id>/audience",
+        "send-requests/<uuid:send_request_id>/audience",
         SendRequestAudienceApi.as_view(),
         name="send-request-audience",
     ),
     path(
-        "send-requests/<int:send_request_id>/decisions",
+        "send-requests/<uuid:send_request_id>/decisions",
         SendRequestDecisionsApi.as_view(),
         name="send-request-decisions",
     ),
     path("eligibility", EligibilityApi.as_view(), name="eligibility"),
     path("triggers", TriggerApi.as_view(), name="trigger-create"),
-    path("contacts/<int:contact_id>/erase", ContactEraseApi.as_view(), name="contact-erase"),
+    path("contacts/<uuid:contact_id>/erase", ContactEraseApi.as_view(), name="contact-erase"),
 ]

@@ -7,10 +7,10 @@ The life of an invitation here:
    to the broker in batches, one `send_invitations_task` each. A trigger hands its one invitation
    over right after it commits.
 2. Claim (the task): one transaction locks the batch's still-queued rows, re-checks each one —
-   consent and snooze now, the request's send window, an address, quiet hours in the contact's
-   time zone (deferred, not blocked) — and moves the rest from queued to sending with a fresh
-   token each. The conditional move is the claim: a second task with the same ids finds nothing
-   queued and sends nothing.
+   consent and snooze now, the request's send window, an address the department may use, quiet
+   hours in the time zone its view of the contact gives (deferred, not blocked) — and moves the
+   rest from queued to sending with a fresh token each. The conditional move is the claim: a
+   second task with the same ids finds nothing queued and sends nothing.
 3. Send over one connection per batch, then mark each invitation sent (its own commit) the moment
    the server accepted it; a permanent failure marks it failed with the reason (no longer a touch);
    a transient one puts it back to queued for the task's retry with backoff, up to

@@ -15,15 +15,14 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from contacts.models import CHANNEL_IDENTITY_KIND
 from surveys.delivery.channels import NO_MARK, Outgoing, PermanentFailure, TransientFailure, sender_for
 from surveys.delivery.dispatch import chunks
 from surveys.delivery.invitation_status import AWAITING_ANSWER
 from surveys.delivery.messages import (
-    addresses_of,
     consent_verdicts,
     outgoing_message,
     quiet_until,
+    recipients_of,
 )
 from surveys.delivery.tokens import token_new
 from surveys.models import Invitation, InvitationToken
@@ -114,12 +113,16 @@ def _reminders_claim(
             .filter(reminders_due(now=now), pk__in=ids)
             .order_by("pk")
         )
-        addresses = addresses_of([i.contact_id for i in invitations])
+        recipients = recipients_of(invitations)
         verdicts = consent_verdicts(invitations, now=now)
         claimed, tokens = {}, []
         for invitation in invitations:
-            address = addresses.get((invitation.contact_id, CHANNEL_IDENTITY_KIND[invitation.channel]))
-            if not verdicts[invitation.pk].allowed or address is None or quiet_until(invitation, now=now):
+            recipient = recipients[invitation.pk]
+            if (
+                not verdicts[invitation.pk].allowed
+                or recipient.address is None
+                or quiet_until(recipient, now=now)
+            ):
                 outcome.skipped += 1
                 continue
             number = invitation.reminders_sent + 1
@@ -129,7 +132,7 @@ def _reminders_claim(
             token, token_hash = token_new()
             tokens.append(InvitationToken(invitation_id=invitation.pk, token_hash=token_hash, created_at=now))
             message = outgoing_message(
-                invitation, address=address, token=token, kind=f"reminder-{number}", now=now
+                invitation, recipient=recipient, token=token, kind=f"reminder-{number}", now=now
             )
             claimed[message] = invitation.last_reminder_at
         InvitationToken.objects.bulk_create(tokens)

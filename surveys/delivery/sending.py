@@ -19,7 +19,6 @@ from django.db.models import Q
 from django.utils import timezone
 
 from contacts.consent import ConsentVerdict
-from contacts.models import CHANNEL_IDENTITY_KIND
 from surveys.delivery.channels import Outgoing, PermanentFailure, SendFailed, TransientFailure, sender_for
 from surveys.delivery.invitation_status import (
     invitation_mark_failed,
@@ -30,10 +29,11 @@ from surveys.delivery.invitation_status import (
     invitations_release,
 )
 from surveys.delivery.messages import (
-    addresses_of,
+    Recipient,
     consent_verdicts,
     outgoing_message,
     quiet_until,
+    recipients_of,
 )
 from surveys.delivery.tokens import token_new
 from surveys.models import Invitation, InvitationToken
@@ -170,12 +170,14 @@ def invitation_claim(*, invitation_ids: Sequence[int], now: dt.datetime) -> Clai
         )
         if not invitations:
             return Claim(outgoing=[], cancelled=0, deferred=0)
-        addresses = addresses_of([i.contact_id for i in invitations])
+        recipients = recipients_of(invitations)
         verdicts = consent_verdicts(invitations, now=now)
         claimed, cancelled, deferred, failed = [], 0, 0, []
         for invitation in invitations:
-            address = addresses.get((invitation.contact_id, CHANNEL_IDENTITY_KIND[invitation.channel]))
-            stop = _stop_before_sending(invitation, verdicts[invitation.pk], address=address, now=now)
+            recipient = recipients[invitation.pk]
+            stop = _stop_before_sending(
+                invitation, verdicts[invitation.pk], address=recipient.address, now=now
+            )
             if stop is not None:
                 _invitation_stop(invitation, stop=stop, now=now)
                 if stop.status == Status.FAILED:
@@ -183,7 +185,7 @@ def invitation_claim(*, invitation_ids: Sequence[int], now: dt.datetime) -> Clai
                 else:
                     cancelled += 1
                 continue
-            quiet_end = quiet_until(invitation, now=now)
+            quiet_end = quiet_until(recipient, now=now)
             if quiet_end is not None:
                 # Deferred, not blocked: queued again for the end of the night, to be dispatched then.
                 Invitation.objects.filter(pk=invitation.pk).update(
@@ -191,7 +193,7 @@ def invitation_claim(*, invitation_ids: Sequence[int], now: dt.datetime) -> Clai
                 )
                 deferred += 1
                 continue
-            claimed.append((invitation, address))
+            claimed.append((invitation, recipient))
         outgoing = _claim_for_sending(claimed, now=now)
     return Claim(outgoing=outgoing, cancelled=cancelled, deferred=deferred, failed=failed)
 
@@ -205,7 +207,8 @@ def _stop_before_sending(
         until = f" until {verdict.until.isoformat()}" if verdict.until else ""
         return Stop(Status.CANCELLED, verdict.reason, f"re-checked before sending{until}")
     if address is None:
-        return Stop(Status.CANCELLED, "no_address", "the contact has no address on this channel any more")
+        detail = "no address on this channel the department may use any more"
+        return Stop(Status.CANCELLED, "no_address", detail)
     latest = invitation.send_request.latest_send_at
     if latest is not None and now > latest:
         detail = "the request's latest send time passed before it could be sent"
@@ -220,15 +223,17 @@ def _invitation_stop(invitation: Invitation, *, stop: Stop, now: dt.datetime) ->
     logger.info("invitation %s %s before sending: %s", invitation.pk, stop.status, stop.code)
 
 
-def _claim_for_sending(claimed: list[tuple[Invitation, str]], *, now: dt.datetime) -> list[Outgoing]:
+def _claim_for_sending(claimed: list[tuple[Invitation, Recipient]], *, now: dt.datetime) -> list[Outgoing]:
     """Queued → sending, attempts + 1, and a fresh token per invitation; returns the messages."""
     if not claimed:
         return []
     invitations_mark_sending(invitation_ids=[i.pk for i, _ in claimed], now=now)
     tokens, outgoing = [], []
-    for invitation, address in claimed:
+    for invitation, recipient in claimed:
         token, token_hash = token_new()
         tokens.append(InvitationToken(invitation_id=invitation.pk, token_hash=token_hash, created_at=now))
-        outgoing.append(outgoing_message(invitation, address=address, token=token, kind="invite", now=now))
+        outgoing.append(
+            outgoing_message(invitation, recipient=recipient, token=token, kind="invite", now=now)
+        )
     InvitationToken.objects.bulk_create(tokens)
     return outgoing

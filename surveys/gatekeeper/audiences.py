@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import csv
 import tempfile
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any, BinaryIO
 
 from django.db import transaction
 
 from contacts.importing import ContactImportResult, contact_import_run
+from contacts.models import Contact
 from cxfeedback.exceptions import NotFound
 from departments.actors import Actor
 from surveys.errors import AudienceLocked, InvalidSendRequest
@@ -87,7 +90,7 @@ def send_request_set_audience_upload(
     ImportFileRejected and ContactImportFailed (no audience written).
     """
     if not actor.sees_department(send_request.department_id):
-        raise NotFound(f"Send request {send_request.pk} not found.")
+        raise NotFound(f"Send request {send_request.public_id} not found.")
     if send_request.audience_kind != SendRequest.AudienceKind.UPLOAD:
         raise InvalidSendRequest.on_field(
             "audience_kind", "only a request with an uploaded list takes a file."
@@ -115,24 +118,30 @@ def send_request_set_audience_upload(
     return AudienceUpload(send_request=locked, members=members, contact_import=result)
 
 
-def _report_contacts(report) -> Iterator[tuple[int, int]]:
-    """(row number, contact id) of every imported row, read back from the import's per-row report."""
+def _report_contacts(report) -> Iterator[tuple[int, str]]:
+    """(row number, contact public id) of every imported row, read back from the import's per-row
+    report (which names contacts by public id only: it is the department's to download)."""
     reader = csv.reader(report)
     header = next(reader)
     row_at, contact_at = header.index("row"), header.index("contact_id")
     for record in reader:
         if record[contact_at]:
-            yield int(record[row_at]), int(record[contact_at])
+            yield int(record[row_at]), record[contact_at]
 
 
-def _audience_write(send_request: SendRequest, rows: Iterator[tuple[int, int]]) -> int:
+def _audience_write(send_request: SendRequest, rows: Iterator[tuple[int, str]]) -> int:
     written = 0
-    batch: list[AudienceMember] = []
-    for row_number, contact_id in rows:
-        batch.append(AudienceMember(send_request=send_request, contact_id=contact_id, row_number=row_number))
-        if len(batch) >= AUDIENCE_BATCH_ROWS:
-            written += len(AudienceMember.objects.bulk_create(batch))
-            batch = []
-    if batch:
-        written += len(AudienceMember.objects.bulk_create(batch))
+    while batch := list(islice(rows, AUDIENCE_BATCH_ROWS)):
+        contact_ids = dict(
+            Contact.objects.filter(public_id__in={public_id for _, public_id in batch}).values_list(
+                "public_id", "pk"
+            )
+        )
+        members = [
+            AudienceMember(
+                send_request=send_request, contact_id=contact_ids[uuid.UUID(public_id)], row_number=row_number
+            )
+            for row_number, public_id in batch
+        ]
+        written += len(AudienceMember.objects.bulk_create(members))
     return written

@@ -3,6 +3,11 @@
 Explanations are shown to the department that asked, so they may say *that* another department
 contacted the person and when, but never which survey, which department or what was asked
 (PRODUCT.md §4.4). Everything said here comes from the decision's own columns and its rule.
+
+Times shown to a department are no finer than the hour (`next_eligible_shown`): an exact
+next-eligible time is the exact time of another department's send plus a rule's window, and the
+contacts sharing it are that send's audience. A CX lead sees exact times. What is stored stays
+exact: the gatekeeper plans with it.
 """
 
 from __future__ import annotations
@@ -26,9 +31,13 @@ def decision_list(
     reason: str | None = None,
     rule_id: int | None = None,
 ) -> QuerySet[Decision]:
-    """The decisions of a request the actor may see, by contact; filter by verdict, reason or rule."""
+    """The decisions of a request the actor may see; filter by verdict, reason or rule.
+
+    In the order of the contacts' public ids: the contacts' primary keys would tell a department
+    which of its contacts some other department knew first.
+    """
     if not actor.sees_department(send_request.department_id):
-        raise NotFound(f"Send request {send_request.pk} not found.")
+        raise NotFound(f"Send request {send_request.public_id} not found.")
     decisions = Decision.objects.filter(send_request=send_request).select_related(
         "send_request", "rule", "contact"
     )
@@ -38,15 +47,32 @@ def decision_list(
         decisions = decisions.filter(reason=reason)
     if rule_id is not None:
         decisions = decisions.filter(rule_id=rule_id)
-    return decisions.order_by("contact_id")
+    return decisions.order_by("contact__public_id")
 
 
 def decisions_explained(decisions: Iterable[Decision], *, viewer: Actor) -> list[Decision]:
-    """The decisions with `.explanation` set for `viewer`."""
+    """The decisions with `.explanation` and `.next_eligible_shown` set for `viewer`."""
     explained = list(decisions)
     for decision in explained:
         decision.explanation = decision_explain(decision, viewer=viewer)
+        decision.next_eligible_shown = next_eligible_shown(decision.next_eligible_at, viewer=viewer)
     return explained
+
+
+def hour_ceil(at: dt.datetime) -> dt.datetime:
+    """`at` moved up to the next full hour (UTC); a time already on the hour stays."""
+    at = at.astimezone(dt.UTC)
+    hour = at.replace(minute=0, second=0, microsecond=0)
+    return hour if hour == at else hour + dt.timedelta(hours=1)
+
+
+def next_eligible_shown(at: dt.datetime | None, *, viewer: Actor | None) -> dt.datetime | None:
+    """A next-eligible time as `viewer` may see it: exact for a CX lead; for anyone else (None: a
+    viewer not known, read as a department) rounded up to the full hour, so it no longer tells
+    which send of another department it comes from, nor when that send was."""
+    if at is None or (viewer is not None and viewer.is_cx_lead):
+        return at
+    return hour_ceil(at)
 
 
 CHANNEL_ADDRESS = {"email": "email address", "sms": "phone number"}
@@ -64,7 +90,7 @@ def decision_explain(decision: Decision, *, viewer: Actor, now: dt.datetime | No
     if reason == Reason.OPTED_OUT:
         return "Opted out."
     if reason == Reason.SNOOZED:
-        until = decision.next_eligible_at
+        until = next_eligible_shown(decision.next_eligible_at, viewer=viewer)
         return f"Snoozed until {_moment(until, reference)}." if until else "Snoozed."
     if reason == Reason.NO_ADDRESS:
         return f"No {CHANNEL_ADDRESS.get(decision.send_request.channel, 'address on this channel')}."
@@ -79,11 +105,8 @@ def decision_explain(decision: Decision, *, viewer: Actor, now: dt.datetime | No
 
 def _rule_explain(decision: Decision, *, viewer: Actor, reference: dt.datetime) -> str:
     rule_name = f"rule “{decision.rule.name}”" if decision.rule_id else "a frequency rule"
-    eligible = (
-        f"; eligible from {_moment(decision.next_eligible_at, reference)}."
-        if decision.next_eligible_at
-        else "."
-    )
+    until = next_eligible_shown(decision.next_eligible_at, viewer=viewer)
+    eligible = f"; eligible from {_moment(until, reference)}." if until else "."
     touched = decision.last_touch_at
     if touched is None:
         # No touch in the window: the block is the rule's grace period for new contacts.

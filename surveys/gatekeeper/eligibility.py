@@ -18,7 +18,7 @@ from cxfeedback.exceptions import NotFound
 from departments.actors import Actor
 from departments.models import Department
 from surveys.gatekeeper.active_rules import rules_active_cached
-from surveys.gatekeeper.decisions import decision_explain
+from surveys.gatekeeper.decisions import decision_explain, next_eligible_shown
 from surveys.gatekeeper.rules import Verdict
 from surveys.gatekeeper.screening import Send, verdicts_for
 from surveys.models import Decision, FrequencyRule, Reason, SendRequest, Survey
@@ -26,12 +26,15 @@ from surveys.models import Decision, FrequencyRule, Reason, SendRequest, Survey
 
 @dataclass(frozen=True)
 class Eligibility:
-    """The gatekeeper's verdict for one contact at `at`, with its explanation for the asker."""
+    """The gatekeeper's verdict for one contact at `at` (exact, as the gatekeeper decided), with
+    what the asker is shown of it: the explanation and the next eligible time (to the hour for a
+    department, see surveys/gatekeeper/decisions.py)."""
 
     contact_id: int
     at: dt.datetime
     verdict: Verdict
     explanation: str
+    next_eligible_at: dt.datetime | None
 
     @property
     def allowed(self) -> bool:
@@ -40,10 +43,6 @@ class Eligibility:
     @property
     def reason(self) -> str:
         return self.verdict.reason
-
-    @property
-    def next_eligible_at(self) -> dt.datetime | None:
-        return self.verdict.next_eligible_at
 
 
 def eligibility_check(
@@ -72,14 +71,15 @@ def eligibility_check(
     )
     verdicts = verdicts_for(send=send, contact_ids=[contact_id])
     verdict = verdicts.get(contact_id)
-    if verdict is None:  # deleted since the caller found it
-        raise NotFound(f"Contact {contact_id} not found.", extra={"contact": contact_id})
+    if verdict is None:  # deleted since the caller found it; the asker knows it by its public id only
+        raise NotFound("Contact not found.")
     unsaved = _decision_unsaved(verdict, department=department, survey=survey, channel=channel, at=at)
     return Eligibility(
         contact_id=contact_id,
         at=at,
         verdict=verdict,
         explanation=decision_explain(unsaved, viewer=actor, now=at),
+        next_eligible_at=next_eligible_shown(verdict.next_eligible_at, viewer=actor),
     )
 
 

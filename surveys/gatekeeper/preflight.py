@@ -9,8 +9,10 @@ from typing import Any
 
 from django.utils import timezone
 
+from departments.actors import Actor
 from surveys.gatekeeper.active_rules import rules_active
 from surveys.gatekeeper.audiences import audience_of
+from surveys.gatekeeper.decisions import next_eligible_shown
 from surveys.gatekeeper.screening import Outcome, screen
 from surveys.gatekeeper.send_requests import planned_send_at, screening_send
 from surveys.models import FrequencyRule, Reason, SendRequest
@@ -20,7 +22,8 @@ from surveys.models import FrequencyRule, Reason, SendRequest
 class PreflightReport:
     planned_send_at: dt.datetime
     outcome: Outcome
-    best_send_at: dt.datetime
+    best_send_at: dt.datetime  # exact; preflight_summary shows it as the viewer may see it
+    window_end: dt.datetime
 
     @property
     def audience_rows(self) -> int:
@@ -31,15 +34,19 @@ def send_request_preflight(*, send_request: SendRequest, now: dt.datetime | None
     """What submitting would do, now. Reads only; reserves and writes nothing."""
     now = now or timezone.now()
     at = planned_send_at(send_request, now=now)
+    window_end = send_request.latest_send_at or at
     outcome = screen(
         send=screening_send(send_request, at=at),
         rules=rules_active(),
         audience=audience_of(send_request),
         write=False,
-        window_end=send_request.latest_send_at or at,
+        window_end=window_end,
     )
     return PreflightReport(
-        planned_send_at=at, outcome=outcome, best_send_at=_best_send_at(send_request, at, outcome)
+        planned_send_at=at,
+        outcome=outcome,
+        best_send_at=_best_send_at(send_request, at, outcome),
+        window_end=window_end,
     )
 
 
@@ -54,6 +61,16 @@ def _best_send_at(send_request: SendRequest, at: dt.datetime, outcome: Outcome) 
     return max(at, outcome.last_block_end_in_window)
 
 
+def _best_send_at_shown(report: PreflightReport, viewer: Actor | None) -> dt.datetime:
+    """The best send time as `viewer` may see it. Later than the planned time it is when the last
+    block ends, perhaps another department's send plus a rule's window: rounded up to the hour like
+    every next-eligible time a department sees, and never past the request's window."""
+    best = report.best_send_at
+    if best == report.planned_send_at:
+        return best
+    return min(next_eligible_shown(best, viewer=viewer), report.window_end)
+
+
 # The order a pre-flight report lists blocks in; rule blocks, one per rule, go where "rule" is.
 PREFLIGHT_REASONS = (
     Reason.OPTED_OUT,
@@ -65,9 +82,10 @@ PREFLIGHT_REASONS = (
 )
 
 
-def preflight_summary(report: PreflightReport) -> dict[str, Any]:
-    """A pre-flight report as the admin page and the API show it: counts per reason and per rule
-    (by name), and for time-based blocks how many become eligible in which week."""
+def preflight_summary(report: PreflightReport, *, viewer: Actor | None = None) -> dict[str, Any]:
+    """A pre-flight report as the admin page and the API show it to `viewer`: counts per reason and
+    per rule (by name), for time-based blocks how many become eligible in which week, and the best
+    send time (to the hour unless the viewer is a CX lead; None reads as a department)."""
     outcome = report.outcome
     rule_names = dict(FrequencyRule.objects.filter(pk__in=outcome.blocked_by_rule).values_list("pk", "name"))
     weeks: dict[tuple[str, int | None], list[dict[str, Any]]] = {}
@@ -88,7 +106,7 @@ def preflight_summary(report: PreflightReport) -> dict[str, Any]:
         blocks.append(_block(reason, count, weeks.get((reason, None), [])))
     return {
         "planned_send_at": report.planned_send_at,
-        "best_send_at": report.best_send_at,
+        "best_send_at": _best_send_at_shown(report, viewer),
         "audience_rows": report.audience_rows,
         "contacts": outcome.contacts,
         "eligible_now": outcome.allowed,

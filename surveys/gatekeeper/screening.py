@@ -36,7 +36,7 @@ class Audience:
 
     send_request_id: int | None = None  # rows of surveys_audiencemember (an uploaded list)
     department_id: int | None = None  # contacts the department knows …
-    attributes: dict | None = None  # … that have these attributes
+    attributes: dict | None = None  # … whose department view has these attributes
     contact_ids: Sequence[int] | None = None  # explicit contacts (triggers, eligibility)
 
     def sql(self, params: dict) -> str:
@@ -63,11 +63,10 @@ class Audience:
         if self.attributes:
             from psycopg.types.json import Jsonb
 
+            # The department's own attributes for the person (index view_attributes_gin), never
+            # the person's own or another department's.
             params["audience_attributes"] = Jsonb(self.attributes)
-            sql += (
-                " AND EXISTS (SELECT 1 FROM contacts_contact c WHERE c.id = dc.contact_id "
-                "AND c.attributes @> %(audience_attributes)s)"
-            )
+            sql += " AND dc.attributes @> %(audience_attributes)s"
         return sql
 
     def batch_bounds(self) -> Iterator[tuple[int, int]]:

@@ -7,6 +7,7 @@ transitions, so two callers racing on one request cannot both move it.
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
 from django.conf import settings
 from django.db import transaction
@@ -271,9 +272,10 @@ def send_request_list(
     return requests.order_by("-created_at", "-pk")
 
 
-def send_request_get(*, actor: Actor, send_request_id: int) -> SendRequest:
-    """One send request; raises NotFound outside the actor's scope."""
-    send_request = send_requests_visible(actor=actor).filter(pk=send_request_id).first()
+def send_request_get(*, actor: Actor, public_id: uuid.UUID) -> SendRequest:
+    """One send request, by the id the API shows (`public_id`); raises NotFound outside the actor's
+    scope, the same as for a request that does not exist."""
+    send_request = send_requests_visible(actor=actor).filter(public_id=public_id).first()
     if send_request is None:
-        raise NotFound(f"Send request {send_request_id} not found.")
+        raise NotFound(f"Send request {public_id} not found.")
     return send_request

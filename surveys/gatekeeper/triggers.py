@@ -9,10 +9,11 @@ leaves neither a half-made contact nor a request behind.
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from contacts.models import DepartmentContact
@@ -22,7 +23,7 @@ from cxfeedback.publish import publish_on_commit
 from departments.actors import Actor
 from departments.models import Department
 from surveys.gatekeeper import locks
-from surveys.gatekeeper.decisions import decision_explain
+from surveys.gatekeeper.decisions import decision_explain, next_eligible_shown
 from surveys.gatekeeper.lookups import contact_with_every_identity
 from surveys.gatekeeper.screening import screen_contacts
 from surveys.gatekeeper.send_requests import purpose_clean, screening_send
@@ -70,8 +71,8 @@ def trigger_send(
         written = screen_contacts(
             send=screening_send(send_request, at=now), contact_ids=[contact_id], request=send_request
         )
-        if not written:
-            raise NotFound(f"Contact {contact_id} not found.", extra={"contact": contact_id})
+        if not written:  # callers name a contact by its public id: the error does not show the pk
+            raise NotFound("Contact not found.")
         [(decision, invitation)] = written
         if survey.frozen_at is None:
             Survey.objects.filter(pk=survey.pk, frozen_at__isnull=True).update(frozen_at=now)
@@ -90,13 +91,16 @@ Status = SendRequest.Status
 @dataclass(frozen=True)
 class Trigger:
     """What a trigger did: the contact it upserted, the gatekeeper's decision and, if allowed, the
-    queued invitation; `explanation` is the decision in words for the asking department."""
+    queued invitation; `explanation` and `next_eligible_at` are the decision as the asking
+    department is shown it (the time to the hour, see surveys/gatekeeper/decisions.py)."""
 
     contact_id: int
+    contact_public_id: uuid.UUID
     contact_created: bool
     decision: Decision
     invitation: Invitation | None
     explanation: str
+    next_eligible_at: dt.datetime | None
 
 
 def trigger_create(
@@ -142,11 +146,22 @@ def trigger_create(
         )
     return Trigger(
         contact_id=contact_id,
+        contact_public_id=contact_public_id(contact_id),
         contact_created=created,
         decision=result.decision,
         invitation=result.invitation,
         explanation=decision_explain(result.decision, viewer=actor, now=now),
+        next_eligible_at=next_eligible_shown(result.decision.next_eligible_at, viewer=actor),
     )
+
+
+def contact_public_id(contact_id: int) -> uuid.UUID:
+    """The id the API shows for contact `contact_id` (Contact.public_id), the primary key never."""
+    # SQL rather than the ORM: it runs on every trigger, where building the ORM's query costs more
+    # than running it (as in surveys/gatekeeper/lookups.py).
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT public_id FROM contacts_contact WHERE id = %s", [contact_id])
+        return cursor.fetchone()[0]
 
 
 def _known_contact_id(

@@ -5,7 +5,8 @@ page works without JavaScript.
 Every page here:
 - is found by its token alone, and answers an unknown token and an expired one with the same page,
   status and queries, in the visitor's language, so an outsider cannot tell them apart;
-- speaks the contact's language once the token is known (Contact.locale);
+- speaks the contact's language once the token is known (the invitation's department's view of
+  them, else the person's own: DepartmentContact.locale, Contact.locale);
 - changes nothing on GET except marking a survey opened (link scanners fetch every link);
 - is rate limited per client (settings.PUBLIC_RATE_LIMIT), sends `Referrer-Policy: strict-origin`
   so the token in the address never leaves in a Referer header (only the site's origin does, even
@@ -35,6 +36,7 @@ from django.utils.cache import add_never_cache_headers
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods
 
+from contacts.models import DepartmentContact
 from cxfeedback.rate_limit import Rate, rate_limit_exceeded
 from surveys.delivery import links
 from surveys.errors import AlreadyAnswered, InvalidAnswers, InvitationExpired
@@ -123,9 +125,17 @@ def _render(
 
 
 def contact_language(invitation: Invitation, request: HttpRequest) -> str:
-    """The contact's language if the site speaks it, else the visitor's (LocaleMiddleware's)."""
+    """The contact's language as the invitation's department knows it (its view's locale, else the
+    person's own) if the site speaks it, else the visitor's (LocaleMiddleware's)."""
+    view_locale = (
+        DepartmentContact.objects.filter(
+            department_id=invitation.department_id, contact_id=invitation.contact_id
+        )
+        .values_list("locale", flat=True)
+        .first()
+    )
     try:
-        return translation.get_supported_language_variant(invitation.contact.locale)
+        return translation.get_supported_language_variant(view_locale or invitation.contact.locale)
     except LookupError:
         return request.LANGUAGE_CODE
 

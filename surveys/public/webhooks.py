@@ -33,6 +33,13 @@ UNSUBSCRIBE_SUBJECT = re.compile(r"unsubscribe-([A-Za-z0-9_-]{16,200})")
 def email_tracking_received(sender, event, esp_name: str, **kwargs) -> None:
     """django-anymail's `tracking` signal: a bounce, rejection, complaint or provider-side
     unsubscribe for a recipient becomes an opt-out (surveys/apps.py connects it)."""
+    if not settings.DEBUG and not settings.ANYMAIL.get("WEBHOOK_SECRET"):
+        # Without its secret anymail accepts anonymous calls: a "complaint" could come from anyone.
+        # Settings refuse to start that way (cxfeedback/webhook_secrets.py); this holds if they changed.
+        logger.error(
+            "%s event from %s ignored: ANYMAIL_WEBHOOK_SECRET is not set", event.event_type, esp_name
+        )
+        return
     recorded = consent_from_email_event(
         email=event.recipient or "", event_type=event.event_type, provider=esp_name
     )

@@ -62,7 +62,7 @@ def test_consent_through_the_api_is_audited_as_the_api_key(support_api, support)
     contact = factories.known_contact(support)
 
     response = support_api.post(
-        f"/api/v1/contacts/{contact.pk}/consents",
+        f"/api/v1/contacts/{contact.public_id}/consents",
         {"kind": "opt_out", "source": "api", "department": "support"},
         format="json",
     )

@@ -117,8 +117,9 @@ def test_owner_sees_only_their_own_departments_link_and_consent(alice_client, sh
     response = alice_client.get(change_url(shared))
 
     content = response.content.decode()
-    assert "support only" in content and "everyone" in content
-    assert "marketing only" not in content
+    assert "support only" in content
+    # The every-department record is listed, without its note (tests/contacts/test_admin_consent.py).
+    assert "everyone" not in content and "marketing only" not in content
     links = response.context["inline_admin_formsets"][1].formset.queryset
     assert [link.department for link in links] == [support]
     assert b"Marketing" not in response.content
@@ -162,8 +163,11 @@ def test_search_matches_the_normalised_form(alice_client, support):
         value="Gina.Mueller@gmail.com", normalised="ginamueller@gmail.com"
     )
     phone = factories.known_contact(support, name="Paul")
-    factories.IdentityFactory(
-        contact=phone, kind=Identity.Kind.PHONE, value="030 1234567", normalised="+49301234567"
+    factories.DepartmentIdentityFactory(
+        department=support,
+        identity=factories.IdentityFactory(
+            contact=phone, kind=Identity.Kind.PHONE, value="030 1234567", normalised="+49301234567"
+        ),
     )
 
     by_variant = alice_client.get(CHANGELIST, {"q": "GINA.mueller+news@googlemail.com"})
@@ -255,32 +259,51 @@ def test_owner_cannot_change_an_existing_identity(alice_client, anna):
 def test_owner_adds_a_contact_into_their_department(alice_client, support, marketing):
     add_url = reverse("admin:contacts_contact_add")
     page = alice_client.get(add_url)
-    assert list(page.context["adminform"].form.fields["department"].queryset) == [support]
-    data = form_data(page)
-    data.update({"name": "New Person", "locale": "de", "time_zone": "Europe/Berlin", "attributes": "{}"})
-    data["department"] = str(support.pk)
-    add_inline_row(data, "identities", kind="phone", source="", value="0151 23456789")
+    assert list(page.context["form"].fields["department"].queryset) == [support]
 
-    response = alice_client.post(add_url, data)
+    response = alice_client.post(
+        add_url,
+        {"department": support.pk, "phone": "0151 23456789", "name": "New Person", "locale": "de",
+         "time_zone": "Europe/Berlin", "attributes": '{"tier": "gold"}', "notes": "met at the fair"},
+    )  # fmt: skip
 
-    assert response.status_code == 302, response.context["errors"]
-    contact = Contact.objects.get(name="New Person")
-    assert contact.identities.get().normalised == "+4915123456789"
-    link = DepartmentContact.objects.get(contact=contact)
-    assert (link.department, link.source) == (support, DepartmentContact.Source.ADMIN)
-    assert alice_client.get(change_url(contact)).status_code == 200
+    view = DepartmentContact.objects.get(name="New Person")
+    assert response.status_code == 302
+    assert response["Location"] == change_url(view.contact)
+    assert (view.department, view.source) == (support, DepartmentContact.Source.ADMIN)
+    assert (view.locale, view.time_zone, view.attributes, view.notes) == (
+        "de", "Europe/Berlin", {"tier": "gold"}, "met at the fair"
+    )  # fmt: skip
+    assert view.contact.name == ""  # the person's own fields are not the department's to write
+    identity = view.contact.identities.get()
+    assert identity.normalised == "+4915123456789"
+    assert list(identity.suppliers.values_list("department", flat=True)) == [support.pk]
+    assert alice_client.get(change_url(view.contact)).status_code == 200
 
 
 def test_owner_cannot_add_a_contact_into_another_department(alice_client, marketing):
     add_url = reverse("admin:contacts_contact_add")
-    data = form_data(alice_client.get(add_url))
-    data.update({"name": "Sneaky", "attributes": "{}", "department": str(marketing.pk)})
 
-    response = alice_client.post(add_url, data)
+    response = alice_client.post(add_url, {"department": marketing.pk, "email": "sneaky@example.com"})
 
     assert response.status_code == 200
-    assert "department" in response.context["adminform"].form.errors
-    assert not Contact.objects.filter(name="Sneaky").exists()
+    assert "department" in response.context["form"].errors
+    assert not Identity.objects.filter(normalised="sneaky@example.com").exists()
+
+
+def test_adding_needs_an_identity_and_shows_a_bad_one_next_to_its_field(alice_client, support):
+    add_url = reverse("admin:contacts_contact_add")
+
+    nothing = alice_client.post(add_url, {"department": support.pk, "name": "Nobody"})
+    bad_phone = alice_client.post(add_url, {"department": support.pk, "phone": "12"})
+    bad_locale = alice_client.post(
+        add_url, {"department": support.pk, "email": "a@example.com", "locale": "x"}
+    )
+
+    assert "Give an email address" in str(nothing.context["form"].non_field_errors())
+    assert "phone" in bad_phone.context["form"].errors
+    assert "locale" in bad_locale.context["form"].errors
+    assert not Contact.objects.exists()
 
 
 # --- Consent: append-only ------------------------------------------------------------------------

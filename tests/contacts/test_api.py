@@ -414,25 +414,68 @@ def test_record_and_list_consent(support_api, support):
     )
 
     assert (opt_out.status_code, snooze.status_code) == (201, 201)
-    assert opt_out.json()["department"] is None
+    # No department named: the key's own, never every department.
+    assert opt_out.json()["department"] == "support"
     assert opt_out.json()["source"] == "api"
+    assert opt_out.json()["note"] == "asked by phone"
     listed = support_api.get(consents(contact)).json()
-    assert [(c["kind"], c["department"], c["channel"]) for c in listed["results"]] == [
-        ("opt_out", None, "sms"),
-        ("snooze", "support", ""),
+    assert [(c["kind"], c["department"], c["channel"], c["note"]) for c in listed["results"]] == [
+        ("opt_out", "support", "sms", "asked by phone"),
+        ("snooze", "support", "", ""),
     ]
     assert Consent.objects.get(kind="opt_out").recorded_by.startswith("api-key:")
 
 
-def test_consent_list_hides_other_departments_records(support_api, support, marketing):
+@pytest.mark.parametrize("department", [None, "support"])
+@pytest.mark.parametrize("source", ["unsubscribe_link", "preference_centre", "complaint"])
+def test_an_api_key_cannot_record_the_customers_opt_out_for_everyone(
+    support_api, support, marketing, department, source
+):
     contact = factories.known_contact(support)
     factories.DepartmentContactFactory(department=marketing, contact=contact)
-    factories.ConsentFactory(contact=contact, department=marketing)
-    factories.ConsentFactory(contact=contact, department=None)
 
-    results = support_api.get(consents(contact)).json()["results"]
+    response = support_api.post(
+        consents(contact), {"kind": "opt_out", "department": department, "source": source}, format="json"
+    )
 
-    assert [c["department"] for c in results] == [None]
+    body = assert_error(response, 403, "consent_scope_forbidden")
+    assert body["message"].startswith(f"source: '{source}' speaks for every department")
+    assert "the customer's own links, the providers' webhooks and CX leads" in body["message"]
+    assert list(body["extra"]["fields"]) == ["source"]
+    assert not Consent.objects.exists()
+
+
+def test_consent_list_shows_a_department_its_own_records_and_what_everyone_was_told(
+    support_api, marketing_api, lead_api, support, marketing
+):
+    contact = factories.known_contact(support)
+    factories.DepartmentContactFactory(department=marketing, contact=contact)
+    at = dt.datetime(2026, 3, 2, 10, 37, 12, 345678, tzinfo=dt.UTC)
+    factories.ConsentFactory(contact=contact, department=support, note="support's own", created_at=at)
+    factories.ConsentFactory(
+        contact=contact,
+        department=None,
+        kind="snooze",
+        until=dt.datetime(2099, 1, 1, 10, 37, tzinfo=dt.UTC),
+        source="preference_centre",
+        note="said on the phone to support",
+        created_at=at + dt.timedelta(minutes=1),
+    )
+
+    def listed(client) -> list[tuple]:
+        results = client.get(consents(contact)).json()["results"]
+        return [(c["department"], c["note"], c["created_at"], c["until"]) for c in results]
+
+    every_department = (None, "", "2026-03-02T10:00:00Z", "2099-01-01T11:00:00Z")
+    assert listed(marketing_api) == [every_department]
+    assert listed(support_api) == [
+        ("support", "support's own", "2026-03-02T10:37:12.345678Z", None),
+        every_department,
+    ]
+    assert listed(lead_api) == [
+        ("support", "support's own", "2026-03-02T10:37:12.345678Z", None),
+        (None, "said on the phone to support", "2026-03-02T10:38:12.345678Z", "2099-01-01T10:37:00Z"),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -448,7 +491,7 @@ def test_consent_list_hides_other_departments_records(support_api, support, mark
             "not_found",
             "Department 'marketing' not found.",
         ),
-        ({"kind": "opt_in"}, 403, "consent_scope_forbidden", "department: "),
+        ({"kind": "opt_out", "source": "bounce"}, 403, "consent_scope_forbidden", "source: 'bounce' speaks"),
     ],
 )
 def test_consent_bad_input(support_api, support, marketing, payload, status, code, message):

@@ -5,6 +5,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from contacts.consent_selectors import consent_status
 from contacts.consent_services import consent_record
 from contacts.errors import (
     ConsentScopeForbidden,
@@ -24,6 +25,11 @@ NOW = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
 
 def api_actor(department) -> Actor:
     return Actor(department_ids=frozenset({department.pk}), api_key_id=1)
+
+
+def consent_reason(contact, department, *, at: dt.datetime) -> str:
+    """Why the department may not email the contact at `at`: "" when it may."""
+    return consent_status(contact_id=contact.pk, department_id=department.pk, channel="email", at=at).reason
 
 
 # contact_upsert
@@ -250,16 +256,85 @@ def test_concurrent_upserts_of_the_same_new_email_make_one_contact_and_all_succe
 # consent_record
 
 
-def test_consent_record_appends_a_global_opt_out(support):
+def test_an_api_keys_opt_out_without_a_department_is_for_its_own(support):
     contact = factories.known_contact(support)
 
     consent = consent_record(
         actor=api_actor(support), contact=contact, kind="opt_out", source="api", note="asked on the phone"
     )
 
-    assert (consent.kind, consent.department, consent.channel, consent.until) == ("opt_out", None, "", None)
+    assert (consent.kind, consent.department, consent.channel, consent.until) == (
+        "opt_out",
+        support,
+        "",
+        None,
+    )
     assert consent.recorded_by == "api-key:1"
     assert list(contact.consents.all()) == [consent]
+
+
+def test_an_owners_consent_is_for_their_department(support, marketing, alice):
+    contact = factories.known_contact(support)
+    factories.DepartmentContactFactory(department=marketing, contact=contact)
+
+    consent = consent_record(
+        actor=actor_for_user(alice), contact=contact, kind="opt_out", source="admin", now=NOW
+    )
+
+    assert consent.department == support
+    assert consent_reason(contact, support, at=NOW) == "opted_out"
+    # Marketing, who also knows the person, may still ask them: support spoke for itself only.
+    assert consent_reason(contact, marketing, at=NOW) == ""
+
+
+def test_an_owner_of_several_departments_names_one(support, marketing, alice):
+    marketing.members.add(alice)
+    contact = factories.known_contact(support)
+
+    with pytest.raises(InvalidConsent) as raised:
+        consent_record(actor=actor_for_user(alice), contact=contact, kind="opt_out", source="admin")
+
+    assert raised.value.status_code == 400
+    assert raised.value.message.startswith("department: Name one of your departments")
+    assert list(raised.value.extra["fields"]) == ["department"]
+    assert not Consent.objects.exists()
+    named = consent_record(
+        actor=actor_for_user(alice), contact=contact, kind="opt_out", department=marketing, source="admin"
+    )
+    assert named.department == marketing
+
+
+CUSTOMER_SOURCES = ["unsubscribe_link", "preference_centre", "bounce", "complaint", "sms_stop"]
+
+
+@pytest.mark.parametrize("source", CUSTOMER_SOURCES)
+@pytest.mark.parametrize("persona", ["api_key", "owner"])
+def test_a_department_cannot_record_the_customers_or_a_providers_word(support, alice, persona, source):
+    contact = factories.known_contact(support)
+    actor = api_actor(support) if persona == "api_key" else actor_for_user(alice)
+
+    for department in (None, support):
+        with pytest.raises(ConsentScopeForbidden) as raised:
+            consent_record(actor=actor, contact=contact, kind="opt_out", department=department, source=source)
+
+        assert raised.value.status_code == 403
+        assert raised.value.message.startswith(f"source: {source!r} speaks for every department")
+        assert "only the customer's own links, the providers' webhooks and CX leads" in raised.value.message
+    assert not Consent.objects.exists()
+
+
+@pytest.mark.parametrize("source", [*CUSTOMER_SOURCES, "admin"])
+def test_a_cx_lead_records_for_every_department_from_any_source(support, marketing, lead, source):
+    contact = factories.known_contact(support)
+
+    consent = consent_record(
+        actor=actor_for_user(lead), contact=contact, kind="opt_out", source=source, now=NOW
+    )
+
+    assert (consent.department, consent.source) == (None, source)
+    assert (
+        consent_reason(contact, support, at=NOW) == consent_reason(contact, marketing, at=NOW) == "opted_out"
+    )
 
 
 def test_a_snooze_needs_an_end_in_the_future(support):
@@ -304,18 +379,23 @@ def test_consent_input_is_validated_and_named(support, fields, message):
     assert not contact.consents.exists()
 
 
-def test_only_a_cx_lead_records_an_opt_in_for_every_department(support, alice, lead):
+def test_only_a_cx_lead_records_an_opt_in_for_every_department(support, marketing, alice, lead):
     contact = factories.known_contact(support)
+    factories.ConsentFactory(contact=contact, department=marketing, kind="opt_out", created_at=NOW)
+    later = NOW + dt.timedelta(minutes=1)
 
-    with pytest.raises(ConsentScopeForbidden) as raised:
-        consent_record(actor=actor_for_user(alice), contact=contact, kind="opt_in", source="admin")
-    assert raised.value.status_code == 403
-
+    # alice names no department: the opt-in is support's, and marketing's opt-out stands.
     own = consent_record(
-        actor=actor_for_user(alice), contact=contact, kind="opt_in", department=support, source="admin"
+        actor=actor_for_user(alice), contact=contact, kind="opt_in", source="admin", now=later
     )
-    every = consent_record(actor=actor_for_user(lead), contact=contact, kind="opt_in", source="admin")
-    assert (own.department, every.department) == (support, None)
+    assert own.department == support
+    assert consent_reason(contact, marketing, at=later) == "opted_out"
+
+    every = consent_record(
+        actor=actor_for_user(lead), contact=contact, kind="opt_in", source="admin", now=later
+    )
+    assert every.department is None
+    assert consent_reason(contact, marketing, at=later) == ""
 
 
 def test_consent_for_another_department_is_not_found(support, marketing):

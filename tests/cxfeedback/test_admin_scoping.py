@@ -108,3 +108,38 @@ def test_the_actor_is_computed_once_per_request(alice, django_assert_num_queries
 
     with django_assert_num_queries(0):
         assert admin_actor(request).department_ids
+
+
+SEND_REQUESTS = "/admin/surveys/sendrequest/"
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "department__id__exact={support}",
+        "department={support}",
+        "department__in={marketing},{support}",
+        "department__gte=0",
+        "survey__department={support}",
+    ],
+)
+def test_a_lookup_naming_another_department_is_404_as_one_naming_none(
+    mallory_client, support, marketing, query
+):
+    other = mallory_client.get(f"{SEND_REQUESTS}?{query.format(support=support.pk, marketing=marketing.pk)}")
+    made_up = mallory_client.get(f"{SEND_REQUESTS}?{query.format(support=987654, marketing=marketing.pk)}")
+
+    assert other.status_code == made_up.status_code == 404
+
+
+def test_lookups_inside_the_users_departments_still_filter(mallory_client, lead_client, support, marketing):
+    own = factories.SendRequestFactory(department=marketing)
+    factories.SendRequestFactory(department=support)
+
+    mine = mallory_client.get(SEND_REQUESTS, {"department__id__exact": marketing.pk})
+    several = mallory_client.get(SEND_REQUESTS, {"department__in": str(marketing.pk)})
+    by_lead = lead_client.get(SEND_REQUESTS, {"department__id__exact": support.pk})
+
+    assert list(mine.context["cl"].result_list) == [own]
+    assert list(several.context["cl"].result_list) == [own]
+    assert [request.department for request in by_lead.context["cl"].result_list] == [support]

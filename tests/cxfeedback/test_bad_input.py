@@ -5,7 +5,7 @@ import json
 
 from django.test import Client, RequestFactory, override_settings
 
-from contacts.models import Contact
+from contacts.models import Contact, DepartmentContact
 from cxfeedback.exceptions import server_error
 from tests import factories
 
@@ -103,7 +103,8 @@ def test_text_with_emoji_and_accents_still_passes(support_api):
     )
 
     assert response.status_code == 201, response.content
-    assert Contact.objects.get().attributes == {"note": "naïve ☕"}
+    view = DepartmentContact.objects.get()
+    assert (view.name, view.attributes) == ("Zoë 🎉", {"note": "naïve ☕"})
 
 
 def test_an_attribute_filter_with_a_nul_character_is_a_400(support_api):

@@ -1,5 +1,6 @@
 """Production settings pass Django's deployment checks, and outside DEBUG every response asks for
-HTTPS (HSTS) and every cookie is secure."""
+HTTPS (HSTS) and every cookie is secure. A provider's webhook without its secret keeps the app from
+starting outside DEBUG, and fails `check --deploy` whatever DEBUG says."""
 
 import os
 import secrets
@@ -9,12 +10,25 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.core.checks.registry import registry
+
+from cxfeedback.webhook_secrets import webhook_secrets_check
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
+# This process's settings that production sets its own way: none is passed on.
+PRODUCTION_PREFIXES = ("DEBUG", "SECURE_", "ANYMAIL_", "SMS_INBOUND_SECRET", "PROVIDER_WEBHOOKS")
+# What a deployment with the providers' webhooks on (PROVIDER_WEBHOOKS' default) must also set.
+WEBHOOK_SECRETS = {
+    "ANYMAIL_WEBHOOK_SECRET": f"postmark:{secrets.token_urlsafe(20)}",
+    "SMS_INBOUND_SECRET": secrets.token_urlsafe(20),
+}
+
+
 def production_env(**overrides: str) -> dict[str, str]:
-    env = {name: value for name, value in os.environ.items() if not name.startswith(("DEBUG", "SECURE_"))}
+    """Production's environment with `overrides`; the webhook secrets only when given (WEBHOOK_SECRETS)."""
+    env = {name: value for name, value in os.environ.items() if not name.startswith(PRODUCTION_PREFIXES)}
     env.update(
         SECRET_KEY=secrets.token_urlsafe(50),
         ALLOWED_HOSTS="cx.example.com",
@@ -28,18 +42,22 @@ def production_env(**overrides: str) -> dict[str, str]:
     return env
 
 
-def check_deploy(**overrides: str) -> subprocess.CompletedProcess:
+def manage(*args: str, **overrides: str) -> subprocess.CompletedProcess:
+    env = production_env(**overrides)
     return subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=ROOT, env=production_env(**overrides), capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def check_deploy(**overrides: str) -> subprocess.CompletedProcess:
+    return manage("check", "--deploy", "--fail-level", "WARNING", **overrides)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("redirect", ["false", "true"])
 def test_check_deploy_is_clean_with_production_settings(redirect):
     # false: behind a proxy that redirects HTTP itself (the README's setup); true: Django redirects.
-    result = check_deploy(SECURE_SSL_REDIRECT=redirect)
+    result = check_deploy(SECURE_SSL_REDIRECT=redirect, **WEBHOOK_SECRETS)
 
     assert result.returncode == 0, result.stderr
     assert "System check identified no issues" in result.stdout
@@ -48,10 +66,71 @@ def test_check_deploy_is_clean_with_production_settings(redirect):
 @pytest.mark.slow
 def test_check_deploy_warns_when_cookies_are_not_secure():
     # The check above can fail: turning secure cookies off is reported.
-    result = check_deploy(SECURE_COOKIES="false")
+    result = check_deploy(SECURE_COOKIES="false", **WEBHOOK_SECRETS)
 
     assert result.returncode != 0
     assert "security.W012" in result.stderr + result.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("missing", "webhook"), [("ANYMAIL_WEBHOOK_SECRET", "email"), ("SMS_INBOUND_SECRET", "sms")]
+)
+def test_without_a_webhook_secret_the_app_does_not_start(missing, webhook):
+    # Any command loads the settings, as gunicorn and celery do: none gets further.
+    result = check_deploy(**{name: value for name, value in WEBHOOK_SECRETS.items() if name != missing})
+
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert f"{missing} must be set" in result.stderr
+    assert f"leave {webhook} out of PROVIDER_WEBHOOKS" in result.stderr
+
+
+@pytest.mark.slow
+def test_check_deploy_reports_a_missing_webhook_secret_even_with_debug_on():
+    result = check_deploy(SMS_INBOUND_SECRET=WEBHOOK_SECRETS["SMS_INBOUND_SECRET"], DEBUG="true")
+
+    assert result.returncode != 0
+    assert "(cxfeedback.E002) ANYMAIL_WEBHOOK_SECRET must be set" in result.stderr
+    assert "anyone may post a spam complaint" in result.stderr
+    assert "SMS_INBOUND_SECRET must be set" not in result.stderr
+
+
+@pytest.mark.slow
+def test_webhooks_that_are_off_need_no_secret_and_are_not_there():
+    routes = (
+        "from django.urls import Resolver404, resolve\n"
+        "for path in ('/webhooks/anymail/postmark/tracking/', '/webhooks/sms/inbound'):\n"
+        "    try:\n"
+        "        print(path, resolve(path).func.__name__)\n"
+        "    except Resolver404:\n"
+        "        print(path, 'absent')\n"
+    )
+    sms_secret = WEBHOOK_SECRETS["SMS_INBOUND_SECRET"]
+
+    checked = check_deploy(PROVIDER_WEBHOOKS="")
+    mounted = manage("shell", "-v", "0", "-c", routes, PROVIDER_WEBHOOKS="")
+    only_sms = manage(
+        "shell", "-v", "0", "-c", routes, PROVIDER_WEBHOOKS="sms", SMS_INBOUND_SECRET=sms_secret
+    )
+
+    assert checked.returncode == 0, checked.stderr
+    assert mounted.stdout.split()[1::2] == ["absent", "absent"], mounted.stderr
+    assert only_sms.stdout.split()[1::2] == ["absent", "sms_inbound"], only_sms.stderr
+
+
+def test_the_deploy_check_reads_the_settings_as_they_are(settings):
+    # The check itself, in this process: settings changed after start-up are reported too.
+    settings.ANYMAIL = {}
+    settings.SMS_INBOUND_SECRET = ""
+
+    errors = webhook_secrets_check(None)
+
+    assert [error.id for error in errors] == ["cxfeedback.E002", "cxfeedback.E002"]
+    assert webhook_secrets_check in registry.get_checks(include_deployment_checks=True)
+    assert webhook_secrets_check not in registry.get_checks()  # only with --deploy
+    settings.PROVIDER_WEBHOOKS = []
+    assert webhook_secrets_check(None) == []
 
 
 def test_the_tests_run_with_debug_off():

@@ -58,9 +58,11 @@ def test_401_without_a_valid_key(db, authorization, message):
 
 
 def test_404_for_a_missing_object(support_api):
-    body = error_of(support_api.get(f"{CONTACTS}/424242"), 404)
+    missing = "5d1f7a2c-8a4b-4c1e-9f3e-2b6d0c9a7e41"
 
-    assert body == {"code": "not_found", "message": "Contact 424242 not found.", "extra": {}}
+    body = error_of(support_api.get(f"{CONTACTS}/{missing}"), 404)
+
+    assert body == {"code": "not_found", "message": f"Contact {missing} not found.", "extra": {}}
 
 
 def test_405_names_the_method(support_api):

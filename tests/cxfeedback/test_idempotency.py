@@ -5,7 +5,7 @@ import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
-from contacts.models import Consent, Contact
+from contacts.models import Consent, Contact, DepartmentContact
 from cxfeedback.idempotency import idempotency_records_purge
 from departments.models import IdempotencyRecord
 from tests import factories
@@ -45,14 +45,14 @@ def test_the_same_key_with_another_body_is_422_and_changes_nothing(support_api):
     assert response.status_code == 422
     assert response.json()["code"] == "idempotency_key_reused"
     assert response.json()["extra"]["key"] == "retry-1"
-    assert Contact.objects.get().name == "Ann"
+    assert DepartmentContact.objects.get().name == "Ann"
 
 
 def test_the_same_key_on_another_endpoint_is_422(support_api, support):
     contact = factories.known_contact(support)
     post(support_api, ANN)
 
-    response = post(support_api, {"kind": "opt_out"}, url=f"{CONTACTS}/{contact.pk}/consents")
+    response = post(support_api, {"kind": "opt_out"}, url=f"{CONTACTS}/{contact.public_id}/consents")
 
     assert response.status_code == 422
     assert not Consent.objects.exists()
@@ -63,7 +63,8 @@ def test_keys_are_scoped_to_the_caller(support_api, marketing_api):
 
     response = post(marketing_api, ANN)
 
-    assert response.status_code == 200  # marketing's own call: matched the contact, not a replay
+    # Marketing's own call, not a replay: the person is new to marketing, as if nobody knew them.
+    assert response.status_code == 201
     assert "Idempotent-Replayed" not in response
 
 
@@ -79,7 +80,7 @@ def test_failed_answers_are_not_stored(support_api):
 
 def test_consent_is_recorded_once_per_key(support_api, support):
     contact = factories.known_contact(support)
-    url = f"{CONTACTS}/{contact.pk}/consents"
+    url = f"{CONTACTS}/{contact.public_id}/consents"
 
     responses = [post(support_api, {"kind": "opt_out"}, key="unsubscribe-7", url=url) for _ in range(3)]
 

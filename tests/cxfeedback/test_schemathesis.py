@@ -94,8 +94,8 @@ def test_blank_choices_in_answers_conform_to_the_schema(api_schema, support_key)
     for path, parameters in (
         ("/api/v1/frequency-rules", {}),
         ("/api/v1/frequency-rules/{rule_id}", {"rule_id": rule.pk}),
-        ("/api/v1/contacts/{contact_id}/consents", {"contact_id": contact.pk}),
-        ("/api/v1/send-requests/{send_request_id}/decisions", {"send_request_id": screened.pk}),
+        ("/api/v1/contacts/{contact_id}/consents", {"contact_id": str(contact.public_id)}),
+        ("/api/v1/send-requests/{send_request_id}/decisions", {"send_request_id": str(screened.public_id)}),
     ):
         case = api_schema[path]["GET"].Case(path_parameters=parameters)
         response = case.call_and_validate(headers=headers)

@@ -71,6 +71,13 @@ class SupportWorld:
 
     ids: dict[str, set[int]]
 
+    def public_ids(self, label: str) -> list[str]:
+        """The random ids the API shows for the objects of `label` (contacts, requests, invitations)."""
+        model = apps.get_model(label)
+        return sorted(
+            str(u) for u in model.objects.filter(pk__in=self.ids[label]).values_list("public_id", flat=True)
+        )
+
     def all_ids(self) -> list[int]:
         return sorted(set(itertools.chain.from_iterable(self.ids.values())))
 
@@ -90,7 +97,7 @@ class SupportWorld:
 @pytest.fixture
 def support_world(support, marketing, alice, mallory) -> SupportWorld:
     actor = actor_for_user(alice)
-    contact, _ = contact_upsert(
+    view, _ = contact_upsert(
         actor=actor,
         department=support,
         identities=[
@@ -101,6 +108,7 @@ def support_world(support, marketing, alice, mallory) -> SupportWorld:
         name=SUPPORT_NAME,
         attributes={"ticket": "zyxwa-ticket-4711"},
     )
+    contact = view.contact
     consent_record(
         actor=actor, contact=contact, kind="opt_out", department=support, channel="sms", source="admin",
         note="zyxwa asked by phone",
@@ -244,10 +252,13 @@ PLACEHOLDER = re.compile(r"<(?:(\w+):)?(\w+)>")
 
 def _filled(route: str, support_world: SupportWorld) -> list[tuple[str, bool]]:
     """The route with its parameters filled by support's ids: (path, known-to-be-right-model)."""
-    parameters = [name for _, name in PLACEHOLDER.findall(route)]
+    parameters = PLACEHOLDER.findall(route)
     if not parameters:
         return [("/" + route, True)]
-    choices = [_ids_for(route, name, support_world) for name in parameters]
+    choices = [
+        _public_ids_for(name, support_world) if converter == "uuid" else _ids_for(route, name, support_world)
+        for converter, name in parameters
+    ]
     exact = all(known for _, known in choices)
     paths = []
     for values in itertools.product(*(ids for ids, _ in choices)):
@@ -268,6 +279,17 @@ def _ids_for(route: str, parameter: str, support_world: SupportWorld) -> tuple[l
         if label in support_world.ids:
             return sorted(support_world.ids[label]), True
     return support_world.ids_for_parameter(parameter)
+
+
+def _public_ids_for(parameter: str, support_world: SupportWorld) -> tuple[list[str], bool]:
+    """A `<uuid:…>` parameter takes the public ids of the model its name says."""
+    name = parameter.removesuffix("_id").replace("_", "")
+    label = next(label for label in PUBLIC_ID_MODELS if label.split(".")[1] == name)
+    return support_world.public_ids(label), True
+
+
+# The models whose API ids are random UUIDs.
+PUBLIC_ID_MODELS = ("contacts.contact", "surveys.sendrequest", "surveys.invitation")
 
 
 def _custom_admin_routes() -> list[str]:
@@ -326,7 +348,7 @@ def marketing_caller(request, marketing, mallory) -> APIClient:
 
 def _api_routes() -> list[str]:
     routes = [route for route, _ in _patterns(get_resolver()) if route.startswith("api/v1/")]
-    assert "api/v1/contacts/<int:contact_id>" in routes  # the enumeration works
+    assert "api/v1/contacts/<uuid:contact_id>" in routes  # the enumeration works
     return routes
 
 
@@ -365,10 +387,10 @@ def test_no_api_list_gives_marketing_anything_of_support(support_world, marketin
 def test_api_writes_naming_support_objects_are_refused_without_a_leak(support_world, marketing_caller):
     """Creating things that point at support's survey or contact: refused, and the refusal names
     nothing of support's."""
-    contact_id = min(support_world.ids["contacts.contact"])
+    contact_id = support_world.public_ids("contacts.contact")[0]
     survey_id = min(support_world.ids["surveys.survey"])
     payload = {
-        "survey": survey_id, "survey_id": survey_id, "contact": contact_id, "contact_id": contact_id,
+        "survey": survey_id, "survey_id": survey_id, "contact": {"id": contact_id}, "contact_id": contact_id,
         "channel": "email", "audience_kind": "contacts", "contact_ids": [contact_id],
     }  # fmt: skip
     wrong = {}

@@ -9,7 +9,7 @@ from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.test import APIRequestFactory
 
 from departments.authentication import ApiKeyAuthentication, hash_api_key
-from departments.models import ApiKey
+from departments.models import ApiKey, CompanySettings
 from departments.services import api_key_create
 from tests import factories
 
@@ -144,3 +144,38 @@ def test_keys_are_revoked_never_deleted(lead_client, support):
 
     assert response.status_code == 403
     assert ApiKey.objects.filter(pk=api_key.pk).exists()
+
+
+# --- Company settings --------------------------------------------------------------------------------
+
+
+def test_company_settings_are_one_row_a_lead_changes_and_nobody_adds_or_deletes(lead_client):
+    settings_row = CompanySettings.current()
+    change = reverse("admin:departments_companysettings_change", args=[settings_row.pk])
+
+    posted = lead_client.post(change, {"share_contact_channels": "on"})
+
+    assert posted.status_code == 302
+    assert CompanySettings.current().share_contact_channels is True
+    assert lead_client.get(reverse("admin:departments_companysettings_add")).status_code == 403
+    delete = reverse("admin:departments_companysettings_delete", args=[settings_row.pk])
+    assert lead_client.post(delete, {"post": "yes"}).status_code == 403
+    assert CompanySettings.objects.count() == 1
+
+
+def test_a_lead_adds_the_company_settings_row_once(lead_client):
+    add = reverse("admin:departments_companysettings_add")
+
+    assert lead_client.post(add, {}).status_code == 302
+    assert list(CompanySettings.objects.values_list("pk", flat=True)) == [1]
+    assert lead_client.get(add).status_code == 403
+
+
+def test_owners_never_see_the_company_settings(alice_client):
+    settings_row = CompanySettings.current()
+
+    assert b"Company settings" not in alice_client.get(reverse("admin:index")).content
+    assert alice_client.get(reverse("admin:departments_companysettings_changelist")).status_code == 403
+    change = reverse("admin:departments_companysettings_change", args=[settings_row.pk])
+    assert alice_client.post(change, {"share_contact_channels": "on"}).status_code == 403
+    assert CompanySettings.current().share_contact_channels is False

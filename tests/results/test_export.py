@@ -50,6 +50,11 @@ def test_one_row_per_response_and_one_column_per_question(alice_client, survey):
     assert rows[1][-3:] == ["0", "1", ""]
     assert rows[1][header.index("follow_up")] == "open"
     assert rows[0][header.index("department")] == "Support"
+    # The contact as the API names it, never its primary key (a counter of every department's contacts).
+    assert [row[header.index("contact_id")] for row in rows] == [
+        str(first.contact.public_id),
+        str(second.contact.public_id),
+    ]
 
 
 @pytest.mark.parametrize("comment", ['=HYPERLINK("http://evil.example","x")', "+1+2", "-2+3", "@SUM(A1)"])

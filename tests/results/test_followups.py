@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
 from departments.actors import actor_for_user
@@ -278,3 +279,20 @@ def test_only_cx_leads_write_follow_up_rules(alice_client, lead_client):
     assert alice_client.get("/admin/results/followuprule/").status_code == 200
     assert lead_client.post("/admin/results/followuprule/add/", rule).status_code == 302
     assert FollowUpRule.objects.get().max_value == 2
+
+
+def test_owners_see_follow_up_rules_for_every_survey_and_their_own_not_anothers(
+    alice_client, mallory_client, survey
+):
+    everywhere = FollowUpRule.objects.create(name="Every survey", question_kind="nps", max_value=6)
+    supports = FollowUpRule.objects.create(name="Repairs", question_kind="nps", max_value=8, survey=survey)
+    changelist = reverse("admin:results_followuprule_changelist")
+
+    assert set(alice_client.get(changelist).context["cl"].result_list) == {everywhere, supports}
+    theirs = mallory_client.get(changelist)
+    assert list(theirs.context["cl"].result_list) == [everywhere]
+    assert survey.name.encode() not in theirs.content
+    assert (
+        mallory_client.get(reverse("admin:results_followuprule_change", args=[supports.pk])).status_code
+        == 404
+    )

@@ -37,7 +37,7 @@ def test_lists_responses_with_answers_newest_first(support_api, survey, support)
     assert (first["id"], second["id"]) == (newer.pk, older.pk)
     assert first["department"] == "support"
     assert first["survey"] == survey.pk and first["survey_name"] == "Router repair check"
-    assert first["contact"] == newer.contact_id and first["channel"] == "email"
+    assert first["contact"] == str(newer.contact.public_id) and first["channel"] == "email"
     assert first["follow_up"] == "open" and second["follow_up"] is None
     nps, csat, comment = first["answers"]
     assert (nps["kind"], nps["position"], nps["value_number"]) == ("nps", 1, 3)

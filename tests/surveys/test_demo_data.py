@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from contacts import demo as contacts_demo
-from contacts.models import Consent, Contact, DepartmentContact, Identity
+from contacts.models import Consent, Contact, DepartmentContact, DepartmentIdentity, Identity
 from contacts.normalise import normalise_email
 from departments.actors import actor_for_user
 from departments.models import Department
@@ -132,12 +132,24 @@ def test_phone_numbers_in_different_formats_are_one_identity():
     assert not phones.values("contact").annotate(n=Count("pk")).filter(n__gt=1).exists()
 
 
-def test_contacts_have_locales_time_zones_attributes_and_some_consent():
+def test_each_department_has_its_own_view_with_locale_time_zone_attributes_and_some_consent():
     run("--contacts", "300")
 
-    assert set(Contact.objects.values_list("locale", flat=True)) == {"en", "de"}
-    assert Contact.objects.exclude(time_zone="").count() == 300
-    assert Contact.objects.filter(attributes__has_keys=["tier", "plan", "country"]).count() == 300
+    views = DepartmentContact.objects.all()
+    assert set(views.values_list("locale", flat=True)) == {"en", "de"}
+    assert views.filter(time_zone="").count() == 0
+    assert views.exclude(attributes__has_keys=["tier", "plan", "country"]).count() == 0
+    assert Contact.objects.count() == 300
+    # People on several lists: one person, a view per department, each with its own identities.
+    shared = Contact.objects.annotate(views=Count("department_links")).filter(views__gt=1)
+    assert shared.exists()
+    assert (
+        DepartmentIdentity.objects.filter(identity__contact__in=shared)
+        .values("department")
+        .distinct()
+        .count()
+        > 1
+    )
     assert Consent.objects.filter(kind=Consent.Kind.OPT_OUT).exists()
 
 

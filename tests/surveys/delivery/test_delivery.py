@@ -480,10 +480,11 @@ def test_an_sms_invitation_goes_to_the_phone_with_the_short_link(support, settin
     settings.SMS_BACKEND = "surveys.delivery.channels.sms.LocmemSmsBackend"
     LocmemSmsBackend.outbox.clear()
     contact = factories.ContactFactory()
-    factories.IdentityFactory(
+    phone = factories.IdentityFactory(
         contact=contact, kind="phone", value="0151 12345678", normalised="+4915112345678"
     )
     factories.DepartmentContactFactory(department=support, contact=contact)
+    factories.DepartmentIdentityFactory(department=support, identity=phone)
     send_request = factories.screened_request(support, channel="sms")
 
     [invitation_id] = Invitation.objects.filter(send_request=send_request).values_list("pk", flat=True)

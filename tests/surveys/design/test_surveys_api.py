@@ -2,6 +2,7 @@
 another department's object is a 404, bad input is a 400 in the error shape, a missing object a 404."""
 
 import datetime as dt
+import uuid
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -15,6 +16,7 @@ from tests import factories
 from tests.api import assert_error
 
 DAY = dt.timedelta(days=1)
+MISSING = uuid.uuid4()  # a send request nobody has
 NPS_QUESTION = {"kind": "nps", "text": "Would you recommend us?"}
 
 
@@ -221,15 +223,20 @@ def test_create_a_send_request_bad_input(support_api, survey, their_survey):
 
 def test_send_request_list_and_detail(support_api, send_request, their_request):
     listed = support_api.get("/api/v1/send-requests")
-    assert [item["id"] for item in listed.json()["results"]] == [send_request.pk]
+    assert [item["id"] for item in listed.json()["results"]] == [str(send_request.public_id)]
     assert support_api.get("/api/v1/send-requests", {"status": "screened"}).json()["results"] == []
     assert_error(support_api.get("/api/v1/send-requests", {"status": "lost"}), 400)
     assert_error(support_api.put("/api/v1/send-requests", {}, format="json"), 405)
 
-    assert support_api.get(f"/api/v1/send-requests/{send_request.pk}").json()["status"] == "draft"
-    assert_error(support_api.get(f"/api/v1/send-requests/{their_request.pk}"), 404)
-    assert_error(support_api.get("/api/v1/send-requests/999999"), 404)
-    assert_error(support_api.delete(f"/api/v1/send-requests/{send_request.pk}"), 405)
+    assert support_api.get(f"/api/v1/send-requests/{send_request.public_id}").json()["status"] == "draft"
+    theirs = assert_error(support_api.get(f"/api/v1/send-requests/{their_request.public_id}"), 404)
+    missing = assert_error(support_api.get(f"/api/v1/send-requests/{MISSING}"), 404)
+    assert theirs == {
+        **missing,
+        "message": missing["message"].replace(str(MISSING), str(their_request.public_id)),
+    }
+    assert_error(support_api.get(f"/api/v1/send-requests/{send_request.pk}"), 404)  # not an id any more
+    assert_error(support_api.delete(f"/api/v1/send-requests/{send_request.public_id}"), 405)
 
 
 def test_send_request_list_queries_do_not_grow(support_api, support, survey, django_assert_max_num_queries):
@@ -246,45 +253,49 @@ def test_preflight(support_api, send_request, their_request, support, lead):
     opted_out = factories.known_contact(support)
     factories.ConsentFactory(contact=opted_out, created_at=timezone.now() - DAY)
 
-    response = support_api.get(f"/api/v1/send-requests/{send_request.pk}/preflight")
+    response = support_api.get(f"/api/v1/send-requests/{send_request.public_id}/preflight")
 
     assert response.status_code == 200
     body = response.json()
     assert (body["contacts"], body["eligible_now"], body["blocked_total"]) == (2, 1, 1)
     assert {block["reason"]: block["count"] for block in body["blocks"]}["opted_out"] == 1
     assert not Decision.objects.exists() and not Invitation.objects.exists()
-    assert_error(support_api.post(f"/api/v1/send-requests/{send_request.pk}/preflight"), 405)
-    assert_error(support_api.get(f"/api/v1/send-requests/{their_request.pk}/preflight"), 404)
-    assert_error(support_api.get("/api/v1/send-requests/999999/preflight"), 404)
+    assert_error(support_api.post(f"/api/v1/send-requests/{send_request.public_id}/preflight"), 405)
+    assert_error(support_api.get(f"/api/v1/send-requests/{their_request.public_id}/preflight"), 404)
+    assert_error(support_api.get(f"/api/v1/send-requests/{MISSING}/preflight"), 404)
 
 
 def test_submit(support_api, send_request, their_request, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=False) as queued:
-        response = support_api.post(f"/api/v1/send-requests/{send_request.pk}/submit")
+        response = support_api.post(f"/api/v1/send-requests/{send_request.public_id}/submit")
 
     assert response.status_code == 200
     assert response.json()["status"] == "submitted"
     assert len(queued) == 1  # the screening task
     assert_error(
-        support_api.post(f"/api/v1/send-requests/{send_request.pk}/submit"), 409, "invalid_status_transition"
+        support_api.post(f"/api/v1/send-requests/{send_request.public_id}/submit"),
+        409,
+        "invalid_status_transition",
     )
-    assert_error(support_api.get(f"/api/v1/send-requests/{send_request.pk}/submit"), 405)
-    assert_error(support_api.post(f"/api/v1/send-requests/{their_request.pk}/submit"), 404)
-    assert_error(support_api.post("/api/v1/send-requests/999999/submit"), 404)
+    assert_error(support_api.get(f"/api/v1/send-requests/{send_request.public_id}/submit"), 405)
+    assert_error(support_api.post(f"/api/v1/send-requests/{their_request.public_id}/submit"), 404)
+    assert_error(support_api.post(f"/api/v1/send-requests/{MISSING}/submit"), 404)
     their_request.refresh_from_db()
     assert their_request.status == "draft"
 
 
 def test_cancel(support_api, send_request, their_request):
-    response = support_api.post(f"/api/v1/send-requests/{send_request.pk}/cancel")
+    response = support_api.post(f"/api/v1/send-requests/{send_request.public_id}/cancel")
 
     assert (response.status_code, response.json()["status"]) == (200, "cancelled")
     assert_error(
-        support_api.post(f"/api/v1/send-requests/{send_request.pk}/cancel"), 409, "invalid_status_transition"
+        support_api.post(f"/api/v1/send-requests/{send_request.public_id}/cancel"),
+        409,
+        "invalid_status_transition",
     )
-    assert_error(support_api.get(f"/api/v1/send-requests/{send_request.pk}/cancel"), 405)
-    assert_error(support_api.post(f"/api/v1/send-requests/{their_request.pk}/cancel"), 404)
-    assert_error(support_api.post("/api/v1/send-requests/999999/cancel"), 404)
+    assert_error(support_api.get(f"/api/v1/send-requests/{send_request.public_id}/cancel"), 405)
+    assert_error(support_api.post(f"/api/v1/send-requests/{their_request.public_id}/cancel"), 404)
+    assert_error(support_api.post(f"/api/v1/send-requests/{MISSING}/cancel"), 404)
 
 
 def test_audience_upload(support_api, support, survey, their_request):
@@ -294,7 +305,7 @@ def test_audience_upload(support_api, support, survey, their_request):
     )
 
     response = support_api.post(
-        f"/api/v1/send-requests/{request.pk}/audience", {"file": file}, format="multipart"
+        f"/api/v1/send-requests/{request.public_id}/audience", {"file": file}, format="multipart"
     )
 
     assert response.status_code == 200, response.json()
@@ -304,25 +315,25 @@ def test_audience_upload(support_api, support, survey, their_request):
     assert AudienceMember.objects.filter(send_request=request).count() == 2
 
     assert_error(
-        support_api.post(f"/api/v1/send-requests/{request.pk}/audience", {}, format="multipart"), 400
+        support_api.post(f"/api/v1/send-requests/{request.public_id}/audience", {}, format="multipart"), 400
     )
     everyone = factories.SendRequestFactory(department=support, survey=survey)
     wrong_kind = support_api.post(
-        f"/api/v1/send-requests/{everyone.pk}/audience",
+        f"/api/v1/send-requests/{everyone.public_id}/audience",
         {"file": SimpleUploadedFile("l.csv", b"email\na@example.com\n")},
         format="multipart",
     )
     assert_error(wrong_kind, 400, "invalid_send_request")
     theirs = support_api.post(
-        f"/api/v1/send-requests/{their_request.pk}/audience",
+        f"/api/v1/send-requests/{their_request.public_id}/audience",
         {"file": SimpleUploadedFile("l.csv", b"email\na@example.com\n")},
         format="multipart",
     )
     assert_error(theirs, 404)
-    assert_error(support_api.get(f"/api/v1/send-requests/{request.pk}/audience"), 405)
+    assert_error(support_api.get(f"/api/v1/send-requests/{request.public_id}/audience"), 405)
     assert_error(
         support_api.post(
-            "/api/v1/send-requests/999999/audience", {"file": SimpleUploadedFile("l.csv", b"email\n")}
+            f"/api/v1/send-requests/{MISSING}/audience", {"file": SimpleUploadedFile("l.csv", b"email\n")}
         ),
         404,
     )
@@ -332,7 +343,7 @@ def test_rejected_file_is_a_400_and_writes_no_audience(support_api, support, sur
     request = factories.SendRequestFactory(department=support, survey=survey, audience_kind="upload")
 
     response = support_api.post(
-        f"/api/v1/send-requests/{request.pk}/audience",
+        f"/api/v1/send-requests/{request.public_id}/audience",
         {"file": SimpleUploadedFile("l.csv", b"colour\nblue\n")},
         format="multipart",
     )
@@ -358,24 +369,33 @@ def screened(alice, support, survey, lead):
 
 def test_decisions(support_api, screened, their_request, django_assert_max_num_queries):
     with django_assert_max_num_queries(6):
-        response = support_api.get(f"/api/v1/send-requests/{screened.pk}/decisions", {"limit": 2})
+        response = support_api.get(f"/api/v1/send-requests/{screened.public_id}/decisions", {"limit": 2})
 
     assert response.status_code == 200
     body = response.json()
     assert (body["count"], len(body["results"])) == (4, 2)
-    blocked = support_api.get(f"/api/v1/send-requests/{screened.pk}/decisions", {"allowed": "false"}).json()
+    every = support_api.get(f"/api/v1/send-requests/{screened.public_id}/decisions").json()["results"]
+    contacts = Decision.objects.filter(send_request=screened).values_list("contact__public_id", flat=True)
+    assert sorted(d["contact"] for d in every) == sorted(str(public_id) for public_id in contacts)
+    blocked = support_api.get(
+        f"/api/v1/send-requests/{screened.public_id}/decisions", {"allowed": "false"}
+    ).json()
     assert [(d["reason"], d["explanation"]) for d in blocked["results"]] == [("opted_out", "Opted out.")]
     by_reason = support_api.get(
-        f"/api/v1/send-requests/{screened.pk}/decisions", {"reason": "opted_out"}
+        f"/api/v1/send-requests/{screened.public_id}/decisions", {"reason": "opted_out"}
     ).json()
     assert by_reason["count"] == 1
-    allowed = support_api.get(f"/api/v1/send-requests/{screened.pk}/decisions", {"allowed": "true"}).json()
+    allowed = support_api.get(
+        f"/api/v1/send-requests/{screened.public_id}/decisions", {"allowed": "true"}
+    ).json()
     assert {d["explanation"] for d in allowed["results"]} == {"Allowed."}
 
-    assert_error(support_api.get(f"/api/v1/send-requests/{screened.pk}/decisions", {"reason": "bored"}), 400)
-    assert_error(support_api.post(f"/api/v1/send-requests/{screened.pk}/decisions"), 405)
-    assert_error(support_api.get(f"/api/v1/send-requests/{their_request.pk}/decisions"), 404)
-    assert_error(support_api.get("/api/v1/send-requests/999999/decisions"), 404)
+    assert_error(
+        support_api.get(f"/api/v1/send-requests/{screened.public_id}/decisions", {"reason": "bored"}), 400
+    )
+    assert_error(support_api.post(f"/api/v1/send-requests/{screened.public_id}/decisions"), 405)
+    assert_error(support_api.get(f"/api/v1/send-requests/{their_request.public_id}/decisions"), 404)
+    assert_error(support_api.get(f"/api/v1/send-requests/{MISSING}/decisions"), 404)
 
 
 def test_a_department_owner_signed_in_uses_the_same_api(alice, survey):
@@ -396,3 +416,28 @@ def test_the_schema_stays_valid(client):
     response = client.get("/api/schema/")
     assert response.status_code == 200
     assert b"/api/v1/send-requests/{send_request_id}/preflight" in response.content
+
+
+def test_the_schema_says_send_request_contact_and_invitation_ids_are_uuids(client):
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    uuid_schema = {"type": "string", "format": "uuid"}
+    path_ids = {
+        (path, parameter["name"]): {key: parameter["schema"][key] for key in uuid_schema}
+        for path, operations in schema["paths"].items()
+        for operation in operations.values()
+        for parameter in operation.get("parameters", [])
+        if parameter["in"] == "path" and parameter["name"] in ("send_request_id", "contact_id")
+    }
+    assert len(path_ids) >= 7  # six send-request routes and the erasure (and the contacts API's)
+    assert all(found == uuid_schema for found in path_ids.values()), path_ids
+    components = schema["components"]["schemas"]
+    for component, field in [
+        ("SendRequestOutput", "id"),
+        ("DecisionOutput", "contact"),
+        ("InvitationAnswer", "id"),
+        ("ContactAnswer", "id"),
+        ("ContactReferenceRequest", "id"),
+        ("ErasureOutput", "contact_id"),
+        ("ResponseOutput", "contact"),
+    ]:
+        assert components[component]["properties"][field]["format"] == "uuid", component

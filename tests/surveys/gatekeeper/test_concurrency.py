@@ -116,12 +116,18 @@ def build_world(rule_set: list[dict]) -> World:
 
 
 def round_contacts(world: World, rng: random.Random) -> list[int]:
-    """Fresh contacts with an email address; half of them were surveyed 45 days ago (which counts
-    for 90-day windows, not 30-day ones)."""
+    """Fresh contacts with an email address every department may use (the customer gave it); half
+    of them were surveyed 45 days ago (which counts for 90-day windows, not 30-day ones)."""
     contacts = Contact.objects.bulk_create([Contact(name=f"Contact {i}") for i in range(CONTACTS)])
     Identity.objects.bulk_create(
         [
-            Identity(contact=c, kind="email", value=f"c{c.pk}@example.com", normalised=f"c{c.pk}@example.com")
+            Identity(
+                contact=c,
+                kind="email",
+                value=f"c{c.pk}@example.com",
+                normalised=f"c{c.pk}@example.com",
+                given_by_customer=True,
+            )
             for c in contacts
         ]
     )

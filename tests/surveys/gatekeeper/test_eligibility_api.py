@@ -6,6 +6,8 @@ reason and the next eligible time, and writes nothing.
 """
 
 import datetime as dt
+import json
+import uuid
 
 import pytest
 from django.utils import timezone
@@ -43,9 +45,15 @@ def ann(support):
 
 
 def ask(client, survey, contact=None, *, reference: dict | None = None, **fields):
-    """Ask about `contact` (by id), or about the contact `reference` names."""
-    body = {"survey": survey.pk, "channel": "email", "contact": reference or {"id": contact.pk}, **fields}
+    """Ask about `contact` (by its id, as the API shows it), or about the contact `reference` names."""
+    reference = reference or {"id": str(contact.public_id)}
+    body = {"survey": survey.pk, "channel": "email", "contact": reference, **fields}
     return client.post(ELIGIBILITY, body, format="json")
+
+
+def next_full_hour(at: dt.datetime) -> dt.datetime:
+    """What a department is shown of an exact time: the next full hour (none of these is on one)."""
+    return at.replace(minute=0, second=0, microsecond=0) + dt.timedelta(hours=1)
 
 
 def gatekeeper_rows() -> tuple[int, int, int]:
@@ -53,6 +61,10 @@ def gatekeeper_rows() -> tuple[int, int, int]:
 
 
 def touched_by_marketing(contact, survey, days_ago: int) -> dt.datetime:
+    """Marketing, which knows the person by the same email, sent them `survey` `days_ago` days ago."""
+    factories.DepartmentContactFactory(department=survey.department, contact=contact)
+    for identity in contact.identities.all():
+        factories.DepartmentIdentityFactory(department=survey.department, identity=identity)
     touched = timezone.now() - dt.timedelta(days=days_ago)
     trigger_send(
         department=survey.department, survey=survey, channel="email", contact_id=contact.pk, now=touched
@@ -76,7 +88,7 @@ def test_an_eligible_contact_is_allowed(support_api, survey, ann, monthly_rule):
             "explanation": "Allowed.",
         },
         "invitation": None,
-        "contact": {"id": ann.pk},
+        "contact": {"id": str(ann.public_id)},
     }
 
 
@@ -86,7 +98,7 @@ def test_a_contact_is_found_by_any_identity_normalised(support_api, survey, ann)
     )
 
     assert response.status_code == 200, response.content
-    assert response.json()["contact"] == {"id": ann.pk}
+    assert response.json()["contact"] == {"id": str(ann.public_id)}
 
 
 def test_a_blocked_contact_gets_the_reason_next_eligible_time_and_a_discreet_explanation(
@@ -99,7 +111,8 @@ def test_a_blocked_contact_gets_the_reason_next_eligible_time_and_a_discreet_exp
     assert response.status_code == 200
     decision = response.json()["decision"]
     assert (decision["allowed"], decision["reason"], decision["rule"]) == (False, "rule", monthly_rule.pk)
-    assert parse_datetime(decision["next_eligible_at"]) == touched + MONTH
+    # To the full hour, rounded up: the exact time would be marketing's send plus the rule's month.
+    assert parse_datetime(decision["next_eligible_at"]) == next_full_hour(touched + MONTH)
     assert "Contacted by another department 12 days ago" in decision["explanation"]
     assert "eligible from" in decision["explanation"]
     for secret in ("Marketing", "marketing", "Spring Campaign Pulse", str(marketing_survey.pk)):
@@ -123,7 +136,7 @@ def test_a_snoozed_contact_is_eligible_when_the_snooze_ends(support_api, survey,
     decision = ask(support_api, survey, ann).json()["decision"]
 
     assert (decision["allowed"], decision["reason"]) == (False, "snoozed")
-    assert parse_datetime(decision["next_eligible_at"]) == until
+    assert parse_datetime(decision["next_eligible_at"]) == next_full_hour(until)
 
 
 def test_an_opted_out_contact_is_not_eligible(support_api, survey, ann):
@@ -197,12 +210,12 @@ def test_another_departments_survey_is_404(marketing_api, marketing, survey):
 def test_a_missing_contact_or_survey_is_404(support_api, survey, ann):
     missing_contact = support_api.post(
         ELIGIBILITY,
-        {"survey": survey.pk, "channel": "email", "contact": {"id": ann.pk + 1000}},
+        {"survey": survey.pk, "channel": "email", "contact": {"id": str(uuid.uuid4())}},
         format="json",
     )
     missing_survey = support_api.post(
         ELIGIBILITY,
-        {"survey": survey.pk + 1000, "channel": "email", "contact": {"id": ann.pk}},
+        {"survey": survey.pk + 1000, "channel": "email", "contact": {"id": str(ann.public_id)}},
         format="json",
     )
 
@@ -210,19 +223,44 @@ def test_a_missing_contact_or_survey_is_404(support_api, survey, ann):
     assert_error(missing_survey, 404, "not_found")
 
 
+def test_another_departments_contact_answers_as_a_contact_nobody_has(support_api, survey, marketing):
+    theirs = factories.known_contact(marketing, email="zoe@example.com")
+    nobodys = uuid.uuid4()
+
+    mine_not = ask(support_api, survey, theirs)
+    missing = ask(support_api, survey, reference={"id": str(nobodys)})
+
+    assert mine_not.status_code == missing.status_code == 404
+    assert mine_not.json() == _with_id(missing.json(), nobodys, theirs.public_id)
+
+
+def _with_id(body: dict, old: uuid.UUID, new: uuid.UUID) -> dict:
+    """The error body as it would read for id `new`: the body names the id asked about, nothing else."""
+    return json.loads(json.dumps(body).replace(str(old), str(new)))
+
+
 @pytest.mark.parametrize(
     ("change", "field"),
     [
         ({"channel": "fax"}, "channel"),
         ({"contact": {}}, "contact"),
-        ({"contact": {"id": 1, "identities": [{"kind": "email", "value": "a@example.com"}]}}, "contact"),
+        (
+            {
+                "contact": {
+                    "id": str(uuid.uuid4()),
+                    "identities": [{"kind": "email", "value": "a@example.com"}],
+                }
+            },
+            "contact",
+        ),
         ({"at": "next tuesday"}, "at"),
         ({"survey": None}, "survey"),
-        ({"contact": {"id": 2**70}}, "contact"),
+        ({"contact": {"id": 12}}, "contact"),  # an integer id: ids are UUIDs
+        ({"contact": {"id": "ann"}}, "contact"),
     ],
 )
 def test_bad_input_is_400_naming_the_field(support_api, survey, ann, change, field):
-    body = {"survey": survey.pk, "channel": "email", "contact": {"id": ann.pk}} | change
+    body = {"survey": survey.pk, "channel": "email", "contact": {"id": str(ann.public_id)}} | change
 
     error = assert_error(support_api.post(ELIGIBILITY, body, format="json"), 400, "invalid")
 

@@ -15,11 +15,18 @@ from surveys.models import Decision, Invitation
 from tests import factories
 
 NOW = timezone.now().replace(microsecond=0)
+if NOW.minute == NOW.second == 0:
+    NOW += dt.timedelta(seconds=1)
 DAY = dt.timedelta(days=1)
 
 
 def day(moment: dt.datetime) -> str:
     return f"{moment.day} {moment:%b %Y}"
+
+
+def hour_up(moment: dt.datetime) -> dt.datetime:
+    """What a department is shown of a time: the next full hour (NOW is never on one: see below)."""
+    return moment.replace(minute=0, second=0) + dt.timedelta(hours=1)
 
 
 @pytest.fixture
@@ -98,7 +105,7 @@ def test_another_departments_touch_is_explained_without_naming_it(screened, alic
 
     assert text == (
         f"Contacted by another department 12 days ago (rule “One survey per 30 days”); "
-        f"eligible from {day(NOW + 18 * DAY)}."
+        f"eligible from {day(hour_up(NOW + 18 * DAY))}."
     )
 
 
@@ -109,7 +116,7 @@ def test_the_own_departments_touch_says_so(screened, alice):
 
     assert text == (
         f"Contacted by your department 3 days ago (rule “One survey per 30 days”); "
-        f"eligible from {day(NOW + 27 * DAY)}."
+        f"eligible from {day(hour_up(NOW + 27 * DAY))}."
     )
 
 
@@ -127,13 +134,13 @@ def test_a_planned_send_of_another_department_is_explained_as_planned(screened, 
     ("name", "expected"),
     [
         ("opted_out", "Opted out."),
-        ("snoozed", f"Snoozed until {day(NOW + 10 * DAY)}."),
+        ("snoozed", f"Snoozed until {day(hour_up(NOW + 10 * DAY))}."),
         ("no_email", "No email address."),
         ("invited", "Already has an open invitation for this survey."),
         (
             "new",
             "New contact: rule “Settle in first” waits 14 days after a contact becomes known; "
-            f"eligible from {day(NOW + 10 * DAY)}.",
+            f"eligible from {day(hour_up(NOW + 10 * DAY))}.",
         ),
     ],
 )

@@ -252,3 +252,22 @@ def test_rule_api_errors(lead_api, support_api, rule):
     assert "window" in unparsable.json()["extra"]["fields"]
     assert support_api.delete(f"/api/v1/frequency-rules/{rule.pk}").status_code == 405
     assert support_api.get(f"/api/v1/frequency-rules/{rule.pk}/deactivate").status_code == 405
+
+
+def test_owners_see_company_wide_rules_and_their_own_departments_not_anothers(
+    alice_client, mallory_client, lead_client, rule, support
+):
+    support_rule = FrequencyRule.objects.create(
+        name="Support's repair follow-ups", max_touches=1, window=7 * DAY, scope_department=support
+    )
+    changelist = reverse("admin:surveys_frequencyrule_changelist")
+
+    assert set(alice_client.get(changelist).context["cl"].result_list) == {rule, support_rule}
+    assert list(mallory_client.get(changelist).context["cl"].result_list) == [rule]
+    assert b"repair" not in mallory_client.get(changelist).content
+    assert (
+        mallory_client.get(reverse("admin:surveys_frequencyrule_change", args=[support_rule.pk])).status_code
+        == 404
+    )
+    assert mallory_client.get(changelist, {"scope_department": support.pk}).status_code == 404
+    assert set(lead_client.get(changelist).context["cl"].result_list) == {rule, support_rule}

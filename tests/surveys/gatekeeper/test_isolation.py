@@ -57,9 +57,10 @@ def marketing_survey(marketing):
 
 @pytest.fixture
 def ann(support, marketing):
-    """Known to both departments."""
+    """Known to both departments, each by the email address it supplied."""
     contact = factories.known_contact(support, email="ann@example.com", name="Ann")
     factories.DepartmentContactFactory(department=marketing, contact=contact)
+    factories.DepartmentIdentityFactory(department=marketing, identity=contact.identities.get())
     return contact
 
 
@@ -153,7 +154,7 @@ def test_the_eligibility_api_answers_marketing_without_naming_support(
 
     response = marketing_api.post(
         "/api/v1/eligibility",
-        {"survey": marketing_survey.pk, "channel": "email", "contact": {"id": ann.pk}},
+        {"survey": marketing_survey.pk, "channel": "email", "contact": {"id": str(ann.public_id)}},
         format="json",
     )
 
@@ -164,7 +165,9 @@ def test_the_eligibility_api_answers_marketing_without_naming_support(
 
 
 def test_marketings_list_of_decisions_does_not_name_support(marketing_api, marketing_blocked):
-    response = marketing_api.get(f"/api/v1/send-requests/{marketing_blocked.send_request_id}/decisions")
+    response = marketing_api.get(
+        f"/api/v1/send-requests/{marketing_blocked.send_request.public_id}/decisions"
+    )
 
     assert response.status_code == 200, response.content
     assert "another department" in response.content.decode()
@@ -172,7 +175,7 @@ def test_marketings_list_of_decisions_does_not_name_support(marketing_api, marke
 
 
 def test_support_cannot_open_marketings_blocked_request(support_api, marketing_blocked):
-    response = support_api.get(f"/api/v1/send-requests/{marketing_blocked.send_request_id}/decisions")
+    response = support_api.get(f"/api/v1/send-requests/{marketing_blocked.send_request.public_id}/decisions")
 
     assert response.status_code == 404
 

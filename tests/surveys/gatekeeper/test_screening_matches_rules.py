@@ -3,7 +3,8 @@
 
 Hypothesis writes random small histories to PostgreSQL — rules of every scope and clock, touches of
 every status (some planned in the future, some answered), consent records, contacts without an
-address or with an open invitation for the survey being sent — then runs the pre-flight and the
+address or with one only another department supplied, with the company-wide sharing of contact
+channels on or off, or with an open invitation for the survey being sent — then runs the pre-flight and the
 screening of a send request and compares every contact's stored decision, and the report's counts,
 with `surveys.gatekeeper.rules.decide` computed in Python from the same rows.
 
@@ -14,15 +15,17 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pytest
 from django.db import transaction
+from django.db.models import Q
 from hypothesis import HealthCheck, event, example, given, settings, target
 from hypothesis import strategies as st
 
 from contacts.consent import consent_decide
-from contacts.models import Consent, Contact, Identity
+from contacts.models import Consent, Contact, DepartmentIdentity, Identity
+from departments.models import CompanySettings
 from surveys.gatekeeper.preflight import send_request_preflight
 from surveys.gatekeeper.rules import Rule, Send, Touch, Verdict, decide
 from surveys.gatekeeper.screening import screen_contacts, verdicts_for
@@ -81,6 +84,9 @@ class ContactSpec:
     known: dt.timedelta
     email: bool
     phone: bool
+    # Who gave each identity: a department (index into DEPARTMENTS) or, None, the customer.
+    email_supplier: int | None
+    phone_supplier: int | None
     audience_rows: int
     invitations: list[InvitationSpec]
     consents: list[ConsentSpec]
@@ -95,6 +101,7 @@ class Scenario:
     kind: str
     channel: str
     latest_send_in: dt.timedelta | None
+    share_contact_channels: bool = False  # CompanySettings: every department may use every address
 
 
 windows = st.one_of(
@@ -182,10 +189,14 @@ def contact_specs(
             ),
         )
     )
+    # Mostly the sending department, so most contacts have an address it may use.
+    suppliers = st.sampled_from([sent[0]] * 6 + list(range(len(DEPARTMENTS))) + [None])
     return ContactSpec(
         known=known,
         email=draw(st.sampled_from([True] * 19 + [False])),
         phone=draw(st.sampled_from([True] * 9 + [False])),
+        email_supplier=draw(suppliers),
+        phone_supplier=draw(suppliers),
         audience_rows=draw(st.sampled_from([1, 1, 1, 2, 3])),
         invitations=draw(st.lists(invitation_specs(edges, sent), max_size=MAX_INVITATIONS - 1)),
         consents=draw(st.one_of(st.just([]), st.just([]), st.lists(consent_specs(), max_size=3))),
@@ -212,6 +223,7 @@ def scenarios(draw) -> Scenario:
         kind=kind,
         channel=channel,
         latest_send_in=draw(st.one_of(st.none(), st.sampled_from([DAY, 10 * DAY, 45 * DAY]))),
+        share_contact_channels=draw(st.sampled_from([False] * 4 + [True])),
     )
 
 
@@ -319,14 +331,16 @@ def write_history(world: World, scenario: Scenario, sent: Survey) -> list[Contac
     contacts = Contact.objects.bulk_create(
         [Contact(name=f"Contact {i}", created_at=AT + spec.known) for i, spec in enumerate(specs)]
     )
-    identities, invitations, consents = [], [], []
+    identities, suppliers, invitations, consents = [], [], [], []
     for contact, spec in zip(contacts, specs, strict=True):
         if spec.email:
             address = f"c{contact.pk}@example.com"
-            identities.append(Identity(contact=contact, kind="email", value=address, normalised=address))
+            identities.append(identity_row(contact, "email", address, spec.email_supplier))
+            suppliers.append(spec.email_supplier)
         if spec.phone:
             number = f"+4930{contact.pk:09d}"
-            identities.append(Identity(contact=contact, kind="phone", value=number, normalised=number))
+            identities.append(identity_row(contact, "phone", number, spec.phone_supplier))
+            suppliers.append(spec.phone_supplier)
         invitations += invitation_rows(world, contact, spec, sent)
         for consent in spec.consents:
             consents.append(
@@ -341,9 +355,24 @@ def write_history(world: World, scenario: Scenario, sent: Survey) -> list[Contac
                 )
             )
     Identity.objects.bulk_create(identities)
+    DepartmentIdentity.objects.bulk_create(
+        DepartmentIdentity(department=world.departments[supplier], identity=identity)
+        for identity, supplier in zip(identities, suppliers, strict=True)
+        if supplier is not None
+    )
     Invitation.objects.bulk_create(invitations)
     Consent.objects.bulk_create(consents)
+    CompanySettings.objects.update_or_create(
+        pk=1, defaults={"share_contact_channels": scenario.share_contact_channels}
+    )
     return contacts
+
+
+def identity_row(contact: Contact, kind: str, value: str, supplier: int | None) -> Identity:
+    """An identity a department supplied, or (supplier None) the customer gave themselves."""
+    return Identity(
+        contact=contact, kind=kind, value=value, normalised=value, given_by_customer=supplier is None
+    )
 
 
 def submitted_request(world: World, scenario: Scenario, sent: Survey, contacts: list[Contact]) -> SendRequest:
@@ -381,9 +410,11 @@ def expected_verdicts(
     invitations = list(Invitation.objects.filter(contact_id__in=ids))
     consents = list(Consent.objects.filter(contact_id__in=ids).order_by("created_at", "pk"))
     identity_kind = {"email": "email", "sms": "phone"}[send.channel]
-    addressed = set(
-        Identity.objects.filter(contact_id__in=ids, kind=identity_kind).values_list("contact_id", flat=True)
-    )
+    # Addresses the sending department may use: its own, the customer's, or any when shared.
+    usable = Identity.objects.filter(contact_id__in=ids, kind=identity_kind)
+    if not CompanySettings.current().share_contact_channels:
+        usable = usable.filter(Q(given_by_customer=True) | Q(suppliers__department_id=send.department_id))
+    addressed = set(usable.values_list("contact_id", flat=True))
     verdicts = {}
     for contact in Contact.objects.filter(pk__in=ids):
         mine = [i for i in invitations if i.contact_id == contact.pk]
@@ -509,6 +540,8 @@ def contact_spec(*invitations: InvitationSpec, known: dt.timedelta = -1000 * DAY
     spec = {
         "email": True,
         "phone": False,
+        "email_supplier": 0,  # the sending department of the scenarios below
+        "phone_supplier": 0,
         "audience_rows": 1,
         "consents": [],
         "open_for_send": None,
@@ -559,6 +592,9 @@ EDGE_CASES = Scenario(
         contact_spec(open_for_send="sent"),  # already invited
         contact_spec(touch(2, "transactional", "sms", "queued", 5 * DAY)),  # a send planned in 5 days
         contact_spec(email=False),  # no address
+        contact_spec(email_supplier=1),  # only another department's address: none for support
+        contact_spec(email_supplier=1, phone=True, phone_supplier=0),  # support's is on another channel
+        contact_spec(email_supplier=None),  # the customer gave it in the preference centre: anyone's
     ],
     department=0,
     kind="relationship",
@@ -578,6 +614,7 @@ class _RollBack(Exception):
 )
 @given(scenario=scenarios())
 @example(scenario=EDGE_CASES)
+@example(scenario=replace(EDGE_CASES, share_contact_channels=True))  # every address for everyone
 def test_screening_decides_as_the_pure_rules(world, scenario):
     try:
         with transaction.atomic():

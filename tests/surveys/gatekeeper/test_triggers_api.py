@@ -52,6 +52,13 @@ def trigger_body(survey, email="ann@example.com", **fields) -> dict:
     }
 
 
+def also_known_by(department, contact) -> None:
+    """`department` knows `contact` too, through every identity the person has."""
+    factories.DepartmentContactFactory(department=department, contact=contact)
+    for identity in contact.identities.all():
+        factories.DepartmentIdentityFactory(department=department, identity=identity)
+
+
 def post(client, body, key: str | None = None):
     headers = {"Idempotency-Key": key} if key else {}
     return client.post(TRIGGERS, body, format="json", headers=headers)
@@ -76,19 +83,20 @@ def test_an_allowed_trigger_upserts_the_contact_and_queues_one_invitation(suppor
             "explanation": "Allowed.",
         },
         "invitation": {
-            "id": invitation.pk,
+            "id": str(invitation.public_id),
             "status": "queued",
             "planned_at": body["invitation"]["planned_at"],
         },
-        "contact": {"id": contact.pk},
+        "contact": {"id": str(contact.public_id)},
     }
     assert (invitation.contact_id, invitation.survey_id, invitation.channel) == (
         contact.pk,
         survey.pk,
         "email",
     )
-    assert contact.name == "Ann"
-    assert DepartmentContact.objects.filter(department=support, contact=contact).exists()
+    # The name is the department's own for the person, in its view; the person's own stays unset.
+    assert DepartmentContact.objects.get(department=support, contact=contact).name == "Ann"
+    assert contact.name == ""
     request = SendRequest.objects.get()
     assert (request.audience_kind, request.status, request.purpose) == (
         "trigger",
@@ -103,7 +111,7 @@ def test_a_known_contact_is_matched_by_a_normalised_identity(support_api, suppor
     response = post(support_api, trigger_body(survey, email=" ANN@example.COM "))
 
     assert response.status_code == 201, response.content
-    assert response.json()["contact"] == {"id": contact.pk}
+    assert response.json()["contact"] == {"id": str(contact.public_id)}
     assert Contact.objects.count() == 1
 
 
@@ -125,6 +133,7 @@ def test_a_blocked_trigger_is_200_with_reason_next_eligible_time_and_a_discreet_
     support_api, support, marketing, survey, marketing_survey, monthly_rule
 ):
     contact = factories.known_contact(support, email="ann@example.com")
+    also_known_by(marketing, contact)
     touched = timezone.now() - dt.timedelta(days=12)
     trigger_send(
         department=marketing, survey=marketing_survey, channel="email", contact_id=contact.pk, now=touched
@@ -136,13 +145,16 @@ def test_a_blocked_trigger_is_200_with_reason_next_eligible_time_and_a_discreet_
     body = response.json()
     decision = body["decision"]
     assert (decision["allowed"], decision["reason"], decision["rule"]) == (False, "rule", monthly_rule.pk)
-    assert parse_datetime(decision["next_eligible_at"]) == touched + MONTH
+    # To the full hour, rounded up: the exact time would be marketing's send plus the rule's month.
+    shown = parse_datetime(decision["next_eligible_at"])
+    assert (shown.minute, shown.second, shown.microsecond) == (0, 0, 0)
+    assert dt.timedelta(0) <= shown - (touched + MONTH) < dt.timedelta(hours=1)
     assert "another department 12 days ago" in decision["explanation"]
     assert "eligible from" in decision["explanation"]
     for secret in ("Marketing", "marketing", "Spring Campaign Pulse", str(marketing_survey.pk)):
         assert secret not in decision["explanation"]
     assert body["invitation"] is None
-    assert body["contact"] == {"id": contact.pk}
+    assert body["contact"] == {"id": str(contact.public_id)}
     assert not Invitation.objects.filter(department=support).exists()
     assert Decision.objects.filter(contact=contact, allowed=False, reason="rule").count() == 1
 

@@ -437,3 +437,15 @@ def test_a_german_contact_gets_german_pages(client, survey, support):
     assert "Bitte prüfen Sie Ihre Antworten" in refused.content.decode()
     assert "Vielen Dank" in thanks.content.decode()
     assert Response.objects.get().locale == "de"
+
+
+def test_the_page_speaks_the_language_the_inviting_department_knows(client, survey, support, marketing):
+    """Support knows her as German-speaking; marketing's view and her own record say English."""
+    person = factories.known_contact(support, locale="de")
+    factories.DepartmentContactFactory(department=marketing, contact=person, locale="en")
+    Contact.objects.filter(pk=person.pk).update(locale="en")
+    _, token = invitation_with_link(survey, person)
+
+    page = client.get(survey_url(token), HTTP_ACCEPT_LANGUAGE="en")
+
+    assert page["Content-Language"] == "de"

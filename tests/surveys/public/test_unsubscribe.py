@@ -29,9 +29,14 @@ def generous_rate_limit(settings):
 
 @pytest.fixture
 def customer(support, marketing):
+    """Known to support and marketing, each of which supplied her email address and phone."""
     contact = factories.known_contact(support, email="carla@example.com", name="Carla")
     factories.IdentityFactory(contact=contact, kind="phone", value=PHONE, normalised=PHONE)
     factories.DepartmentContactFactory(department=marketing, contact=contact)
+    phone = contact.identities.get(kind="phone")
+    factories.DepartmentIdentityFactory(department=support, identity=phone)
+    for identity in contact.identities.all():
+        factories.DepartmentIdentityFactory(department=marketing, identity=identity)
     return contact
 
 

@@ -5,6 +5,7 @@ import base64
 import json
 
 import pytest
+from anymail.exceptions import AnymailInsecureWebhookWarning
 from anymail.signals import AnymailTrackingEvent, tracking
 
 from contacts.models import Consent
@@ -19,7 +20,8 @@ SECRET = "sms-webhook-secret"
 @pytest.fixture
 def customer(support):
     contact = factories.known_contact(support, email="Carla.Customer@Example.com")
-    factories.IdentityFactory(contact=contact, kind="phone", value=PHONE, normalised=PHONE)
+    phone = factories.IdentityFactory(contact=contact, kind="phone", value=PHONE, normalised=PHONE)
+    factories.DepartmentIdentityFactory(department=support, identity=phone)  # support may text it
     return contact
 
 
@@ -110,6 +112,30 @@ def test_the_providers_webhook_reaches_the_same_place(client, customer, support,
 
     assert (refused.status_code, accepted.status_code) == (400, 200)
     assert reason(customer, support, "email") == "opted_out"
+
+
+def test_without_the_webhook_secret_an_anonymous_complaint_opts_nobody_out(
+    client, customer, support, settings
+):
+    """Outside DEBUG the app does not start like this (tests/cxfeedback/test_deploy_settings.py); were
+    the secret gone all the same, django-anymail would take anyone's call, and it must change nothing."""
+    settings.ANYMAIL = {}
+    complaint = {
+        "RecordType": "SpamComplaint",
+        "ID": 43,
+        "Email": "carla.customer@example.com",
+        "BouncedAt": "2026-11-23T10:00:00Z",
+        "MessageID": "883953f4-6105-42a2-a16a-77a8eac79484",
+    }
+
+    with pytest.warns(AnymailInsecureWebhookWarning):
+        answer = client.post(
+            "/webhooks/anymail/postmark/tracking/", json.dumps(complaint), content_type="application/json"
+        )
+
+    assert answer.status_code == 200  # anymail took it and announced it
+    assert not Consent.objects.exists()
+    assert reason(customer, support, "email") == reason(customer, support, "sms") == ""
 
 
 @pytest.mark.parametrize("text", ["STOP", "stop", " Stop please", "UNSUBSCRIBE", "ARRET", "Stopp!", "arrêt"])
