@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cxfeedback.settings")
 # DEBUG stays off: with it Django keeps every query's text, and the memory figure would measure that.
 os.environ.setdefault("SECRET_KEY", "bench-only-not-a-secret")
+os.environ.setdefault("PROVIDER_WEBHOOKS", "")  # none in a benchmark, so no webhook secrets are needed
 os.environ.setdefault("STATIC_MANIFEST", "false")
 
 import django

@@ -38,7 +38,10 @@ class ContactImportIssueSerializer(serializers.Serializer):
     reason = serializers.CharField()
     data = serializers.DictField(child=serializers.CharField(), help_text="The row as read, header → cell.")
     contact_ids = serializers.ListField(
-        child=serializers.IntegerField(), help_text="For a conflict: the contacts its identities belong to."
+        child=serializers.UUIDField(),
+        source="contacts",
+        help_text="For a conflict: the ids of the contacts its identities belong to that this department "
+        "knows; a contact only other departments know is not named.",
     )
 
 
@@ -47,7 +50,9 @@ class ContactImportCountsSerializer(serializers.Serializer):
     created = serializers.IntegerField()
     matched = serializers.IntegerField()
     identities_added = serializers.IntegerField()
-    updated = serializers.IntegerField(help_text="Of the matched rows, those that changed the contact.")
+    updated = serializers.IntegerField(
+        help_text="Of the matched rows, those that changed this department's view of the contact."
+    )
     invalid = serializers.IntegerField()
     conflict = serializers.IntegerField()
 
@@ -71,7 +76,9 @@ class ContactImportApi(APIView):
         summary="Import contacts from CSV",
         description="Each row is matched to known contacts by its normalised identities: created, matched, "
         "identities added, invalid (row, column, reason) or conflict (its identities belong to different "
-        "contacts; nothing is merged). A file with unknown or missing columns is rejected whole (400). "
+        "contacts; nothing is merged). Outcomes count against the department's own contacts: a person "
+        "only other departments know is created, as a new contact of this department's. A file with "
+        "unknown or missing columns is rejected whole (400). "
         "201 with the summary; with dry_run, 200 and nothing written.",
         request={"multipart/form-data": ContactImportInputSerializer},
         responses={

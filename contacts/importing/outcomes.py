@@ -1,12 +1,16 @@
 """What a chunk's rows became, in the words the person who made the file reads: the counts, the
-issues (invalid rows and conflicts) and the per-row report lines. No database."""
+issues (invalid rows and conflicts) and the per-row report lines. No database.
+
+All of it is shown to the importing department, so a person is named only by the public id of the
+department's own view of them (see Disclosure); never a person only other departments know.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from contacts.importing.matching import ChunkPlan, NewContact, Outcome, RowPlan
+from contacts.importing.matching import ChunkPlan, Outcome, Person, RowPlan
 from contacts.importing.reading import ImportRow
 
 COUNT_NAMES = ("rows", "created", "matched", "identities_added", "updated", "invalid", "conflict")
@@ -23,8 +27,32 @@ REPORT_HEADER = (
 MAX_DATA_CHARS = 200  # per cell, in an issue's copy of its row
 INVALID, CONFLICT = "invalid", "conflict"  # ContactImportIssue.Kind
 
-# The contact id to show, or None for one that is not real (created by a dry run, rolled back).
-ShownId = Callable[[int | None], int | None]
+
+@dataclass(frozen=True)
+class Disclosure:
+    """Which persons an import may name to the importing department, and how.
+
+    A person is named by their public id, and only if the department has a view of them. A dry run
+    is rolled back, and the views it made with it: naming one would tell a person another department
+    knows (the same id at every preview) from a new one (a new id each time), so a dry run names only
+    the views that were there before it (ids below first_view_id). Contacts from first_contact_id on
+    were created by a dry run and are gone after it.
+    """
+
+    dry_run: bool = False
+    first_contact_id: int = 0
+    first_view_id: int = 0
+
+    def public_id(self, person: Person) -> str | None:
+        if person.view is None:
+            return None
+        if self.dry_run and (person.view_id is None or person.view_id >= self.first_view_id):
+            return None
+        return str(person.public_id)
+
+    def kept(self, person: Person) -> bool:
+        """Whether the person outlives the import (not created by a dry run)."""
+        return not self.dry_run or person.contact_id < self.first_contact_id
 
 
 @dataclass(frozen=True)
@@ -34,7 +62,11 @@ class ImportIssue:
     column: str
     reason: str
     data: dict
+    # For a conflict: the persons its identities belong to, for a CX lead (stored, never shown to the
+    # department) ...
     contact_ids: list[int] = field(default_factory=list)
+    # ... and the public ids of those of them the department has a view of (what the API shows).
+    contacts: list[str] = field(default_factory=list)
 
 
 def counts_add(counts: dict[str, int], rows: list[ImportRow], plan: ChunkPlan) -> dict[str, int]:
@@ -49,7 +81,7 @@ def counts_add(counts: dict[str, int], rows: list[ImportRow], plan: ChunkPlan) -
 
 
 def chunk_issues(
-    rows: list[ImportRow], plan: ChunkPlan, headers: list[str], shown_id: ShownId
+    rows: list[ImportRow], plan: ChunkPlan, headers: list[str], disclosure: Disclosure
 ) -> list[ImportIssue]:
     """One issue per invalid cell and one per conflicting row, in row order."""
     issues = [
@@ -57,33 +89,43 @@ def chunk_issues(
         for row in rows
         for column, reason in row.errors
     ]
-    issues += [conflict_issue(p, headers, shown_id) for p in plan.rows if p.outcome == Outcome.CONFLICT]
+    issues += [conflict_issue(p, headers, disclosure) for p in plan.rows if p.outcome == Outcome.CONFLICT]
     issues.sort(key=lambda issue: issue.row_number)
     return issues
 
 
-def conflict_issue(plan: RowPlan, headers: list[str], shown_id: ShownId) -> ImportIssue:
-    """Which identity of the row belongs to which contact; nothing of the row was written."""
-    by_owner: dict[int, list[str]] = {}
-    created_by_row: dict[int, int] = {}
-    for identity, owner in plan.claims:
-        contact_id = owner.id if isinstance(owner, NewContact) else owner
-        by_owner.setdefault(contact_id, []).append(identity.label())
-        if isinstance(owner, NewContact):
-            created_by_row[contact_id] = owner.row_number
+def conflict_issue(plan: RowPlan, headers: list[str], disclosure: Disclosure) -> ImportIssue:
+    """Which identity of the row belongs to which person; nothing of the row was written. A person
+    the department has no view of is not named (that the identity is someone else's, the conflict
+    itself says: one identity names one person until a CX lead merges them)."""
+    labels_of: dict[Person, list[str]] = {}
+    for identity, person in plan.claims:
+        labels_of.setdefault(person, []).append(identity.label())
     parts = []
-    for contact_id, labels in by_owner.items():
-        if contact_id in created_by_row:
-            whose = f"the contact created by row {created_by_row[contact_id]}"
-        elif shown_id(contact_id) is None:
-            whose = "a contact created earlier in this file"
-        else:
-            whose = f"contact #{contact_id}"
-        parts.append(f"{' and '.join(labels)} belong{'s' if len(labels) == 1 else ''} to {whose}")
+    for person, labels in labels_of.items():
+        parts.append(
+            f"{' and '.join(labels)} belong{'s' if len(labels) == 1 else ''} to {_whose(person, disclosure)}"
+        )
     reason = f"{'; '.join(parts)}. Nothing was merged: a CX lead decides whether these are one person."
     columns = ", ".join(dict.fromkeys(identity.column for identity, _ in plan.claims))
-    contact_ids = [contact_id for contact_id in by_owner if shown_id(contact_id) is not None]
-    return ImportIssue(plan.row.number, CONFLICT, columns, reason, row_data(plan.row, headers), contact_ids)
+    return ImportIssue(
+        plan.row.number,
+        CONFLICT,
+        columns,
+        reason,
+        row_data(plan.row, headers),
+        contact_ids=[person.contact_id for person in labels_of if disclosure.kept(person)],
+        contacts=[shown for person in labels_of if (shown := disclosure.public_id(person))],
+    )
+
+
+def _whose(person: Person, disclosure: Disclosure) -> str:
+    if person.view is None:
+        return "a contact this department does not know"
+    if person.view_id is None:
+        return f"the contact created by row {person.row_number}"
+    shown = disclosure.public_id(person)
+    return f"contact {shown}" if shown else "a contact created earlier in this file"
 
 
 def row_data(row: ImportRow, headers: list[str]) -> dict[str, str]:
@@ -98,7 +140,7 @@ def row_data(row: ImportRow, headers: list[str]) -> dict[str, str]:
 
 
 def report_lines(
-    rows: list[ImportRow], plan: ChunkPlan, issues: list[ImportIssue], shown_id: ShownId
+    rows: list[ImportRow], plan: ChunkPlan, issues: list[ImportIssue], disclosure: Disclosure
 ) -> Iterator[tuple]:
     """One REPORT_HEADER line per row of the chunk, in file order."""
     plans = {row_plan.row.number: row_plan for row_plan in plan.rows}
@@ -124,7 +166,7 @@ def report_lines(
             continue
         matched_by = row_plan.matched_by.label() if row_plan.matched_by else ""
         added = "; ".join(identity.label() for identity in row_plan.added) if row_plan.matched_by else ""
-        contact_id = shown_id(row_plan.contact_id) or ""
+        contact_id = disclosure.public_id(row_plan.person) or ""
         yield (
             row.number,
             row_plan.outcome,

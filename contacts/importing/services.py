@@ -1,6 +1,10 @@
 """Importing a contacts CSV into a department: the services the admin, the API and the
 `import_contacts` command call.
 
+An import writes the importing department's own views of the persons its rows name, never a
+person's shared fields, and counts and reports against the department's own book
+(contacts/importing/matching.py, outcomes.py).
+
 The file is read in chunks of CHUNK_ROWS rows. Each chunk is one transaction: lock the chunk's
 identities, look them up with one query, decide every row (contacts/importing/matching.py), write
 with COPY and set-based statements, store the chunk's issues and the running counts. A chunk that
@@ -34,6 +38,7 @@ from contacts.importing.matching import ChunkPlan, chunk_plan
 from contacts.importing.outcomes import (
     COUNT_NAMES,
     REPORT_HEADER,
+    Disclosure,
     ImportIssue,
     chunk_issues,
     counts_add,
@@ -41,7 +46,7 @@ from contacts.importing.outcomes import (
 )
 from contacts.importing.parallel import row_chunks
 from contacts.importing.reading import ImportFile, ImportRow
-from contacts.importing.writing import KEYS_TABLE, keys_stage, plan_write, stored_identities
+from contacts.importing.writing import KEYS_TABLE, keys_stage, next_ids, plan_write, stored_identities
 from contacts.locks import identities_lock_staged
 from contacts.models import ContactImport, ContactImportIssue
 from cxfeedback import embedded
@@ -251,13 +256,16 @@ class _ImportRun:
         self.report = csv.writer(report) if report is not None else None
         if self.report:
             self.report.writerow(REPORT_HEADER)
-        # In a dry run the contacts it creates are rolled back: ids from this one on are not shown.
-        self.first_new_id: int | None = None
+        self.disclosure = Disclosure()
         self.chunk_rows = (0, 0)  # the first and last row number of the chunk being written
 
     def execute(self) -> None:
         if self.dry_run:
             with transaction.atomic():
+                first_contact_id, first_view_id = next_ids()
+                self.disclosure = Disclosure(
+                    dry_run=True, first_contact_id=first_contact_id, first_view_id=first_view_id
+                )
                 self._all_chunks()
                 transaction.set_rollback(True)
             self._finish(ContactImport.Status.PREVIEWED)
@@ -290,7 +298,7 @@ class _ImportRun:
         self.issue_count += len(issues)
         self.sample.extend(issues[: ISSUE_SAMPLE - len(self.sample)])
         if self.report:
-            self.report.writerows(report_lines(rows, plan, issues, self._shown_id))
+            self.report.writerows(report_lines(rows, plan, issues, self.disclosure))
 
     def _chunk_write(self, rows: list[ImportRow]) -> tuple[ChunkPlan, list[ImportIssue], dict[str, int]]:
         valid = [row for row in rows if not row.errors]
@@ -298,22 +306,15 @@ class _ImportRun:
         if not self.dry_run:
             # Dry runs take no locks: they would pile up in one transaction, and nothing is kept.
             identities_lock_staged(KEYS_TABLE)
-        stored, contacts = stored_identities()
-        plan = chunk_plan(valid, stored, contacts)
-        plan_write(plan, department_id=self.contact_import.department_id, now=timezone.now())
-        if self.dry_run and plan.new_contacts and self.first_new_id is None:
-            self.first_new_id = plan.new_contacts[0].id
-        issues = chunk_issues(rows, plan, self.file.headers, self._shown_id)
+        department_id = self.contact_import.department_id
+        plan = chunk_plan(valid, *stored_identities(department_id))
+        plan_write(plan, department_id=department_id, now=timezone.now(), lock=not self.dry_run)
+        issues = chunk_issues(rows, plan, self.file.headers, self.disclosure)
         counts = counts_add(self.counts, rows, plan)
         if not self.dry_run:
             ContactImportIssue.objects.bulk_create(self._issue_rows(issues))
             ContactImport.objects.filter(pk=self.contact_import.pk).update(counts=counts)
         return plan, issues, counts
-
-    def _shown_id(self, contact_id: int | None) -> int | None:
-        if self.dry_run and contact_id is not None and self.first_new_id is not None:
-            return None if contact_id >= self.first_new_id else contact_id
-        return contact_id
 
     def _issue_rows(self, issues: list[ImportIssue]) -> list[ContactImportIssue]:
         return [

@@ -5,17 +5,25 @@ import codecs
 import csv
 import io
 import threading
+import uuid
 
 import pytest
 from django.core.files.uploadedfile import TemporaryUploadedFile
 from django.db import OperationalError, connection, transaction
 
 from contacts.importing import ContactImportFailed, ImportFileRejected, contact_import_run, parallel, services
-from contacts.importing.matching import ContactFields, chunk_plan
+from contacts.importing.matching import ContactFields, StoredContact, StoredIdentity, chunk_plan
 from contacts.importing.reading import ImportRow, RowIdentity, parse_header
 from contacts.importing.writing import KEYS_TABLE, keys_stage
 from contacts.locks import LockOutsideTransaction, identities_lock, identities_lock_staged, identity_lock_key
-from contacts.models import Contact, ContactImport, ContactImportIssue, DepartmentContact, Identity
+from contacts.models import (
+    Contact,
+    ContactImport,
+    ContactImportIssue,
+    DepartmentContact,
+    DepartmentIdentity,
+    Identity,
+)
 from cxfeedback.exceptions import NotFound
 from departments.actors import Actor
 from tests import factories
@@ -45,6 +53,20 @@ def contact_with(kind: str, normalised: str) -> Contact:
     return Identity.objects.select_related("contact").get(kind=kind, normalised=normalised).contact
 
 
+def view_with(department, kind: str, normalised: str) -> DepartmentContact:
+    """The department's view of the person the identity names."""
+    return DepartmentContact.objects.get(
+        department=department, contact__identities__kind=kind, contact__identities__normalised=normalised
+    )
+
+
+def supplied_by(department) -> set[tuple[str, str]]:
+    """(normalised identity, value as the department wrote it) of every identity it supplied."""
+    return set(
+        DepartmentIdentity.objects.filter(department=department).values_list("identity__normalised", "value")
+    )
+
+
 def counts(**given) -> dict:
     names = ("rows", "created", "matched", "identities_added", "updated", "invalid", "conflict")
     return {name: given.get(name, 0) for name in names}
@@ -63,19 +85,28 @@ def test_new_rows_create_contacts_with_their_identities_and_fields(support):
 
     assert result.counts == counts(rows=2, created=2)
     anna = contact_with("email", "anna@example.com")
-    assert (anna.name, anna.locale, anna.time_zone, anna.attributes) == (
+    view = view_with(support, "email", "anna@example.com")
+    assert (view.name, view.locale, view.time_zone, view.attributes, view.source) == (
         "Anna Berg",
         "de-AT",
         "Europe/Vienna",
         {"tier": "gold"},
+        "import",
     )
+    # The person's own fields are the customer's and the CX lead's: the import leaves them empty.
+    assert (anna.name, anna.locale, anna.time_zone, anna.attributes) == ("", "", "", {})
     assert sorted(anna.identities.values_list("kind", "source", "value", "normalised")) == [
         ("email", "", "Anna@Example.com", "anna@example.com"),
         ("external", "crm", "C-1", "C-1"),
         ("phone", "", "0151 23456789", "+4915123456789"),
     ]
-    assert DepartmentContact.objects.filter(department=support, contact=anna, source="import").exists()
-    assert report[2]["outcome"] == "created" and report[2]["contact_id"] == str(anna.pk)
+    assert supplied_by(support) == {
+        ("anna@example.com", "Anna@Example.com"),
+        ("+4915123456789", "0151 23456789"),
+        ("C-1", "C-1"),
+        ("ben@example.com", "ben@example.com"),
+    }
+    assert report[2]["outcome"] == "created" and report[2]["contact_id"] == str(anna.public_id)
     assert report[3]["outcome"] == "created"
     assert result.contact_import.status == ContactImport.Status.COMPLETED
 
@@ -88,7 +119,7 @@ def test_a_known_person_written_differently_is_matched_and_says_by_which_identit
     assert result.counts == counts(rows=1, matched=1)
     assert Contact.objects.count() == 1
     assert report[2]["outcome"] == "matched"
-    assert report[2]["contact_id"] == str(known.pk)
+    assert report[2]["contact_id"] == str(known.public_id)
     assert report[2]["matched_by"] == "email KIM@Example.COM"
 
 
@@ -99,17 +130,140 @@ def test_new_identities_of_a_known_person_are_added_to_that_contact(support):
 
     assert result.counts == counts(rows=1, identities_added=1)
     assert contact_with("phone", "+49301234567") == known
+    assert ("+49301234567", "+49 30 1234567") in supplied_by(support)
     assert report[2]["outcome"] == "identities_added"
     assert report[2]["identities_added"] == "phone +49 30 1234567"
 
 
-def test_a_contact_known_to_another_department_is_matched_and_becomes_known_here(support, marketing):
-    theirs = factories.known_contact(marketing, email="pat@example.com")
+# --- another department's customers ------------------------------------------------------------
 
-    result, _ = import_csv(support, "email\npat@example.com\n")
 
-    assert result.counts["matched"] == 1
-    assert DepartmentContact.objects.filter(department=support, contact=theirs).exists()
+@pytest.fixture
+def pat(marketing) -> Contact:
+    """Marketing's customer: an email and a phone marketing supplied, marketing's name and attributes."""
+    pat = factories.known_contact(
+        marketing, email="pat@example.com", name="Pat", locale="en", attributes={"tier": "gold"}
+    )
+    phone = factories.IdentityFactory(
+        contact=pat, kind="phone", value="+4930222222", normalised="+4930222222"
+    )
+    factories.DepartmentIdentityFactory(department=marketing, identity=phone)
+    return pat
+
+
+def marketing_view(pat: Contact) -> tuple:
+    view = DepartmentContact.objects.get(department__slug="marketing", contact=pat)
+    return (view.name, view.locale, view.time_zone, view.attributes, view.updated_at)
+
+
+def test_a_person_only_another_department_knows_is_created_here_and_theirs_is_untouched(support, pat):
+    theirs, own = marketing_view(pat), (pat.name, pat.locale, pat.attributes)
+
+    result, report = import_csv(support, "email,name,attr.tier\nPAT@example.com,Patricia,silver\n")
+
+    assert result.counts == counts(rows=1, created=1)
+    assert report[2]["outcome"] == "created"
+    assert (report[2]["matched_by"], report[2]["identities_added"]) == ("", "")
+    assert Contact.objects.get() == pat  # one person for the gatekeeper
+    ours = DepartmentContact.objects.get(department=support, contact=pat)
+    assert (ours.name, ours.locale, ours.attributes, ours.source) == (
+        "Patricia",
+        "",
+        {"tier": "silver"},
+        "import",
+    )
+    assert report[2]["contact_id"] == str(pat.public_id)  # now support's contact too
+    assert marketing_view(pat) == theirs
+    pat.refresh_from_db()
+    assert (pat.name, pat.locale, pat.attributes) == own
+    # Support supplied the email, not marketing's phone.
+    assert supplied_by(support) == {("pat@example.com", "PAT@example.com")}
+
+    again, _ = import_csv(support, "email,name,attr.tier\nPAT@example.com,Patricia,silver\n")
+    assert again.counts == counts(rows=1, matched=1)
+
+
+def test_the_last_duplicate_row_renames_only_the_importing_departments_view(support, pat):
+    """Issue 12, leak 9: the second row renamed the shared person, and marketing's next invitation
+    greeted "Noah again"."""
+    theirs = marketing_view(pat)
+
+    result, _ = import_csv(support, "email,name\npat@example.com,Noah\npat@example.com,Noah again\n")
+
+    assert result.counts == counts(rows=2, created=1, matched=1, updated=1)
+    assert DepartmentContact.objects.get(department=support, contact=pat).name == "Noah again"
+    assert marketing_view(pat) == theirs
+    pat.refresh_from_db()
+    assert pat.name == "Pat"  # what an invitation falls back to when a view has no name
+
+
+def test_a_row_adding_an_identity_another_department_supplied_adds_it_to_this_departments_book(support, pat):
+    factories.DepartmentContactFactory(department=support, contact=pat, name="P.")
+    factories.DepartmentIdentityFactory(department=support, identity=pat.identities.get(kind="email"))
+
+    result, report = import_csv(support, "email,phone\npat@example.com,030 222222\n")
+
+    assert result.counts == counts(rows=1, identities_added=1)
+    assert report[2]["matched_by"] == "email pat@example.com"
+    assert report[2]["identities_added"] == "phone 030 222222"
+    assert ("+4930222222", "030 222222") in supplied_by(support)
+    assert Identity.objects.filter(contact=pat).count() == 2
+
+
+@pytest.mark.parametrize("chunk_rows", [1, 1000])
+def test_a_dry_run_tells_nothing_of_another_departments_customers(support, pat, monkeypatch, chunk_rows):
+    """The same file with marketing's customer and with a person nobody knows: the same preview."""
+    monkeypatch.setattr(services, "CHUNK_ROWS", chunk_rows)  # 1: the second row sees the first's view
+    text = "email,phone,name,attr.tier\n{0}@example.com,{1},Pat,gold\n{0}@example.com,,Pat B,\n"
+    theirs = marketing_view(pat)
+
+    preview, report = import_csv(support, text.format("pat", "030 222222"), dry_run=True)
+    unknown, unknown_report = import_csv(support, text.format("nobody", "030 999999"), dry_run=True)
+
+    assert preview.counts == unknown.counts == counts(rows=2, created=1, matched=1, updated=1)
+    assert [(line["outcome"], line["contact_id"]) for line in report.values()] == [
+        ("created", ""),
+        ("matched", ""),
+    ]
+    assert [(line["outcome"], line["contact_id"]) for line in unknown_report.values()] == [
+        ("created", ""),
+        ("matched", ""),
+    ]
+    assert not DepartmentContact.objects.filter(department=support).exists()
+    assert not supplied_by(support)
+    assert marketing_view(pat) == theirs
+
+
+def test_a_conflict_names_only_the_departments_own_contacts(support, pat):
+    sam = factories.known_contact(support, email="sam@example.com")
+    text = "email,phone\nsam@example.com,030 222222\n"
+
+    preview, _ = import_csv(support, text, dry_run=True)
+    result, report = import_csv(support, text)
+
+    for issue in (preview.issues[0], result.issues[0]):
+        assert issue.kind == "conflict"
+        assert issue.reason == (
+            f"email sam@example.com belongs to contact {sam.public_id}; "
+            "phone 030 222222 belongs to a contact this department does not know. "
+            "Nothing was merged: a CX lead decides whether these are one person."
+        )
+        assert issue.contacts == [str(sam.public_id)]
+    assert report[2] == {
+        "row": "2",
+        "outcome": "conflict",
+        "contact_id": "",
+        "matched_by": "",
+        "identities_added": "",
+        "updated": "",
+        "column": "email, phone",
+        "reason": result.issues[0].reason,
+    }
+    # A CX lead resolving the conflict sees both persons.
+    stored = ContactImportIssue.objects.get(contact_import=result.contact_import)
+    assert sorted(stored.contact_ids) == sorted([sam.pk, pat.pk])
+    assert stored.reason == result.issues[0].reason
+    assert not DepartmentContact.objects.filter(department=support, contact=pat).exists()
 
 
 def test_invalid_rows_are_reported_with_row_column_and_reason_and_good_rows_still_import(support):
@@ -160,14 +314,13 @@ def test_a_row_whose_email_and_phone_belong_to_different_contacts_is_a_conflict_
     assert issue.row_number == 2
     assert issue.column == "email, phone"
     assert sorted(issue.contact_ids) == sorted([by_email.pk, by_phone.pk])
-    assert f"email sam@example.com belongs to contact #{by_email.pk}" in issue.reason
-    assert f"phone 030 111111 belongs to contact #{by_phone.pk}" in issue.reason
+    assert f"email sam@example.com belongs to contact {by_email.public_id}" in issue.reason
+    assert f"phone 030 111111 belongs to contact {by_phone.public_id}" in issue.reason
     assert "Nothing was merged" in issue.reason
     assert not issue.resolved
     assert report[2]["outcome"] == "conflict"
     assert Contact.objects.count() == 2
-    by_email.refresh_from_db()
-    assert by_email.name != "Sam New Name"
+    assert view_with(support, "email", "sam@example.com").name != "Sam New Name"
     assert by_email.identities.count() == 1 and by_phone.identities.count() == 2
 
 
@@ -183,7 +336,7 @@ def test_rows_of_one_file_that_name_the_same_person_end_on_one_contact(support, 
     lee = contact_with("email", "lee@example.com")
     assert contact_with("phone", "+4915122222222") == lee
     assert report[5]["outcome"] == "identities_added"
-    assert report[5]["contact_id"] == str(lee.pk)
+    assert report[5]["contact_id"] == str(lee.public_id)
 
 
 def test_rows_of_one_file_that_link_two_new_contacts_are_a_conflict(support):
@@ -200,14 +353,16 @@ def test_rows_of_one_file_that_link_two_new_contacts_are_a_conflict(support):
 def test_importing_the_same_file_again_changes_nothing(support):
     text = "email,phone,name,attr.tier\nmo@example.com,0151 44444444,Mo,gold\nnoor@example.com,,Noor,\n"
     import_csv(support, text)
-    before = sorted(Contact.objects.values_list("pk", "name", "attributes", "updated_at"))
-    identities = Identity.objects.count()
+    before = sorted(Contact.objects.values_list("pk", "updated_at"))
+    views = sorted(DepartmentContact.objects.values_list("pk", "name", "attributes", "updated_at"))
+    identities, supplied = Identity.objects.count(), DepartmentIdentity.objects.count()
 
     result, report = import_csv(support, text)
 
     assert result.counts == counts(rows=2, matched=2)
-    assert sorted(Contact.objects.values_list("pk", "name", "attributes", "updated_at")) == before
-    assert Identity.objects.count() == identities
+    assert sorted(Contact.objects.values_list("pk", "updated_at")) == before
+    assert sorted(DepartmentContact.objects.values_list("pk", "name", "attributes", "updated_at")) == views
+    assert (Identity.objects.count(), DepartmentIdentity.objects.count()) == (identities, supplied)
     assert {line["updated"] for line in report.values()} == {""}
 
 
@@ -221,9 +376,12 @@ def test_changed_fields_and_attributes_update_the_contact_and_keep_the_rest(supp
     )
 
     assert result.counts == counts(rows=1, matched=1, updated=1)
-    kim.refresh_from_db()
-    assert (kim.name, kim.time_zone, kim.attributes) == ("Kim", "Europe/Paris", {"tier": "silver", "x": 1})
+    view = view_with(support, "email", "kim@example.com")
+    assert (view.name, view.time_zone, view.attributes) == ("Kim", "Europe/Paris", {"tier": "silver", "x": 1})
     assert report[2]["updated"] == "yes"
+    kim_before = kim.time_zone
+    kim.refresh_from_db()
+    assert kim.time_zone == kim_before  # the person's own fields are not the department's to change
 
 
 def test_external_ids_take_their_source_from_the_header_or_the_external_source_column(support):
@@ -268,7 +426,7 @@ def test_utf8_with_byte_order_mark(support):
     result, _ = import_csv(support, codecs.BOM_UTF8 + "Email;Name\nzoe@example.com;Zoë Åberg\n".encode())
 
     assert result.counts["created"] == 1
-    assert contact_with("email", "zoe@example.com").name == "Zoë Åberg"
+    assert view_with(support, "email", "zoe@example.com").name == "Zoë Åberg"
 
 
 def test_windows_1252_with_umlauts(support):
@@ -277,13 +435,13 @@ def test_windows_1252_with_umlauts(support):
     )
 
     assert result.counts["created"] == 1
-    assert contact_with("email", "juergen@example.com").name == "Jürgen Müßig – “Büro”"
+    assert view_with(support, "email", "juergen@example.com").name == "Jürgen Müßig – “Büro”"
 
 
 def test_semicolon_delimiter_with_quoted_cells(support):
     import_csv(support, 'email;name;attr.note\nq@example.com;"Quinn; Q.";"says ""hi"", twice"\n')
 
-    quinn = contact_with("email", "q@example.com")
+    quinn = view_with(support, "email", "q@example.com")
     assert (quinn.name, quinn.attributes) == ("Quinn; Q.", {"note": 'says "hi", twice'})
 
 
@@ -295,7 +453,7 @@ def test_blank_lines_are_skipped_and_row_numbers_stay_those_of_the_spreadsheet(s
     assert result.counts == counts(rows=2, created=1, invalid=1)
     assert [issue.row_number for issue in result.issues] == [7]
     assert report[4]["outcome"] == "created"
-    assert contact_with("email", "ok@example.com").name == "two\r\nlines"
+    assert view_with(support, "email", "ok@example.com").name == "two\r\nlines"
 
 
 def test_rows_with_too_many_or_too_few_fields_are_invalid(support):
@@ -490,6 +648,37 @@ def test_the_imports_lock_is_the_same_lock_as_identities_lock():
 
 
 @pytest.mark.django_db(transaction=True)
+def test_an_import_changing_a_view_waits_for_an_upsert_holding_the_person(support):
+    """contact_upsert merges a view's attributes in Python while it holds the person's row; an import
+    writing the same view meanwhile would be overwritten by the upsert's stale copy, so it waits.
+    (Without the import's lock on the person it writes at once, and this fails.)"""
+    kim = factories.known_contact(support, email="kim@example.com", attributes={"tier": "gold"})
+    held, release = threading.Event(), threading.Event()
+
+    def upsert_holding_the_person():
+        with transaction.atomic():
+            Contact.objects.select_for_update().get(pk=kim.pk)
+            held.set()
+            release.wait(5)
+        connection.close()
+
+    holder = threading.Thread(target=upsert_holding_the_person)
+    holder.start()
+    held.wait(5)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '200ms'")
+        with pytest.raises(ContactImportFailed, match="lock timeout"):
+            import_csv(support, "email,attr.tier\nkim@example.com,silver\n")
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("RESET lock_timeout")
+        release.set()
+        holder.join()
+    assert view_with(support, "email", "kim@example.com").attributes == {"tier": "gold"}
+
+
+@pytest.mark.django_db(transaction=True)
 def test_identities_lock_refuses_to_run_outside_a_transaction():
     with pytest.raises(LockOutsideTransaction):
         identities_lock([identity_lock_key("email", "", "a@example.com")])
@@ -563,14 +752,25 @@ def test_memory_does_not_grow_with_the_file(support, monkeypatch):
 # --- deciding rows, without the database --------------------------------------------------------
 
 
-def planned(rows: list[list[tuple[str, str, str]]], stored: dict) -> list[str]:
-    """The outcome of each row, given its identity keys and the stored keys → contact ids."""
+def planned(rows: list[list[tuple[str, str, str]]], stored: dict, theirs=(), unsupplied=()) -> list[str]:
+    """The outcome of each row, given its identity keys and the stored keys → contact ids. The
+    department has a view of every stored contact but `theirs` (known only to other departments),
+    and supplied every stored identity of its own contacts but those in `unsupplied`."""
     import_rows = [
         ImportRow(number, [], [RowIdentity(*key, key[2], key[0]) for key in keys])
         for number, keys in enumerate(rows, start=2)
     ]
-    contacts = {contact_id: ContactFields() for contact_id in stored.values()}
-    return [row_plan.outcome for row_plan in chunk_plan(import_rows, stored, contacts).rows]
+    identities = {
+        key: StoredIdentity(contact_id, contact_id not in theirs and key not in unsupplied)
+        for key, contact_id in stored.items()
+    }
+    contacts = {
+        contact_id: StoredContact(uuid.uuid4(), None, None)
+        if contact_id in theirs
+        else StoredContact(uuid.uuid4(), contact_id, ContactFields())
+        for contact_id in stored.values()
+    }
+    return [row_plan.outcome for row_plan in chunk_plan(import_rows, identities, contacts).rows]
 
 
 A, B = ("email", "", "a"), ("email", "", "b")  # stored identity keys
@@ -596,6 +796,28 @@ P1, P2 = ("phone", "", "1"), ("phone", "", "2")
 )
 def test_chunk_plan_outcomes(rows, stored, outcomes):
     assert planned(rows, stored) == outcomes
+
+
+@pytest.mark.parametrize(
+    ("rows", "stored", "theirs", "unsupplied", "outcomes"),
+    [
+        # known only to another department: new to this one
+        ([[A]], {A: 1}, {1}, (), ["created"]),
+        ([[A, P1]], {A: 1, P1: 1}, {1}, (), ["created"]),
+        ([[A], [A]], {A: 1}, {1}, (), ["created", "matched"]),
+        ([[A], [A, P1]], {A: 1}, {1}, (), ["created", "identities_added"]),
+        ([[A, P1]], {A: 1}, {1}, (), ["created"]),
+        ([[A, P1]], {A: 1, P1: 2}, {2}, (), ["conflict"]),
+        # the department's own contact, with an identity only another department supplied
+        ([[A, P1]], {A: 1, P1: 1}, (), {P1}, ["identities_added"]),
+        ([[P1]], {A: 1, P1: 1}, (), {P1}, ["identities_added"]),
+        ([[A, P1], [P1]], {A: 1, P1: 1}, (), {P1}, ["identities_added", "matched"]),
+    ],
+)
+def test_chunk_plan_outcomes_count_against_the_departments_own_book(
+    rows, stored, theirs, unsupplied, outcomes
+):
+    assert planned(rows, stored, theirs, unsupplied) == outcomes
 
 
 def test_header_names_are_matched_case_insensitively_and_trimmed():

@@ -190,3 +190,46 @@ def test_import_files_are_deleted_after_the_retention_period(support, alice_clie
     page = html.unescape(alice_client.post(confirm_url, follow=True).content.decode())
     assert "upload it again" in page
     assert Contact.objects.count() == 0
+
+
+def test_an_owner_importing_another_departments_customers_is_shown_nothing_of_theirs(
+    support, marketing, mallory
+):
+    kim = factories.known_contact(support, email="kim@example.com", name="Kimberly of Support")
+    sam = factories.known_contact(support, email="sam@example.com", name="Samuel of Support")
+    phone = factories.IdentityFactory(
+        contact=sam, kind="phone", value="+4915111111111", normalised="+4915111111111"
+    )
+    factories.DepartmentIdentityFactory(department=support, identity=phone)
+    factories.known_contact(marketing, email="mine@example.com")
+    client = Client()
+    client.force_login(mallory)
+    # Names, public ids, and integer ids as the old reasons and the CX lead's links wrote them.
+    secrets = [str(kim.public_id), str(sam.public_id), "of support", "contact #"]
+
+    upload(
+        client, marketing, text="email,phone,name\nkim@example.com,,Kim\nmine@example.com,0151 11111111,\n"
+    )
+    contact_import = ContactImport.objects.get()
+
+    def page(name: str) -> str:
+        response = client.get(reverse(f"admin:contacts_contact_import_{name}", args=[contact_import.pk]))
+        return html.unescape(b"".join(response).decode())
+
+    shown = {"preview": page("preview"), "preview report": page("report")}
+    client.post(reverse("admin:contacts_contact_import_confirm", args=[contact_import.pk]))
+    shown |= {"result": page("result"), "report": page("report")}
+    issue = contact_import.issues.get()
+    response = client.get(reverse("admin:contacts_contactimportissue_change", args=[issue.pk]))
+    shown["issue"] = html.unescape(response.content.decode())
+
+    assert re.search(r"New contacts</th><td>1<", shown["preview"])
+    assert re.search(r"Matched to a known contact</th><td>0<", shown["result"])
+    assert "phone 0151 11111111 belongs to a contact this department does not know" in shown["issue"]
+    # Kim is marketing's contact too once imported, under the person's one random id.
+    assert shown["report"].splitlines()[1].startswith(f"2,created,{kim.public_id},")
+    shown["report"] = shown["report"].replace(str(kim.public_id), "")
+    for name, text in shown.items():
+        assert not [secret for secret in secrets if secret in text.lower()], name
+    kim.refresh_from_db()
+    assert kim.department_links.get(department=support).name == "Kimberly of Support"

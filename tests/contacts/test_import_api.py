@@ -47,7 +47,7 @@ def test_imports_a_file_and_answers_with_the_summary_and_issues(support, support
     assert ContactImport.objects.get(pk=body["id"]).api_key_id is not None
 
 
-def test_a_conflict_names_the_contacts_involved(support, support_api):
+def test_a_conflict_names_the_departments_own_contacts_by_their_ids(support, support_api):
     one = factories.known_contact(support, email="one@example.com")
     two = factories.known_contact(support, email="two@example.com")
     factories.IdentityFactory(contact=two, kind="external", source="crm", value="C2", normalised="C2")
@@ -58,7 +58,50 @@ def test_a_conflict_names_the_contacts_involved(support, support_api):
 
     (issue,) = response.json()["issues"]
     assert issue["kind"] == "conflict"
-    assert sorted(issue["contact_ids"]) == sorted([one.pk, two.pk])
+    assert sorted(issue["contact_ids"]) == sorted([str(one.public_id), str(two.public_id)])
+
+
+def test_a_conflict_does_not_name_a_contact_only_another_department_knows(
+    support, marketing, support_api, marketing_api
+):
+    ours = factories.known_contact(support, email="ours@example.com")
+    theirs = factories.known_contact(marketing, email="theirs@example.com", name="Theirs")
+    phone = factories.IdentityFactory(
+        contact=theirs, kind="phone", value="+4930333333", normalised="+4930333333"
+    )
+    factories.DepartmentIdentityFactory(department=marketing, identity=phone)
+    text = "email,phone\nours@example.com,030 333333\n"
+
+    for dry_run in ("true", "false"):
+        response = support_api.post(URL, {"file": csv_file(text), "dry_run": dry_run}, format="multipart")
+
+        (issue,) = response.json()["issues"]
+        assert issue["contact_ids"] == [str(ours.public_id)]
+        assert "phone 030 333333 belongs to a contact this department does not know" in issue["reason"]
+        assert str(theirs.public_id) not in response.content.decode()
+        assert "Theirs" not in response.content.decode()
+
+
+def test_a_dry_run_with_another_departments_customers_counts_them_as_new(support, marketing, support_api):
+    factories.known_contact(marketing, email="theirs@example.com")
+
+    response = support_api.post(
+        URL,
+        {"file": csv_file("email\ntheirs@example.com\nnew@example.com\n"), "dry_run": "true"},
+        format="multipart",
+    )
+
+    assert response.status_code == 200
+    assert response.json()["counts"] == {
+        "rows": 2,
+        "created": 2,
+        "matched": 0,
+        "identities_added": 0,
+        "updated": 0,
+        "invalid": 0,
+        "conflict": 0,
+    }
+    assert not DepartmentContact.objects.filter(department=support).exists()
 
 
 def test_dry_run_answers_200_and_writes_no_contact(support, support_api):
@@ -80,7 +123,7 @@ def test_windows_1252_upload(support, support_api):
     )
 
     assert response.status_code == 201
-    assert Identity.objects.get(normalised="j@example.com").contact.name == "Jörg Weiß"
+    assert DepartmentContact.objects.get(contact__identities__normalised="j@example.com").name == "Jörg Weiß"
 
 
 def test_a_file_with_unknown_columns_is_a_400_naming_them(support, support_api):
