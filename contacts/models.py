@@ -1,9 +1,8 @@
 """The contact book: one row per real person, the identities that name them, who knows them, and
 what they said about being contacted. Knows nothing about surveys."""
 
-import zoneinfo
-
 import uuid
+import zoneinfo
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
@@ -82,9 +81,15 @@ class Identity(models.Model):
     value = models.CharField(max_length=320, help_text="As it was given.")
     normalised = models.CharField(max_length=320)
     # The customer gave it to the company themselves (the preference centre): every department
-    # may send to it. Any other identity serves only the departments that supplied it
-    # (DepartmentIdentity), unless a CX lead shares contact channels company-wide.
+    # may send to it. Any other identity serves only the departments that supplied it, unless a
+    # CX lead shares contact channels company-wide.
     given_by_customer = models.BooleanField(db_default=False, default=False)
+    # The department that supplied it first, spelled as `value`. Any other department that
+    # supplies it too is a DepartmentIdentity row. On the identity itself, not as a row of its own:
+    # nearly every identity has one supplier, and an import writes it in the same COPY.
+    department = models.ForeignKey(
+        Department, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -150,14 +155,15 @@ class DepartmentContact(models.Model):
 
 
 class DepartmentIdentity(models.Model):
-    """A department supplied this identity (by import, API or admin): it is in the department's view,
-    and the department may send to it."""
+    """Another department supplied this identity too (by import, API or admin): it is in that
+    department's view, and it may send to it. The first supplier is Identity.department; "supplied
+    by" reads both (contacts.supplies)."""
 
     department = models.ForeignKey(Department, on_delete=models.CASCADE, related_name="+")
     identity = models.ForeignKey(Identity, on_delete=models.CASCADE, related_name="suppliers")
-    # As this department wrote it ("Ann@Example.com"), which the department is shown and sent to;
-    # empty: as the identity holds it. Identity.value is the first writer's spelling, which would
-    # tell a second department that someone else had it first.
+    # As this department wrote it ("Ann@Example.com"), which the department is shown and sent to.
+    # Identity.value is the first supplier's spelling, which would tell this department that
+    # someone else had it first.
     value = models.CharField(max_length=320, blank=True, db_default="", default="")
     created_at = models.DateTimeField(default=timezone.now)
 

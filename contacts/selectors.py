@@ -21,8 +21,9 @@ from rest_framework.exceptions import ValidationError
 
 from contacts.consent_selectors import consent_shown, consents_visible
 from contacts.errors import InvalidIdentity
-from contacts.models import Consent, Contact, DepartmentContact, DepartmentIdentity, Identity
+from contacts.models import Consent, Contact, DepartmentContact, Identity
 from contacts.normalise import normalise_identity
+from contacts.supplies import as_supplied, supplied_by
 from cxfeedback.exceptions import NotFound
 from departments.actors import Actor
 
@@ -40,9 +41,8 @@ def contacts_visible(*, actor: Actor) -> QuerySet[Contact]:
     if not actor.is_cx_lead:
         departments = actor.department_ids
         views = views.filter(department_id__in=departments)
-        # Shown as the department wrote it: the stored spelling is the first writer's.
-        given_as = supplied_by(departments).exclude(value="").order_by("pk").values("value")[:1]
-        identities = identities.filter(Exists(supplied_by(departments))).annotate(given_as=Subquery(given_as))
+        # Shown as the department wrote it: the stored spelling is the first supplier's.
+        identities = identities.filter(supplied_by(departments)).annotate(given_as=as_supplied(departments))
         # Exists, not a join: a person known by two of the actor's departments is listed once.
         contacts = contacts.filter(
             Exists(DepartmentContact.objects.filter(contact=OuterRef("pk"), department_id__in=departments))
@@ -51,11 +51,6 @@ def contacts_visible(*, actor: Actor) -> QuerySet[Contact]:
         Prefetch("department_links", queryset=views, to_attr="seen_views"),
         Prefetch("identities", queryset=identities, to_attr="seen_identities"),
     )
-
-
-def supplied_by(department_ids) -> QuerySet[DepartmentIdentity]:
-    """For Exists(): the outer identity was supplied by one of these departments."""
-    return DepartmentIdentity.objects.filter(identity=OuterRef("pk"), department_id__in=department_ids)
 
 
 def contact_get(
@@ -182,7 +177,7 @@ class ContactFilter(django_filters.FilterSet):
             raise InvalidIdentity(f"{name}: {error.message}", extra=error.extra) from error
         identities = Identity.objects.filter(contact=OuterRef("pk"), kind=kind, normalised=normalised)
         if not self.actor.is_cx_lead:
-            identities = identities.filter(Exists(supplied_by(self.actor.department_ids)))
+            identities = identities.filter(supplied_by(self.actor.department_ids))
         source = self.form.cleaned_data.get("external_source")
         if kind == Identity.Kind.EXTERNAL and source:
             identities = identities.filter(source=source.strip())

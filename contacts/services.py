@@ -20,8 +20,9 @@ from contacts.errors import (
     InvalidIdentity,
 )
 from contacts.locks import identities_lock, identity_lock_key
-from contacts.models import Contact, DepartmentContact, DepartmentIdentity, Identity, validate_time_zone
+from contacts.models import Contact, DepartmentContact, Identity, validate_time_zone
 from contacts.normalise import normalise_identity
+from contacts.supplies import identities_supply
 from cxfeedback.exceptions import Conflict, NotFound
 from departments.actors import Actor
 from departments.models import Department
@@ -197,25 +198,29 @@ _EMPTY = {"name": str, "locale": str, "time_zone": str, "attributes": dict, "not
 
 
 def _identities_supply(department: Department, contact: Contact, wanted: list[NormalisedIdentity]) -> None:
-    """Add the identities the person lacks, and record all of them as supplied by the department."""
-    known = set(contact.identities.values_list("kind", "source", "normalised"))
+    """Add the identities the person lacks, as supplied by the department, and record the ones
+    the person has as supplied by it too (contacts/supplies.py)."""
+    stored = {
+        (kind, source, normalised): pk
+        for kind, source, normalised, pk in contact.identities.values_list(
+            "kind", "source", "normalised", "pk"
+        )
+    }
     Identity.objects.bulk_create(
-        Identity(contact=contact, kind=i.kind, source=i.source, value=i.value, normalised=i.normalised)
+        Identity(
+            contact=contact,
+            kind=i.kind,
+            source=i.source,
+            value=i.value,
+            normalised=i.normalised,
+            department=department,
+        )
         for i in wanted
-        if (i.kind, i.source, i.normalised) not in known
+        if (i.kind, i.source, i.normalised) not in stored
     )
-    stored = Identity.objects.filter(
-        reduce(or_, (Q(kind=i.kind, source=i.source, normalised=i.normalised) for i in wanted))
-    ).values_list("kind", "source", "normalised", "pk")
-    ids = {(kind, source, normalised): pk for kind, source, normalised, pk in stored}
-    DepartmentIdentity.objects.bulk_create(
-        [
-            DepartmentIdentity(
-                department=department, identity_id=ids[(i.kind, i.source, i.normalised)], value=i.value
-            )
-            for i in wanted
-        ],
-        ignore_conflicts=True,
+    identities_supply(
+        department.pk,
+        [(stored[key], i.value) for i in wanted if (key := (i.kind, i.source, i.normalised)) in stored],
     )
 
 

@@ -15,6 +15,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 
 from departments.admin_scoping import (
@@ -99,8 +100,8 @@ class ApiKeyAdmin(DepartmentScopedAdmin, admin.ModelAdmin):
 
 @admin.register(CompanySettings)
 class CompanySettingsAdmin(admin.ModelAdmin):
-    """The one row of company settings (CompanySettings.current()), for CX leads only: never a
-    second row, never deleted."""
+    """The one row of company settings (CompanySettings.current()), for CX leads only: the list
+    opens that row, which is never added by hand, never a second time, never deleted."""
 
     list_display = ["__str__", "share_contact_channels", "updated_at"]
     fields = ["share_contact_channels", "updated_at"]
@@ -116,15 +117,12 @@ class CompanySettingsAdmin(admin.ModelAdmin):
         return admin_actor(request).is_cx_lead and super().has_change_permission(request, obj)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
-        return (
-            admin_actor(request).is_cx_lead
-            and super().has_add_permission(request)
-            and not CompanySettings.objects.exists()
-        )
+        return False  # the row is made when first read (CompanySettings.current)
 
     def has_delete_permission(self, request: HttpRequest, obj: CompanySettings | None = None) -> bool:
         return False
 
-    def save_model(self, request: HttpRequest, obj: CompanySettings, form, change: bool) -> None:
-        obj.pk = 1  # the single row (a check constraint holds it there)
-        super().save_model(request, obj, form, change)
+    def changelist_view(self, request: HttpRequest, extra_context=None) -> HttpResponse:
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        return redirect("admin:departments_companysettings_change", CompanySettings.current().pk)

@@ -1,7 +1,7 @@
 """A contact's identities in the admin: typed as given and normalised on save, never by hand, and
 each one belongs to one person.
 
-A department owner sees the identities their departments supplied (DepartmentIdentity), as their
+A department owner sees the identities their departments supplied (contacts/supplies.py), as their
 department wrote them and since their department has them; one they add is recorded as supplied by
 their departments that know the person. A CX lead sees every identity, with who supplied it.
 """
@@ -10,14 +10,13 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
-from django.db.models import Exists, F, Prefetch, QuerySet, Subquery, Value
-from django.db.models.functions import Coalesce, NullIf
+from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest
 
 from contacts.errors import InvalidIdentity
 from contacts.models import Contact, DepartmentContact, DepartmentIdentity, Identity
 from contacts.normalise import normalise_identity
-from contacts.selectors import supplied_by
+from contacts.supplies import as_supplied, identities_supply, supplied_by
 from departments.actors import Actor
 from departments.admin_scoping import DepartmentScopedAdmin, admin_actor
 
@@ -26,10 +25,8 @@ def identities_as_supplied(identities: QuerySet[Identity], department_ids) -> Qu
     """The identities these departments supplied, each with `shown_value` (as the first of them to
     supply it wrote it) and `shown_since` (when that was). Identity.value and created_at are the
     first writer's, of any department: shown to another, they would say someone had it first."""
-    supplies = supplied_by(department_ids).order_by("created_at", "pk")
-    return identities.filter(Exists(supplies)).annotate(
-        shown_value=Coalesce(NullIf(Subquery(supplies.values("value")[:1]), Value("")), F("value")),
-        shown_since=Subquery(supplies.values("created_at")[:1]),
+    return identities.filter(supplied_by(department_ids)).annotate(
+        shown_value=as_supplied(department_ids), shown_since=as_supplied(department_ids, "created_at")
     )
 
 
@@ -88,9 +85,7 @@ class IdentityForm(forms.ModelForm):
     def _seen(self, identity: Identity) -> bool:
         if self.actor.is_cx_lead:
             return True
-        return DepartmentIdentity.objects.filter(
-            identity=identity, department_id__in=self.actor.department_ids
-        ).exists()
+        return Identity.objects.filter(supplied_by(self.actor.department_ids), pk=identity.pk).exists()
 
 
 class IdentityFormSet(forms.BaseInlineFormSet):
@@ -124,8 +119,10 @@ class IdentityInline(DepartmentScopedAdmin, admin.TabularInline):
         identities = super().get_queryset(request).order_by("pk")
         if not admin_actor(request).is_cx_lead:
             return identities
-        suppliers = DepartmentIdentity.objects.select_related("department").order_by("department__name")
-        return identities.prefetch_related(Prefetch("suppliers", queryset=suppliers))
+        suppliers = DepartmentIdentity.objects.select_related("department").order_by("created_at", "pk")
+        return identities.select_related("department").prefetch_related(
+            Prefetch("suppliers", queryset=suppliers)
+        )
 
     def get_fields(self, request: HttpRequest, obj: Contact | None = None) -> list[str]:
         fields = ["kind", "source", "value", "normalised", "created_at"]
@@ -137,12 +134,16 @@ class IdentityInline(DepartmentScopedAdmin, admin.TabularInline):
 
     @admin.display(description="supplied by")
     def supplied_by_departments(self, identity: Identity) -> str:
-        """Which departments supplied it, with how each wrote it where that differs."""
+        """Which departments supplied it, the first one first, with how each wrote it where that differs."""
+        first = [identity.department.name] if identity.department_id else []
         return (
             ", ".join(
-                f"{supply.department.name}"
-                + (f" (as {supply.value})" if supply.value and supply.value != identity.value else "")
-                for supply in identity.suppliers.all()
+                first
+                + [
+                    supply.department.name
+                    + (f" (as {supply.value})" if supply.value and supply.value != identity.value else "")
+                    for supply in identity.suppliers.all()
+                ]
             )
             or "—"
         )
@@ -156,19 +157,20 @@ def identities_save(formset: IdentityFormSet, *, actor: Actor, contact: Contact)
         formset.save()
         return
     forms_by_instance = {id(form.instance): form for form in formset.extra_forms}
-    department_ids = DepartmentContact.objects.filter(
-        contact=contact, department_id__in=actor.department_ids
-    ).values_list("department_id", flat=True)
+    department_ids = list(
+        DepartmentContact.objects.filter(contact=contact, department_id__in=actor.department_ids)
+        .order_by("department_id")
+        .values_list("department_id", flat=True)
+    )
     supplied = []
     for identity in formset.save(commit=False):
         form = forms_by_instance[id(identity)]
         if form.supplied_identity is not None:
             identity = form.supplied_identity
         else:
+            identity.department_id = department_ids[0] if department_ids else None
             identity.save()
         for department_id in department_ids:
-            DepartmentIdentity.objects.get_or_create(
-                department_id=department_id, identity=identity, defaults={"value": form.cleaned_data["value"]}
-            )
+            identities_supply(department_id, [(identity.pk, form.cleaned_data["value"])])
         supplied.append(identity)
     formset.new_objects = supplied

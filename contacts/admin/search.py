@@ -8,13 +8,14 @@ every department's identities, so a search box would answer "does anybody know t
 
 from __future__ import annotations
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.http import HttpRequest
 from django.utils.text import smart_split, unescape_string_literal
 
 from contacts.errors import InvalidIdentity
-from contacts.models import DepartmentContact, DepartmentIdentity, Identity
+from contacts.models import DepartmentContact, Identity
 from contacts.normalise import normalise_email, normalise_phone
+from contacts.supplies import as_supplied, supplied_by
 from departments.actors import Actor
 from departments.admin_scoping import admin_actor
 
@@ -28,36 +29,26 @@ def contact_search(search_term: str, *, actor: Actor, contact_path: str = "") ->
     ("" for a contact itself, "contact" for a decision)."""
     contact = OuterRef(contact_path or "pk")
     views = DepartmentContact.objects.filter(contact=contact)
-    supplies = DepartmentIdentity.objects.filter(identity__contact=contact)
-    if not actor.is_cx_lead:
+    identities = Identity.objects.filter(contact=contact)
+    if actor.is_cx_lead:
+        identities = identities.annotate(spelling=F("value"))
+    else:
         views = views.filter(department_id__in=actor.department_ids)
-        supplies = supplies.filter(department_id__in=actor.department_ids)
+        identities = identities.filter(supplied_by(actor.department_ids)).annotate(
+            spelling=as_supplied(actor.department_ids)
+        )
     condition = Q()
     for word in _words(search_term):
-        found = Exists(views.filter(name__icontains=word)) | Exists(_spelled(supplies, word))
+        found = Exists(views.filter(name__icontains=word)) | Exists(
+            identities.filter(Q(spelling__icontains=word) | Q(normalised__icontains=word))
+        )
         if actor.is_cx_lead:
-            own_name = f"{contact_path}__name__icontains" if contact_path else "name__icontains"
-            identities = Identity.objects.filter(contact=contact)
-            found |= Q(**{own_name: word}) | Exists(
-                identities.filter(Q(value__icontains=word) | Q(normalised__icontains=word))
-            )
+            found |= Q(**{f"{contact_path}__name__icontains" if contact_path else "name__icontains": word})
         condition &= found
     normalised = _search_term_normalised(search_term)
     if normalised:
-        condition |= Exists(supplies.filter(identity__normalised__in=normalised))
-        if actor.is_cx_lead:
-            condition |= Exists(Identity.objects.filter(contact=contact, normalised__in=normalised))
+        condition |= Exists(identities.filter(normalised__in=normalised))
     return condition
-
-
-def _spelled(supplies: QuerySet[DepartmentIdentity], word: str) -> QuerySet[DepartmentIdentity]:
-    """Identities spelled with `word` as the supplying department wrote them (DepartmentIdentity.value;
-    empty: as the identity holds it), or normalised with it."""
-    return supplies.filter(
-        Q(value__icontains=word)
-        | Q(value="", identity__value__icontains=word)
-        | Q(identity__normalised__icontains=word)
-    )
 
 
 def _words(search_term: str) -> list[str]:

@@ -37,12 +37,6 @@ class ContactImportIssueSerializer(serializers.Serializer):
     column = serializers.CharField()
     reason = serializers.CharField()
     data = serializers.DictField(child=serializers.CharField(), help_text="The row as read, header → cell.")
-    contact_ids = serializers.ListField(
-        child=serializers.UUIDField(),
-        source="contacts",
-        help_text="For a conflict: the ids of the contacts its identities belong to that this department "
-        "knows; a contact only other departments know is not named.",
-    )
 
 
 class ContactImportCountsSerializer(serializers.Serializer):

@@ -18,7 +18,7 @@ end on the same contact:
 - known, but to different persons: **conflict** — nothing is written for the row and nothing is
   merged; the conflict is listed for a CX lead.
 
-Every identity of a written row is recorded as supplied by the department (DepartmentIdentity). A
+Every identity of a written row is recorded as supplied by the department (contacts/supplies.py). A
 matched row's non-empty name, locale, time zone and attributes are written to the department's
 view; a row that changes nothing there writes nothing, so importing the same file twice changes
 nothing.

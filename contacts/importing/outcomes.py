@@ -63,10 +63,8 @@ class ImportIssue:
     reason: str
     data: dict
     # For a conflict: the persons its identities belong to, for a CX lead (stored, never shown to the
-    # department) ...
+    # department).
     contact_ids: list[int] = field(default_factory=list)
-    # ... and the public ids of those of them the department has a view of (what the API shows).
-    contacts: list[str] = field(default_factory=list)
 
 
 def counts_add(counts: dict[str, int], rows: list[ImportRow], plan: ChunkPlan) -> dict[str, int]:
@@ -95,17 +93,18 @@ def chunk_issues(
 
 
 def conflict_issue(plan: RowPlan, headers: list[str], disclosure: Disclosure) -> ImportIssue:
-    """Which identity of the row belongs to which person; nothing of the row was written. A person
-    the department has no view of is not named (that the identity is someone else's, the conflict
-    itself says: one identity names one person until a CX lead merges them)."""
+    """Which of the row's identities go together and which belong to someone else; nothing of the
+    row was written. No person is named, not even one of the department's own: a conflict with its
+    own contact must read exactly as one with a person only another department knows, or the
+    wording would tell which. A CX lead sees the persons (contact_ids, stored)."""
     labels_of: dict[Person, list[str]] = {}
     for identity, person in plan.claims:
         labels_of.setdefault(person, []).append(identity.label())
     parts = []
-    for person, labels in labels_of.items():
-        parts.append(
-            f"{' and '.join(labels)} belong{'s' if len(labels) == 1 else ''} to {_whose(person, disclosure)}"
-        )
+    for position, (person, labels) in enumerate(labels_of.items()):
+        whose = _whose(person, first=position == 0)
+        verb = f"belong{'s' if len(labels) == 1 else ''} to " if position == 0 else "to "
+        parts.append(f"{' and '.join(labels)} {verb}{whose}")
     reason = f"{'; '.join(parts)}. Nothing was merged: a CX lead decides whether these are one person."
     columns = ", ".join(dict.fromkeys(identity.column for identity, _ in plan.claims))
     return ImportIssue(
@@ -115,17 +114,14 @@ def conflict_issue(plan: RowPlan, headers: list[str], disclosure: Disclosure) ->
         reason,
         row_data(plan.row, headers),
         contact_ids=[person.contact_id for person in labels_of if disclosure.kept(person)],
-        contacts=[shown for person in labels_of if (shown := disclosure.public_id(person))],
     )
 
 
-def _whose(person: Person, disclosure: Disclosure) -> str:
-    if person.view is None:
-        return "a contact this department does not know"
-    if person.view_id is None:
+def _whose(person: Person, *, first: bool) -> str:
+    """A person this file brought into the department's book by its row; any other unnamed."""
+    if person.view is not None and person.view_id is None:
         return f"the contact created by row {person.row_number}"
-    shown = disclosure.public_id(person)
-    return f"contact {shown}" if shown else "a contact created earlier in this file"
+    return "one contact" if first else "another"
 
 
 def row_data(row: ImportRow, headers: list[str]) -> dict[str, str]:

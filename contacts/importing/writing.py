@@ -6,7 +6,6 @@ Callers run these inside the chunk's transaction (contacts/importing/services.py
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import json
 
 from django.db import connection
@@ -22,6 +21,7 @@ from contacts.importing.matching import (
 )
 from contacts.importing.reading import RowIdentity
 from contacts.models import Contact, DepartmentContact, DepartmentIdentity, Identity
+from contacts.supplies import identities_supply
 
 CONTACTS = Contact._meta.db_table
 IDENTITIES = Identity._meta.db_table
@@ -63,11 +63,12 @@ def stored_identities(
     # its statistics still call the tables small, and which would scan all of the department's rows
     # once per key (measured: a bench import five times slower).
     sql = f"""
-        SELECT i.kind, i.source, i.normalised, i.contact_id, s.identity_id IS NOT NULL,
+        SELECT i.kind, i.source, i.normalised, i.contact_id,
+            i.department_id = %(department)s OR s.identity_id IS NOT NULL,
             c.public_id, v.id, v.name, v.locale, v.time_zone, v.attributes::text
         FROM {KEYS_TABLE} AS wanted
         CROSS JOIN LATERAL (
-            SELECT id, kind, source, normalised, contact_id FROM {IDENTITIES} AS i
+            SELECT id, kind, source, normalised, contact_id, department_id FROM {IDENTITIES} AS i
             WHERE i.kind = wanted.kind AND i.source = wanted.source AND i.normalised = wanted.normalised
             LIMIT 1
         ) AS i
@@ -124,11 +125,9 @@ def plan_write(plan: ChunkPlan, *, department_id: int, now: dt.datetime, lock: b
             _contacts_create(cursor, plan.new_contacts, now)
             _copy_new_views(cursor, department_id, plan.new_contacts, now)
         if plan.new_identities:
-            identity_ids = _identity_ids_allocate(cursor, len(plan.new_identities))
-            _copy_identities(cursor, plan, identity_ids, now)
-            _copy_supplied(cursor, department_id, plan, identity_ids, now)
+            _copy_identities(cursor, department_id, plan, now)
         if plan.supplied:
-            _supply(cursor, department_id, plan.supplied, now)
+            _supply(cursor, department_id, plan.supplied)
         if plan.views:
             _views_write(cursor, department_id, plan.views, now)
 
@@ -182,77 +181,46 @@ def _copy_new_views(cursor, department_id: int, persons: list[Person], now: dt.d
             )
 
 
-def _identity_ids_allocate(cursor, count: int) -> list[int]:
-    """Take `count` ids from the identities' sequence, so the department's records of the new
-    identities can be written with COPY too, instead of INSERT … RETURNING row by row."""
-    # The sequence named once, not per id: pg_get_serial_sequence per row costs four times the nextval.
-    cursor.execute(
-        "SELECT array(SELECT nextval(%s::regclass) FROM generate_series(1, %s))",
-        [_sequence_of(IDENTITIES), count],
-    )
-    return cursor.fetchone()[0]
-
-
-@functools.cache
-def _sequence_of(table: str) -> str:
-    """The sequence of the table's id (its name follows from the schema, so it is asked for once)."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [table])
-        return cursor.fetchone()[0]
-
-
-def _copy_identities(cursor, plan: ChunkPlan, ids: list[int], now: dt.datetime) -> None:
-    columns = "id, contact_id, kind, source, value, normalised, created_at"
+def _copy_identities(cursor, department_id: int, plan: ChunkPlan, now: dt.datetime) -> None:
+    # Every new identity is the department's: it has just written it (its first supplier).
+    columns = "contact_id, kind, source, value, normalised, department_id, created_at"
     with cursor.copy(f"COPY {IDENTITIES} ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
-        copy.set_types(["int8", "int8", "text", "text", "text", "text", "timestamptz"])
-        for identity_id, (person, identity) in zip(ids, plan.new_identities, strict=True):
+        copy.set_types(["int8", "text", "text", "text", "text", "int8", "timestamptz"])
+        for person, identity in plan.new_identities:
             copy.write_row(
                 (
-                    identity_id,
                     person.contact_id,
                     identity.kind,
                     identity.source,
                     identity.value,
                     identity.normalised,
+                    department_id,
                     now,
                 )
             )
 
 
-def _copy_supplied(cursor, department_id: int, plan: ChunkPlan, ids: list[int], now: dt.datetime) -> None:
-    # Every new identity is the department's: it has just written it.
-    columns = "department_id, identity_id, value, created_at"
-    with cursor.copy(f"COPY {SUPPLIED} ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
-        copy.set_types(["int8", "int8", "text", "timestamptz"])
-        for identity_id, (_, identity) in zip(ids, plan.new_identities, strict=True):
-            copy.write_row((department_id, identity_id, identity.value, now))
-
-
-def _supply(cursor, department_id: int, supplied: list[RowIdentity], now: dt.datetime) -> None:
+def _supply(cursor, department_id: int, supplied: list[RowIdentity]) -> None:
     # Stored identities the department had not supplied, found by key as the look-up finds them
-    # (few: a chunk's rows mostly name new identities or the department's own). Another writer of
-    # the same department may have recorded one meanwhile: the first record (and its spelling) stays.
+    # (few: a chunk's rows mostly name new identities or the department's own).
     cursor.execute(
         f"""
-        INSERT INTO {SUPPLIED} (department_id, identity_id, value, created_at)
-        SELECT %s, i.id, given.value, %s
+        SELECT i.id, given.value
         FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[]) AS given(kind, source, normalised, value)
         CROSS JOIN LATERAL (
             SELECT id FROM {IDENTITIES} AS i
             WHERE i.kind = given.kind AND i.source = given.source AND i.normalised = given.normalised
             LIMIT 1
         ) AS i
-        ON CONFLICT (identity_id, department_id) DO NOTHING
         """,  # noqa: S608
         [
-            department_id,
-            now,
             [identity.kind for identity in supplied],
             [identity.source for identity in supplied],
             [identity.normalised for identity in supplied],
             [identity.value for identity in supplied],
         ],
     )
+    identities_supply(department_id, cursor.fetchall())
 
 
 def _views_write(cursor, department_id: int, views: dict[int, Person], now: dt.datetime) -> None:

@@ -122,9 +122,19 @@ def addresses_of(pairs: Iterable[tuple[int, int]]) -> dict[tuple[int, int, str],
             contact_id__in={c for c, _ in pairs}, kind__in=list(CHANNEL_IDENTITY_KIND.values())
         )
         .order_by("contact_id", "kind", "-pk")
-        .values_list("pk", "contact_id", "kind", "value", "normalised", "given_by_customer", named=True)
+        .values_list(
+            "pk",
+            "contact_id",
+            "kind",
+            "value",
+            "normalised",
+            "given_by_customer",
+            "department_id",
+            named=True,
+        )
     )
-    # (identity, department) → the department's own spelling ("" when it kept the identity's).
+    # (identity, department) → a later supplier's own spelling (contacts/supplies.py); the first
+    # supplier's is the identity's value.
     rows = DepartmentIdentity.objects.filter(
         identity_id__in=[i.pk for i in identities], department_id__in={d for _, d in pairs}
     ).values_list("identity_id", "department_id", "value")
@@ -135,7 +145,8 @@ def addresses_of(pairs: Iterable[tuple[int, int]]) -> dict[tuple[int, int, str],
     addresses: dict[tuple[int, int, str], str] = {}
     for identity in identities:
         for department_id in departments_of[identity.contact_id]:
-            spelling = supplied.get((identity.pk, department_id))
+            spelling = identity.value if identity.department_id == department_id else None
+            spelling = spelling or supplied.get((identity.pk, department_id))
             if spelling is None and not (shared or identity.given_by_customer):
                 continue
             value = (

@@ -11,11 +11,12 @@ from functools import reduce
 from operator import or_
 
 from django.db import connection
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Q
 
 from contacts.errors import IdentityConflict
-from contacts.models import Channel, DepartmentContact, DepartmentIdentity, Identity
+from contacts.models import Channel, DepartmentContact, Identity
 from contacts.services import IdentityInput, identities_normalise
+from contacts.supplies import supplied_by, supplied_sql
 from cxfeedback.exceptions import NotFound
 from departments.actors import Actor
 from departments.models import Department
@@ -96,7 +97,7 @@ def contact_known_id(
     wanted = identities_normalise(identities or [])
     matches = Identity.objects.filter(
         reduce(or_, (Q(kind=i.kind, source=i.source, normalised=i.normalised) for i in wanted)),
-        Exists(DepartmentIdentity.objects.filter(identity=OuterRef("pk"), department=department)),
+        supplied_by([department.pk]),
     )
     contact_ids = sorted(set(matches.values_list("contact_id", flat=True)))
     if not contact_ids:
@@ -119,20 +120,20 @@ def contact_with_every_identity(*, department: Department, identities: list[Iden
     # than running it. The join is served by Identity's unique (kind, source, normalised) index.
     with connection.cursor() as cursor:
         cursor.execute(
-            """SELECT i.contact_id
-               FROM unnest(%s::text[], %s::text[], %s::text[]) AS w(kind, source, normalised)
+            f"""SELECT i.contact_id
+               FROM unnest(%(kinds)s::text[], %(sources)s::text[], %(normalised)s::text[])
+                    AS w(kind, source, normalised)
                JOIN contacts_identity i
                  ON i.kind = w.kind AND i.source = w.source AND i.normalised = w.normalised
-               WHERE EXISTS (SELECT 1 FROM contacts_departmentidentity d
-                             WHERE d.identity_id = i.id AND d.department_id = %s)
-               GROUP BY i.contact_id HAVING count(*) = %s""",
-            [
-                [i.kind for i in wanted],
-                [i.source for i in wanted],
-                [i.normalised for i in wanted],
-                department.pk,
-                len(wanted),
-            ],
+               WHERE {supplied_sql("i", "%(department)s")}
+               GROUP BY i.contact_id HAVING count(*) = %(count)s""",  # noqa: S608
+            {
+                "kinds": [i.kind for i in wanted],
+                "sources": [i.source for i in wanted],
+                "normalised": [i.normalised for i in wanted],
+                "department": department.pk,
+                "count": len(wanted),
+            },
         )
         # An identity belongs to one contact (a unique constraint), so at most one has them all.
         row = cursor.fetchone()

@@ -59,11 +59,12 @@ CONSENT_AND_ADDRESS_SQL = [
         GROUP BY k.contact_id)""",
     # Semi-joins driven by the audience: a hash join for a large one, an index probe per
     # contact for a trigger's one contact.
-    # `addressed`: an address the department may use, one it supplied, one the customer gave, or
-    # any when the CX lead shares contact channels. Its supplied identities are a join, not an
-    # EXISTS nested in the EXISTS: a large audience hashes them once instead of probing the index
-    # per identity (twice the time at 100,000); a trigger's contact probes the unique (identity,
-    # department) index. The setting is read in the statement: a trigger pays no round trip for it.
+    # `addressed`: an address the department may use, one it supplied (first, on the identity, or
+    # later: contacts/supplies.py), one the customer gave, or any when the CX lead shares contact
+    # channels. The later suppliers are a join, not an EXISTS nested in the EXISTS: a large audience
+    # hashes them once instead of probing the index per identity (twice the time at 100,000); a
+    # trigger's contact probes the unique (identity, department) index. The setting is read in the
+    # statement: a trigger pays no round trip for it.
     f"""addressed AS (
         SELECT a.contact_id FROM audience a
         WHERE EXISTS (SELECT 1 FROM contacts_identity i
@@ -71,7 +72,7 @@ CONSENT_AND_ADDRESS_SQL = [
                         ON s.identity_id = i.id AND s.department_id = %(department_id)s
                       WHERE i.contact_id = a.contact_id AND i.kind = %(identity_kind)s
                         AND ({SHARE_CONTACT_CHANNELS_SQL} OR i.given_by_customer
-                             OR s.identity_id IS NOT NULL)))""",
+                             OR i.department_id = %(department_id)s OR s.identity_id IS NOT NULL)))""",
     f"""open_invitation AS (
         SELECT a.contact_id FROM audience a
         WHERE EXISTS (SELECT 1 FROM surveys_invitation i

@@ -16,6 +16,7 @@ from contacts.errors import (
 )
 from contacts.models import Consent, Contact, DepartmentContact, Identity
 from contacts.services import contact_upsert
+from contacts.supplies import supplied_by
 from cxfeedback.exceptions import NotFound
 from departments.actors import Actor, actor_for_user
 from tests import factories
@@ -38,9 +39,9 @@ def consent_reason(contact, department, *, at: dt.datetime) -> str:
 def supplied(view: DepartmentContact) -> set[tuple[str, str]]:
     """The identities the view's department supplied for its person, as (kind, normalised)."""
     return set(
-        Identity.objects.filter(
-            contact=view.contact_id, suppliers__department=view.department_id
-        ).values_list("kind", "normalised")
+        Identity.objects.filter(supplied_by([view.department_id]), contact=view.contact_id).values_list(
+            "kind", "normalised"
+        )
     )
 
 

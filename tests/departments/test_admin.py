@@ -163,12 +163,13 @@ def test_company_settings_are_one_row_a_lead_changes_and_nobody_adds_or_deletes(
     assert CompanySettings.objects.count() == 1
 
 
-def test_a_lead_adds_the_company_settings_row_once(lead_client):
-    add = reverse("admin:departments_companysettings_add")
+def test_the_company_settings_list_opens_the_one_row(lead_client):
+    """No row yet (a fresh database): the list makes it and opens it, rather than offering an add."""
+    listed = lead_client.get(reverse("admin:departments_companysettings_changelist"))
 
-    assert lead_client.post(add, {}).status_code == 302
+    assert listed.status_code == 302
+    assert listed["Location"] == reverse("admin:departments_companysettings_change", args=[1])
     assert list(CompanySettings.objects.values_list("pk", flat=True)) == [1]
-    assert lead_client.get(add).status_code == 403
 
 
 def test_owners_never_see_the_company_settings(alice_client):

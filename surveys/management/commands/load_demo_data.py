@@ -7,7 +7,8 @@ normalised identities (contacts/demo.py), rules and surveys by name (surveys/dem
 
 Each part is one function called from `Command.load`: the departments and logins here, the contacts
 (each department's own view of the people on its list) in contacts/demo.py, their consent in
-contacts/demo_consents.py, the frequency rules, surveys and their history in surveys/demo.py. Passwords are set when a user is created; one changed later is not reset or known.
+contacts/demo_consents.py, the frequency rules, surveys and their history in surveys/demo.py.
+Passwords are set when a user is created; one changed later is not reset or known.
 """
 
 from __future__ import annotations
