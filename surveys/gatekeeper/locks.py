@@ -7,8 +7,9 @@ wait for each other in one direction, and never deadlock:
 1. Identity advisory locks (contacts/locks.py, `identities_lock`), in lock-id order. Race: two
    writers (an import and an API upsert, a trigger naming a new email) both find no contact for an
    identity and both create one. Taken before the look-up that may create the contact.
-2. Row locks on one contact (`select_for_update`: contact_upsert, contact_erase). Race: two
-   upserts through different identities of one person merging attributes from stale copies; an
+2. Row locks on contacts (`select_for_update`: contact_upsert, contact_erase; an import chunk's
+   persons whose department view it writes, in id order, FOR NO KEY UPDATE). Race: two writers
+   through different identities of one person merging a view's attributes from stale copies; an
    identity added while the contact is erased.
 3. The send request's row (`select_for_update(of=("self",))`: send_request_screen, the audience
    upload). Race: a request screened twice, or its audience replaced while it is screened. Only
