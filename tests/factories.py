@@ -114,7 +114,13 @@ def known_contact(department: Department, *, email: str | None = None, **kwargs)
     DepartmentContactFactory(
         department=department,
         contact=contact,
-        **{"name": contact.name, "locale": contact.locale, "time_zone": contact.time_zone, **view_fields},
+        **{
+            "name": contact.name,
+            "locale": contact.locale,
+            "time_zone": contact.time_zone,
+            "created_at": contact.created_at,  # known to the department since the person is known
+            **view_fields,
+        },
     )
     DepartmentIdentityFactory(department=department, identity=identity)
     return contact

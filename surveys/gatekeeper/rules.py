@@ -11,7 +11,8 @@ Semantics (PRODUCT.md §3, §4):
 - When blocked, the contact becomes eligible when the max_touches-th most recent of those touches
   leaves the window: at that touch's time + window.
 - The clock is the invitation time, or the response time (touches never answered do not count).
-- A rule with `new_contact_grace` blocks contacts known for less than that, until the grace ends.
+- A rule with `new_contact_grace` blocks contacts the sending department has known for less than
+  that, until the grace ends (`contact_known_since`: when its own view of them began).
 - Scope fields that are set must all match the send (department, survey kind, channel) and the
   touch alike. All active rules apply; the one whose block lasts longest is the reason given.
 - Before the rules: a contact without an address on the channel, opted out or snoozed, or with an

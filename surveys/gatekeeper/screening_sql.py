@@ -81,6 +81,17 @@ CONSENT_AND_ADDRESS_SQL = [
 ]
 
 
+# Since when the deciding department has known the contact: a new contact's grace starts there.
+# Its own view's start, not the person's first day with any department: a person another
+# department has known for years is new to this one, and a grace that said otherwise would tell it
+# that someone knew them. A contact without a view (an explicit id the department was just given)
+# falls back to the person's.
+KNOWN_SINCE_JOIN_SQL = """JOIN contacts_contact c ON c.id = a.contact_id
+        LEFT JOIN contacts_departmentcontact kv
+          ON kv.contact_id = a.contact_id AND kv.department_id = %(department_id)s"""
+KNOWN_SINCE_SQL = "coalesce(kv.created_at, c.created_at)"
+
+
 # The screening's closing SELECT unless a caller reads the rows: counts per reason, rule and week
 # the block ends (screening.Outcome), and the last block ending inside the request's window.
 SUMMARY_SQL = """
@@ -204,8 +215,8 @@ def _rule_block_columns(rules: Sequence[Rule], params: dict) -> str:
         if rule.new_contact_grace is not None:
             params[f"grace_{index}"] = rule.new_contact_grace
             parts.append(
-                f"CASE WHEN %(at)s < c.created_at + %(grace_{index})s "
-                f"THEN c.created_at + %(grace_{index})s END"
+                f"CASE WHEN %(at)s < {KNOWN_SINCE_SQL} + %(grace_{index})s "
+                f"THEN {KNOWN_SINCE_SQL} + %(grace_{index})s END"
             )
         blocks.append(f"GREATEST({', '.join(parts)}) AS block_{index}")
     return ", ".join(blocks) if blocks else "NULL::timestamptz AS no_rule"
@@ -255,7 +266,7 @@ def _verdicts_sql(
           {pick(_own_touch_sql) if has_touches else "NULL::boolean"} AS rule_own,
           s.until AS snoozed_until
         FROM audience a
-        {"JOIN contacts_contact c ON c.id = a.contact_id" if read_contacts else ""}
+        {KNOWN_SINCE_JOIN_SQL if read_contacts else ""}
         LEFT JOIN addressed ad ON ad.contact_id = a.contact_id
         LEFT JOIN opt o ON o.contact_id = a.contact_id
         LEFT JOIN snooze s ON s.contact_id = a.contact_id

@@ -46,7 +46,7 @@ from django.urls.resolvers import RoutePattern
 from django.utils import formats, timezone
 from rest_framework.test import APIClient
 
-from contacts.models import Consent, Contact, Identity
+from contacts.models import Consent, Contact, DepartmentContact, Identity
 from departments.models import IdempotencyRecord
 from results.models import FollowUpRule
 from surveys.delivery.sending import invitations_send_batch
@@ -624,6 +624,7 @@ OPERATIONS_TESTED = {
     ],
     "eligibility_check": [
         "test_eligibility_by_identity_is_404_like_a_stranger",
+        "test_a_new_contact_grace_counts_from_when_marketing_met_them",
         "test_support_ids_are_like_missing_ids",
         "test_leak_5_other_departments_times_are_no_finer_than_the_hour",
     ],
@@ -781,6 +782,26 @@ def test_eligibility_by_identity_is_404_like_a_stranger(world, marketing_caller,
     assert asked(found, values) == asked(stranger, [identity["value"] for identity in control])
     assert found.status_code == 404
     assert not leaks(found.content, echoed=tuple(values))
+
+
+def test_a_new_contact_grace_counts_from_when_marketing_met_them(world, marketing_caller):
+    """A rule gives new contacts a month's grace. Support has known P for a year; marketing adds P
+    by email, then asks whether it may survey them: "allowed, P is not new" would say someone knew
+    P before. The answer must be a stranger's: new to marketing, in grace."""
+    factories.FrequencyRuleFactory(name="Settle in", max_touches=5, new_contact_grace=dt.timedelta(days=30))
+    a_year_ago = timezone.now() - dt.timedelta(days=365)
+    Contact.objects.filter(pk=world.p_pk).update(created_at=a_year_ago)
+    DepartmentContact.objects.filter(contact=world.p_pk).update(created_at=a_year_ago)
+    for email in (P_EMAIL, STRANGER_EMAIL):
+        marketing_caller.post(CONTACTS, {"identities": identities(email)})
+
+    probe = eligibility(marketing_caller, world.marketing_survey, named=identities(P_EMAIL), check=False)
+    stranger = eligibility(
+        marketing_caller, world.marketing_survey, named=identities(STRANGER_EMAIL), check=False
+    )
+
+    assert asked(probe, [P_EMAIL]) == asked(stranger, [STRANGER_EMAIL])
+    assert probe.json()["decision"]["allowed"] is False
 
 
 def test_consent_for_support_department_is_like_a_missing_department(world, marketing_caller):
