@@ -368,8 +368,8 @@ class PublicLinks:
     open_token: str  # an invitation that may be answered; its survey has one free-text question
     expired_token: str
     survey_id: int  # the open invitation's survey
-    contact_id: int  # the open invitation's contact, known to the department
-    draft_send_request_id: int
+    contact_id: str  # the open invitation's contact, known to the department (its public id)
+    draft_send_request_id: str
     department_slug: str
     admin_username: str
     admin_password: str

@@ -46,12 +46,13 @@ def _counts(**expected: int) -> Callable[[int, dict, int], str]:
 
 
 def _stored(email: str, **fields: object) -> Callable[[int, dict, int], str]:
-    """The contact with this email has exactly these fields (name=…, attributes=…), byte for byte."""
+    """The importing department's view of the contact with this email has exactly these fields
+    (name=…, attributes=…), byte for byte."""
 
     def verify(status: int, body: dict, created: int) -> str:
-        from contacts.models import Contact
+        from contacts.models import DepartmentContact
 
-        contact = Contact.objects.filter(identities__normalised=email).first()
+        contact = DepartmentContact.objects.filter(contact__identities__normalised=email).first()
         if contact is None:
             return f"{email} was not imported ({body.get('counts')}, {body.get('issues', [])[:2]})"
         stored = {name: getattr(contact, name) for name in fields}

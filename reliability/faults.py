@@ -67,7 +67,9 @@ def request_submit(stack, department, tally: Tally, **fields) -> int | None:
     status, submitted = api(stack, department, "POST", f"/api/v1/send-requests/{answer['id']}/submit")
     if status != 200:
         _answer_problem(tally, "submit", status, submitted)
-    return answer["id"]
+    # The API names it by its public id; the checks read its rows by key.
+    [(request_id,)] = stack.sql("SELECT id FROM surveys_sendrequest WHERE public_id = %s", [answer["id"]])
+    return request_id
 
 
 def triggers(stack, department, contact_ids: list[int], label: str, tally: Tally) -> int:

@@ -171,7 +171,8 @@ def run(stack, *, clients: int = 40, total: int = 20500, seconds: float = 420) -
     tally.add(checks.delivered_once(stack, request_ids))
     tally.add(checks.screened_whole(stack, request_ids))
     [(stored,)] = stack.sql(
-        "SELECT count(*) FROM surveys_invitation WHERE id = ANY(%s)", [list(traffic.acknowledged_invitations)]
+        "SELECT count(*) FROM surveys_invitation WHERE public_id = ANY(%s::uuid[])",
+        [list(traffic.acknowledged_invitations)],
     )
     missing = len(traffic.acknowledged_invitations) - stored
     if missing:

@@ -263,12 +263,14 @@ class Stack:
                 {"n": count, "now": now, "label": label},
             )
             ids = sorted(row[0] for row in cursor.fetchall())
+            # The first department wrote the email (contacts/supplies.py); the others supplied it too.
             cursor.execute(
-                """INSERT INTO contacts_identity (contact_id, kind, source, value, normalised, created_at)
+                """INSERT INTO contacts_identity
+                       (contact_id, kind, source, value, normalised, department_id, created_at)
                    SELECT id, 'email', '', %(label)s || '-' || id || '@example.com',
-                          %(label)s || '-' || id || '@example.com', %(now)s
+                          %(label)s || '-' || id || '@example.com', %(first)s, %(now)s
                    FROM unnest(%(ids)s::bigint[]) id""",
-                {"ids": ids, "now": now, "label": label},
+                {"ids": ids, "now": now, "label": label, "first": departments[0].pk},
             )
             cursor.execute(
                 """INSERT INTO contacts_departmentcontact
@@ -278,12 +280,11 @@ class Stack:
                    FROM contacts_contact c, unnest(%(d)s::bigint[]) d WHERE c.id = ANY(%(ids)s)""",
                 {"now": now, "ids": ids, "d": [d.pk for d in departments]},
             )
-            # Every department supplied the email: each may send to it.
             cursor.execute(
                 """INSERT INTO contacts_departmentidentity (department_id, identity_id, created_at)
                    SELECT d, i.id, %(now)s
                    FROM contacts_identity i, unnest(%(d)s::bigint[]) d WHERE i.contact_id = ANY(%(ids)s)""",
-                {"now": now, "ids": ids, "d": [d.pk for d in departments]},
+                {"now": now, "ids": ids, "d": [d.pk for d in departments[1:]]},
             )
             cursor.execute("ANALYZE")
         return ids
