@@ -13,6 +13,7 @@ from django.urls import reverse
 
 from contacts.models import Contact, DepartmentContact, DepartmentIdentity, Identity
 from tests import factories
+from tests.contacts.test_admin import form_data
 
 pytestmark = pytest.mark.django_db
 
@@ -250,22 +251,6 @@ def test_an_owner_sees_identities_as_their_department_wrote_them(mallory_client,
 
     shown = [identity.value for identity in response.context["inline_admin_formsets"][0].formset.queryset]
     assert shown == ["SAM@support.example", "samuel@marketing.example"]
-
-
-def form_data(response) -> dict:
-    """The POST body the change page would send unchanged: main form and every inline formset."""
-    data = {}
-    forms = [response.context["adminform"].form]
-    for inline in response.context["inline_admin_formsets"]:
-        formset = inline.formset
-        management = formset.management_form
-        data.update({management.add_prefix(name): management[name].value() for name in management.fields})
-        forms.extend(formset.initial_forms)
-    for form in forms:
-        for name in form.fields:
-            value = form[name].value()
-            data[form.add_prefix(name)] = "" if value is None else value
-    return data
 
 
 def views_prefix(response) -> str:
