@@ -11,6 +11,14 @@ class Department(models.Model):
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=60, unique=True)
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="departments", blank=True)
+    phone_region = models.CharField(
+        max_length=2,
+        blank=True,
+        db_default="",
+        default="",
+        help_text="The country (ISO 3166 code, e.g. US) this department's phone numbers are read in when "
+        "written without a country code. Empty: the company default (PHONE_DEFAULT_REGION).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
