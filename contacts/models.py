@@ -282,11 +282,14 @@ class ContactImport(models.Model):
 
 class ContactImportIssue(models.Model):
     """A row that was not imported: invalid (which column, why), or a conflict for a CX lead to
-    resolve (its identities belong to different contacts; nothing was merged)."""
+    resolve (its identities belong to different contacts; nothing was merged); or a row imported
+    with a warning: a cell left out (a bad phone beside a good email) or read by a guess (a
+    national phone number read in a region the row did not name)."""
 
     class Kind(models.TextChoices):
         INVALID = "invalid", "Invalid"
         CONFLICT = "conflict", "Conflict"
+        WARNING = "warning", "Imported with a warning"
 
     contact_import = models.ForeignKey(ContactImport, on_delete=models.CASCADE, related_name="issues")
     row_number = models.PositiveIntegerField(help_text="As a spreadsheet shows it: the header is row 1.")

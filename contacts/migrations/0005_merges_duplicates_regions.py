@@ -25,6 +25,11 @@ class Migration(migrations.Migration):
             name='phone_region',
             field=models.CharField(blank=True, db_default='', default='', max_length=2),
         ),
+        migrations.AlterField(
+            model_name='contactimportissue',
+            name='kind',
+            field=models.CharField(choices=[('invalid', 'Invalid'), ('conflict', 'Conflict'), ('warning', 'Imported with a warning')], max_length=10),
+        ),
         migrations.CreateModel(
             name='DuplicateSearch',
             fields=[
