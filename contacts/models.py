@@ -404,6 +404,9 @@ class DuplicateSearch(models.Model):
     total = models.PositiveIntegerField(default=0, help_text="Records to compare.")
     done = models.PositiveIntegerField(default=0, help_text="Records compared so far.")
     found = models.PositiveIntegerField(default=0, help_text="New suggestions.")
+    # The linkage model this search trained (or reused), as the library saves it: an import's
+    # search reuses the last whole-book search's model instead of training on a few rows.
+    model = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
