@@ -19,6 +19,9 @@ class AuditEntry(models.Model):
         RULE_CHANGED = "rule_changed", "Frequency rule changed"
         CONSENT_RECORDED = "consent_recorded", "Consent recorded"
         CONTACT_ERASED = "contact_erased", "Contact erased"
+        CONTACTS_MERGED = "contacts_merged", "Contacts merged"
+        CONTACTS_UNMERGED = "contacts_unmerged", "Contacts unmerged"
+        MERGE_PROPOSED = "merge_proposed", "Merge proposed"
 
     at = models.DateTimeField(default=timezone.now)
     action = models.CharField(max_length=30, choices=Action.choices)
