@@ -9,6 +9,7 @@ from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.functions import RandomUUID
 from django.contrib.postgres.indexes import GinIndex
 from django.core.exceptions import ValidationError
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -355,7 +356,7 @@ class ContactMerge(models.Model):
     # The rows the merge changed or removed, as they were: the survivor's own fields, views the
     # two shared (the survivor's before it was filled in, the absorbed one's whole), invitations
     # it cancelled as the person's second open invitation.
-    before = models.JSONField(default=dict, blank=True)
+    before = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
     # Frequency rules the merged history was over at the moment of the merge (shown before
     # confirming; nothing already sent is cancelled): [{"rule": id, "name": ..., "touches": n, "limit": n}].
     over_rules = models.JSONField(default=list, blank=True)

@@ -98,3 +98,16 @@ class ErasureForbidden(ApplicationError):
 
     status_code = status.HTTP_403_FORBIDDEN
     code = "erasure_forbidden"
+
+
+class MergeForbidden(ApplicationError):
+    """Merging is a CX lead's decision: it joins two records every department's rules count."""
+
+    status_code = status.HTTP_403_FORBIDDEN
+    code = "merge_forbidden"
+
+
+class MergeRefused(ApplicationError):
+    """A merge, unmerge or proposal that cannot be made as asked; the message says why."""
+
+    code = "merge_refused"

@@ -8,6 +8,7 @@ from surveys.api.frequency_rules import (
     FrequencyRuleDeactivateApi,
     FrequencyRuleItemApi,
 )
+from surveys.api.merges import MergeCollectionApi, MergePreviewApi, MergeProposalApi, UnmergeApi
 from surveys.api.send_requests import (
     SendRequestAudienceApi,
     SendRequestCancelApi,
@@ -21,6 +22,10 @@ from surveys.api.surveys import SurveyCollectionApi, SurveyFromTemplateApi, Surv
 from surveys.api.triggers import EligibilityApi, TriggerApi
 
 urlpatterns = [
+    path("contacts/merges", MergeCollectionApi.as_view(), name="contact-merge-list"),
+    path("contacts/merges/preview", MergePreviewApi.as_view(), name="contact-merge-preview"),
+    path("contacts/merges/<int:merge_id>/unmerge", UnmergeApi.as_view(), name="contact-unmerge"),
+    path("contacts/merge-proposals", MergeProposalApi.as_view(), name="contact-merge-proposal"),
     path("surveys", SurveyCollectionApi.as_view(), name="survey-list"),
     path("surveys/from-template", SurveyFromTemplateApi.as_view(), name="survey-from-template"),
     path("surveys/<int:survey_id>", SurveyItemApi.as_view(), name="survey-detail"),

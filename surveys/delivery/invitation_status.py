@@ -108,6 +108,33 @@ def invitations_cancel_queued(*, send_request_id: int, now: dt.datetime) -> int:
     return STOPS[Status.CANCELLED].apply(invitations, now=now)
 
 
+def invitations_cancel_for_merge(*, invitation_ids: Sequence[int], now: dt.datetime) -> list[int]:
+    """Queued → cancelled: two records merged into one person who had an open invitation to the
+    survey under each, and this one was not sent yet. Returns the ids that moved (a sender may have
+    claimed one first: it then stays open, and apart)."""
+    invitations = Invitation.objects.filter(
+        pk__in=list(invitation_ids), status__in=STOPS[Status.CANCELLED].sources
+    )
+    moved = list(invitations.values_list("pk", flat=True))
+    STOPS[Status.CANCELLED].apply(
+        Invitation.objects.filter(pk__in=moved), now=now, failure_reason=MERGE_CANCEL_REASON
+    )
+    return moved
+
+
+# Shown to the department that owns the invitation: it names no one and no other survey.
+MERGE_CANCEL_REASON = "The person already had an invitation to this survey (two contact records were merged)."
+
+
+def invitations_uncancel_for_merge(*, invitation_ids: Sequence[int], now: dt.datetime) -> int:
+    """Cancelled → queued for the invitations a merge cancelled, when it is undone: the one move
+    back from cancelled, outside Invitation.TRANSITIONS on purpose. They were never claimed or sent,
+    and the unmerge gives each record back its own invitation. Returns how many."""
+    return Invitation.objects.filter(
+        pk__in=list(invitation_ids), status=Status.CANCELLED, failure_reason=MERGE_CANCEL_REASON
+    ).update(status=Status.QUEUED, failure_reason="", dispatched_at=None, updated_at=now)
+
+
 def invitation_mark_sent(*, invitation_id: int, expires_at: dt.datetime) -> Callable[[], bool]:
     """Sending → sent now, with the link's expiry the message announced (the touch keeps the time
     the gatekeeper reserved: see Invitation.touched_at).

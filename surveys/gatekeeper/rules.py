@@ -128,6 +128,23 @@ def rule_verdict(
     )
 
 
+def rule_peak(rule: Rule, touches: Iterable[Touch]) -> int:
+    """The most touches the rule counts in any one of its windows: above `max_touches` only when
+    two records of one person were merged (each side was within the rule on its own)."""
+    times = sorted(
+        clock_time
+        for touch in touches
+        if rule.covers(department_id=touch.department_id, survey_kind=touch.survey_kind, channel=touch.channel)
+        and (clock_time := _clock_time(rule, touch)) is not None
+    )
+    peak, first = 0, 0
+    for last, at in enumerate(times):
+        while times[first] <= at - rule.window:
+            first += 1
+        peak = max(peak, last - first + 1)
+    return peak
+
+
 def _clock_time(rule: Rule, touch: Touch) -> dt.datetime | None:
     return touch.responded_at if rule.clock == "response" else touch.touched_at
 
