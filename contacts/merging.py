@@ -14,6 +14,7 @@ for the unmerge. The callers (surveys/merges.py) hold the locks.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 
 from django.db import models
@@ -40,10 +41,11 @@ class Moves:
 
 def contact_relations() -> list[tuple[type[models.Model], models.ForeignKey]]:
     """Every (model, foreign key) that points at a contact and holds the person's data."""
+    # include_hidden: most history tables point at contacts with related_name="+".
     return [
         (relation.related_model, relation.field)
-        for relation in Contact._meta.related_objects
-        if relation.many_to_one and relation.related_model not in NOT_MOVED
+        for relation in Contact._meta.get_fields(include_hidden=True)
+        if relation.one_to_many and relation.auto_created and relation.related_model not in NOT_MOVED
     ]
 
 
@@ -134,9 +136,9 @@ def views_unfold(*, folded: list[dict]) -> None:
 def own_fields_fill(*, survivor: Contact, absorbed: Contact) -> dict:
     """Fill the survivor's blank own fields from the absorbed record's; the person was known
     from the earlier of the two. Returns the survivor's fields as they were."""
-    before = {
-        name: getattr(survivor, name) for name in (*OWN_FIELDS, "attributes", "created_at", "updated_at")
-    }
+    before = _exact(
+        {name: getattr(survivor, name) for name in (*OWN_FIELDS, "attributes", "created_at", "updated_at")}
+    )
     filled = {name: getattr(absorbed, name) for name in OWN_FIELDS if not getattr(survivor, name)}
     # update(), not save(): updated_at stays as it was, so an unmerge gives back exactly the row.
     Contact.objects.filter(pk=survivor.pk).update(
@@ -148,4 +150,12 @@ def own_fields_fill(*, survivor: Contact, absorbed: Contact) -> dict:
 
 
 def _row(view: DepartmentContact) -> dict:
-    return {f.attname: getattr(view, f.attname) for f in DepartmentContact._meta.concrete_fields}
+    return _exact({f.attname: getattr(view, f.attname) for f in DepartmentContact._meta.concrete_fields})
+
+
+def _exact(values: dict) -> dict:
+    """Values a JSON field keeps exactly: times to the microsecond (Django's JSON encoder keeps
+    milliseconds, and an unmerge must give back the very value)."""
+    return {
+        name: value.isoformat() if isinstance(value, dt.datetime) else value for name, value in values.items()
+    }
