@@ -47,3 +47,7 @@ class ImportFileRejected(ApplicationError):
 
 class InvalidIdentity(ApplicationError):
     code = "invalid_identity"
+
+
+class InvalidMergeProposal(ApplicationError):
+    code = "invalid"

@@ -1,4 +1,5 @@
-"""Writing the contact book: upserting a contact by identity into a department's view."""
+"""Writing the contact book: upserting a contact by identity into a department's view, and a
+department's proposal that two of its contacts are one person (a CX lead merges: surveys/merges.py)."""
 
 from __future__ import annotations
 
@@ -14,14 +15,18 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from audit.models import AuditEntry
+from audit.services import audit_record
 from contacts.errors import (
     IdentityConflict,
     InvalidContact,
     InvalidIdentity,
+    InvalidMergeProposal,
 )
 from contacts.locks import identities_lock, identity_lock_key
-from contacts.models import Contact, DepartmentContact, Identity, validate_time_zone
+from contacts.models import Contact, DepartmentContact, DuplicateSuggestion, Identity, validate_time_zone
 from contacts.normalise import normalise_identity
+from contacts.selectors import contact_get
 from contacts.supplies import identities_supply
 from cxfeedback.exceptions import Conflict, NotFound
 from departments.actors import Actor
@@ -249,3 +254,51 @@ def _contact_fields_validate(
 
 def _invalid_contact(field: str, message: str) -> None:
     raise InvalidContact(f"{field}: {message}", extra={"fields": {field: [message]}})
+
+
+def contact_merge_propose(
+    *, actor: Actor, department: Department, public_ids: list[str], reason: str
+) -> DuplicateSuggestion:
+    """Propose to a CX lead that two contacts of the actor's department are one person. Writes a
+    suggestion (or adds the proposal to the pair's existing one) and an audit entry. Raises
+    NotFound for a contact the department does not know (as for one that does not exist),
+    InvalidMergeProposal (400) for bad input. Answers only with what the department knows already."""
+    if not actor.sees_department(department.pk):
+        raise NotFound(f"Department {department.slug!r} not found.", extra={"department": department.slug})
+    reason = reason.strip()
+    if len(public_ids) != 2 or len({str(public_id) for public_id in public_ids}) != 2:
+        raise InvalidMergeProposal("contacts: name two different contacts.", extra={"field": "contacts"})
+    if not reason:
+        raise InvalidMergeProposal(
+            "reason: say why these two contacts are one person.", extra={"field": "reason"}
+        )
+    # Looked up as the department sees its book, even for a CX lead proposing on its behalf.
+    department_only = Actor(
+        department_ids=frozenset({department.pk}), user_id=actor.user_id, api_key_id=actor.api_key_id
+    )
+    first, second = sorted(
+        (contact_get(actor=department_only, public_id=public_id) for public_id in public_ids),
+        key=lambda contact: contact.pk,
+    )
+    with transaction.atomic():
+        suggestion, created = DuplicateSuggestion.objects.select_for_update().get_or_create(
+            first=first,
+            second=second,
+            defaults={
+                "proposed_by_department": department,
+                "proposed_by_id": actor.user_id,
+                "reason": reason[:2000],
+            },
+        )
+        if not created and suggestion.proposed_by_department_id is None:
+            suggestion.proposed_by_department, suggestion.proposed_by_id = department, actor.user_id
+            suggestion.reason = reason[:2000]
+            suggestion.save(update_fields=["proposed_by_department", "proposed_by", "reason"])
+        audit_record(
+            action=AuditEntry.Action.MERGE_PROPOSED,
+            obj=suggestion,
+            actor=actor,
+            summary=f"department {department.pk} proposed merging contacts {first.pk} and {second.pk}",
+            details={"department": department.pk, "contacts": [first.pk, second.pk]},
+        )
+    return suggestion

@@ -124,27 +124,14 @@ def contact_merge(
     _pair_get(actor=actor, survivor_id=survivor_id, absorbed_id=absorbed_id)
     with transaction.atomic():
         survivor, absorbed = _pair_lock(survivor_id=survivor_id, absorbed_id=absorbed_id)
-        cancelled = invitations_cancel_for_merge(
-            invitation_ids=_second_open_invitations(survivor=survivor, absorbed=absorbed), now=now
-        )
-        folded = views_fold(survivor=survivor, absorbed=absorbed)
-        own_before = own_fields_fill(survivor=survivor, absorbed=absorbed)
-        moves: Moves = rows_move(survivor=survivor, absorbed=absorbed)
-        # update(), not save(): the records' own updated_at stays as it was, so an unmerge can
-        # give back exactly what each had.
-        Contact.objects.filter(pk=absorbed.pk).update(merged_into=survivor)
+        moves, before = _records_join(survivor=survivor, absorbed=absorbed, now=now)
         merge = ContactMerge.objects.create(
             survivor=survivor,
             absorbed=absorbed,
             merged_by_id=actor.user_id,
             reason=reason,
             moved=moves.moved,
-            before={
-                "survivor": own_before,
-                "views": folded,
-                "cancelled_invitations": cancelled,
-                "kept_apart": moves.kept_apart,
-            },
+            before=before,
             over_rules=[vars(exceeded) for exceeded in _rules_exceeded(contact_ids=[survivor.pk])],
             suggestion_id=suggestion_id,
             created_at=now,
@@ -156,8 +143,6 @@ def contact_merge(
             actor=actor,
             summary=f"contact {absorbed.pk} merged into contact {survivor.pk}",
             details={
-                "survivor": survivor.pk,
-                "absorbed": absorbed.pk,
                 "moved": {label: len(ids) for label, ids in moves.moved.items()},
                 "over_rules": merge.over_rules,
             },
@@ -203,50 +188,25 @@ def contact_unmerge(*, actor: Actor, merge_id: int, now: dt.datetime | None = No
     return merge
 
 
-def contact_merge_propose(
-    *, actor: Actor, department: Department, public_ids: list[str], reason: str
-) -> DuplicateSuggestion:
-    """Propose to a CX lead that two contacts of the actor's department are one person. Writes a
-    suggestion (or adds the proposal to the pair's existing one) and an audit entry. Raises
-    NotFound for a contact the department does not know (as for one that does not exist),
-    MergeRefused (400) for bad input. Answers only with what the department knows already."""
-    if not actor.sees_department(department.pk):
-        raise NotFound(f"Department {department.slug!r} not found.", extra={"department": department.slug})
-    reason = reason.strip()
-    if len(public_ids) != 2 or len({str(public_id) for public_id in public_ids}) != 2:
-        raise MergeRefused("contacts: name two different contacts.", extra={"field": "contacts"})
-    if not reason:
-        raise MergeRefused("reason: say why these two contacts are one person.", extra={"field": "reason"})
-    # Looked up as the department sees its book, even for a CX lead proposing on its behalf.
-    department_only = Actor(
-        department_ids=frozenset({department.pk}), user_id=actor.user_id, api_key_id=actor.api_key_id
+def _records_join(*, survivor: Contact, absorbed: Contact, now: dt.datetime) -> tuple[Moves, dict]:
+    """Everything of the absorbed record moved to the survivor, under the caller's locks. Returns
+    the moves and what the merge changed as it was, for the unmerge."""
+    cancelled = invitations_cancel_for_merge(
+        invitation_ids=_second_open_invitations(survivor=survivor, absorbed=absorbed), now=now
     )
-    first, second = sorted(
-        (contact_get(actor=department_only, public_id=public_id) for public_id in public_ids),
-        key=lambda contact: contact.pk,
-    )
-    with transaction.atomic():
-        suggestion, created = DuplicateSuggestion.objects.select_for_update().get_or_create(
-            first=first,
-            second=second,
-            defaults={
-                "proposed_by_department": department,
-                "proposed_by_id": actor.user_id,
-                "reason": reason[:2000],
-            },
-        )
-        if not created and suggestion.proposed_by_department_id is None:
-            suggestion.proposed_by_department, suggestion.proposed_by_id = department, actor.user_id
-            suggestion.reason = reason[:2000]
-            suggestion.save(update_fields=["proposed_by_department", "proposed_by", "reason"])
-        audit_record(
-            action=AuditEntry.Action.MERGE_PROPOSED,
-            obj=suggestion,
-            actor=actor,
-            summary=f"department {department.pk} proposed merging contacts {first.pk} and {second.pk}",
-            details={"department": department.pk, "contacts": [first.pk, second.pk]},
-        )
-    return suggestion
+    folded = views_fold(survivor=survivor, absorbed=absorbed)
+    own_before = own_fields_fill(survivor=survivor, absorbed=absorbed)
+    moves = rows_move(survivor=survivor, absorbed=absorbed)
+    # update(), not save(): the record's own updated_at stays as it was, so an unmerge can give
+    # back exactly what it had.
+    Contact.objects.filter(pk=absorbed.pk).update(merged_into=survivor)
+    before = {
+        "survivor": own_before,
+        "views": folded,
+        "cancelled_invitations": cancelled,
+        "kept_apart": moves.kept_apart,
+    }
+    return moves, before
 
 
 def _pair_get(*, actor: Actor, survivor_id: int, absorbed_id: int) -> tuple[Contact, Contact]:

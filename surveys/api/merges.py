@@ -14,16 +14,11 @@ from rest_framework.views import APIView
 
 from contacts.models import ContactMerge, DuplicateSuggestion
 from contacts.selectors import contact_get
+from contacts.services import contact_merge_propose
 from cxfeedback.exceptions import error_responses
 from departments.actors import actor_for_request
 from departments.api import acting_department
-from surveys.merges import (
-    MergePreview,
-    contact_merge,
-    contact_merge_preview,
-    contact_merge_propose,
-    contact_unmerge,
-)
+from surveys.merges import MergePreview, contact_merge, contact_merge_preview, contact_unmerge
 
 
 class MergeInputSerializer(serializers.Serializer):

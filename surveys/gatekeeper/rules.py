@@ -134,7 +134,9 @@ def rule_peak(rule: Rule, touches: Iterable[Touch]) -> int:
     times = sorted(
         clock_time
         for touch in touches
-        if rule.covers(department_id=touch.department_id, survey_kind=touch.survey_kind, channel=touch.channel)
+        if rule.covers(
+            department_id=touch.department_id, survey_kind=touch.survey_kind, channel=touch.channel
+        )
         and (clock_time := _clock_time(rule, touch)) is not None
     )
     peak, first = 0, 0

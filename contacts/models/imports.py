@@ -1,0 +1,82 @@
+"""CSV imports into a department's contacts, and the rows they could not import as given."""
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+from django.utils import timezone
+
+from departments.models import ApiKey, Department
+
+
+class ContactImport(models.Model):
+    """One CSV file imported into a department's contacts (contacts/csv_import.py).
+
+    A preview in the admin is a dry run stored as `previewed` together with the uploaded file
+    (`stored_file`), so the confirm step imports exactly the file that was previewed.
+    """
+
+    class Status(models.TextChoices):
+        PREVIEWED = "previewed", "Previewed"
+        RUNNING = "running", "Running"
+        COMPLETED = "completed", "Completed"
+        FAILED = "failed", "Failed"
+
+    department = models.ForeignKey(Department, on_delete=models.CASCADE, related_name="contact_imports")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    api_key = models.ForeignKey(ApiKey, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    filename = models.CharField(max_length=255, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices)
+    # Rows per outcome: rows, created, matched, identities_added, updated, invalid, conflict.
+    counts = models.JSONField(default=dict, blank=True)
+    stored_file = models.CharField(
+        max_length=500, blank=True, help_text="The uploaded file, kept until confirmed."
+    )
+    # The per-row report (row, outcome, contact, matched identity, identities added, issue) as CSV.
+    report_file = models.CharField(max_length=500, blank=True)
+    # The region national phone numbers are read in (ISO 3166, "US"); empty: the department's.
+    phone_region = models.CharField(max_length=2, blank=True, db_default="", default="")
+    error = models.TextField(blank=True, help_text="Why a failed import stopped.")
+    created_at = models.DateTimeField(default=timezone.now)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"Import of {self.filename or 'a file'} into {self.department} ({self.get_status_display()})"
+
+
+class ContactImportIssue(models.Model):
+    """A row that was not imported: invalid (which column, why), or a conflict for a CX lead to
+    resolve (its identities belong to different contacts; nothing was merged); or a row imported
+    with a warning: a cell left out (a bad phone beside a good email) or read by a guess (a
+    national phone number read in a region the row did not name)."""
+
+    class Kind(models.TextChoices):
+        INVALID = "invalid", "Invalid"
+        CONFLICT = "conflict", "Conflict"
+        WARNING = "warning", "Imported with a warning"
+
+    contact_import = models.ForeignKey(ContactImport, on_delete=models.CASCADE, related_name="issues")
+    row_number = models.PositiveIntegerField(help_text="As a spreadsheet shows it: the header is row 1.")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    column = models.CharField(max_length=200, blank=True)
+    reason = models.TextField()
+    # The row as it was read, header → cell.
+    data = models.JSONField(default=dict, blank=True)
+    # For a conflict: the contacts the row's identities belong to.
+    contact_ids = ArrayField(models.BigIntegerField(), default=list, blank=True)
+    resolved = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["contact_import", "row_number", "pk"]
+        indexes = [
+            # The admin and the import reports list one import's issues in row order.
+            models.Index(fields=["contact_import", "row_number"], name="import_issue_row"),
+        ]
+
+    def __str__(self) -> str:
+        column = f", {self.column}" if self.column else ""
+        return f"Row {self.row_number}{column}: {self.get_kind_display().lower()} — {self.reason}"
