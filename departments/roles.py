@@ -39,7 +39,7 @@ def department_ids_for(user: AbstractBaseUser) -> list[int]:
 # these apps except deleting history (HISTORY_MODELS); a department owner gets the listed ones and
 # sees only their departments' rows (the admin and the API scope every queryset).
 ROLE_APPS = ("departments", "contacts", "surveys", "results")
-HISTORY_MODELS = {"consent", "decision", "invitation", "response", "auditentry"}
+HISTORY_MODELS = {"consent", "decision", "invitation", "response", "auditentry", "contactmerge"}
 DEPARTMENT_OWNER_PERMISSIONS = {
     # Owners run their own department's integrations: they create and revoke its API keys.
     "departments": ["view_department", "view_apikey", "add_apikey", "change_apikey"],

@@ -20,7 +20,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 
-from contacts.admin import contact_add, import_pages
+from contacts.admin import contact_add, import_pages, merge_actions
 from contacts.admin.consent import ConsentInline
 from contacts.admin.identities import IdentityInline, identities_as_supplied, identities_save
 from contacts.admin.search import ContactSearchAdmin
@@ -108,6 +108,13 @@ class ContactAdmin(ContactSearchAdmin, DepartmentScopedAdmin, admin.ModelAdmin):
 
     contact_path = ""  # ContactSearchAdmin: the rows are the contacts themselves
     inlines = [IdentityInline, DepartmentContactInline, ConsentInline]
+    actions = [merge_actions.merge_selected, merge_actions.propose_merge]
+
+    def get_actions(self, request: HttpRequest) -> dict:
+        # A CX lead merges; a department owner proposes (surveys/merges.py, contacts/services.py).
+        actions = super().get_actions(request)
+        actions.pop("propose_merge" if admin_actor(request).is_cx_lead else "merge_selected", None)
+        return actions
 
     def scope_queryset(self, queryset: QuerySet[Contact], actor: Actor) -> QuerySet[Contact]:
         # One definition of "the contacts a department owner sees", shared with the API.
@@ -141,7 +148,16 @@ class ContactAdmin(ContactSearchAdmin, DepartmentScopedAdmin, admin.ModelAdmin):
 
     def get_list_display(self, request: HttpRequest) -> list[str]:
         if admin_actor(request).is_cx_lead:
-            return ["__str__", "name", "identity_list", "locale", "time_zone", "known_to", "created_at"]
+            return [
+                "__str__",
+                "name",
+                "identity_list",
+                "locale",
+                "time_zone",
+                "known_to",
+                "created_at",
+                "merged_into",
+            ]
         return ["shown_name", "identity_list", "shown_locale", "shown_time_zone", "first_known"]
 
     def get_list_filter(self, request: HttpRequest) -> list:
@@ -158,11 +174,20 @@ class ContactAdmin(ContactSearchAdmin, DepartmentScopedAdmin, admin.ModelAdmin):
 
     def get_fields(self, request: HttpRequest, obj: Contact | None = None) -> list[str]:
         if admin_actor(request).is_cx_lead:
-            return ["api_id", "name", "locale", "time_zone", "attributes", "created_at", "updated_at"]
+            return [
+                "api_id",
+                "name",
+                "locale",
+                "time_zone",
+                "attributes",
+                "created_at",
+                "updated_at",
+                "merged_into",
+            ]
         return ["api_id", "first_known"]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Contact | None = None) -> list[str]:
-        return ["api_id", "created_at", "updated_at", "first_known"]
+        return ["api_id", "created_at", "updated_at", "first_known", "merged_into"]
 
     @admin.display(description="name")
     def shown_name(self, contact: Contact) -> str:

@@ -9,9 +9,10 @@
   a pre-flight page shows what submitting would do, with Submit and Cancel buttons. Everything that
   changes a request is a service call; the request's own page is view only.
 - Decisions and invitations: read-only history, each decision with its explanation.
+- Merges of two records of one person (CX leads): the merge page with its preview, Unmerge.
 """
 
 from surveys.admin import frequency_rules as rules
-from surveys.admin import history, send_requests, surveys
+from surveys.admin import history, merges, send_requests, surveys
 
-__all__ = ["history", "rules", "send_requests", "surveys"]
+__all__ = ["history", "merges", "rules", "send_requests", "surveys"]

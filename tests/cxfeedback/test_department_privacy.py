@@ -46,7 +46,7 @@ from django.urls.resolvers import RoutePattern
 from django.utils import formats, timezone
 from rest_framework.test import APIClient
 
-from contacts.models import Consent, Contact, DepartmentContact, Identity
+from contacts.models import Consent, Contact, DepartmentContact, DuplicateSuggestion, Identity
 from departments.models import IdempotencyRecord
 from results.models import FollowUpRule
 from surveys.delivery.sending import invitations_send_batch
@@ -618,6 +618,13 @@ OPERATIONS_TESTED = {
         "test_leak_3b_marketing_cannot_opt_support_customer_out_for_everyone",
     ],
     "contact_erase": ["test_support_ids_are_like_missing_ids"],
+    "contact_merge_propose": [
+        "test_support_ids_are_like_missing_ids",
+        "test_a_merge_proposal_tells_marketing_nothing_of_support",
+    ],
+    "contact_merge_preview": ["test_support_ids_are_like_missing_ids", "test_merging_is_a_cx_leads_alone"],
+    "contact_merge": ["test_support_ids_are_like_missing_ids", "test_merging_is_a_cx_leads_alone"],
+    "contact_unmerge": ["test_merging_is_a_cx_leads_alone"],
     "contact_import": [
         "test_leak_2_a_dry_run_import_counts_support_customers_as_strangers",
         "test_an_import_counts_support_customers_as_strangers",
@@ -735,6 +742,16 @@ def test_support_ids_are_like_missing_ids(world, marketing_caller):
                 "/api/v1/eligibility",
                 {"survey": world.marketing_survey.pk, "channel": "email", "contact": {"id": contact_id}},
             ),
+            marketing_caller.post(
+                "/api/v1/contacts/merge-proposals", {"contacts": [world.own_id, contact_id], "reason": "same"}
+            ),
+            *(
+                marketing_caller.post(
+                    f"/api/v1/contacts/{operation}",
+                    {"survivor": world.own_id, "absorbed": contact_id, "reason": "x"},
+                )
+                for operation in ("merges/preview", "merges")
+            ),
         ]
 
     probes, controls = calls(world.p_id), calls(missing)
@@ -744,6 +761,42 @@ def test_support_ids_are_like_missing_ids(world, marketing_caller):
     ]
     assert [r.status_code for r in probes] == [404] * len(probes)
     assert [r for r in probes if leaks(r.content)] == []
+
+
+def test_a_merge_proposal_tells_marketing_nothing_of_support(world, marketing_caller, lead):
+    """Marketing proposes that its view of the shared customer S and its own customer are one person:
+    the answer is what it sent and "open", whether or not a duplicate search had paired them."""
+    body = {"contacts": [world.s_id_marketing, world.own_id], "reason": "Same person, I think"}
+
+    first = marketing_caller.post("/api/v1/contacts/merge-proposals", body)
+    assert first.status_code == 201, first.content
+    DuplicateSuggestion.objects.update(proposed_by_department=None, score=0.97, evidence={"email": "exact"})
+    again = marketing_caller.post("/api/v1/contacts/merge-proposals", body)
+
+    assert first.json() == again.json() == {"contacts": body["contacts"], "status": "open"}
+    assert leaks(first.content, echoed=tuple(body["contacts"])) == []
+
+
+def test_merging_is_a_cx_leads_alone(world, marketing_caller, lead_api):
+    """Marketing may not merge, preview or unmerge even its own two customers, nor learn whether a
+    merge exists: the same 403 for a merge of support's customers as for a merge id of nobody."""
+    pair = {"survivor": world.own_id, "absorbed": world.s_id_marketing, "reason": "x"}
+    for operation in ("merges/preview", "merges"):
+        assert marketing_caller.post(f"/api/v1/contacts/{operation}", pair).status_code == 403
+    merged = lead_api.post(
+        "/api/v1/contacts/merges",
+        {"survivor": world.p_id, "absorbed": world.s_id, "reason": "x"},
+        format="json",
+    )
+    assert merged.status_code == 201, merged.content
+    real, missing = merged.json()["id"], 2**31 - 7
+
+    answers = [
+        marketing_caller.post(f"/api/v1/contacts/merges/{merge_id}/unmerge") for merge_id in (real, missing)
+    ]
+
+    assert [answer(r) for r in answers] == [answer(answers[1])] * 2
+    assert answers[0].status_code == 403
 
 
 def test_marketing_sees_only_its_own_view_of_a_shared_customer(world, marketing_caller):
