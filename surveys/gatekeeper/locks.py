@@ -6,7 +6,9 @@ wait for each other in one direction, and never deadlock:
 
 1. Identity advisory locks (contacts/locks.py, `identities_lock`), in lock-id order. Race: two
    writers (an import and an API upsert, a trigger naming a new email) both find no contact for an
-   identity and both create one. Taken before the look-up that may create the contact.
+   identity and both create one. Taken before the look-up that may create the contact. A merge
+   (surveys/merges.py) takes those of both records' identities, then both rows (2), then both
+   records' stripes (4): no writer adds to a record while it moves, no decider counts it half-moved.
 2. Row locks on contacts (`select_for_update`: contact_upsert, contact_erase; an import chunk's
    persons whose department view it writes, in id order, FOR NO KEY UPDATE). Race: two writers
    through different identities of one person merging a view's attributes from stale copies; an
