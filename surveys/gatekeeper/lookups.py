@@ -15,6 +15,7 @@ from django.db.models import Q
 
 from contacts.errors import IdentityConflict
 from contacts.models import Channel, DepartmentContact, Identity
+from contacts.selectors import merged_public_id
 from contacts.services import IdentityInput, identities_normalise
 from contacts.supplies import supplied_by, supplied_sql
 from cxfeedback.exceptions import NotFound
@@ -86,11 +87,10 @@ def contact_known_id(
     department's contacts.
     """
     if public_id is not None:
-        contact_id = (
-            DepartmentContact.objects.filter(department=department, contact__public_id=public_id)
-            .values_list("contact_id", flat=True)
-            .first()
-        )
+        views = DepartmentContact.objects.filter(department=department)
+        contact_id = views.filter(contact__public_id=public_id).values_list("contact_id", flat=True).first()
+        if contact_id is None and (merged := merged_public_id(public_id)):
+            contact_id = views.filter(contact__public_id=merged).values_list("contact_id", flat=True).first()
         if contact_id is None:
             raise NotFound(f"Contact {public_id} not found.", extra={"contact": str(public_id)})
         return contact_id

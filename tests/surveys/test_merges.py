@@ -181,7 +181,7 @@ def test_merge_then_unmerge_leaves_every_table_as_it_was(lead, support, marketin
     assert merge.unmerged_at is not None and merge.merged_by == lead
 
 
-def test_the_rules_count_one_history_after_a_merge(lead, support, survey, rule, ann, ann_again):
+def test_the_rules_count_one_history_after_a_merge(lead, support, support_api, survey, rule, ann, ann_again):
     now = timezone.now()
     invitation(ann_again, factories.SurveyFactory(department=support), status="sent", at=now - 10 * DAY)
     actor = actor_for_user(lead)
@@ -197,6 +197,14 @@ def test_the_rules_count_one_history_after_a_merge(lead, support, survey, rule, 
     assert merge.over_rules == [vars(over) for over in preview.over_rules]
     assert Invitation.objects.filter(contact=ann).exclude(status__in=Invitation.NOT_COUNTED).count() == 2
     other = factories.SurveyFactory(department=support)
+    # A trigger by the merged-away record's id (as an integration stored it) reaches the survivor.
+    by_old_id = support_api.post(
+        "/api/v1/triggers",
+        {"survey": other.pk, "channel": "email", "contact": {"id": str(ann_again.public_id)}},
+        format="json",
+    )
+    assert by_old_id.status_code in (200, 201), by_old_id.content
+    assert by_old_id.json()["decision"]["allowed"] is False
     later = trigger_send(
         department=support, survey=other, channel="email", contact_id=ann.pk, now=now + 25 * DAY
     )
@@ -233,6 +241,10 @@ def test_a_cx_lead_previews_merges_and_unmerges_through_the_api(lead_api, rule, 
     merged = lead_api.post(reverse("contact-merge-list"), {**pair, "reason": "Same person"}, format="json")
     assert merged.status_code == 201, merged.json()
     assert merged.json()["merged_by"] == "lead" and merged.json()["over_rules"][0]["limit"] == 1
+
+    # The absorbed record's id, stored by an integration, names the person it became.
+    found = lead_api.get(reverse("contact-detail", args=[ann_again.public_id]))
+    assert found.status_code == 200 and found.json()["id"] == str(ann.public_id)
 
     undone = lead_api.post(reverse("contact-unmerge", args=[merged.json()["id"]]))
     assert undone.status_code == 200 and undone.json()["unmerged_at"]
