@@ -62,7 +62,7 @@ def contact_get(
     if public_id is not None:
         wanted = _uuid_or_none(public_id)
         contact = contacts.filter(public_id=wanted).first() if wanted else None
-        if contact is None and wanted and (merged := merged_public_id(wanted)):
+        if wanted and (contact is None or contact.merged_into_id) and (merged := merged_public_id(wanted)):
             contact = contacts.filter(public_id=merged).first()
     else:
         contact = contacts.filter(pk=contact_id).first()

@@ -197,14 +197,14 @@ def test_the_rules_count_one_history_after_a_merge(lead, support, support_api, s
     assert merge.over_rules == [vars(over) for over in preview.over_rules]
     assert Invitation.objects.filter(contact=ann).exclude(status__in=Invitation.NOT_COUNTED).count() == 2
     other = factories.SurveyFactory(department=support)
-    # A trigger by the merged-away record's id (as an integration stored it) reaches the survivor.
+    # Asked about by the merged-away record's id (as an integration stored it): the survivor's answer.
     by_old_id = support_api.post(
-        "/api/v1/triggers",
+        "/api/v1/eligibility",
         {"survey": other.pk, "channel": "email", "contact": {"id": str(ann_again.public_id)}},
         format="json",
     )
-    assert by_old_id.status_code in (200, 201), by_old_id.content
-    assert by_old_id.json()["decision"]["allowed"] is False
+    assert by_old_id.status_code == 200, by_old_id.content
+    assert by_old_id.json()["decision"]["reason"] == "rule"
     later = trigger_send(
         department=support, survey=other, channel="email", contact_id=ann.pk, now=now + 25 * DAY
     )
