@@ -49,5 +49,26 @@ class InvalidIdentity(ApplicationError):
     code = "invalid_identity"
 
 
+class InvalidPhoneRegion(ApplicationError):
+    """A phone region (of an import, a department or an upsert) phonenumbers does not know."""
+
+    code = "invalid_phone_region"
+
+
 class InvalidMergeProposal(ApplicationError):
     code = "invalid"
+
+
+class DuplicateSearchForbidden(ApplicationError):
+    """Duplicate searches and their suggestions compare every department's customers: CX leads only."""
+
+    status_code = status.HTTP_403_FORBIDDEN
+    code = "duplicate_search_forbidden"
+
+
+class DuplicateSearchRefused(Conflict):
+    code = "duplicate_search_refused"
+
+
+class SuggestionAlreadyReviewed(Conflict):
+    code = "suggestion_already_reviewed"

@@ -22,10 +22,11 @@ from rest_framework.exceptions import ValidationError
 from contacts.consent_selectors import consent_shown, consents_visible
 from contacts.errors import InvalidIdentity
 from contacts.models import Consent, Contact, DepartmentContact, Identity
-from contacts.normalise import normalise_identity
+from contacts.normalise import normalise_identity, phone_region_of
 from contacts.supplies import as_supplied, supplied_by
 from cxfeedback.exceptions import NotFound
 from departments.actors import Actor
+from departments.models import Department
 
 # Query parameters that filter on one attribute: `attr.tier=gold` or `attributes__tier=gold`.
 ATTRIBUTE_FILTER_PREFIXES = ("attr.", "attributes__")
@@ -189,10 +190,19 @@ class ContactFilter(django_filters.FilterSet):
         )
         return queryset.filter(Exists(views))
 
+    def _phone_region(self) -> str | None:
+        """The region a national number is read in: the asking departments' own, when they agree."""
+        if self.actor.is_cx_lead:
+            return None
+        regions = set(
+            Department.objects.filter(pk__in=self.actor.department_ids).values_list("phone_region", flat=True)
+        )
+        return (phone_region_of(regions.pop()) or None) if len(regions) == 1 else None
+
     def filter_identity(self, queryset: QuerySet[Contact], name: str, value: str) -> QuerySet[Contact]:
         kind = {"email": Identity.Kind.EMAIL, "phone": Identity.Kind.PHONE}.get(name, Identity.Kind.EXTERNAL)
         try:
-            normalised = normalise_identity(kind, value)
+            normalised = normalise_identity(kind, value, region=self._phone_region())
         except InvalidIdentity as error:
             raise InvalidIdentity(f"{name}: {error.message}", extra=error.extra) from error
         identities = Identity.objects.filter(contact=OuterRef("pk"), kind=kind, normalised=normalised)

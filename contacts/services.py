@@ -25,7 +25,7 @@ from contacts.errors import (
 )
 from contacts.locks import identities_lock, identity_lock_key
 from contacts.models import Contact, DepartmentContact, DuplicateSuggestion, Identity, validate_time_zone
-from contacts.normalise import normalise_identity
+from contacts.normalise import normalise_identity, phone_region_check, phone_region_of
 from contacts.selectors import contact_get
 from contacts.supplies import identities_supply
 from cxfeedback.exceptions import Conflict, NotFound
@@ -75,20 +75,19 @@ def contact_upsert(
     attributes: dict[str, Any] | None = None,
     notes: str | None = None,
     source: str = DepartmentContact.Source.API,
+    phone_region: str = "",
 ) -> tuple[DepartmentContact, bool]:
-    """Write `department`'s view of the person the identities name: find the person by any identity
-    (or create them), record every identity as supplied by the department, and overwrite the view's
-    given fields, merging attributes. Returns (view, created): created means new to the department,
-    whether or not another department knows the person, so the answer tells nothing of others.
-
-    Nothing outside the department's view changes: not the person's own fields, not another
-    department's view. Raises NotFound if the actor does not work for `department`, InvalidIdentity
-    or InvalidContact (400) for bad input, IdentityConflict (409) if the identities name two
-    different people.
-    """
+    """Write `department`'s view of the person the identities name (national phone numbers read in
+    `phone_region`, else the department's): find the person by any identity (or create them), record
+    every identity as supplied by the department, and overwrite the view's given fields, merging
+    attributes. Returns (view, created): created means new to the department, whether or not another
+    department knows the person, so the answer tells nothing of others. Nothing outside the
+    department's view changes: not the person's own fields, not another department's view. Raises
+    NotFound if the actor does not work for `department`, InvalidIdentity, InvalidPhoneRegion or
+    InvalidContact (400) for bad input, IdentityConflict (409) if the identities name two people."""
     if not actor.sees_department(department.pk):
         raise NotFound(f"Department {department.slug!r} not found.", extra={"department": department.slug})
-    wanted = identities_normalise(identities)
+    wanted = identities_normalise(identities, region=_phone_region(department, phone_region))
     fields = {
         "name": name,
         "locale": locale,
@@ -116,8 +115,18 @@ def contact_upsert(
     return view, created
 
 
-def identities_normalise(identities: Iterable[IdentityInput]) -> list[NormalisedIdentity]:
-    """Normalise (kind, source, value) triples, dropping repeats. Raises InvalidIdentity (400)."""
+def _phone_region(department: Department, given: str) -> str:
+    """The region the caller gave, else the department's ("": the company default). Raises
+    InvalidPhoneRegion for a region the caller gave that phonenumbers does not know."""
+    region = phone_region_check(given, field="phone_region")
+    return region or phone_region_of(department.phone_region) or ""
+
+
+def identities_normalise(
+    identities: Iterable[IdentityInput], *, region: str = ""
+) -> list[NormalisedIdentity]:
+    """Normalise (kind, source, value) triples, dropping repeats; national phone numbers read in
+    `region` ("": PHONE_DEFAULT_REGION). Raises InvalidIdentity (400)."""
     result: dict[tuple[str, str, str], NormalisedIdentity] = {}
     for kind, source, value in identities:
         kind, source = str(kind), (source or "").strip()
@@ -128,7 +137,7 @@ def identities_normalise(identities: Iterable[IdentityInput]) -> list[Normalised
         if len(value) > 320 or len(source) > 60:
             raise InvalidIdentity(f"{kind}: the value is too long.", extra={"value": value[:320]})
         try:
-            normalised = normalise_identity(kind, value)
+            normalised = normalise_identity(kind, value, region=region or None)
         except InvalidIdentity as error:
             raise InvalidIdentity(f"{kind}: {error.message}", extra={**error.extra, "kind": kind}) from error
         identity = NormalisedIdentity(kind=kind, source=source, value=value.strip(), normalised=normalised)

@@ -2,9 +2,22 @@
 
 from celery import shared_task
 
+from contacts.duplicates.services import duplicate_search_run
 from contacts.importing.housekeeping import import_files_purge
 
 
 @shared_task
 def import_files_purge_task() -> None:
     import_files_purge()
+
+
+# A whole-book search of a large book outlasts the default limits (300 s): it saves its progress as
+# it goes, and a second delivery while it runs leaves at once (services.duplicate_search_run).
+DUPLICATE_SEARCH_SOFT_LIMIT = 4 * 3600
+
+
+@shared_task(
+    acks_late=True, soft_time_limit=DUPLICATE_SEARCH_SOFT_LIMIT, time_limit=DUPLICATE_SEARCH_SOFT_LIMIT + 60
+)
+def run_duplicate_search_task(search_id: int) -> None:
+    duplicate_search_run(search_id=search_id)

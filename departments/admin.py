@@ -18,6 +18,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 
+from contacts.errors import InvalidPhoneRegion
+from contacts.normalise import phone_region_check
 from departments.admin_scoping import (
     DepartmentListFilter,
     DepartmentScopedAdmin,
@@ -28,10 +30,25 @@ from departments.models import ApiKey, CompanySettings, Department
 from departments.services import api_key_create, api_keys_revoke
 
 
+class DepartmentForm(forms.ModelForm):
+    class Meta:
+        model = Department
+        fields = ["name", "slug", "members", "phone_region"]
+
+    def clean_phone_region(self) -> str:
+        """The region upper-cased ("us" → "US"); one phonenumbers does not know is refused, so that
+        no import falls back from a misspelt region without a word."""
+        try:
+            return phone_region_check(self.cleaned_data["phone_region"], field="phone_region")
+        except InvalidPhoneRegion as error:
+            raise forms.ValidationError(error.message.removeprefix("phone_region: ")) from error
+
+
 @admin.register(Department)
 class DepartmentAdmin(DepartmentScopedAdmin, admin.ModelAdmin):
     department_path = "pk"
-    list_display = ["name", "slug", "member_count", "created_at"]
+    form = DepartmentForm
+    list_display = ["name", "slug", "phone_region", "member_count", "created_at"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
     filter_horizontal = ["members"]

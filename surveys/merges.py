@@ -152,10 +152,12 @@ def contact_merge(
 
 def contact_unmerge(*, actor: Actor, merge_id: int, now: dt.datetime | None = None) -> ContactMerge:
     """Give each record back what it had before merge `merge_id` (see the module's note), write an
-    audit entry. Raises MergeForbidden (403) unless a CX lead, NotFound, MergeRefused (409-like 400)
-    when it was unmerged already or the survivor has since been merged away itself."""
+    audit entry. Raises NotFound unless a CX lead (a department learns nothing of merges) or when
+    there is no such merge, MergeRefused (400) when it was undone already or the survivor has since
+    been merged away itself."""
     if not actor.is_cx_lead:
-        raise MergeForbidden("Only a CX lead may unmerge contacts.")
+        # Merges are not a department's to see: "not found", whether or not the merge exists.
+        raise NotFound(f"Merge {merge_id} not found.")
     now = now or timezone.now()
     with transaction.atomic():
         merge = ContactMerge.objects.select_for_update().filter(pk=merge_id).first()

@@ -20,6 +20,7 @@ from django.shortcuts import render
 from django.urls import URLPattern, path, reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from contacts.errors import InvalidPhoneRegion
 from contacts.importing import (
     ALLOWED_COLUMNS,
     ContactImportFailed,
@@ -27,7 +28,8 @@ from contacts.importing import (
     contact_import_confirm,
     contact_import_preview,
 )
-from contacts.models import Contact, ContactImport
+from contacts.models import Contact, ContactImport, ContactImportIssue
+from contacts.normalise import phone_region_check
 from cxfeedback.exceptions import Conflict
 from departments.admin_scoping import admin_actor, visible_departments
 from departments.models import Department
@@ -68,10 +70,24 @@ class ImportUploadForm(forms.Form):
         label="CSV file",
         help_text="UTF-8 or Windows-1252, separated by commas or semicolons, with a header row.",
     )
+    phone_region = forms.CharField(
+        label="Phone region",
+        required=False,
+        max_length=100,
+        help_text="The country (two-letter code, such as US) of the phone numbers written without a "
+        "country code, unless a row's country column names one. Empty: the department's phone region; "
+        "if it has none, the company default, and each such number is flagged.",
+    )
 
     def __init__(self, *args, departments, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["department"].queryset = departments
+
+    def clean_phone_region(self) -> str:
+        try:
+            return phone_region_check(self.cleaned_data["phone_region"], field="phone_region")
+        except InvalidPhoneRegion as error:
+            raise forms.ValidationError(error.message.removeprefix("phone_region: ")) from error
 
 
 @require_http_methods(["GET", "POST"])
@@ -86,6 +102,7 @@ def import_upload_view(request: HttpRequest, *, model_admin: ModelAdmin) -> Http
                 department=form.cleaned_data["department"],
                 upload=form.cleaned_data["file"],
                 actor=admin_actor(request),
+                phone_region=form.cleaned_data["phone_region"],
             )
         except ImportFileRejected as error:
             form.add_error("file", error.message)
@@ -119,7 +136,8 @@ def import_confirm_view(request: HttpRequest, *, model_admin: ModelAdmin, import
             request,
             f"Imported {counts['rows']} rows: {counts['created']} new contacts, "
             f"{counts['matched'] + counts['identities_added']} matched, "
-            f"{counts['invalid'] + counts['conflict']} not imported.",
+            f"{counts['invalid'] + counts['conflict']} not imported"
+            + (f"; {counts['with_warnings']} imported with a warning." if counts["with_warnings"] else "."),
         )
     return HttpResponseRedirect(_url(RESULT_URL_NAME, contact_import))
 
@@ -171,6 +189,10 @@ def _import_context(contact_import: ContactImport, *, title: str) -> dict:
         ("Matched to a known contact", counts.get("matched", 0)),
         ("Matched, with new identities added", counts.get("identities_added", 0)),
         ("Of the matched: details updated", counts.get("updated", 0)),
+        (
+            "Imported with a warning (a cell left out, a number read by a guess)",
+            counts.get("with_warnings", 0),
+        ),
         ("Invalid rows (not imported)", counts.get("invalid", 0)),
         ("Conflicts for a CX lead (not imported)", counts.get("conflict", 0)),
     ]
@@ -178,12 +200,22 @@ def _import_context(contact_import: ContactImport, *, title: str) -> dict:
         "title": title,
         "contact_import": contact_import,
         "outcomes": outcomes,
-        "issues": contact_import.issues.all()[:ISSUES_SHOWN],
+        "issues": _issues_shown(contact_import),
         "issue_total": contact_import.issues.count(),
         "report_url": _url(REPORT_URL_NAME, contact_import) if contact_import.report_file else "",
         "confirm_url": _url(CONFIRM_URL_NAME, contact_import),
         "upload_url": reverse(f"admin:{UPLOAD_URL_NAME}"),
     }
+
+
+def _issues_shown(contact_import: ContactImport) -> list[ContactImportIssue]:
+    """The first rows left out, then the first imported with a warning: where nobody named a phone
+    region every national number has a warning, and the rows to fix must not drown among them."""
+    issues = contact_import.issues.all()
+    shown = list(issues.exclude(kind=ContactImportIssue.Kind.WARNING)[:ISSUES_SHOWN])
+    if len(shown) < ISSUES_SHOWN:
+        shown += issues.filter(kind=ContactImportIssue.Kind.WARNING)[: ISSUES_SHOWN - len(shown)]
+    return shown
 
 
 def _render(request: HttpRequest, model_admin: ModelAdmin, template: str, context: dict) -> HttpResponse:

@@ -30,6 +30,7 @@ class ContactImportAdmin(ReadOnlyHistoryAdmin, DepartmentScopedAdmin, admin.Mode
     fields = [
         "department",
         "filename",
+        "phone_region",
         "status",
         "counts_summary",
         "import_page",
@@ -67,8 +68,9 @@ class ContactImportAdmin(ReadOnlyHistoryAdmin, DepartmentScopedAdmin, admin.Mode
 
 @admin.register(ContactImportIssue)
 class ContactImportIssueAdmin(DepartmentScopedAdmin, admin.ModelAdmin):
-    """Rows an import left out. Conflicts (identities of two contacts in one row) wait for a CX lead,
-    who merges the contacts and marks the issue resolved; nothing else about an issue changes."""
+    """Rows an import left out, and rows it imported with a warning (a phone cell left out, a number
+    read by a guess). Conflicts (identities of two contacts in one row) wait for a CX lead, who merges
+    the contacts and marks the issue resolved; nothing else about an issue changes."""
 
     department_path = "contact_import__department"
     list_display = ["contact_import", "row_number", "kind", "column", "reason", "resolved"]

@@ -29,11 +29,25 @@ class ContactImportInputSerializer(serializers.Serializer):
     department = serializers.SlugField(
         required=False, help_text="The department to import into (an API key: its own, which is the default)."
     )
+    # Checked by the service, whose message names the field and the codes it takes.
+    phone_region = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=100,
+        help_text="The country (ISO 3166 code, such as US) phone numbers without a country code are read "
+        "in, unless a row's `country` column names one. Empty: the department's phone region; if it has "
+        "none, the company default, and each such number is imported with a warning.",
+    )
 
 
 class ContactImportIssueSerializer(serializers.Serializer):
     row_number = serializers.IntegerField(help_text="As a spreadsheet shows it: the header is row 1.")
-    kind = serializers.ChoiceField(choices=["invalid", "conflict"])
+    kind = serializers.ChoiceField(
+        choices=["invalid", "conflict", "warning"],
+        help_text="invalid and conflict: the row was not imported; warning: it was, with a cell left out "
+        "or a phone number read by a guess (the reason says which).",
+    )
     column = serializers.CharField()
     reason = serializers.CharField()
     data = serializers.DictField(child=serializers.CharField(), help_text="The row as read, header → cell.")
@@ -46,6 +60,9 @@ class ContactImportCountsSerializer(serializers.Serializer):
     identities_added = serializers.IntegerField()
     updated = serializers.IntegerField(
         help_text="Of the matched rows, those that changed this department's view of the contact."
+    )
+    with_warnings = serializers.IntegerField(
+        help_text="Of the imported rows, those with a warning (a cell left out, a number read by a guess)."
     )
     invalid = serializers.IntegerField()
     conflict = serializers.IntegerField()
@@ -70,7 +87,8 @@ class ContactImportApi(APIView):
         summary="Import contacts from CSV",
         description="Each row is matched to known contacts by its normalised identities: created, matched, "
         "identities added, invalid (row, column, reason) or conflict (its identities belong to different "
-        "contacts; nothing is merged). Outcomes count against the department's own contacts: a person "
+        "contacts; nothing is merged); a row imported with a phone cell left out or a number read by a "
+        "guess carries a warning. Outcomes count against the department's own contacts: a person "
         "only other departments know is created, as a new contact of this department's. A file with "
         "unknown or missing columns is rejected whole (400). "
         "201 with the summary; with dry_run, 200 and nothing written.",
@@ -96,6 +114,7 @@ class ContactImportApi(APIView):
             actor=actor,
             filename=upload.name or "",
             dry_run=data["dry_run"],
+            phone_region=data["phone_region"],
         )
         return Response(
             ContactImportOutputSerializer(result).data,

@@ -41,6 +41,15 @@ class ContactUpsertInputSerializer(serializers.Serializer):
     notes = serializers.CharField(
         required=False, allow_blank=True, max_length=5000, help_text="The department's own notes."
     )
+    # Checked by the service, whose message names the field and the codes it takes.
+    phone_region = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=100,
+        help_text="The country (ISO 3166 code, such as US) phone numbers without a country code are read "
+        "in. Empty: the department's phone region, else the company default. E.164 (+…) needs none.",
+    )
 
 
 class IdentityOutputSerializer(serializers.ModelSerializer):

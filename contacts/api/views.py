@@ -104,6 +104,7 @@ class ContactUpsertApi(APIView):
             attributes=data.get("attributes"),
             notes=data.get("notes"),
             source=DepartmentContact.Source.API,
+            phone_region=data["phone_region"],
         )
         contact = contact_get(actor=actor, contact_id=view.contact_id)  # with what the actor may see
         return Response(

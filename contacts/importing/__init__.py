@@ -1,6 +1,7 @@
 """Importing contacts from CSV (admin, API, `manage.py import_contacts`).
 
-- reading.py: encoding, delimiter, header, rows — no database;
+- reading.py: encoding, delimiter, header, records — no database;
+- rows.py: each record checked into a row (identities normalised, phone regions) — no database;
 - matching.py: what happens to each row of a chunk — no database;
 - outcomes.py: counts, issues and per-row report lines from a decided chunk — no database;
 - parallel.py: reading a large file's rows on several cores;

@@ -1,5 +1,6 @@
 """What a chunk's rows became, in the words the person who made the file reads: the counts, the
-issues (invalid rows and conflicts) and the per-row report lines. No database.
+issues (invalid rows, conflicts, and warnings on rows imported all the same) and the per-row report
+lines. No database.
 
 All of it is shown to the importing department, so a person is named only by the public id of the
 department's own view of them (see Disclosure); never a person only other departments know.
@@ -13,7 +14,16 @@ from dataclasses import dataclass, field
 from contacts.importing.matching import ChunkPlan, Outcome, Person, RowPlan
 from contacts.importing.reading import ImportRow
 
-COUNT_NAMES = ("rows", "created", "matched", "identities_added", "updated", "invalid", "conflict")
+COUNT_NAMES = (
+    "rows",
+    "created",
+    "matched",
+    "identities_added",
+    "updated",
+    "with_warnings",  # of the imported rows, those with a cell left out or read by a guess
+    "invalid",
+    "conflict",
+)
 REPORT_HEADER = (
     "row",
     "outcome",
@@ -25,7 +35,7 @@ REPORT_HEADER = (
     "reason",
 )
 MAX_DATA_CHARS = 200  # per cell, in an issue's copy of its row
-INVALID, CONFLICT = "invalid", "conflict"  # ContactImportIssue.Kind
+INVALID, CONFLICT, WARNING = "invalid", "conflict", "warning"  # ContactImportIssue.Kind
 
 
 @dataclass(frozen=True)
@@ -58,7 +68,7 @@ class Disclosure:
 @dataclass(frozen=True)
 class ImportIssue:
     row_number: int
-    kind: str  # "invalid" or "conflict"
+    kind: str  # "invalid", "conflict" or "warning"
     column: str
     reason: str
     data: dict
@@ -75,19 +85,31 @@ def counts_add(counts: dict[str, int], rows: list[ImportRow], plan: ChunkPlan) -
     for row_plan in plan.rows:
         total[row_plan.outcome] += 1
         total["updated"] += row_plan.updated
+        total["with_warnings"] += _written_with_warnings(row_plan)
     return total
+
+
+def _written_with_warnings(plan: RowPlan) -> bool:
+    return bool(plan.row.warnings) and plan.outcome != Outcome.CONFLICT
 
 
 def chunk_issues(
     rows: list[ImportRow], plan: ChunkPlan, headers: list[str], disclosure: Disclosure
 ) -> list[ImportIssue]:
-    """One issue per invalid cell and one per conflicting row, in row order."""
+    """One issue per invalid cell, one per conflicting row and one per warning on an imported row, in
+    row order (a conflicting row was not imported: its warnings are moot)."""
     issues = [
         ImportIssue(row.number, INVALID, column, reason, row_data(row, headers))
         for row in rows
         for column, reason in row.errors
     ]
     issues += [conflict_issue(p, headers, disclosure) for p in plan.rows if p.outcome == Outcome.CONFLICT]
+    issues += [
+        ImportIssue(p.row.number, WARNING, column, reason, row_data(p.row, headers))
+        for p in plan.rows
+        if _written_with_warnings(p)
+        for column, reason in p.row.warnings
+    ]
     issues.sort(key=lambda issue: issue.row_number)
     return issues
 
@@ -170,6 +192,6 @@ def report_lines(
             matched_by,
             added,
             "yes" if row_plan.updated else "",
-            "",
-            "",
+            "; ".join(column for column, _ in row.warnings),
+            "; ".join(reason for _, reason in row.warnings),
         )

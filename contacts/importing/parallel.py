@@ -21,7 +21,8 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from itertools import islice
 
-from contacts.importing.reading import Column, ImportFile, ImportRow, Record, RowReader
+from contacts.importing.reading import Column, ImportFile, ImportRow, Record
+from contacts.importing.rows import RowReader, file_rows
 
 # Below this size (about 10,000 rows) starting processes costs more than it saves.
 PARALLEL_MIN_BYTES = 1_000_000
@@ -30,17 +31,20 @@ MAX_WORKERS = 4
 _reader: RowReader | None = None
 
 
-def row_chunks(import_file: ImportFile, *, size: int, file_bytes: int) -> Iterator[list[ImportRow]]:
-    """The file's rows, checked, in chunks of `size`, in file order."""
+def row_chunks(
+    import_file: ImportFile, *, size: int, file_bytes: int, phone_region: str = ""
+) -> Iterator[list[ImportRow]]:
+    """The file's rows, checked, in chunks of `size`, in file order; national phone numbers read in
+    `phone_region` (see RowReader)."""
     workers = _worker_count(file_bytes)
     if workers < 2:
-        rows = import_file.rows()
+        rows = file_rows(import_file, phone_region=phone_region)
         while chunk := list(islice(rows, size)):
             yield chunk
         return
     context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(
-        workers, mp_context=context, initializer=_start, initargs=(import_file.columns,)
+        workers, mp_context=context, initializer=_start, initargs=(import_file.columns, phone_region)
     ) as pool:
         records = import_file.records()
         pending: deque[Future] = deque()
@@ -62,9 +66,9 @@ def _worker_count(file_bytes: int) -> int:
     return min(os.cpu_count() or 1, MAX_WORKERS)
 
 
-def _start(columns: list[Column]) -> None:
+def _start(columns: list[Column], phone_region: str) -> None:
     global _reader
-    _reader = RowReader(columns)
+    _reader = RowReader(columns, phone_region=phone_region)
     gc.freeze()  # the inherited project is not the worker's to collect (see services._older_objects_frozen)
 
 

@@ -1,8 +1,9 @@
-"""Reading a contacts CSV: encoding, delimiter, header, and one checked row at a time. No database.
+"""Reading a contacts CSV: encoding, delimiter, header, and one record at a time. No database.
 
-The file is streamed: `ImportFile.rows()` yields one `ImportRow` per non-blank line, so memory does
-not grow with the file. Row numbers are what a spreadsheet shows (the header is row 1, blank lines
-count), because that is where the person who made the file will look.
+The file is streamed: `ImportFile.records()` yields one record per non-blank line, so memory does
+not grow with the file; contacts/importing/rows.py checks each into an `ImportRow`. Row numbers are
+what a spreadsheet shows (the header is row 1, blank lines count), because that is where the person
+who made the file will look.
 """
 
 from __future__ import annotations
@@ -15,21 +16,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO, NamedTuple
 
-from django.conf import settings
+from contacts.errors import ImportFileRejected
+from contacts.models import Identity
 
-from contacts.errors import ImportFileRejected, InvalidIdentity
-from contacts.models import Identity, available_time_zones
-from contacts.normalise import normalise_email, normalise_external_id, normalise_phone
-
-# A longer cell is an invalid row, with this as the reason. csv's own limit (a global) is raised
-# well above it, so such a cell reaches our check instead of stopping the whole file.
-MAX_CELL_CHARS = 10_000
-
-
+# Well above the longest cell a row may have (contacts/importing/rows.py), so that such a cell
+# reaches that check instead of stopping the whole file. csv's limit is a global.
 csv.field_size_limit(max(csv.field_size_limit(), 1 << 20))
-
-
-DEFAULT_EXTERNAL_SOURCE = "import"
 
 
 ALLOWED_COLUMNS = (
@@ -38,6 +30,7 @@ ALLOWED_COLUMNS = (
     "external_id",
     "external_id:<source>",
     "external_source",
+    "country",
     "name",
     "locale",
     "time_zone",
@@ -49,23 +42,17 @@ ALLOWED_COLUMNS = (
 IDENTITY_COLUMNS = ("email", "phone", "external_id", "external_id:<source>")
 
 
-# A language tag, loosely: "en", "de-AT", "zh-Hant-TW", "pt_BR" (written back with a hyphen).
-LOCALE_PATTERN = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*")
-
-
-MAX_LENGTHS = {"name": 200, "locale": 16, "time_zone": 64, "external_source": 60}
-
-
 EMAIL, PHONE, EXTERNAL = Identity.Kind.EMAIL.value, Identity.Kind.PHONE.value, Identity.Kind.EXTERNAL.value
 
 
 @dataclass(frozen=True, slots=True)
 class Column:
     header: str  # as written in the file, trimmed
-    target: str  # "identity", "external_source", "name", "locale", "time_zone" or "attribute"
+    # "identity", "external_source", "country", "name", "locale", "time_zone" or "attribute"
+    target: str
     kind: str = ""  # identity kind
     # An external id's source fixed by the header ("external_id:crm"); empty for plain external_id,
-    # whose source is the row's external_source cell or DEFAULT_EXTERNAL_SOURCE.
+    # whose source is the row's external_source cell or rows.DEFAULT_EXTERNAL_SOURCE.
     source: str = ""
     attribute: str = ""  # attribute key
 
@@ -98,6 +85,8 @@ class ImportRow:
     time_zone: str = ""
     attributes: dict[str, str] = field(default_factory=dict)
     errors: list[tuple[str, str]] = field(default_factory=list)  # (column, reason)
+    # (column, reason) of a row imported all the same: a cell left out, a number read by a guess.
+    warnings: list[tuple[str, str]] = field(default_factory=list)
 
     def __reduce__(self):
         identities = [tuple(identity) for identity in self.identities]
@@ -112,14 +101,16 @@ class ImportRow:
                 self.time_zone,
                 self.attributes,
                 self.errors,
+                self.warnings,
             ),
         )
 
 
-def _import_row(number, cells, identities, name, locale, time_zone, attributes, errors) -> ImportRow:
-    return ImportRow(
-        number, cells, [RowIdentity(*i) for i in identities], name, locale, time_zone, attributes, errors
-    )
+def _import_row(
+    number, cells, identities, name, locale, time_zone, attributes, errors, warnings
+) -> ImportRow:
+    identities = [RowIdentity(*i) for i in identities]
+    return ImportRow(number, cells, identities, name, locale, time_zone, attributes, errors, warnings)
 
 
 # One record of the file: its row number, its cells, and why it could not be read as CSV (or "").
@@ -146,12 +137,6 @@ class ImportFile:
         except BaseException:
             self.close()
             raise
-
-    def rows(self) -> Iterator[ImportRow]:
-        """Each non-blank row after the header, read and checked (errors are on the row)."""
-        reader = RowReader(self.columns)
-        for record in self.records():
-            yield reader.read(*record)
 
     def records(self) -> Iterator[Record]:
         """Each non-blank record after the header, as CSV cells, not yet checked."""
@@ -297,97 +282,6 @@ def _column_for(header: str) -> Column | None:
         return Column(header, "identity", kind=base)
     if base == "external_id":
         return Column(header, "identity", kind=EXTERNAL)  # source: the external_source column
-    if base in ("name", "locale", "time_zone", "external_source"):
+    if base in ("name", "locale", "time_zone", "external_source", "country"):
         return Column(header, base)
     return None
-
-
-class RowReader:
-    """Turns one record into an ImportRow: identities normalised, fields checked."""
-
-    def __init__(self, columns: list[Column]):
-        self.columns = columns
-        self.region = settings.PHONE_DEFAULT_REGION
-        self.source_position = next((i for i, c in enumerate(columns) if c.target == "external_source"), None)
-        self.time_zones = {zone.lower(): zone for zone in available_time_zones()}
-
-    def read(self, number: int, cells: list[str], csv_error: str = "") -> ImportRow:
-        row = ImportRow(number=number, cells=cells)
-        if csv_error:
-            row.errors.append(("", f"The row is not valid CSV: {csv_error}."))
-            return row
-        if len(cells) != len(self.columns):
-            row.errors.append(
-                ("", f"The row has {len(cells)} fields but the header has {len(self.columns)}.")
-            )
-            return row
-        source = self._external_source(row)
-        for column, cell in zip(self.columns, cells, strict=True):
-            value = cell.strip()
-            if not value:
-                continue
-            if len(value) > MAX_CELL_CHARS:
-                row.errors.append(
-                    (
-                        column.header,
-                        f"The cell is {len(value)} characters long; at most {MAX_CELL_CHARS} fit.",
-                    )
-                )
-            elif "\x00" in value:
-                row.errors.append((column.header, "The cell contains a NUL character."))
-            else:
-                self._read_cell(row, column, value, source)
-        if not row.identities and not row.errors:
-            headers = ", ".join(c.header for c in self.columns if c.target == "identity")
-            row.errors.append((headers, "The row has no identity: fill in at least one of these columns."))
-        return row
-
-    def _external_source(self, row: ImportRow) -> str:
-        if self.source_position is None:
-            return DEFAULT_EXTERNAL_SOURCE
-        return row.cells[self.source_position].strip().lower() or DEFAULT_EXTERNAL_SOURCE
-
-    def _read_cell(self, row: ImportRow, column: Column, value: str, source: str) -> None:
-        target = column.target
-        if target == "identity":
-            self._read_identity(row, column, value, source)
-        elif target == "attribute":
-            row.attributes[column.attribute] = value
-        elif len(value) > MAX_LENGTHS[target]:
-            row.errors.append(
-                (column.header, f"At most {MAX_LENGTHS[target]} characters fit; this is {len(value)}.")
-            )
-        elif target == "name":
-            row.name = value
-        elif target == "locale":
-            if LOCALE_PATTERN.fullmatch(value):
-                row.locale = value.replace("_", "-")
-            else:
-                row.errors.append(
-                    (column.header, f"{value!r} is not a language tag (for example en or de-AT).")
-                )
-        elif target == "time_zone":
-            zone = self.time_zones.get(value.lower())
-            if zone:
-                row.time_zone = zone
-            else:
-                row.errors.append(
-                    (column.header, f"{value!r} is not an IANA time zone (for example Europe/Berlin).")
-                )
-
-    def _read_identity(self, row: ImportRow, column: Column, value: str, source: str) -> None:
-        kind = column.kind
-        column_source = column.source or source if kind == EXTERNAL else ""
-        try:
-            if kind == EMAIL:
-                normalised = normalise_email(value)
-            elif kind == PHONE:
-                normalised = normalise_phone(value, region=self.region)
-            else:
-                normalised = normalise_external_id(value)
-        except InvalidIdentity as error:
-            row.errors.append((column.header, error.message))
-            return
-        identity = RowIdentity(kind, column_source, normalised, value, column.header)
-        if all(existing.key != identity.key for existing in row.identities):
-            row.identities.append(identity)

@@ -33,6 +33,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from contacts.duplicates.services import duplicate_search_queue_for_import
 from contacts.errors import ContactImportFailed, ImportFileRejected
 from contacts.importing.matching import ChunkPlan, chunk_plan
 from contacts.importing.outcomes import (
@@ -46,9 +47,17 @@ from contacts.importing.outcomes import (
 )
 from contacts.importing.parallel import row_chunks
 from contacts.importing.reading import ImportFile, ImportRow
-from contacts.importing.writing import KEYS_TABLE, keys_stage, next_ids, plan_write, stored_identities
+from contacts.importing.writing import (
+    KEYS_TABLE,
+    issues_copy,
+    keys_stage,
+    next_ids,
+    plan_write,
+    stored_identities,
+)
 from contacts.locks import identities_lock_staged
 from contacts.models import ContactImport, ContactImportIssue
+from contacts.normalise import phone_region_check, phone_region_of
 from cxfeedback import embedded
 from cxfeedback.exceptions import Conflict, NotFound
 from departments.actors import Actor
@@ -88,15 +97,19 @@ def contact_import_run(
     filename: str = "",
     dry_run: bool = False,
     report: TextIO | None = None,
+    phone_region: str = "",
 ) -> ContactImportResult:
     """Import a contacts CSV into `department`; with dry_run, decide and report but write no contact.
+    National phone numbers are read in `phone_region` ("": the department's; see rows.py).
 
     Stores a ContactImport (previewed for a dry run) and its issues; writes one line per row to
-    `report` if given. Raises NotFound (not the actor's department), ImportFileRejected (nothing
-    imported) and ContactImportFailed (stopped part-way; earlier chunks are imported).
+    `report` if given. Raises NotFound (not the actor's department), InvalidPhoneRegion,
+    ImportFileRejected (nothing imported) and ContactImportFailed (stopped part-way; earlier chunks
+    are imported).
     """
     if not actor.sees_department(department.pk):
         raise NotFound("No such department.")
+    phone_region = phone_region_check(phone_region, field="phone_region")
     if not filename:
         filename = str(file if isinstance(file, str | Path) else getattr(file, "name", None) or "")
     name = Path(filename).name
@@ -106,19 +119,22 @@ def contact_import_run(
         api_key_id=actor.api_key_id,
         filename=name[:255],
         status=ContactImport.Status.PREVIEWED if dry_run else ContactImport.Status.RUNNING,
+        phone_region=phone_region,
     )
     return _run(contact_import, file, dry_run=dry_run, report=report)
 
 
 def contact_import_preview(
-    *, department: Department, upload: UploadedFile, actor: Actor
+    *, department: Department, upload: UploadedFile, actor: Actor, phone_region: str = ""
 ) -> ContactImportResult:
-    """Keep an uploaded file and dry-run it (the admin's preview), with a per-row report on disk.
+    """Keep an uploaded file and dry-run it (the admin's preview), with a per-row report on disk;
+    confirming imports it with the same `phone_region`.
 
-    Raises NotFound, ImportFileRejected (the file is not kept).
+    Raises NotFound, InvalidPhoneRegion, ImportFileRejected (the file is not kept).
     """
     if not actor.sees_department(department.pk):
         raise NotFound("No such department.")
+    phone_region = phone_region_check(phone_region, field="phone_region")
     _check_size(upload.size or 0)
     directory = import_directory()
     directory.mkdir(parents=True, exist_ok=True)
@@ -136,6 +152,7 @@ def contact_import_preview(
                 filename=upload.name or "",
                 dry_run=True,
                 report=report,
+                phone_region=phone_region,
             )
     except BaseException:
         stored.unlink(missing_ok=True)
@@ -240,6 +257,13 @@ def _check_size(size: int) -> None:
         )
 
 
+def _phone_region_named(contact_import: ContactImport) -> str:
+    """The import's phone region, else its department's; "" if neither names one (each national
+    number is then read in PHONE_DEFAULT_REGION with a warning). A department's region is checked
+    where it is set; one written past that check counts as none."""
+    return contact_import.phone_region or phone_region_of(contact_import.department.phone_region) or ""
+
+
 class _ImportRun:
     """One pass over the file: chunks, counts, the sample of issues and the per-row report."""
 
@@ -277,9 +301,13 @@ class _ImportRun:
             logger.exception("Contact import %s stopped", self.contact_import.pk)
             self._fail(error)
         self._finish(ContactImport.Status.COMPLETED)
+        duplicate_search_queue_for_import(contact_import=self.contact_import)  # compares whom it wrote
 
     def _all_chunks(self) -> None:
-        for chunk in row_chunks(self.file, size=CHUNK_ROWS, file_bytes=self.file_bytes):
+        phone_region = _phone_region_named(self.contact_import)
+        for chunk in row_chunks(
+            self.file, size=CHUNK_ROWS, file_bytes=self.file_bytes, phone_region=phone_region
+        ):
             self._chunk(chunk)
 
     def _chunk(self, rows: list[ImportRow]) -> None:
@@ -312,7 +340,7 @@ class _ImportRun:
         issues = chunk_issues(rows, plan, self.file.headers, self.disclosure)
         counts = counts_add(self.counts, rows, plan)
         if not self.dry_run:
-            ContactImportIssue.objects.bulk_create(self._issue_rows(issues))
+            issues_copy(self.contact_import.pk, issues)
             ContactImport.objects.filter(pk=self.contact_import.pk).update(counts=counts)
         return plan, issues, counts
 

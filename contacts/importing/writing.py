@@ -19,14 +19,16 @@ from contacts.importing.matching import (
     StoredContact,
     StoredIdentity,
 )
+from contacts.importing.outcomes import ImportIssue
 from contacts.importing.reading import RowIdentity
-from contacts.models import Contact, DepartmentContact, DepartmentIdentity, Identity
+from contacts.models import Contact, ContactImportIssue, DepartmentContact, DepartmentIdentity, Identity
 from contacts.supplies import identities_supply
 
 CONTACTS = Contact._meta.db_table
 IDENTITIES = Identity._meta.db_table
 VIEWS = DepartmentContact._meta.db_table
 SUPPLIED = DepartmentIdentity._meta.db_table
+ISSUES = ContactImportIssue._meta.db_table
 IMPORT = DepartmentContact.Source.IMPORT.value
 
 
@@ -258,3 +260,30 @@ def _views_write(cursor, department_id: int, views: dict[int, Person], now: dt.d
         """,  # noqa: S608
         [department_id, IMPORT, now, now, ids, names, locales, time_zones, attributes],
     )
+
+
+def issues_copy(contact_import_id: int, issues: list[ImportIssue]) -> None:
+    """Store a chunk's issues. COPY rather than bulk_create: where nobody named a phone region, every
+    row with a national number has a warning, and building the model instances and their INSERT
+    took half of such an import's time (measured: 4.7 s of 9.0 s for 30,000 rows)."""
+    columns = (
+        '"contact_import_id", "row_number", "kind", "column", "reason", "data", "contact_ids", "resolved"'
+    )
+    with (
+        connection.cursor() as cursor,
+        cursor.copy(f"COPY {ISSUES} ({columns}) FROM STDIN (FORMAT BINARY)") as copy,
+    ):
+        copy.set_types(["int8", "int4", "text", "text", "text", "jsonb", "int8[]", "bool"])
+        for issue in issues:
+            copy.write_row(
+                (
+                    contact_import_id,
+                    issue.row_number,
+                    issue.kind,
+                    issue.column[:200],
+                    issue.reason,
+                    Jsonb(issue.data),
+                    issue.contact_ids,
+                    False,
+                )
+            )

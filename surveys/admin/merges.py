@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -126,7 +126,9 @@ class ContactMergeAdmin(admin.ModelAdmin):
         return super().change_view(request, object_id, form_url, {**(extra_context or {}), **extra})
 
     def unmerge_view(self, request: HttpRequest, merge_id: int) -> HttpResponse:
-        if request.method != "POST" or not admin_actor(request).is_cx_lead:
+        if not admin_actor(request).is_cx_lead:
+            raise Http404  # as for every page naming another's object: not found
+        if request.method != "POST":
             raise PermissionDenied
         merge = get_object_or_404(ContactMerge, pk=merge_id)
         try:

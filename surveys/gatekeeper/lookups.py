@@ -15,6 +15,7 @@ from django.db.models import Q
 
 from contacts.errors import IdentityConflict
 from contacts.models import Channel, DepartmentContact, Identity
+from contacts.normalise import phone_region_of
 from contacts.selectors import merged_public_id
 from contacts.services import IdentityInput, identities_normalise
 from contacts.supplies import supplied_by, supplied_sql
@@ -94,7 +95,7 @@ def contact_known_id(
         if contact_id is None:
             raise NotFound(f"Contact {public_id} not found.", extra={"contact": str(public_id)})
         return contact_id
-    wanted = identities_normalise(identities or [])
+    wanted = identities_normalise(identities or [], region=phone_region_of(department.phone_region) or "")
     matches = Identity.objects.filter(
         reduce(or_, (Q(kind=i.kind, source=i.source, normalised=i.normalised) for i in wanted)),
         supplied_by([department.pk]),
@@ -115,7 +116,7 @@ def contact_with_every_identity(*, department: Department, identities: list[Iden
     `identities` (normalised), or None. Upserting it by those identities alone would change nothing.
     Raises InvalidIdentity (400).
     """
-    wanted = identities_normalise(identities)
+    wanted = identities_normalise(identities, region=phone_region_of(department.phone_region) or "")
     # SQL rather than the ORM: this runs on every trigger, and building the ORM's query cost more
     # than running it. The join is served by Identity's unique (kind, source, normalised) index.
     with connection.cursor() as cursor:

@@ -143,6 +143,22 @@ def test_upsert_with_a_conflict_between_two_contacts_is_409(support_api, support
             "invalid",
             "time_zone: ",
         ),
+        (
+            {"identities": [{"kind": "phone", "value": "030 1234567"}], "phone_region": "Deutschland"},
+            "invalid_phone_region",
+            "phone_region: 'Deutschland' is not a country",
+        ),
+        # The API stays strict: a phone it cannot read is a 400, not a contact without it.
+        (
+            {"identities": [{"kind": "email", "value": "a@example.com"}, {"kind": "phone", "value": "12"}]},
+            "invalid_identity",
+            "phone: '12' is not a valid phone number",
+        ),
+        (
+            {"identities": [{"kind": "phone", "value": "447400123457"}]},
+            "invalid_identity",
+            "phone: '447400123457' reads two ways",
+        ),
     ],
 )
 def test_upsert_bad_input_is_400_naming_the_field(support_api, payload, code, message):
@@ -151,6 +167,48 @@ def test_upsert_bad_input_is_400_naming_the_field(support_api, payload, code, me
     body = assert_error(response, 400, code)
     assert body["message"].startswith(message)
     assert not Contact.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("department_region", "phone_region", "expected"),
+    [
+        ("", "", "+492015550123"),  # the company default (DE in the tests)
+        ("US", "", "+12015550123"),  # the department's region
+        ("US", "de", "+492015550123"),  # the call's own, first
+        ("", "US", "+12015550123"),
+    ],
+)
+def test_upsert_reads_a_national_number_in_the_calls_region_else_the_departments(
+    support_api, support, department_region, phone_region, expected
+):
+    support.phone_region = department_region
+    support.save(update_fields=["phone_region"])
+    payload = {"identities": [{"kind": "phone", "value": "(201) 555-0123"}], "phone_region": phone_region}
+
+    response = support_api.post(CONTACTS, payload, format="json")
+
+    assert response.status_code == 201
+    assert [i["normalised"] for i in response.json()["identities"]] == [expected]
+
+
+def test_upsert_of_an_email_in_decomposed_unicode_finds_the_same_contact(support_api):
+    first = support_api.post(
+        CONTACTS, {"identities": [{"kind": "email", "value": "élise@firma.de"}]}, format="json"
+    )
+    second = support_api.post(
+        CONTACTS, {"identities": [{"kind": "email", "value": "E\u0301lise@firma.de"}]}, format="json"
+    )
+    other = support_api.post(
+        CONTACTS, {"identities": [{"kind": "email", "value": "weiß@firma.de"}]}, format="json"
+    )
+    weiss = support_api.post(
+        CONTACTS, {"identities": [{"kind": "email", "value": "weiss@firma.de"}]}, format="json"
+    )
+
+    assert (first.status_code, second.status_code) == (201, 200)
+    assert second.json()["id"] == first.json()["id"]
+    assert (other.status_code, weiss.status_code) == (201, 201)  # weiß and weiss: two people
+    assert other.json()["id"] != weiss.json()["id"]
 
 
 def test_upsert_accepts_only_json(support_api):

@@ -30,6 +30,15 @@ from departments.actors import Actor
 from tests import factories
 
 
+@pytest.fixture
+def support(support):
+    """Support reads its national phone numbers in Germany (its department's phone region): these
+    tests are about what rows become; test_import_regions.py is about where numbers are read."""
+    support.phone_region = "DE"
+    support.save(update_fields=["phone_region"])
+    return support
+
+
 def actor_for(department) -> Actor:
     return Actor(department_ids=frozenset({department.pk}))
 
@@ -71,7 +80,16 @@ def supplied_by(department) -> set[tuple[str, str]]:
 
 
 def counts(**given) -> dict:
-    names = ("rows", "created", "matched", "identities_added", "updated", "invalid", "conflict")
+    names = (
+        "rows",
+        "created",
+        "matched",
+        "identities_added",
+        "updated",
+        "with_warnings",
+        "invalid",
+        "conflict",
+    )
     return {name: given.get(name, 0) for name in names}
 
 
@@ -281,26 +299,34 @@ def test_invalid_rows_are_reported_with_row_column_and_reason_and_good_rows_stil
         "last@example.com,,,\n",
     )
 
-    assert result.counts == counts(rows=6, created=2, invalid=4)
-    issues = [(i.row_number, i.column, i.reason) for i in result.issues]
+    assert result.counts == counts(rows=6, created=3, with_warnings=1, invalid=3)
+    issues = [(i.row_number, i.kind, i.column, i.reason) for i in result.issues]
     assert issues == [
-        (3, "email", "'not-an-email' has no '@'."),
-        (4, "phone", "'12' is not a valid phone number in DE (+49)."),
-        (5, "locale", "'english!' is not a language tag (for example en or de-AT)."),
-        (5, "time_zone", "'Mars/Olympus' is not an IANA time zone (for example Europe/Berlin)."),
-        (6, "email, phone", "The row has no identity: fill in at least one of these columns."),
+        (3, "invalid", "email", "'not-an-email' has no '@'."),
+        # A bad phone beside a good email: the row is imported by its email (test_import_regions.py).
+        (
+            4,
+            "warning",
+            "phone",
+            "'12' is not a valid phone number in DE (+49). The row was imported without it.",
+        ),
+        (5, "invalid", "locale", "'english!' is not a language tag (for example en or de-AT)."),
+        (5, "invalid", "time_zone", "'Mars/Olympus' is not an IANA time zone (for example Europe/Berlin)."),
+        (6, "invalid", "email, phone", "The row has no identity: fill in at least one of these columns."),
     ]
     stored = ContactImportIssue.objects.filter(contact_import=result.contact_import, kind="invalid")
-    assert stored.count() == 5
+    assert stored.count() == 4
     assert stored.get(row_number=3).data == {
         "email": "not-an-email",
         "phone": "",
         "locale": "",
         "time_zone": "",
     }
-    assert report[4]["outcome"] == "invalid" and report[4]["column"] == "phone"
+    assert report[3]["outcome"] == "invalid" and report[3]["column"] == "email"
+    assert report[4]["outcome"] == "created" and report[4]["column"] == "phone"
     assert set(Identity.objects.values_list("normalised", flat=True)) == {
         "good@example.com",
+        "also.good@example.com",
         "last@example.com",
     }
 

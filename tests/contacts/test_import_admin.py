@@ -11,6 +11,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from contacts.admin import import_pages
 from contacts.importing.housekeeping import import_files_purge
 from contacts.models import Contact, ContactImport, Identity
 from tests import factories
@@ -37,8 +38,12 @@ def csrf_token(client: Client, url: str) -> str:
     return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.content.decode()).group(1)
 
 
-def upload(client: Client, department, text: str = CSV, token: str | None = None):
-    data = {"department": department.pk, "file": SimpleUploadedFile("contacts.csv", text.encode())}
+def upload(client: Client, department, text: str = CSV, token: str | None = None, phone_region: str = ""):
+    data = {
+        "department": department.pk,
+        "file": SimpleUploadedFile("contacts.csv", text.encode()),
+        "phone_region": phone_region,
+    }
     if token:
         data["csrfmiddlewaretoken"] = token
     return client.post(reverse("admin:contacts_contact_import"), data)
@@ -68,6 +73,11 @@ def test_upload_preview_confirm_result_as_a_department_owner(support, alice_csrf
     assert re.search(r"New contacts</th><td>1<", preview)
     assert re.search(r"Matched to a known contact</th><td>1<", preview)
     assert "'broken' has no '@'." in preview
+    # Support names no phone region: the national number is read in the company's, and flagged.
+    assert re.search(
+        r"Imported with a warning \(a cell left out, a number read by a guess\)</th><td>1<", preview
+    )
+    assert "Read as a DE number, +4915123456789: it has no country code" in preview
 
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', preview).group(1)
     confirm_url = reverse("admin:contacts_contact_import_confirm", args=[contact_import.pk])
@@ -79,7 +89,7 @@ def test_upload_preview_confirm_result_as_a_department_owner(support, alice_csrf
     contact_import.refresh_from_db()
     assert contact_import.status == ContactImport.Status.COMPLETED and contact_import.stored_file == ""
     result = html.unescape(client.get(result_url).content.decode())
-    assert "Imported 3 rows: 1 new contacts, 1 matched, 1 not imported." in result
+    assert "Imported 3 rows: 1 new contacts, 1 matched, 1 not imported; 1 imported with a warning." in result
     assert "Completed" in result and "'broken' has no '@'." in result
 
     report = client.get(reverse("admin:contacts_contact_import_report", args=[contact_import.pk]))
@@ -87,6 +97,41 @@ def test_upload_preview_confirm_result_as_a_department_owner(support, alice_csrf
     assert lines[0].startswith("row,outcome,contact_id,matched_by")
     assert lines[1].startswith("2,matched,") and "email kim@example.com" in lines[1]
     assert lines[3].startswith("4,invalid,")
+
+
+def test_the_phone_region_chosen_on_upload_reads_the_preview_and_the_import(support, alice_client):
+    text = "email,phone\nsam@example.com,(201) 555-0123\n"
+
+    response = upload(alice_client, support, text=text, phone_region="us")
+
+    contact_import = ContactImport.objects.get()
+    assert response.status_code == 302 and contact_import.phone_region == "US"
+    preview = html.unescape(alice_client.get(response["Location"]).content.decode())
+    assert "No issues: every row can be imported." in preview
+    alice_client.post(reverse("admin:contacts_contact_import_confirm", args=[contact_import.pk]))
+    assert Identity.objects.filter(kind="phone", normalised="+12015550123").exists()
+    assert not contact_import.issues.exists()
+
+
+def test_an_unknown_phone_region_is_a_form_error(support, alice_client, import_dir):
+    response = upload(alice_client, support, phone_region="XX")
+
+    page = html.unescape(response.content.decode())
+    assert response.status_code == 200
+    assert "'XX' is not a country phone numbers can be read in" in page
+    assert not ContactImport.objects.exists() and not import_dir.exists()  # nothing kept
+
+
+def test_the_preview_shows_rows_left_out_before_rows_imported_with_a_warning(
+    support, alice_client, monkeypatch
+):
+    monkeypatch.setattr(import_pages, "ISSUES_SHOWN", 2)
+    rows = "".join(f"p{n}@example.com,030 12345{n}\n" for n in range(5))  # no region: 5 warnings
+    response = upload(alice_client, support, text=f"email,phone\n{rows}broken,\n")
+
+    preview = html.unescape(alice_client.get(response["Location"]).content.decode())
+    assert "The first 2 of 6 issues" in preview
+    assert "'broken' has no '@'." in preview and preview.count("Read as a DE number") == 1
 
 
 def test_the_upload_needs_the_csrf_token(support, alice_csrf_client):

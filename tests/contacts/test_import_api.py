@@ -28,6 +28,7 @@ def test_imports_a_file_and_answers_with_the_summary_and_issues(support, support
         "matched": 0,
         "identities_added": 0,
         "updated": 0,
+        "with_warnings": 0,
         "invalid": 1,
         "conflict": 0,
     }
@@ -101,6 +102,7 @@ def test_a_dry_run_with_another_departments_customers_counts_them_as_new(support
         "matched": 0,
         "identities_added": 0,
         "updated": 0,
+        "with_warnings": 0,
         "invalid": 0,
         "conflict": 0,
     }
@@ -127,6 +129,34 @@ def test_windows_1252_upload(support, support_api):
 
     assert response.status_code == 201
     assert DepartmentContact.objects.get(contact__identities__normalised="j@example.com").name == "Jörg Weiß"
+
+
+def test_the_phone_region_reads_national_numbers_and_a_guess_is_a_warning(support, support_api):
+    text = "email,phone\nsam@example.com,(201) 555-0123\n"
+
+    named = support_api.post(URL, {"file": csv_file(text), "phone_region": "US"}, format="multipart")
+    guessed = support_api.post(  # no region here nor on support: the company default, flagged
+        URL, {"file": csv_file(text.replace("sam", "kim")), "dry_run": "true"}, format="multipart"
+    )
+
+    assert named.status_code == 201 and named.json()["issues"] == []
+    assert Identity.objects.filter(kind="phone", normalised="+12015550123").exists()
+    assert guessed.json()["counts"]["with_warnings"] == 1
+    (warning,) = guessed.json()["issues"]
+    assert (warning["row_number"], warning["kind"], warning["column"]) == (2, "warning", "phone")
+    assert warning["reason"].startswith("Read as a DE number, +492015550123: it has no country code")
+
+
+def test_an_unknown_phone_region_is_a_400_naming_the_field(support, support_api):
+    response = support_api.post(
+        URL, {"file": csv_file("email\na@example.com\n"), "phone_region": "Germany"}, format="multipart"
+    )
+
+    assert response.status_code == 400
+    body = response.json()
+    assert body["code"] == "invalid_phone_region" and body["message"].startswith("phone_region: 'Germany'")
+    assert list(body["extra"]["fields"]) == ["phone_region"]
+    assert not ContactImport.objects.exists()
 
 
 def test_a_file_with_unknown_columns_is_a_400_naming_them(support, support_api):

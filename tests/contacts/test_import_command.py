@@ -31,8 +31,8 @@ def test_imports_the_file_and_prints_counts_and_issues(support, contacts_file):
     output = run_command(contacts_file, "--department", "support")
 
     assert (
-        "Imported: rows 3, created 1, matched 1, identities added 0, updated 1, invalid 1, conflict 0."
-        in output
+        "Imported: rows 3, created 1, matched 1, identities added 0, updated 1, with warnings 0, invalid 1, "
+        "conflict 0." in output
     )
     assert "1 issue:" in output
     assert "row 4 [email] invalid: 'broken' has no '@'." in output
@@ -75,6 +75,25 @@ def test_a_rejected_file_is_an_error_naming_the_problem(support, tmp_path):
     with pytest.raises(CommandError, match=r"bad\.csv: Unknown column: fax\. Allowed columns: email, phone"):
         run_command(path, "--department", "support")
     assert not ContactImport.objects.exists()
+
+
+def test_the_phone_region_reads_national_numbers(support, tmp_path):
+    path = tmp_path / "us.csv"
+    path.write_text("email,phone\nsam@example.com,(201) 555-0123\n", encoding="utf-8")
+
+    output = run_command(path, "--department", "support", "--phone-region", "US")
+
+    assert "with warnings 0" in output
+    assert ContactImport.objects.get().phone_region == "US"
+    assert Identity.objects.filter(kind="phone", normalised="+12015550123").exists()
+
+
+def test_an_unknown_phone_region_is_an_error_before_anything_is_written(support, contacts_file, tmp_path):
+    report = tmp_path / "report.csv"
+
+    with pytest.raises(CommandError, match="--phone-region: 'XX' is not a country"):
+        run_command(contacts_file, "--department", "support", "--phone-region", "XX", "--report", report)
+    assert not ContactImport.objects.exists() and not report.exists()
 
 
 def test_a_missing_file_is_an_error(support, tmp_path):

@@ -4,11 +4,20 @@ Pure tests (no database): each row is an input a person or a CSV file really giv
 we store, or the reason we refuse it.
 """
 
+import phonenumbers
 import pytest
 from django.test import override_settings
 
-from contacts.errors import InvalidIdentity
-from contacts.normalise import normalise_email, normalise_external_id, normalise_identity, normalise_phone
+from contacts.errors import InvalidIdentity, InvalidPhoneRegion
+from contacts.normalise import (
+    PhoneReading,
+    normalise_email,
+    normalise_external_id,
+    normalise_identity,
+    normalise_phone,
+    phone_read,
+    phone_region_check,
+)
 
 EMAILS = [
     # Case: the whole address compares case-insensitively.
@@ -16,7 +25,15 @@ EMAILS = [
     ("Bob@Example.COM", "bob@example.com"),
     ("BOB.SMITH@EXAMPLE.ORG", "bob.smith@example.org"),
     ("ÄNNE@example.de", "änne@example.de"),
-    ("Straße@example.de", "strasse@example.de"),  # case folding, not just lower()
+    # ß is a letter of its own, not a way to write ss (IDNA 2008; README, "Identities: what is folded").
+    ("Straße@example.de", "straße@example.de"),
+    ("STRAẞE@example.de", "straße@example.de"),  # the capital sharp s lower-cases to ß
+    ("STRASSE@example.de", "strasse@example.de"),
+    ("info@straße.de", "info@xn--strae-oqa.de"),  # and so in domains: not strasse.de
+    # Unicode composition: é typed as e + U+0301 (NFD, as macOS file names and some keyboards
+    # give it) is the é typed as one character (NFC).
+    ("Jose\u0301@example.com", "josé@example.com"),
+    ("jose\u0301@bu\u0308cher.example", "josé@xn--bcher-kva.example"),
     # Whitespace around the address, as spreadsheets leave it.
     ("  bob@example.com  ", "bob@example.com"),
     ("\tbob@example.com\n", "bob@example.com"),
@@ -119,6 +136,9 @@ def test_email_refused_with_a_message_naming_the_problem(raw, message):
         ],
         ["anna@bücher.example", "ANNA@xn--bcher-kva.example", "Anna@BÜCHER.EXAMPLE"],
         ["bob@outlook.com", "bob+newsletter@Outlook.com", "BOB+x+y@outlook.com"],
+        # Composed and decomposed: one address (before NFC, the second made a second contact).
+        ["élise@firma.de", "e\u0301lise@firma.de", "E\u0301LISE@FIRMA.DE", "Élise@firma.de"],
+        ["weiß@firma.de", "WEIẞ@firma.de", "Weiß@Firma.DE"],
     ],
 )
 def test_email_variants_of_one_person_normalise_alike(variants):
@@ -132,6 +152,10 @@ def test_email_variants_of_one_person_normalise_alike(variants):
         ("bob.smith@outlook.com", "bobsmith@outlook.com"),
         ("bob-shopping@yahoo.com", "bob@yahoo.com"),
         ("bob@gmail.com", "bob@gmail.co"),
+        # casefold() made these one person; they are two mailboxes (and two domains under IDNA 2008).
+        ("weiß@firma.de", "weiss@firma.de"),
+        ("WEISS@firma.de", "weiß@firma.de"),
+        ("info@straße.de", "info@strasse.de"),
     ],
 )
 def test_email_different_people_stay_different(one, other):
@@ -196,6 +220,105 @@ def test_phone_national_number_is_read_in_the_default_region():
         assert normalise_phone("(212) 555-0123") == "+492125550123"
     with override_settings(PHONE_DEFAULT_REGION="US"):
         assert normalise_phone("(212) 555-0123") == "+12125550123"
+
+
+def test_phone_read_says_whether_the_region_decided_the_number():
+    assert phone_read("030 1234567", region="DE") == PhoneReading("+49301234567", in_region=True)
+    assert phone_read("+49 30 1234567", region="US") == PhoneReading("+49301234567", in_region=False)
+    assert phone_read("0049 30 1234567", region="DE") == PhoneReading("+49301234567", in_region=False)
+    # The region's own country code without its "+" is still the region's reading.
+    assert phone_read("1 212 555 0123", region="US") == PhoneReading("+12125550123", in_region=True)
+
+
+# Bare digits, as a spreadsheet keeps a number it took for an integer: it drops a "+" and a leading
+# 0 alike. (raw, region, E.164 and whether the "+" was put back)
+BARE_DIGITS = [
+    # No number of the region, but one of another country with its "+" back.
+    ("447400123457", "US", "+447400123457", True),
+    ("33612345678", "US", "+33612345678", True),
+    # The region's own country code: the number is the region's.
+    ("447400123457", "GB", "+447400123457", False),
+    ("4930123456", "DE", "+4930123456", False),
+    # Written as the region writes its numbers.
+    ("2125550123", "US", "+12125550123", False),
+    ("13123456789", "CN", "+8613123456789", False),  # Chinese mobiles have no 0 in front
+    ("1123456789", "BR", "+551123456789", False),
+    # A German number whose 0 was lost, no number of any country with a "+".
+    ("301234567", "DE", "+49301234567", False),
+]
+
+
+@pytest.mark.parametrize(("raw", "region", "expected", "plus_restored"), BARE_DIGITS)
+def test_phone_bare_digits_read_the_one_way_that_makes_sense(raw, region, expected, plus_restored):
+    reading = phone_read(raw, region=region)
+    assert (reading.e164, reading.plus_restored) == (expected, plus_restored)
+    assert reading.in_region is not plus_restored
+
+
+@pytest.mark.parametrize(
+    ("raw", "region", "message"),
+    [
+        # Before: +49 4474 00123457, a German number, silently.
+        (
+            "447400123457",
+            "DE",
+            "'447400123457' reads two ways: +447400123457 if a '+' was lost, or +49447400123457 (DE) "
+            "if the leading '0' was; write it with its '+' or its leading '0'.",
+        ),
+        ("15123456789", "DE", "+15123456789 if a '+' was lost, or +4915123456789 (DE)"),
+        ("4951234567", "RU", "or +74951234567 (RU) if the leading '8' was"),
+    ],
+)
+def test_phone_bare_digits_that_read_two_ways_are_refused_not_guessed(raw, region, message):
+    with pytest.raises(InvalidIdentity) as caught:
+        phone_read(raw, region=region)
+    assert message in caught.value.message
+
+
+def _example_numbers() -> list[phonenumbers.PhoneNumber]:
+    types = (phonenumbers.PhoneNumberType.FIXED_LINE, phonenumbers.PhoneNumberType.MOBILE)
+    examples = (
+        phonenumbers.example_number_for_type(region, kind)
+        for region in sorted(phonenumbers.SUPPORTED_REGIONS)
+        for kind in types
+    )
+    return [number for number in examples if number is not None]
+
+
+def test_phone_every_example_number_of_every_region_is_read_as_itself():
+    """phonenumbers' example fixed-line and mobile number of each of its ~245 regions: written as
+    its country writes it (with and without separators) and read in that country; written
+    internationally and read anywhere; written without its "+" and read in a country whose national
+    numbers start with a 0 — the same number, or refused, never another one."""
+    wrong = []
+    for number in _example_numbers():
+        e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        home = phonenumbers.region_code_for_number(number)
+        national = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+        international = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+        written = [(national, home), ("".join(c for c in national if c.isdigit()), home)]
+        written += [(text, region) for text in (international, e164) for region in ("DE", "US", "JP")]
+        for text, region in written:
+            if phone_read(text, region=region).e164 != e164:
+                wrong.append((text, region))
+        for region in ("DE", "GB", "FR", "IN", "JP"):
+            try:
+                if phone_read(e164[1:], region=region).e164 != e164:
+                    wrong.append((e164[1:], region))
+            except InvalidIdentity:
+                pass  # reads two ways: refused (the test above)
+    assert len(_example_numbers()) > 400
+    assert wrong == []
+
+
+def test_phone_region_check_names_the_field():
+    assert phone_region_check(" us ", field="phone_region") == "US"
+    assert phone_region_check("UK", field="phone_region") == "GB"  # ISO 3166's reserved code
+    assert phone_region_check("", field="phone_region") == ""
+    with pytest.raises(InvalidPhoneRegion) as caught:
+        phone_region_check("Germany", field="phone_region")
+    assert caught.value.message.startswith("phone_region: 'Germany' is not a country")
+    assert caught.value.extra == {"fields": {"phone_region": [caught.value.message]}}
 
 
 INVALID_PHONES = [

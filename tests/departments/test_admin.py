@@ -78,6 +78,19 @@ def test_lead_adds_a_member(lead_client, support, alice):
     assert set(support.members.all()) == {alice, bob}
 
 
+def test_lead_sets_the_departments_phone_region(lead_client, support, alice):
+    form = {"name": "Support", "slug": "support", "members": [alice.pk]}
+
+    refused = lead_client.post(department_url(support), {**form, "phone_region": "XX"})
+    saved = lead_client.post(department_url(support), {**form, "phone_region": "us"})
+
+    assert refused.status_code == 200
+    assert "&#x27;XX&#x27; is not a country phone numbers can be read in" in refused.content.decode()
+    assert saved.status_code == 302
+    support.refresh_from_db()
+    assert support.phone_region == "US"  # what an import of support's then reads national numbers in
+
+
 # --- API keys ------------------------------------------------------------------------------------------
 
 

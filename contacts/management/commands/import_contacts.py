@@ -1,4 +1,4 @@
-"""`manage.py import_contacts FILE --department SLUG [--dry-run] [--report OUT.csv]`
+"""`manage.py import_contacts FILE --department SLUG [--phone-region US] [--dry-run] [--report OUT.csv]`
 
 Imports a contacts CSV for an operator, prints the counts and every issue, and optionally writes
 the per-row report. See contacts/importing for what each row becomes.
@@ -9,9 +9,11 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from contacts.errors import InvalidPhoneRegion
 from contacts.importing import ContactImportFailed, ImportFileRejected, contact_import_run
 from contacts.importing.outcomes import COUNT_NAMES
 from contacts.models import ContactImportIssue
+from contacts.normalise import phone_region_check
 from departments.actors import Actor
 from departments.models import Department
 
@@ -24,9 +26,23 @@ class Command(BaseCommand):
         parser.add_argument("--department", required=True, help="The department's slug.")
         parser.add_argument("--dry-run", action="store_true", help="Report what would happen; write nothing.")
         parser.add_argument("--report", type=Path, help="Write one line per row to this CSV file.")
+        parser.add_argument(
+            "--phone-region",
+            default="",
+            help="Country (ISO 3166 code, e.g. US) of phone numbers without a country code, unless a "
+            "row's country column names one. Default: the department's phone region, else "
+            "PHONE_DEFAULT_REGION with a warning on each such number.",
+        )
 
     def handle(
-        self, *args, file: Path, department: str, dry_run: bool, report: Path | None, **options
+        self,
+        *args,
+        file: Path,
+        department: str,
+        dry_run: bool,
+        report: Path | None,
+        phone_region: str,
+        **options,
     ) -> None:
         try:
             target = Department.objects.get(slug=department)
@@ -35,6 +51,10 @@ class Command(BaseCommand):
             raise CommandError(f"No department with slug {department!r} (known: {known}).") from None
         if not file.is_file():
             raise CommandError(f"No such file: {file}")
+        try:
+            phone_region = phone_region_check(phone_region, field="--phone-region")
+        except InvalidPhoneRegion as error:
+            raise CommandError(error.message) from error
         # The operator acts for the department, like one of its owners.
         actor = Actor(department_ids=frozenset({target.pk}))
         with ExitStack() as stack:
@@ -49,6 +69,7 @@ class Command(BaseCommand):
                     filename=file.name,
                     dry_run=dry_run,
                     report=report_file,
+                    phone_region=phone_region,
                 )
             except ImportFileRejected as error:
                 raise CommandError(f"{file.name}: {error.message}") from error

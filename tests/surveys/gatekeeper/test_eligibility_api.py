@@ -272,3 +272,21 @@ def test_an_invalid_identity_is_400(support_api, survey, ann):
     response = ask(support_api, survey, reference={"identities": [{"kind": "phone", "value": "call me"}]})
 
     assert "phone" in assert_error(response, 400)["message"]
+
+
+def test_a_national_number_is_read_in_the_departments_region(support, support_api, survey):
+    """A US department's customer, imported as (201) 555-0123, is found by that same spelling, and a
+    contact list filter by it finds the same person (not a German number)."""
+    support.phone_region = "US"
+    support.save(update_fields=["phone_region"])
+    upserted = support_api.post(
+        "/api/v1/contacts", {"identities": [{"kind": "phone", "value": "(201) 555-0123"}]}, format="json"
+    )
+    assert upserted.status_code == 201, upserted.content
+
+    asked = ask(support_api, survey, reference={"identities": [{"kind": "phone", "value": "(201) 555-0123"}]})
+    listed = support_api.get("/api/v1/contacts", {"phone": "(201) 555-0123"})
+
+    assert asked.status_code == 200, asked.content
+    assert asked.json()["contact"]["id"] == upserted.json()["id"]
+    assert [contact["id"] for contact in listed.json()["results"]] == [upserted.json()["id"]]
