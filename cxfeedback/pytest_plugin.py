@@ -10,6 +10,9 @@ os.environ.setdefault("SECRET_KEY", "tests-only-not-a-secret")
 # (cxfeedback/webhook_secrets.py); tests that call a webhook set the secret they send.
 os.environ.setdefault("ANYMAIL_WEBHOOK_SECRET", "tests-only:not-a-secret")
 os.environ.setdefault("SMS_INBOUND_SECRET", "tests-only-not-a-secret")
+# Both SMS webhooks, the generic one and Twilio's (signed with the auth token), are mounted in the tests.
+os.environ.setdefault("PROVIDER_WEBHOOKS", "email,sms,twilio")
+os.environ.setdefault("TWILIO_AUTH_TOKEN", "tests-only-not-a-secret")
 os.environ.setdefault("STATIC_MANIFEST", "false")
 # The tests' embedded broker is their own, so a `make run` worker never takes their tasks; one per
 # test database, so test runs side by side do not take each other's either.

@@ -1,6 +1,7 @@
 """Requests per client in a fixed window, counted in PostgreSQL.
 
-The public pages use it (surveys/public/views.py) with settings.PUBLIC_RATE_LIMIT. The count lives in the
+The public pages use it (surveys/public/views.py) with settings.PUBLIC_RATE_LIMIT, and the API per key
+(cxfeedback/api_throttle.py, settings.API_RATE_LIMIT). The count lives in the
 database every gunicorn worker and every machine already shares, so no cache server is needed and
 the limit holds across all of them. One statement per request counts and reads at once (an
 upsert), so two requests at the same moment can never both slip under the limit, and it costs one
@@ -71,13 +72,16 @@ RETURNING hits
 """  # noqa: S608 — the table name is a constant
 
 
-def rate_limit_exceeded(request: HttpRequest, *, scope: str, rate: Rate, now: float | None = None) -> int:
-    """Count this request against the client's window; the seconds until the window ends if it is
-    over the limit, else 0. Writes the client's counter."""
+def rate_limit_exceeded(
+    request: HttpRequest, *, scope: str, rate: Rate, now: float | None = None, client: str | None = None
+) -> int:
+    """Count this request against the client's window (`client`, else its address); the seconds
+    until the window ends if it is over the limit, else 0. Writes the client's counter."""
     now = time.time() if now is None else now
     window = math.floor(now / rate.period)
     with connection.cursor() as cursor:
-        cursor.execute(COUNT_SQL, [scope, client_address(request)[:100], window * rate.period])
+        client = client_address(request) if client is None else client
+        cursor.execute(COUNT_SQL, [scope, client[:100], window * rate.period])
         hits = cursor.fetchone()[0]
         if random.randrange(SWEEP_ONE_IN) == 0:
             cursor.execute(f"DELETE FROM {TABLE} WHERE window_start < %s", [now - 86400])  # noqa: S608

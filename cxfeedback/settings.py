@@ -5,7 +5,7 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
-from cxfeedback import embedded, webhook_secrets
+from cxfeedback import embedded, rate_limit, sentry, webhook_secrets
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -63,6 +63,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every line logged while handling a request carries its id (cxfeedback/request_id.py).
+    "cxfeedback.request_id.RequestIdMiddleware",
+    "cxfeedback.metrics.MetricsMiddleware",
+    "cxfeedback.csp.ContentSecurityPolicyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -164,7 +168,7 @@ WHITENOISE_USE_FINDERS = not STATIC_MANIFEST
 # Security: secure cookies and HSTS wherever DEBUG is off (production is served over HTTPS).
 SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", "false")
 # A load balancer's health check may speak plain HTTP to the app behind it.
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 SESSION_COOKIE_SECURE = not DEBUG and envbool("SECURE_COOKIES", "true")
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_HSTS_SECONDS = 0 if DEBUG else envint("SECURE_HSTS_SECONDS", "31536000")
@@ -209,7 +213,9 @@ SMS_INBOUND_SECRET = os.environ.get("SMS_INBOUND_SECRET", "")
 # The providers' webhooks that are on (surveys/public/urls.py mounts them): "email" (django-anymail's
 # bounces, complaints and unsubscribe mail) and "sms" (inbound STOP). Each opts people out, so outside
 # DEBUG each one on needs its secret above, or the app does not start (cxfeedback/webhook_secrets.py).
-PROVIDER_WEBHOOKS = envlist("PROVIDER_WEBHOOKS", ",".join(webhook_secrets.PROVIDER_WEBHOOKS))
+# By default the SMS webhook of the backend in use: Twilio's own with TwilioSmsBackend, else the generic.
+_SMS_WEBHOOK = "twilio" if os.environ.get("SMS_BACKEND", "").endswith("TwilioSmsBackend") else "sms"
+PROVIDER_WEBHOOKS = envlist("PROVIDER_WEBHOOKS", f"email,{_SMS_WEBHOOK}")
 if unknown := sorted(set(PROVIDER_WEBHOOKS) - set(webhook_secrets.PROVIDER_WEBHOOKS)):
     raise ImproperlyConfigured(
         f"PROVIDER_WEBHOOKS lists {', '.join(unknown)}: the webhooks are "
@@ -217,7 +223,10 @@ if unknown := sorted(set(PROVIDER_WEBHOOKS) - set(webhook_secrets.PROVIDER_WEBHO
     )
 if not DEBUG and (
     missing := webhook_secrets.webhook_secrets_missing(
-        webhooks=PROVIDER_WEBHOOKS, anymail=ANYMAIL, sms_inbound_secret=SMS_INBOUND_SECRET
+        webhooks=PROVIDER_WEBHOOKS,
+        anymail=ANYMAIL,
+        sms_inbound_secret=SMS_INBOUND_SECRET,
+        twilio_auth_token=os.environ.get("TWILIO_AUTH_TOKEN", ""),
     )
 ):
     raise ImproperlyConfigured(" ".join(missing))
@@ -228,6 +237,21 @@ if not DEBUG and (
 # address the outermost proxy saw.
 PUBLIC_RATE_LIMIT = os.environ.get("PUBLIC_RATE_LIMIT", "60/minute")
 TRUSTED_PROXY_COUNT = envint("TRUSTED_PROXY_COUNT", "0")
+# Requests per API key (per session user) on the same counter (cxfeedback/api_throttle.py); empty: no
+# limit. The default is above what one key gets from two cores (bench_trigger: ~520 calls/s in all).
+API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "30000/minute").strip()
+_ = API_RATE_LIMIT and rate_limit.Rate.parse(API_RATE_LIMIT)  # a rate written otherwise stops the app
+
+# Operations (README "Operating it"): who may read /metrics (a Bearer token, or CIDRs; neither:
+# nobody), the folders of this host's processes' metric files it adds up (prometheus_client's
+# multiprocess mode), heartbeats of workers and beat (cxfeedback/heartbeats.py) and /readyz's limit.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+METRICS_ALLOWED_NETWORKS = envlist("METRICS_ALLOWED_NETWORKS", "")
+METRICS_PROCESS_DIRS = envlist("METRICS_PROCESS_DIRS", os.environ.get("PROMETHEUS_MULTIPROC_DIR", ""))
+HEARTBEAT_INTERVAL = envint("HEARTBEAT_INTERVAL", "30")
+HEARTBEAT_MAX_AGE = envint("HEARTBEAT_MAX_AGE", "120")
+# Error tracking (cxfeedback/sentry.py), redacted like the logs; off without SENTRY_DSN.
+sentry.sentry_init_from_environment()
 
 # Celery: CELERY_BROKER_URL (Redis or RabbitMQ), or the embedded filesystem broker.
 if os.environ.get("CELERY_BROKER_URL"):
@@ -249,6 +273,8 @@ CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] = 3600
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(embedded.LOCAL_DIR / "celerybeat-schedule")
+# The worker logs through LOGGING below (JSON lines, redacted) rather than its own format.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # Delivery (surveys/delivery/). Intervals and ages in seconds.
 DELIVERY_BATCH_SIZE = envint("DELIVERY_BATCH_SIZE", "200")  # invitations per task, one SMTP connection
@@ -321,7 +347,8 @@ REST_FRAMEWORK = {
     ],
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "cxfeedback.exceptions.exception_handler",
-    "DEFAULT_THROTTLE_RATES": {"public": PUBLIC_RATE_LIMIT},
+    # Per API key, on the PostgreSQL counter (API_RATE_LIMIT); DRF's own throttles would need a cache.
+    "DEFAULT_THROTTLE_CLASSES": ["cxfeedback.api_throttle.ApiKeyRateThrottle"],
 }
 
 SPECTACULAR_SETTINGS = {
@@ -344,15 +371,23 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+# JSON lines for a log collector (cxfeedback/log_json.py), plain ones at a terminal (DEBUG's default).
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "plain" if DEBUG else "json")
+if LOG_FORMAT not in ("json", "plain"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be json or plain, not {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    # Personal-link tokens never reach a log (cxfeedback/logging_filters.py); on the handler, so it
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "cxfeedback.log_json.JsonFormatter"},
+    },
+    # Personal-link tokens, API keys, addresses and phone numbers never reach a log
+    # (cxfeedback/logging_filters.py); on the handler, so it
     # sees every record, whichever logger it came from.
     "filters": {"redact_tokens": {"()": "cxfeedback.logging_filters.RedactTokens"}},
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_tokens"]}
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["redact_tokens"]}
     },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {

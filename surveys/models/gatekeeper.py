@@ -148,6 +148,11 @@ class SendRequest(models.Model):
                 condition=Q(status__in=["screened", "sending"]),
                 name="send_request_delivering",
             ),
+            # Requests waiting for their screening, a few among millions (a trigger is a request too):
+            # the sweeper's re-queue of lost screenings and /metrics' count and oldest age.
+            models.Index(
+                fields=["submitted_at"], condition=Q(status="submitted"), name="send_request_unscreened"
+            ),
         ]
 
     def __str__(self) -> str:

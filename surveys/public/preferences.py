@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from audit.models import AuditEntry
 from audit.services import audit_record
+from contacts.consent import consent_decide
 from contacts.consent_selectors import consent_status
 from contacts.consent_services import consent_audit
 from contacts.errors import InvalidIdentity
@@ -185,7 +186,9 @@ def consent_from_email_event(
     )
 
 
-def consent_from_sms_stop(*, phone: str, now: dt.datetime | None = None) -> Consent | None:
+def consent_from_sms_stop(
+    *, phone: str, provider: str = "", now: dt.datetime | None = None
+) -> Consent | None:
     """An inbound STOP: opt the phone's contact out of SMS. None for an unknown phone or a contact
     opted out already."""
     contact_id = _contact_with(Identity.Kind.PHONE, phone)
@@ -195,9 +198,48 @@ def consent_from_sms_stop(*, phone: str, now: dt.datetime | None = None) -> Cons
         contact_id=contact_id,
         channel=Channel.SMS,
         source=Consent.Source.SMS_STOP,
-        recorded_by="sms provider",
+        recorded_by=_sms_provider(provider),
         now=now or timezone.now(),
     )
+
+
+def consent_from_sms_start(
+    *, phone: str, provider: str = "", now: dt.datetime | None = None
+) -> Consent | None:
+    """An inbound START (or UNSTOP): lift the phone's contact's SMS STOP with an opt-in on SMS, as
+    the carriers do. Only when an SMS STOP is all that keeps SMS surveys from them: an opt-in
+    outweighs every earlier opt-out that applies (contacts/consent.py), so one given any other way
+    (a link, the preference centre, a complaint, a department's record) must not be lifted by a
+    text message. None for an unknown phone or when nothing was lifted."""
+    contact_id = _contact_with(Identity.Kind.PHONE, phone)
+    if contact_id is None:
+        return None
+    now = now or timezone.now()
+    records = list(Consent.objects.filter(contact_id=contact_id))
+    if consent_decide(records, department_id=None, channel=Channel.SMS, at=now).reason != "opted_out":
+        return None
+    others = [record for record in records if record.source != Consent.Source.SMS_STOP]
+    departments = {None} | {record.department_id for record in records}
+    if not all(
+        consent_decide(others, department_id=department_id, channel=Channel.SMS, at=now).allowed
+        for department_id in departments
+    ):
+        return None
+    # The STOP's own source, so "choosing again" reads as the reply to it; a new Source choice
+    # would need a contacts migration. The note says which word it was.
+    return _consent_add(
+        contact_id=contact_id,
+        kind=Consent.Kind.OPT_IN,
+        channel=Channel.SMS,
+        source=Consent.Source.SMS_STOP,
+        recorded_by=_sms_provider(provider),
+        note="START",
+        now=now,
+    )
+
+
+def _sms_provider(provider: str) -> str:
+    return f"sms provider ({provider})" if provider else "sms provider"
 
 
 def _contact_with(kind: str, value: str) -> int | None:

@@ -22,3 +22,8 @@ if "email" in settings.PROVIDER_WEBHOOKS:
     urlpatterns.append(path("webhooks/anymail/", include("anymail.urls")))
 if "sms" in settings.PROVIDER_WEBHOOKS:
     urlpatterns.append(path("webhooks/sms/inbound", webhooks.sms_inbound, name="webhook-sms-inbound"))
+if "twilio" in settings.PROVIDER_WEBHOOKS:
+    # Twilio's incoming-message webhook: give Twilio the number's URL as SITE_URL + this path.
+    urlpatterns.append(
+        path("webhooks/sms/twilio", webhooks.sms_inbound_twilio, name="webhook-sms-inbound-twilio")
+    )

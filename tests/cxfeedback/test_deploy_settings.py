@@ -167,3 +167,18 @@ def test_health_checks_are_not_redirected_to_https(client, db, settings):
 
     assert client.get("/admin/login/").status_code == 301
     assert client.get("/healthz").status_code in (200, 503)
+
+
+@pytest.mark.slow
+def test_with_twilio_sending_its_webhook_is_on_and_needs_the_auth_token():
+    twilio = {"SMS_BACKEND": "surveys.delivery.channels.sms.TwilioSmsBackend", "TWILIO_ACCOUNT_SID": "AC1"}
+    email = {"ANYMAIL_WEBHOOK_SECRET": WEBHOOK_SECRETS["ANYMAIL_WEBHOOK_SECRET"]}
+    routes = "from django.urls import resolve\nprint(resolve('/webhooks/sms/twilio').func.__name__)\n"
+
+    without_token = check_deploy(**twilio, **email, TWILIO_AUTH_TOKEN="")
+    mounted = manage("shell", "-v", "0", "-c", routes, **twilio, **email, TWILIO_AUTH_TOKEN="secret")
+
+    assert without_token.returncode != 0
+    assert "TWILIO_AUTH_TOKEN must be set" in without_token.stderr
+    assert "SMS_INBOUND_SECRET" not in without_token.stderr  # the generic webhook is off
+    assert mounted.stdout.strip() == "sms_inbound_twilio", mounted.stderr

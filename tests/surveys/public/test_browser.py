@@ -214,3 +214,27 @@ def test_an_invalid_link_page_is_accessible(live_server, phone):
 
     assert page.get_by_role("heading", level=1).inner_text() == "This link is not valid"
     assert_accessible(page)
+
+
+def test_the_browser_enforces_a_policy_with_no_script_and_the_page_needs_none(live_server, phone, link):
+    """The customer's page loads with nothing refused, while a script slipped into it would not run
+    (cxfeedback/csp.py)."""
+    _, token = link
+    page = phone()
+    refused: list[str] = []
+    page.on(
+        "console",
+        lambda message: refused.append(message.text) if "Content Security" in message.text else None,
+    )
+
+    page.goto(f"{live_server.url}/t/{token}")
+    page.wait_for_load_state("load")
+    loaded_cleanly = list(refused)
+    page.evaluate(
+        "() => { const s = document.createElement('script'); s.textContent = 'window.injected = 1';"
+        " document.head.appendChild(s); }"
+    )
+
+    assert loaded_cleanly == []
+    assert page.evaluate("() => window.injected") is None
+    assert any("Content Security Policy" in text for text in refused)
