@@ -4,15 +4,25 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('audit', '0001_audit_log'),
+        ("audit", "0001_audit_log"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='auditentry',
-            name='action',
-            field=models.CharField(choices=[('rule_created', 'Frequency rule created'), ('rule_changed', 'Frequency rule changed'), ('consent_recorded', 'Consent recorded'), ('contact_erased', 'Contact erased'), ('contacts_merged', 'Contacts merged'), ('contacts_unmerged', 'Contacts unmerged'), ('merge_proposed', 'Merge proposed')], max_length=30),
+            model_name="auditentry",
+            name="action",
+            field=models.CharField(
+                choices=[
+                    ("rule_created", "Frequency rule created"),
+                    ("rule_changed", "Frequency rule changed"),
+                    ("consent_recorded", "Consent recorded"),
+                    ("contact_erased", "Contact erased"),
+                    ("contacts_merged", "Contacts merged"),
+                    ("contacts_unmerged", "Contacts unmerged"),
+                    ("merge_proposed", "Merge proposed"),
+                ],
+                max_length=30,
+            ),
         ),
     ]

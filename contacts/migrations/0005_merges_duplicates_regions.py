@@ -8,110 +8,282 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('contacts', '0004_department_views'),
-        ('departments', '0004_department_phone_region'),
+        ("contacts", "0004_department_views"),
+        ("departments", "0004_department_phone_region"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='contact',
-            name='merged_into',
-            field=models.ForeignKey(blank=True, editable=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='contacts.contact'),
+            model_name="contact",
+            name="merged_into",
+            field=models.ForeignKey(
+                blank=True,
+                editable=False,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="contacts.contact",
+            ),
         ),
         migrations.AddField(
-            model_name='contactimport',
-            name='phone_region',
-            field=models.CharField(blank=True, db_default='', default='', max_length=2),
+            model_name="contactimport",
+            name="phone_region",
+            field=models.CharField(blank=True, db_default="", default="", max_length=2),
         ),
         migrations.AlterField(
-            model_name='contactimportissue',
-            name='kind',
-            field=models.CharField(choices=[('invalid', 'Invalid'), ('conflict', 'Conflict'), ('warning', 'Imported with a warning')], max_length=10),
+            model_name="contactimportissue",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("invalid", "Invalid"),
+                    ("conflict", "Conflict"),
+                    ("warning", "Imported with a warning"),
+                ],
+                max_length=10,
+            ),
         ),
         migrations.CreateModel(
-            name='DuplicateSearch',
+            name="DuplicateSearch",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('done', 'Done'), ('failed', 'Failed'), ('cancelled', 'Cancelled')], default='queued', max_length=10)),
-                ('total', models.PositiveIntegerField(default=0, help_text='Records to compare.')),
-                ('done', models.PositiveIntegerField(default=0, help_text='Records compared so far.')),
-                ('found', models.PositiveIntegerField(default=0, help_text='New suggestions.')),
-                ('model', models.JSONField(blank=True, default=dict)),
-                ('error', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('contact_import', models.ForeignKey(blank=True, help_text='Empty: the whole contact book.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='contacts.contactimport')),
-                ('requested_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("done", "Done"),
+                            ("failed", "Failed"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        default="queued",
+                        max_length=10,
+                    ),
+                ),
+                ("total", models.PositiveIntegerField(default=0, help_text="Records to compare.")),
+                ("done", models.PositiveIntegerField(default=0, help_text="Records compared so far.")),
+                ("found", models.PositiveIntegerField(default=0, help_text="New suggestions.")),
+                ("model", models.JSONField(blank=True, default=dict)),
+                ("error", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "contact_import",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="Empty: the whole contact book.",
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="contacts.contactimport",
+                    ),
+                ),
+                (
+                    "requested_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'duplicate searches',
-                'ordering': ['-created_at', '-pk'],
+                "verbose_name_plural": "duplicate searches",
+                "ordering": ["-created_at", "-pk"],
             },
         ),
         migrations.CreateModel(
-            name='DuplicateSuggestion',
+            name="DuplicateSuggestion",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('open', 'Open'), ('accepted', 'Accepted (merged)'), ('rejected', 'Rejected')], default='open', max_length=10)),
-                ('score', models.FloatField(blank=True, null=True)),
-                ('evidence', models.JSONField(blank=True, default=dict)),
-                ('reason', models.TextField(blank=True, help_text='Why a department proposed the merge.')),
-                ('reviewed_at', models.DateTimeField(blank=True, null=True)),
-                ('review_note', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('first', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='contacts.contact')),
-                ('proposed_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('proposed_by_department', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='departments.department')),
-                ('reviewed_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('search', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='contacts.duplicatesearch')),
-                ('second', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='contacts.contact')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("open", "Open"),
+                            ("accepted", "Accepted (merged)"),
+                            ("rejected", "Rejected"),
+                        ],
+                        default="open",
+                        max_length=10,
+                    ),
+                ),
+                ("score", models.FloatField(blank=True, null=True)),
+                ("evidence", models.JSONField(blank=True, default=dict)),
+                ("reason", models.TextField(blank=True, help_text="Why a department proposed the merge.")),
+                ("reviewed_at", models.DateTimeField(blank=True, null=True)),
+                ("review_note", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "first",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="contacts.contact"
+                    ),
+                ),
+                (
+                    "proposed_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "proposed_by_department",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="departments.department",
+                    ),
+                ),
+                (
+                    "reviewed_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "search",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="contacts.duplicatesearch",
+                    ),
+                ),
+                (
+                    "second",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="contacts.contact"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-score', '-created_at', '-pk'],
+                "ordering": ["-score", "-created_at", "-pk"],
             },
         ),
         migrations.CreateModel(
-            name='ContactMerge',
+            name="ContactMerge",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('reason', models.TextField()),
-                ('moved', models.JSONField(blank=True, default=dict)),
-                ('before', models.JSONField(blank=True, default=dict, encoder=django.core.serializers.json.DjangoJSONEncoder)),
-                ('over_rules', models.JSONField(blank=True, default=list)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('unmerged_at', models.DateTimeField(blank=True, null=True)),
-                ('absorbed', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='merges_absorbed', to='contacts.contact')),
-                ('merged_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('survivor', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='merges_kept', to='contacts.contact')),
-                ('unmerged_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('suggestion', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='contacts.duplicatesuggestion')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("reason", models.TextField()),
+                ("moved", models.JSONField(blank=True, default=dict)),
+                (
+                    "before",
+                    models.JSONField(
+                        blank=True, default=dict, encoder=django.core.serializers.json.DjangoJSONEncoder
+                    ),
+                ),
+                ("over_rules", models.JSONField(blank=True, default=list)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("unmerged_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "absorbed",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="merges_absorbed",
+                        to="contacts.contact",
+                    ),
+                ),
+                (
+                    "merged_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "survivor",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="merges_kept",
+                        to="contacts.contact",
+                    ),
+                ),
+                (
+                    "unmerged_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "suggestion",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="contacts.duplicatesuggestion",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-pk'],
+                "ordering": ["-created_at", "-pk"],
             },
         ),
         migrations.AddIndex(
-            model_name='duplicatesuggestion',
-            index=models.Index(fields=['status', '-score'], name='duplicate_review_queue'),
+            model_name="duplicatesuggestion",
+            index=models.Index(fields=["status", "-score"], name="duplicate_review_queue"),
         ),
         migrations.AddConstraint(
-            model_name='duplicatesuggestion',
-            constraint=models.CheckConstraint(condition=models.Q(('first__lt', models.F('second'))), name='duplicate_pair_in_order'),
+            model_name="duplicatesuggestion",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("first__lt", models.F("second"))), name="duplicate_pair_in_order"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='duplicatesuggestion',
-            constraint=models.UniqueConstraint(fields=('first', 'second'), name='duplicate_pair_once'),
+            model_name="duplicatesuggestion",
+            constraint=models.UniqueConstraint(fields=("first", "second"), name="duplicate_pair_once"),
         ),
         migrations.AddConstraint(
-            model_name='contactmerge',
-            constraint=models.UniqueConstraint(condition=models.Q(('unmerged_at__isnull', True)), fields=('absorbed',), name='contact_merge_absorbed_once'),
+            model_name="contactmerge",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("unmerged_at__isnull", True)),
+                fields=("absorbed",),
+                name="contact_merge_absorbed_once",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='contactmerge',
-            constraint=models.CheckConstraint(condition=models.Q(('survivor', models.F('absorbed')), _negated=True), name='contact_merge_two_contacts'),
+            model_name="contactmerge",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("survivor", models.F("absorbed")), _negated=True),
+                name="contact_merge_two_contacts",
+            ),
         ),
     ]

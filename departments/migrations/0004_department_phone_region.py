@@ -4,15 +4,20 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('departments', '0003_company_settings'),
+        ("departments", "0003_company_settings"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='department',
-            name='phone_region',
-            field=models.CharField(blank=True, db_default='', default='', help_text="The country (ISO 3166 code, e.g. US) this department's phone numbers are read in when written without a country code. Empty: the company default (PHONE_DEFAULT_REGION).", max_length=2),
+            model_name="department",
+            name="phone_region",
+            field=models.CharField(
+                blank=True,
+                db_default="",
+                default="",
+                help_text="The country (ISO 3166 code, e.g. US) this department's phone numbers are read in when written without a country code. Empty: the company default (PHONE_DEFAULT_REGION).",
+                max_length=2,
+            ),
         ),
     ]
