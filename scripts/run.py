@@ -1,15 +1,14 @@
 """`make run`: migrate, load demo data once, then run web + worker + beat together.
 
-Ctrl-C (or SIGTERM) stops all three. With DATABASE_URL unset the embedded PostgreSQL server is
+Ctrl-C (or SIGTERM) stops all three; a worker or beat that exits is started again, with backoff
+(scripts/supervise.py). With DATABASE_URL unset the embedded PostgreSQL server is
 started here first, so the three processes share it, and stopped when they have all exited; with
 CELERY_BROKER_URL unset they share the embedded filesystem broker.
 """
 
 import os
 import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,19 +27,24 @@ def main() -> int:
     _database_prepare(demo_marker=embedded.LOCAL_DIR / DEMO_MARKER_NAME)
     port = os.environ.get("PORT", "8000")
     os.environ.setdefault("SITE_URL", f"http://127.0.0.1:{port}")
-    processes = {name: subprocess.Popen(cmd) for name, cmd in _commands(port).items()}  # noqa: S603
+    from scripts.supervise import Supervised, supervise
+
+    # The web's exit ends the run (a port in use, a typo in settings); worker and beat are started
+    # again when they exit (scripts/supervise.py), as systemd restarts them in production.
+    processes = [
+        Supervised(name, command, restart=name != "web") for name, command in _commands(port).items()
+    ]
     print(
         f"\ncxfeedback is running on http://127.0.0.1:{port}/admin/ — Ctrl-C stops web, worker and beat.\n",
         flush=True,
     )
-    signal.signal(signal.SIGTERM, lambda *_args: _processes_terminate(processes))
+    stop_requested = []
+    signal.signal(signal.SIGTERM, lambda *_args: stop_requested.append(True))
     try:
-        _wait_for_an_exit(processes)
+        supervise(processes, stopping=lambda: bool(stop_requested))
     except KeyboardInterrupt:
         pass
-    finally:
-        _processes_terminate(processes)
-        _processes_wait(processes)
+    finally:  # supervise() has stopped all three
         if not os.environ.get("DATABASE_URL"):
             embedded.forget_exited_users()  # so this process's exit stops the embedded PostgreSQL
     return 0
@@ -87,32 +91,6 @@ def _commands(port: str) -> dict[str, list[str]]:
         ],
         "beat": [str(BIN / "celery"), "-A", "cxfeedback", "beat", "--loglevel=INFO"],
     }
-
-
-def _wait_for_an_exit(processes: dict[str, subprocess.Popen]) -> None:
-    """Return once any of the processes has exited, saying which failed if any did."""
-    while all(process.poll() is None for process in processes.values()):
-        time.sleep(0.5)
-    failed = [name for name, process in processes.items() if process.poll() not in (None, 0)]
-    if failed:
-        print(f"stopped because {', '.join(failed)} exited", file=sys.stderr)
-
-
-def _processes_terminate(processes: dict[str, subprocess.Popen]) -> None:
-    """Ask every process still running to stop (SIGTERM)."""
-    for process in processes.values():
-        if process.poll() is None:
-            process.terminate()
-
-
-def _processes_wait(processes: dict[str, subprocess.Popen]) -> None:
-    """Wait for every process to exit; kill one that takes longer than 15 seconds."""
-    for process in processes.values():
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 if __name__ == "__main__":
