@@ -1,5 +1,5 @@
-"""The project's admin site: Django's, except that an autocomplete answer names each row as its own
-admin says the user may see it (`autocomplete_label(request, obj)`), not by `str(obj)`.
+"""The project's admin site: Django's, branded cxfeedback, except that an autocomplete answer names
+each row as its own admin says the user may see it (`autocomplete_label(request, obj)`), not by `str(obj)`.
 
 A contact's `str()` names no one ("Contact 1a2b3c4d"); contacts/admin/contacts.py names a person
 by the user's departments' views. Installed in place of django.contrib.admin (settings.py).
@@ -23,6 +23,10 @@ class LabelledAutocompleteJsonView(AutocompleteJsonView):
 
 
 class AdminSite(admin.AdminSite):
+    site_header = "cxfeedback"
+    site_title = "cxfeedback"
+    index_title = "cxfeedback"
+
     def autocomplete_view(self, request: HttpRequest) -> HttpResponse:
         return LabelledAutocompleteJsonView.as_view(admin_site=self)(request)
 

@@ -19,14 +19,15 @@ DEMO_MARKER_NAME = ".demo-data-loaded"
 def main() -> int:
     """Migrate, load the demo data once, then run web, worker and beat until one exits or we are stopped."""
     _environment_set()
+    # Before settings are read: the demo logins printed below name SITE_URL, so they name this port.
+    port = os.environ.get("PORT", "8000")
+    os.environ.setdefault("SITE_URL", f"http://127.0.0.1:{port}")
     import django
 
     django.setup()  # starts the embedded PostgreSQL server if DATABASE_URL is unset; we hold it open
     from cxfeedback import embedded
 
     _database_prepare(demo_marker=embedded.LOCAL_DIR / DEMO_MARKER_NAME)
-    port = os.environ.get("PORT", "8000")
-    os.environ.setdefault("SITE_URL", f"http://127.0.0.1:{port}")
     from scripts.supervise import Supervised, supervise
 
     # The web's exit ends the run (a port in use, a typo in settings); worker and beat are started

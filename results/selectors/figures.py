@@ -15,6 +15,9 @@ PROMOTER_MIN = 9
 DETRACTOR_MAX = 6
 CSAT_SATISFIED_MIN = 4
 SCORED_KINDS = tuple(FIXED_SCALES)  # NPS, CSAT and CES
+# Below this many answers a score swings with each one (one detractor alone is an NPS of −100): the
+# dashboard marks such a score "few answers" rather than hide it.
+FEW_ANSWERS = 30
 
 
 @dataclass
@@ -55,6 +58,18 @@ class Figures:
     @property
     def ces_mean(self) -> float | None:
         return self.ces_score_total / self.ces_answers if self.ces_answers else None
+
+    @property
+    def nps_few_answers(self) -> bool:
+        return 0 < self.nps_answers < FEW_ANSWERS
+
+    @property
+    def csat_few_answers(self) -> bool:
+        return 0 < self.csat_answers < FEW_ANSWERS
+
+    @property
+    def ces_few_answers(self) -> bool:
+        return 0 < self.ces_answers < FEW_ANSWERS
 
     @property
     def response_rate(self) -> float | None:

@@ -12,6 +12,7 @@ from django.template.response import TemplateResponse
 
 from departments.admin_scoping import admin_actor
 from results.filters import ResultsFilterForm
+from results.selectors.figures import FEW_ANSWERS
 from results.selectors.followups import open_follow_ups_count
 from results.selectors.summary import BIAS_SHARE, Summary, results_summary
 
@@ -34,6 +35,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "summary": summary,
         "open_follow_ups": open_follow_ups,
         "bias_percent": round(BIAS_SHARE * 100),
+        "few_answers": FEW_ANSWERS,
         "chart_data": _chart_data(summary) if summary else None,
     }
     return TemplateResponse(

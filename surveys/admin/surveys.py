@@ -8,8 +8,9 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.actions import delete_selected
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -164,6 +165,30 @@ class SurveyAdmin(DepartmentScopedAdmin, admin.ModelAdmin):
         if obj is not None and (obj.is_frozen or not obj.is_current):
             return False
         return super().has_delete_permission(request, obj)
+
+    def get_actions(self, request: HttpRequest) -> dict:
+        actions = super().get_actions(request)
+        if "delete_selected" in actions:
+            _function, name, description = actions["delete_selected"]
+            actions["delete_selected"] = (type(self).delete_unsent_selected, name, description)
+        return actions
+
+    def delete_unsent_selected(self, request: HttpRequest, queryset: QuerySet[Survey]) -> HttpResponse | None:
+        """Django's "Delete selected", refused with a message when a sent survey or an old version is
+        among them: those keep the answers and requests that name them, and Django's own page would
+        only say the user may not delete them."""
+        kept = list(
+            queryset.filter(Q(frozen_at__isnull=False) | Q(is_current=False)).order_by("name", "version")
+        )
+        if kept:
+            names = ", ".join(f"“{survey.name}” (version {survey.version})" for survey in kept)
+            self.message_user(
+                request,
+                f"Nothing was deleted: sent surveys and old versions are kept with their answers ({names}).",
+                messages.ERROR,
+            )
+            return None
+        return delete_selected(self, request, queryset)
 
     def save_model(self, request: HttpRequest, obj: Survey, form, change: bool) -> None:
         """Saved in save_related, where the questions are known: one service call for both."""

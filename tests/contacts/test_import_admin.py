@@ -91,6 +91,8 @@ def test_upload_preview_confirm_result_as_a_department_owner(support, alice_csrf
     result = html.unescape(client.get(result_url).content.decode())
     assert "Imported 3 rows: 1 new contacts, 1 matched, 1 not imported; 1 imported with a warning." in result
     assert "Completed" in result and "'broken' has no '@'." in result
+    completed_at = timezone.localtime(contact_import.completed_at).strftime("%-d %b %Y, %H:%M")
+    assert f"Completed</strong> at {completed_at}.</p>" in result  # not "p.m.."
 
     report = client.get(reverse("admin:contacts_contact_import_report", args=[contact_import.pk]))
     lines = b"".join(report.streaming_content).decode().splitlines()

@@ -82,6 +82,7 @@ def test_make_run_serves_the_demo_and_stops_everything_it_started(tmp_path):
         assert "cxfeedback is running" in printed, printed[-3000:]
         assert re.search(r"Department owner \(Support\): owner / \S+", printed)
         assert re.search(r"CX lead: cxlead / \S+", printed)
+        assert f"Demo logins for http://127.0.0.1:{port}/admin/" in printed  # PORT, not 8000
         assert "Demo data: 4 departments" in printed
         wait_until(lambda: healthy(port), timeout=60, interval=0.5, message="/healthz to answer 200")
         assert postgres_serving(local / "pgdata"), "the embedded PostgreSQL runs from the local folder"

@@ -125,6 +125,23 @@ def test_nps_counts_promoters_passives_and_detractors_at_their_boundaries(
     assert f"{promoters} promoters · {passives} passives · {detractors} detractors" in page_text(page)
 
 
+def test_a_score_resting_on_fewer_than_30_answers_says_few_answers(lead_client, support):
+    survey = scored_survey(support, "nps", name="Tiny NPS")
+    response(survey, at("2026-03-10"), 0)
+
+    page = lead_client.get(URL, MARCH)
+
+    assert figure(page, "nps") == "−100"
+    assert "few answers: fewer than 30" in page_text(page)
+    assert "Tiny NPS Support 1 1 100.0 % −100 few answers " in page_text(page)
+
+    for _ in range(29):
+        response(survey, at("2026-03-11"), 0)
+    page = lead_client.get(URL, MARCH)
+
+    assert figure(page, "nps") == "−100" and "few answers" not in page_text(page)
+
+
 def test_csat_counts_4_and_5_as_satisfied(lead_api, support):
     survey = scored_survey(support, "csat")
     for score in (3, 4, 5, 5):

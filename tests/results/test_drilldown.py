@@ -205,6 +205,7 @@ def test_the_cx_lead_sees_everything_in_time_order(lead_client, ann, ann_history
     content = page.content.decode()
     assert "Spring Campaign Pulse" in content and "loved the spring offer" in content
     assert "Router still broken" in content
+    assert "{#" not in content and "#}" not in content  # the template's own comment stays hidden
 
 
 def test_the_owner_sees_their_part_and_only_that_another_department_was_in_touch(

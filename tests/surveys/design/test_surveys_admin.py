@@ -112,6 +112,33 @@ def test_a_sent_survey_is_read_only_and_edits_as_a_new_version(alice_client, sup
     assert 'name="_save"' in edit.content.decode()
 
 
+def test_deleting_a_sent_survey_is_refused_with_a_message(alice_client, support):
+    sent = factories.SurveyFactory(department=support, frozen_at=timezone.now(), name="Sent")
+    draft = factories.SurveyFactory(department=support, name="Draft")
+    changelist = reverse("admin:surveys_survey_changelist")
+    assert (
+        "deletelink"
+        not in alice_client.get(reverse("admin:surveys_survey_change", args=[sent.pk])).content.decode()
+    )
+
+    refused = alice_client.post(
+        changelist,
+        {"action": "delete_selected", "_selected_action": [sent.pk, draft.pk], "post": "yes"},
+        follow=True,
+    )
+
+    content = refused.content.decode()
+    assert refused.status_code == 200 and "Nothing was deleted" in content and "“Sent” (version 1)" in content
+    assert Survey.objects.filter(pk__in=[sent.pk, draft.pk]).count() == 2
+
+    deleted = alice_client.post(
+        changelist, {"action": "delete_selected", "_selected_action": [draft.pk], "post": "yes"}
+    )
+
+    assert deleted.status_code == 302
+    assert list(Survey.objects.filter(pk__in=[sent.pk, draft.pk])) == [sent]
+
+
 def test_a_survey_starts_from_a_template(alice_client, support):
     listing = alice_client.get(reverse("admin:surveys_survey_changelist"))
     assert "New NPS survey" in listing.content.decode()
