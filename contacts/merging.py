@@ -80,6 +80,15 @@ def rows_move_back(*, moved: dict[str, list[int]], survivor: Contact, absorbed: 
         )
 
 
+def rows_to_move(*, absorbed: Contact) -> dict[str, int]:
+    """What rows_move would point at the survivor, counted by table: for a preview."""
+    counts = {}
+    for model, foreign_key in contact_relations():
+        if count := model._base_manager.filter(**{foreign_key.name: absorbed}).count():
+            counts[relation_label(model, foreign_key)] = count
+    return counts
+
+
 def rows_kept_apart(*, survivor: Contact, absorbed: Contact) -> dict[str, int]:
     """What rows_move would leave with the absorbed record, counted by table: for a preview."""
     counts = {}

@@ -30,12 +30,11 @@ from audit.services import audit_record
 from contacts.locks import identities_lock, identity_lock_key
 from contacts.merging import (
     Moves,
-    contact_relations,
     own_fields_fill,
-    relation_label,
     rows_kept_apart,
     rows_move,
     rows_move_back,
+    rows_to_move,
     views_fold,
     views_unfold,
 )
@@ -46,7 +45,7 @@ from departments.actors import Actor
 from departments.models import Department
 from surveys.delivery.invitation_status import invitations_cancel_for_merge, invitations_uncancel_for_merge
 from surveys.errors import MergeForbidden, MergeRefused
-from surveys.gatekeeper.active_rules import rules_active
+from surveys.gatekeeper.active_rules import rule_from_model
 from surveys.gatekeeper.locks import lock_contacts
 from surveys.gatekeeper.rules import Touch, rule_peak
 from surveys.models import FrequencyRule, Invitation
@@ -84,10 +83,6 @@ def contact_merge_preview(*, actor: Actor, survivor_id: int, absorbed_id: int) -
     """What merging `absorbed_id` into `survivor_id` would move, fold, cancel and exceed. Writes
     nothing. Raises MergeForbidden (403) unless a CX lead, NotFound, MergeRefused (400)."""
     survivor, absorbed = _pair_get(actor=actor, survivor_id=survivor_id, absorbed_id=absorbed_id)
-    counts = {}
-    for model, foreign_key in contact_relations():
-        if count := model._base_manager.filter(**{foreign_key.name: absorbed}).count():
-            counts[relation_label(model, foreign_key)] = count
     shared = Department.objects.filter(
         contact_links__contact=survivor,
         pk__in=DepartmentContact.objects.filter(contact=absorbed).values("department"),
@@ -96,7 +91,7 @@ def contact_merge_preview(*, actor: Actor, survivor_id: int, absorbed_id: int) -
     return MergePreview(
         survivor=survivor,
         absorbed=absorbed,
-        moves=counts,
+        moves=rows_to_move(absorbed=absorbed),
         shared_departments=[department.name for department in shared],
         invitations_cancelled=cancelled,
         kept_apart=rows_kept_apart(survivor=survivor, absorbed=absorbed),
@@ -269,28 +264,21 @@ def _second_open_invitations(*, survivor: Contact, absorbed: Contact) -> list[in
 
 def _rules_exceeded(*, contact_ids: list[int]) -> list[RuleExceeded]:
     """The active rules that the counted touches of these records, taken as one person's, exceed."""
+    counted = Invitation.objects.filter(contact_id__in=contact_ids).exclude(status__in=Invitation.NOT_COUNTED)
     touches = [
-        Touch(
-            touched_at=row["touched_at"],
-            department_id=row["department_id"],
-            survey_kind=row["survey_kind"],
-            channel=row["channel"],
-            responded_at=row["responded_at"],
-        )
-        for row in Invitation.objects.filter(contact_id__in=contact_ids)
-        .exclude(status__in=Invitation.NOT_COUNTED)
-        .values("touched_at", "department_id", "survey_kind", "channel", "responded_at")
+        Touch(**row)
+        for row in counted.values("touched_at", "department_id", "survey_kind", "channel", "responded_at")
     ]
     if not touches:
         return []
-    names = dict(FrequencyRule.objects.values_list("pk", "name"))
     exceeded = []
-    for rule in rules_active():
+    for model in FrequencyRule.objects.filter(is_active=True).order_by("pk"):
+        rule = rule_from_model(model)
         if (peak := rule_peak(rule, touches)) > rule.max_touches:
             exceeded.append(
                 RuleExceeded(
                     rule_id=rule.id,
-                    name=names.get(rule.id, f"rule {rule.id}"),
+                    name=model.name,
                     touches=peak,
                     limit=rule.max_touches,
                     window_days=rule.window / dt.timedelta(days=1),
