@@ -19,11 +19,13 @@ from surveys.models import Decision
 from tests import factories
 
 WINDOW = dt.timedelta(hours=48)
-# Marketing's one send: yesterday at 10:17:23.456 (UTC), so support's questions today fall inside
-# the rule's window and its end is tomorrow, near enough for the explanation to give the hour.
-SENT = (timezone.now() - dt.timedelta(days=1)).replace(hour=10, minute=17, second=23, microsecond=456000)
-EXACT = SENT + WINDOW  # tomorrow, 10:17:23.456
-SHOWN = EXACT.replace(hour=11, minute=0, second=0, microsecond=0)  # tomorrow, 11:00
+# Marketing's one send: about 30 hours ago at minute 17:23.456 (UTC), whatever the time of day the
+# tests run, so support's questions now fall inside the rule's window, the send reads "1 day ago",
+# and the window ends within a day, near enough for the explanation to give the hour.
+SENT = (timezone.now() - dt.timedelta(hours=30)).replace(minute=17, second=23, microsecond=456000)
+EXACT = SENT + WINDOW  # about 18 hours from now, at hh:17:23.456
+SHOWN = EXACT.replace(minute=0, second=0, microsecond=0) + dt.timedelta(hours=1)  # the next full hour
+EXACT_MINUTE = f"{EXACT:%H:%M}"
 
 
 @pytest.fixture
@@ -59,8 +61,8 @@ def test_one_send_of_another_department_shows_as_the_next_full_hour_for_every_co
     ]
     for decision in body["results"]:
         assert "Contacted by another department 1 day ago" in decision["explanation"]
-        assert f"eligible from {SHOWN.day} {SHOWN:%b %Y}, 11:00 UTC." in decision["explanation"]
-        assert "10:17" not in decision["explanation"]
+        assert f"eligible from {SHOWN.day} {SHOWN:%b %Y}, {SHOWN:%H}:00 UTC." in decision["explanation"]
+        assert EXACT_MINUTE not in decision["explanation"]
 
 
 def test_a_cx_lead_sees_the_exact_time_and_the_gatekeeper_keeps_it(lead_api, blocked):
@@ -69,7 +71,7 @@ def test_a_cx_lead_sees_the_exact_time_and_the_gatekeeper_keeps_it(lead_api, blo
     body = lead_api.get(f"/api/v1/send-requests/{request.public_id}/decisions").json()
 
     assert [parse_datetime(d["next_eligible_at"]) for d in body["results"]] == [EXACT, EXACT]
-    assert all("10:17 UTC" in d["explanation"] for d in body["results"])
+    assert all(f"{EXACT_MINUTE} UTC" in d["explanation"] for d in body["results"])
     assert set(Decision.objects.filter(send_request=request).values_list("next_eligible_at", flat=True)) == {
         EXACT
     }
