@@ -4,28 +4,37 @@ This is the meaning of the frequency rules; surveys/gatekeeper/screening.py appl
 SQL and is tested against this module on random histories.
 
 Semantics (PRODUCT.md §3, §4):
-- A rule allows at most `max_touches` counted touches of one contact in any window of length
-  `window`. A new touch at time T is allowed when fewer than `max_touches` of the contact's touches
-  in the rule's scope fall after T − window. Counting every later touch too (planned sends may lie
-  in the future) keeps every window at or under the limit whatever order touches are decided in.
-- When blocked, the contact becomes eligible when the max_touches-th most recent of those touches
-  leaves the window: at that touch's time + window.
+- A rule allows at most `max_touches` (N) counted touches of one contact in any window of length
+  `window` (W). A new touch at T is allowed when every window of length W that holds T holds at
+  most N touches with it: touches before and after T alike, so a send planned for later blocks only
+  within one window of it. Windows are half-open, (x − W, x]. That comes to two conditions:
+  fewer than N touches in (T − W, T], and no later touch x in (T, T + W) whose own window
+  (x − W, x] already holds N ("a full touch"); a touch's fullness does not depend on T.
+- The next eligible time is the earliest time from a start (the send's time, or the end of a
+  snooze) at which no rule blocks. It is that start or the end of some touch's window (t + W) or of
+  a grace: the blocked times of a rule are the intervals [t_{j+N−1}, t_j + W) and, around a full
+  touch x, (x − W, x), whose end x is itself blocked. So the next eligible time may be a gap
+  between two planned sends.
 - The clock is the invitation time, or the response time (touches never answered do not count).
 - A rule with `new_contact_grace` blocks contacts the sending department has known for less than
   that, until the grace ends (`contact_known_since`: when its own view of them began).
 - Scope fields that are set must all match the send (department, survey kind, channel) and the
-  touch alike. All active rules apply; the one whose block lasts longest is the reason given.
+  touch alike. All active rules apply; of those blocking at the send's time, the one that would
+  block longest on its own is the reason given (ties: the smallest id), and the next eligible time
+  is when all of them, together, allow the send.
 - Before the rules: a contact without an address on the channel, opted out or snoozed, or with an
-  open invitation for the same survey is blocked for that reason.
-- The explanation names the latest counted touch under the blocking rule and whether it was the
-  asking department's own (any touch at that same time from it counts as its own), never its survey.
+  open invitation for the same survey is blocked for that reason. A snoozed contact's next eligible
+  time is the first time after the snooze that the rules allow.
+- The explanation names the latest counted touch within one window of the send (before or after
+  it) under the blocking rule, and whether it was the asking department's own (any touch at that
+  same time from it counts as its own), never its survey.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from contacts.consent import ConsentVerdict
 
@@ -85,44 +94,83 @@ class Verdict:
 ALLOWED = Verdict(allowed=True)
 
 
-def rule_verdict(
-    rule: Rule, *, send: Send, touches: Iterable[Touch], contact_known_since: dt.datetime
-) -> Verdict:
-    """One rule's verdict for one contact."""
-    if not rule.covers(department_id=send.department_id, survey_kind=send.survey_kind, channel=send.channel):
-        return ALLOWED
-    blocked_until: list[dt.datetime] = []
-    if rule.new_contact_grace is not None and send.at < contact_known_since + rule.new_contact_grace:
-        blocked_until.append(contact_known_since + rule.new_contact_grace)
+@dataclass(frozen=True)
+class Counted:
+    """One rule's view of a contact: the touches it counts as (clock time, department), ascending,
+    and the end of a new contact's grace (None: none)."""
 
-    counted = sorted(
-        (
-            (clock_time, touch)
-            for touch in touches
-            if rule.covers(
-                department_id=touch.department_id, survey_kind=touch.survey_kind, channel=touch.channel
+    rule: Rule
+    touches: tuple[tuple[dt.datetime, int], ...]
+    grace_end: dt.datetime | None
+
+    def in_window(self, end: dt.datetime) -> int:
+        """Touches in the window (end − W, end]."""
+        return sum(end - self.rule.window < at <= end for at, _ in self.touches)
+
+    def blocks(self, at: dt.datetime) -> bool:
+        rule = self.rule
+        if self.grace_end is not None and at < self.grace_end:
+            return True
+        if self.in_window(at) >= rule.max_touches:
+            return True
+        return any(
+            at < later < at + rule.window and self.in_window(later) >= rule.max_touches
+            for later, _ in self.touches
+        )
+
+    def block_ends(self) -> list[dt.datetime]:
+        """Where a block of this rule can end: a window after a touch, or the grace's end."""
+        ends = [at + self.rule.window for at, _ in self.touches]
+        return [*ends, self.grace_end] if self.grace_end is not None else ends
+
+
+def counted_by(
+    rule: Rule, *, send: Send, touches: Iterable[Touch], contact_known_since: dt.datetime
+) -> Counted:
+    """What `rule` counts of a contact's touches for `send` (it covers the send)."""
+    grace = rule.new_contact_grace
+    return Counted(
+        rule=rule,
+        touches=tuple(
+            sorted(
+                (clock_time, touch.department_id)
+                for touch in touches
+                if rule.covers(
+                    department_id=touch.department_id, survey_kind=touch.survey_kind, channel=touch.channel
+                )
+                and (clock_time := _clock_time(rule, touch)) is not None
+                # A touch a window or more before the send blocks nothing at or after it.
+                and clock_time > send.at - rule.window
             )
-            and (clock_time := _clock_time(rule, touch)) is not None
-            and clock_time > send.at - rule.window
         ),
-        key=lambda pair: pair[0],
-        reverse=True,
+        grace_end=contact_known_since + grace if grace is not None else None,
     )
-    last_touch_at = counted[0][0] if counted else None
-    if len(counted) >= rule.max_touches:
-        blocked_until.append(counted[rule.max_touches - 1][0] + rule.window)
-    if not blocked_until:
+
+
+def free_from(views: Sequence[Counted], start: dt.datetime) -> dt.datetime:
+    """The earliest time from `start` at which none of the rules blocks."""
+    candidates = sorted({start, *(at for view in views for at in view.block_ends() if at > start)})
+    # The last candidate is always free: it is past every touch's window and every grace.
+    return next(at for at in candidates if not any(view.blocks(at) for view in views))
+
+
+def rule_verdict(view: Counted, *, send: Send) -> Verdict:
+    """One rule's verdict at the send's time, its next eligible time as if it were the only rule."""
+    if not view.blocks(send.at):
         return ALLOWED
+    window = view.rule.window
+    near = [(at, department) for at, department in view.touches if send.at - window < at < send.at + window]
+    last_touch_at = max((at for at, _ in near), default=None)
     return Verdict(
         allowed=False,
         reason="rule",
-        rule_id=rule.id,
-        rule_version=rule.version,
-        next_eligible_at=max(blocked_until),
+        rule_id=view.rule.id,
+        rule_version=view.rule.version,
+        next_eligible_at=free_from([view], send.at),
         last_touch_at=last_touch_at,
         last_touch_same_department=(
-            any(touch.department_id == send.department_id for at, touch in counted if at == last_touch_at)
-            if last_touch_at
+            any(at == last_touch_at and department == send.department_id for at, department in near)
+            if last_touch_at is not None
             else None
         ),
     )
@@ -151,21 +199,29 @@ def _clock_time(rule: Rule, touch: Touch) -> dt.datetime | None:
     return touch.responded_at if rule.clock == "response" else touch.touched_at
 
 
+def rules_views(
+    rules: Sequence[Rule], *, send: Send, touches: Sequence[Touch], contact_known_since: dt.datetime
+) -> list[Counted]:
+    """The views of the rules that cover the send."""
+    return [
+        counted_by(rule, send=send, touches=touches, contact_known_since=contact_known_since)
+        for rule in rules
+        if rule.covers(department_id=send.department_id, survey_kind=send.survey_kind, channel=send.channel)
+    ]
+
+
 def rules_verdict(
     rules: Sequence[Rule], *, send: Send, touches: Sequence[Touch], contact_known_since: dt.datetime
 ) -> Verdict:
-    """All rules together: blocked if any rule blocks; the longest block is the reason given."""
-    blocking = [
-        verdict
-        for rule in rules
-        if not (
-            verdict := rule_verdict(rule, send=send, touches=touches, contact_known_since=contact_known_since)
-        ).allowed
-    ]
+    """All rules together: blocked if any rule blocks at the send's time. The reason given is the
+    rule that would block longest on its own; the next eligible time is when all rules allow."""
+    views = rules_views(rules, send=send, touches=touches, contact_known_since=contact_known_since)
+    blocking = [verdict for view in views if not (verdict := rule_verdict(view, send=send)).allowed]
     if not blocking:
         return ALLOWED
     # Ties go to the rule with the smallest id, so the bulk SQL can name the same rule.
-    return max(blocking, key=lambda v: (v.next_eligible_at, -v.rule_id))
+    reason = max(blocking, key=lambda v: (v.next_eligible_at, -v.rule_id))
+    return replace(reason, next_eligible_at=free_from(views, send.at))
 
 
 def decide(
@@ -186,7 +242,11 @@ def decide(
     if not has_address:
         return Verdict(allowed=False, reason="no_address")
     if not consent.allowed:
-        return Verdict(allowed=False, reason=consent.reason, next_eligible_at=consent.until)
+        if consent.until is None:  # an opt-out: no end
+            return Verdict(allowed=False, reason=consent.reason)
+        # Snoozed: eligible again when the snooze has ended and the rules allow.
+        views = rules_views(rules, send=send, touches=touches, contact_known_since=contact_known_since)
+        return Verdict(allowed=False, reason=consent.reason, next_eligible_at=free_from(views, consent.until))
     if has_open_invitation:
         return Verdict(allowed=False, reason="already_invited")
     return rules_verdict(rules, send=send, touches=touches, contact_known_since=contact_known_since)

@@ -14,6 +14,7 @@ from django.db import connection
 from contacts.models import CHANNEL_IDENTITY_KIND
 from surveys.gatekeeper.active_rules import RULES_FINGERPRINT_SQL
 from surveys.gatekeeper.rules import Rule
+from surveys.gatekeeper.window_sql import next_eligible_sql, rule_block_columns
 from surveys.models import Decision, Invitation, SendRequest
 
 # Response-clock rules count touches by response time; a response can come at most this long after
@@ -89,7 +90,6 @@ CONSENT_AND_ADDRESS_SQL = [
 KNOWN_SINCE_JOIN_SQL = """JOIN contacts_contact c ON c.id = a.contact_id
         LEFT JOIN contacts_departmentcontact kv
           ON kv.contact_id = a.contact_id AND kv.department_id = %(department_id)s"""
-KNOWN_SINCE_SQL = "coalesce(kv.created_at, c.created_at)"
 
 
 # The screening's closing SELECT unless a caller reads the rows: counts per reason, rule and week
@@ -153,7 +153,10 @@ def screening_statement(
 
 
 def _rules_sql(rules: Sequence[Rule], params: dict) -> str:
-    """Per contact and rule: touches counted in the window, the max_touches-th latest, the latest."""
+    """Per contact and rule `i`: `times_i`, the clock times the rule counts from one window before
+    the send on, ascending (later touches included: planned sends); `count_i`, those in the window
+    that ends at the send; `ahead_i`, those within a window after it; `last_i` and `own_i`, the
+    latest within a window either side, and the latest of those that is the department's own."""
     if not any(True for _ in rules):
         return ""
     columns = []
@@ -161,19 +164,16 @@ def _rules_sql(rules: Sequence[Rule], params: dict) -> str:
     for index, rule in enumerate(rules):
         clock = "t.responded_at" if rule.clock == "response" else "t.touched_at"
         params[f"window_{index}"] = rule.window
-        counted = f"{_scope_sql(rule, index, params)} AND {clock} > %(at)s - %(window_{index})s"
-        columns.append(f"count(*) FILTER (WHERE {counted}) AS count_{index}")
-        if rule.max_touches == 1:
-            columns.append(f"max({clock}) FILTER (WHERE {counted}) AS nth_{index}")
-        else:
-            columns.append(
-                f"(array_agg({clock} ORDER BY {clock} DESC) FILTER (WHERE {counted}))"
-                f"[{rule.max_touches}] AS nth_{index}"
-            )
-        columns.append(f"max({clock}) FILTER (WHERE {counted}) AS last_{index}")
-        columns.append(
-            f"max({clock}) FILTER (WHERE {counted} AND t.department_id = %(department_id)s) AS own_{index}"
-        )
+        window = f"%(window_{index})s"
+        counted = f"{_scope_sql(rule, index, params)} AND {clock} > %(at)s - {window}"
+        near = f"{counted} AND {clock} < %(at)s + {window}"
+        columns += [
+            f"array_agg({clock} ORDER BY {clock}) FILTER (WHERE {counted}) AS times_{index}",
+            f"count(*) FILTER (WHERE {counted} AND {clock} <= %(at)s) AS count_{index}",
+            f"count(*) FILTER (WHERE {near} AND {clock} > %(at)s) AS ahead_{index}",
+            f"max({clock}) FILTER (WHERE {near}) AS last_{index}",
+            f"max({clock}) FILTER (WHERE {near} AND t.department_id = %(department_id)s) AS own_{index}",
+        ]
         oldest = rule.window + (MAX_RESPONSE_DELAY if rule.clock == "response" else dt.timedelta(0))
         scan_from = oldest if scan_from is None else max(scan_from, oldest)
     params["scan_window"] = scan_from
@@ -202,34 +202,15 @@ def _scope_sql(rule: Rule, index: int, params: dict) -> str:
     return " AND ".join(conditions)
 
 
-def _rule_block_columns(rules: Sequence[Rule], params: dict) -> str:
-    """Per rule, `block_<i>`: when the rule stops blocking the contact (NULL if it does not): the
-    window after its max_touches-th latest touch, or the end of a new contact's grace."""
-    blocks = []
-    for index, rule in enumerate(rules):
-        params[f"max_touches_{index}"] = rule.max_touches
-        parts = [
-            f"CASE WHEN coalesce(t.count_{index}, 0) >= %(max_touches_{index})s "
-            f"THEN t.nth_{index} + %(window_{index})s END"
-        ]
-        if rule.new_contact_grace is not None:
-            params[f"grace_{index}"] = rule.new_contact_grace
-            parts.append(
-                f"CASE WHEN %(at)s < {KNOWN_SINCE_SQL} + %(grace_{index})s "
-                f"THEN {KNOWN_SINCE_SQL} + %(grace_{index})s END"
-            )
-        blocks.append(f"GREATEST({', '.join(parts)}) AS block_{index}")
-    return ", ".join(blocks) if blocks else "NULL::timestamptz AS no_rule"
-
-
 def _verdicts_sql(
     rules: Sequence[Rule], params: dict, *, has_touches: bool, read_contacts: bool = True
 ) -> str:
     """One row per contact: the reason it is blocked ('' if allowed) and the details to explain it.
 
     Longer than a function should be because most of it is one SQL text, the verdict, which reads
-    best whole: the order of its CASE is the order in which surveys/gatekeeper/rules.py decides."""
-    rule_columns = _rule_block_columns(rules, params)
+    best whole: the order of its CASE is the order in which surveys/gatekeeper/rules.py decides.
+    Without a rule covering the send, a snoozed contact's next eligible time is the snooze's end."""
+    rule_columns = rule_block_columns(rules, params)
     # Typed even with no rule covering the send: a bare NULL is text, which the CASE mixing it
     # with snooze ends (timestamptz) in verdicts_final cannot use.
     longest_sql = (
@@ -249,22 +230,15 @@ def _verdicts_sql(
 
     touches_join = "LEFT JOIN touches t ON t.contact_id = a.contact_id" if has_touches else ""
     # Materialized, so each contact's reason is worked out once, not once per column that uses it.
+    # OFFSET 0 keeps each lateral subquery from being folded into the columns that use it, so every
+    # block, the longest, the reason and the next eligible time are computed once per contact.
     return f"""verdicts AS MATERIALIZED (
-        SELECT a.contact_id, a.duplicates,
-          CASE
-            WHEN ad.contact_id IS NULL THEN 'no_address'
-            WHEN o.kind = 'opt_out' THEN 'opted_out'
-            WHEN s.until > %(at)s THEN 'snoozed'
-            WHEN oi.contact_id IS NOT NULL THEN 'already_invited'
-            WHEN {longest} IS NOT NULL THEN 'rule'
-            ELSE ''
-          END AS reason,
+        SELECT a.contact_id, a.duplicates, v.reason,
           {pick(lambda i, rule: str(rule.id))}::bigint AS rule_id,
           {pick(lambda i, rule: str(rule.version))}::int AS rule_version,
-          {longest} AS rule_next,
+          n.next_eligible,
           {pick(lambda i, rule: f"t.last_{i}") if has_touches else "NULL::timestamptz"} AS rule_last_touch,
-          {pick(_own_touch_sql) if has_touches else "NULL::boolean"} AS rule_own,
-          s.until AS snoozed_until
+          {pick(_own_touch_sql) if has_touches else "NULL::boolean"} AS rule_own
         FROM audience a
         {KNOWN_SINCE_JOIN_SQL if read_contacts else ""}
         LEFT JOIN addressed ad ON ad.contact_id = a.contact_id
@@ -272,15 +246,27 @@ def _verdicts_sql(
         LEFT JOIN snooze s ON s.contact_id = a.contact_id
         LEFT JOIN open_invitation oi ON oi.contact_id = a.contact_id
         {touches_join}
-        -- OFFSET 0 keeps each lateral subquery from being folded into the columns that use it, so
-        -- every block (and the longest) is computed once per contact, not once per reference.
         CROSS JOIN LATERAL (SELECT {rule_columns} OFFSET 0) r
         CROSS JOIN LATERAL (SELECT {longest_sql} AS longest OFFSET 0) g
+        CROSS JOIN LATERAL (SELECT CASE
+            WHEN ad.contact_id IS NULL THEN 'no_address'
+            WHEN o.kind = 'opt_out' THEN 'opted_out'
+            WHEN s.until > %(at)s THEN 'snoozed'
+            WHEN oi.contact_id IS NOT NULL THEN 'already_invited'
+            WHEN {longest} IS NOT NULL THEN 'rule'
+            ELSE ''
+          END AS reason OFFSET 0) v
+        -- Snoozed: eligible from the snooze's end, once the rules allow too; blocked by a rule:
+        -- from the send's time, once every rule allows.
+        CROSS JOIN LATERAL (SELECT CASE v.reason
+            WHEN 'snoozed' THEN s.until WHEN 'rule' THEN %(at)s::timestamptz END AS start OFFSET 0) st
+        CROSS JOIN LATERAL (SELECT CASE WHEN st.start IS NOT NULL THEN {next_eligible_sql(rules, params)}
+          END AS next_eligible OFFSET 0) n
     ), verdicts_final AS (
         SELECT contact_id, duplicates, reason,
           CASE WHEN reason = 'rule' THEN rule_id END AS rule_id,
           CASE WHEN reason = 'rule' THEN rule_version END AS rule_version,
-          CASE reason WHEN 'rule' THEN rule_next WHEN 'snoozed' THEN snoozed_until END AS next_eligible_at,
+          next_eligible AS next_eligible_at,
           CASE WHEN reason = 'rule' THEN rule_last_touch END AS last_touch_at,
           CASE WHEN reason = 'rule' THEN rule_own END AS last_touch_same_department
         FROM verdicts)"""

@@ -8,7 +8,7 @@ against these functions on random histories (test_screening_matches_rules.py).
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pytest
 
@@ -71,6 +71,7 @@ def check(rules, touches, expected, *, send=SUPPORT_SEND, known_since=LONG_KNOWN
 
 ONE_PER_30 = rule(1, 30)
 ONE_PER_12_HOURS = rule(1, 0.5)
+ONE_PER_7 = rule(1, 7)
 
 WINDOW_EDGES = {
     "no touches: allowed": ([], ALLOWED),
@@ -395,17 +396,59 @@ PLANNED = {
         [touch(ahead(5), MARKETING)],
         blocked(ONE_PER_30, ahead(35), ahead(5), False),
     ),
-    "a send planned beyond the window still counts": (
+    "a send planned beyond the window does not count: the two are a window apart": (
         ONE_PER_30,
         [touch(ahead(40))],
-        blocked(ONE_PER_30, ahead(70), ahead(40), True),
+        ALLOWED,
     ),
-    "2 per 30 days, one past and one planned: eligible when the past one leaves": (
+    "2 per 30 days, one 20 days ago and one planned in 10: no window of 30 days holds all three": (
         rule(2, 30),
         [touch(ago(20)), touch(ahead(10), MARKETING)],
-        blocked(rule(2, 30), ahead(10), ahead(10), False),
+        ALLOWED,
+    ),
+    "2 per 30 days, one 20 days ago and one planned in 9: blocked until the window after the past one": (
+        rule(2, 30),
+        [touch(ago(20)), touch(ahead(9), MARKETING)],
+        blocked(rule(2, 30), ahead(10), ahead(9), False),
+    ),
+    "1 per 7 days between two planned sends: eligible in the gap between them": (
+        ONE_PER_7,
+        [touch(ahead(3), MARKETING), touch(ahead(17), MARKETING)],
+        blocked(ONE_PER_7, ahead(10), ahead(3), False),
+    ),
+    "1 per 7 days, planned sends too close for a gap: eligible a window after the second": (
+        ONE_PER_7,
+        [touch(ahead(3), MARKETING), touch(ahead(12), MARKETING)],
+        blocked(ONE_PER_7, ahead(19), ahead(3), False),
     ),
 }
+
+# Defect 1 of issue 14: with 1 per 7 days and a send planned 60 days ahead, a send now, in a day or
+# in 30 days was refused "eligible from now + 67 days", though each is more than a window away.
+FAR_PLANNED = [touch(ahead(60), MARKETING)]
+
+
+@pytest.mark.parametrize("days", [0, 1, 30, 52.99])
+def test_a_send_planned_far_ahead_blocks_only_within_a_window_of_it(days):
+    send = replace(SUPPORT_SEND, at=ahead(days))
+    check([ONE_PER_7], FAR_PLANNED, ALLOWED, send=send)
+
+
+def test_within_a_window_of_a_planned_send_the_next_eligible_time_is_a_window_after_it():
+    send = replace(SUPPORT_SEND, at=ahead(55))
+    check([ONE_PER_7], FAR_PLANNED, blocked(ONE_PER_7, ahead(67), ahead(60), False), send=send)
+
+
+def test_the_next_eligible_time_is_when_every_rule_allows_together():
+    """Each rule alone would allow at 10 days; together they allow only after both planned sends."""
+    weekly, fortnightly = ONE_PER_7, rule(1, 14, id=2, scope_channel=EMAIL)
+    touches = [touch(ahead(3), MARKETING), touch(ahead(23), MARKETING, channel=SMS)]
+    verdict = rules_verdict(
+        [weekly, fortnightly], send=SUPPORT_SEND, touches=touches, contact_known_since=LONG_KNOWN
+    )
+    # The fortnightly rule blocks until 17 days (its own end), the weekly one at 10 days; together:
+    # at 17 days the weekly rule sees the SMS send at 23 days within its window, so 30 days.
+    assert (verdict.rule_id, verdict.next_eligible_at) == (2, ahead(30))
 
 
 @pytest.mark.parametrize(("the_rule", "touches", "expected"), PLANNED.values(), ids=PLANNED.keys())
@@ -465,11 +508,11 @@ PRECEDENCE = {
         True,
         Verdict(allowed=False, reason="opted_out"),
     ),
-    "snoozed beats an open invitation, and says until when": (
+    "snoozed beats an open invitation; eligible when the snooze ends and the rules allow": (
         True,
         SNOOZED,
         True,
-        Verdict(allowed=False, reason="snoozed", next_eligible_at=ahead(14)),
+        Verdict(allowed=False, reason="snoozed", next_eligible_at=ahead(20)),
     ),
     "an open invitation beats a rule": (
         True,
@@ -495,6 +538,22 @@ def test_decide_precedence(has_address, consent, open_invitation, expected):
         has_open_invitation=open_invitation,
     )
     assert verdict == expected
+
+
+def test_a_snooze_that_ends_before_a_rule_does_gives_the_rule_s_end():
+    """Defect 2 of issue 14: 1 per 14 days, a touch 5 days ago and a snooze until 5 days ahead said
+    "next eligible in 5 days" while the rule blocks until 9 days ahead."""
+    snoozed = ConsentVerdict(allowed=False, reason="snoozed", until=ahead(5))
+    verdict = decide(
+        [rule(1, 14)],
+        send=SUPPORT_SEND,
+        touches=[touch(ago(5))],
+        contact_known_since=LONG_KNOWN,
+        consent=snoozed,
+        has_address=True,
+        has_open_invitation=False,
+    )
+    assert verdict == Verdict(allowed=False, reason="snoozed", next_eligible_at=ahead(9))
 
 
 def test_decide_allows_when_nothing_stands_in_the_way():

@@ -1,0 +1,91 @@
+"""The rolling window in SQL, as surveys.gatekeeper.rules.Counted reads it, for the screening
+statement (screening_sql.py). Rule `i` blocks a send at a moment during a new contact's grace, when
+the window ending at that moment already holds max_touches, or when a later touch within a window
+of it is full (its own window already holds max_touches). The touches CTE gives each contact's
+`times_i`, the clock times rule `i` counts, ascending; `t` is that row, `kv`/`c` the contact's view
+and record (KNOWN_SINCE_SQL)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from surveys.gatekeeper.rules import Rule
+
+# Since when the deciding department has known the contact: a new contact's grace starts there (see
+# screening_sql.KNOWN_SINCE_JOIN_SQL).
+KNOWN_SINCE_SQL = "coalesce(kv.created_at, c.created_at)"
+
+
+def _in_window(index: int, end: str) -> str:
+    """How many of rule `index`'s touches fall in the window (end − W, end]."""
+    return (
+        f"(SELECT count(*) FROM unnest(t.times_{index}) y "
+        f"WHERE y > {end} - %(window_{index})s AND y <= {end})"
+    )
+
+
+def _full_ahead(index: int, moment: str) -> str:
+    """Is a touch of rule `index` within a window after `moment` full?"""
+    return (
+        f"EXISTS (SELECT 1 FROM unnest(t.times_{index}) x WHERE x > {moment} "
+        f"AND x < {moment} + %(window_{index})s AND {_in_window(index, 'x')} >= %(max_touches_{index})s)"
+    )
+
+
+def _grace_end(index: int, rule: Rule, params: dict) -> str | None:
+    if rule.new_contact_grace is None:
+        return None
+    params[f"grace_{index}"] = rule.new_contact_grace
+    return f"{KNOWN_SINCE_SQL} + %(grace_{index})s"
+
+
+def _blocks(index: int, rule: Rule, moment: str, params: dict) -> str:
+    """Does rule `index` block a send at `moment`?"""
+    grace_end = _grace_end(index, rule, params)
+    parts = [
+        f"{_in_window(index, moment)} >= %(max_touches_{index})s",
+        _full_ahead(index, moment),
+    ]
+    return "(" + " OR ".join(([f"{moment} < {grace_end}"] if grace_end else []) + parts) + ")"
+
+
+def _block_ends(index: int, rule: Rule, params: dict) -> list[str]:
+    """Where a block of rule `index` can end: a window after a touch, or the grace's end."""
+    grace_end = _grace_end(index, rule, params)
+    ends = [f"SELECT y + %(window_{index})s FROM unnest(t.times_{index}) y"]
+    return [*ends, f"SELECT {grace_end}"] if grace_end else ends
+
+
+def rule_block_columns(rules: Sequence[Rule], params: dict) -> str:
+    """Per rule, `block_<i>`: if the rule blocks the send, when it would stop blocking on its own
+    (NULL if it does not block). The cheap counts decide first; the subqueries run for the few
+    contacts with a touch ahead or a block."""
+    blocks = []
+    for index, rule in enumerate(rules):
+        params[f"max_touches_{index}"] = rule.max_touches
+        grace_end = _grace_end(index, rule, params)
+        at_send = [
+            f"coalesce(t.count_{index}, 0) >= %(max_touches_{index})s",
+            f"CASE WHEN t.ahead_{index} > 0 THEN {_full_ahead(index, '%(at)s')} ELSE false END",
+        ]
+        if grace_end:
+            at_send.insert(0, f"%(at)s < {grace_end}")
+        ends = " UNION ALL ".join(_block_ends(index, rule, params))
+        free = (
+            f"(SELECT min(cand) FROM ({ends}) AS block_end(cand) "
+            f"WHERE cand > %(at)s AND NOT {_blocks(index, rule, 'cand', params)})"
+        )
+        blocks.append(f"CASE WHEN {' OR '.join(at_send)} THEN {free} END AS block_{index}")
+    return ", ".join(blocks) if blocks else "NULL::timestamptz AS no_rule"
+
+
+def next_eligible_sql(rules: Sequence[Rule], params: dict) -> str:
+    """The earliest time from `st.start` at which no rule blocks (rules.free_from)."""
+    if not rules:
+        return "st.start"
+    ends = [end for index, rule in enumerate(rules) for end in _block_ends(index, rule, params)]
+    blocked = " OR ".join(_blocks(index, rule, "cand", params) for index, rule in enumerate(rules))
+    return (
+        f"(SELECT min(cand) FROM (SELECT st.start UNION ALL {' UNION ALL '.join(ends)}) AS block_end(cand) "
+        f"WHERE cand >= st.start AND NOT ({blocked}))"
+    )
