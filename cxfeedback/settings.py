@@ -290,10 +290,12 @@ DELIVERY_BATCH_SECONDS = envint("DELIVERY_BATCH_SECONDS", "120")
 DELIVERY_STUCK_AFTER = envint("DELIVERY_STUCK_AFTER", "600")
 # A queued invitation handed to the broker this long ago and still queued was lost on the way.
 DELIVERY_HANDOFF_LEASE = envint("DELIVERY_HANDOFF_LEASE", "1800")
+RESERVATION_HOLD = envint("RESERVATION_HOLD", "604800")  # 7 days: see surveys/delivery/reservations.py
 DISPATCH_INTERVAL = envint("DISPATCH_INTERVAL", "10")
 SWEEP_INTERVAL = envint("SWEEP_INTERVAL", "120")
 EXPIRE_INTERVAL = envint("EXPIRE_INTERVAL", "600")
 REMINDER_INTERVAL = envint("REMINDER_INTERVAL", "900")
+RESERVATION_RELEASE_INTERVAL = envint("RESERVATION_RELEASE_INTERVAL", "300")
 HOUSEKEEPING_INTERVAL = envint("HOUSEKEEPING_INTERVAL", "3600")  # old import files, idempotency keys
 # Seconds between the runs that roll finished days up for the results dashboard (results/rollups.py);
 # a day is rolled up on the first run after 00:10 of the next, and read from the live tables till then.
@@ -324,6 +326,7 @@ CELERY_BEAT_SCHEDULE = {
         ("sweep-stuck-invitations", "surveys.tasks.sweep_stuck_task", SWEEP_INTERVAL),
         ("expire-invitations", "surveys.tasks.expire_invitations_task", EXPIRE_INTERVAL),
         ("send-reminders", "surveys.tasks.send_reminders_task", REMINDER_INTERVAL),
+        ("release-reservations", "surveys.tasks.release_reservations_task", RESERVATION_RELEASE_INTERVAL),
         ("purge-import-files", "contacts.tasks.import_files_purge_task", HOUSEKEEPING_INTERVAL),
         ("purge-idempotency-keys", "departments.tasks.idempotency_records_purge_task", HOUSEKEEPING_INTERVAL),
         ("refresh-results-rollups", "results.tasks.refresh_rollups_task", ROLLUP_INTERVAL),
@@ -382,9 +385,8 @@ LOGGING = {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
         "json": {"()": "cxfeedback.log_json.JsonFormatter"},
     },
-    # Personal-link tokens, API keys, addresses and phone numbers never reach a log
-    # (cxfeedback/logging_filters.py); on the handler, so it
-    # sees every record, whichever logger it came from.
+    # Personal-link tokens, API keys, addresses and phone numbers never reach a log (logging_filters.py);
+    # on the handler, so it sees every record, whichever logger it came from.
     "filters": {"redact_tokens": {"()": "cxfeedback.logging_filters.RedactTokens"}},
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["redact_tokens"]}

@@ -13,6 +13,7 @@ from django.db import InterfaceError, OperationalError
 
 from surveys.delivery.dispatch import invitations_dispatch_due
 from surveys.delivery.reminders import reminders_send
+from surveys.delivery.reservations import reservations_release_expired
 from surveys.delivery.sending import invitations_send_batch
 from surveys.delivery.sweeper import invitations_expire, invitations_sweep_stuck
 from surveys.gatekeeper.send_requests import send_request_screen, send_requests_screen_again
@@ -84,3 +85,8 @@ def expire_invitations_task() -> None:
 @shared_task(acks_late=True)
 def send_reminders_task() -> None:
     reminders_send()
+
+
+@shared_task(acks_late=True)
+def release_reservations_task() -> None:
+    reservations_release_expired()

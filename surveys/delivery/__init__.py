@@ -19,6 +19,10 @@ The life of an invitation here:
    longer than any task may run (CELERY_TASK_TIME_LIMIT kills it), so no live task still holds
    it — and hands over again what was handed to the broker long ago and never claimed (the broker
    or the worker lost the task).
+5. Reservations (beat, every RESERVATION_RELEASE_INTERVAL): a queued invitation not sent by its
+   request's latest send time, or RESERVATION_HOLD after its planned time when the request has none,
+   is released — cancelled, no longer a touch — so an abandoned request holds no one's place
+   (surveys/delivery/reservations.py). One in sending is left to its task.
 
 Exactly once: an invitation is sent only by the task that claimed it, and claimed again only
 after it was put back (transient failure: the server did not take it) or its worker is certainly

@@ -21,13 +21,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from cxfeedback.db import execute_without_waiting
 from surveys.errors import InvalidStatusTransition
-from surveys.models import Invitation
+from surveys.models import Invitation, SendRequest
 
 Status = Invitation.Status
 TRANSITIONS = Invitation.TRANSITIONS
@@ -211,6 +211,46 @@ def invitations_expire_due(*, now: dt.datetime) -> int:
     """Sent, delivered or opened → expired once the link's expiry has passed (they are no longer
     open invitations). Served by the invitation_awaiting_answer index. Returns how many."""
     return EXPIRE.apply(Invitation.objects.filter(expires_at__lte=now), now=now)
+
+
+def invitations_release_expired_reservations(
+    *, now: dt.datetime, hold_before: dt.datetime, window_reason: str, hold_reason: str
+) -> int:
+    """Queued → cancelled for the reservations of requests being delivered that were not handed to
+    a channel in time: the request's latest send time passed, or, for a request without one, planned
+    (send_after, else touched_at) before `hold_before`. The reason: `window_reason` with the latest
+    send time, or `hold_reason`. They stop counting as touches. Returns how many."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            RELEASE_EXPIRED_SQL,
+            {"now": now, "hold_before": hold_before, "window": window_reason, "hold": hold_reason},
+        )
+        return cursor.rowcount
+
+
+# One statement for all requests being delivered (the send_request_delivering index), each
+# request's rows found by the unique (send_request, contact) index. A claim (surveys/delivery/
+# sending.py) locks its queued rows and moves them to sending in one transaction: SKIP LOCKED
+# leaves those to it, so a reservation is either sent or released, and neither waits for the other
+# (the next run sees any row skipped). Built once, from the enums' values (no input).
+RELEASE_EXPIRED_SQL = f"""
+    WITH expired AS (
+        SELECT i.id, r.latest_send_at
+        FROM surveys_sendrequest r JOIN surveys_invitation i ON i.send_request_id = r.id
+        WHERE r.status IN ('{SendRequest.Status.SCREENED}', '{SendRequest.Status.SENDING}')
+          AND i.status IN ({STOPS[Status.CANCELLED].sources_sql})
+          AND (r.latest_send_at < %(now)s
+               OR (r.latest_send_at IS NULL AND coalesce(i.send_after, i.touched_at) < %(hold_before)s))
+        FOR UPDATE OF i SKIP LOCKED
+    )
+    UPDATE surveys_invitation i
+    SET status = '{STOPS[Status.CANCELLED].to}', updated_at = %(now)s, failure_reason = left(
+        CASE WHEN e.latest_send_at IS NULL THEN %(hold)s
+             ELSE %(window)s || ' (' || to_char(e.latest_send_at AT TIME ZONE 'UTC',
+                                                'YYYY-MM-DD"T"HH24:MI:SS"+00:00"') || ')' END, 500)
+    FROM expired e
+    WHERE i.id = e.id AND i.status IN ({STOPS[Status.CANCELLED].sources_sql})
+"""  # noqa: S608
 
 
 def invitation_mark_opened(*, invitation_id: int, now: dt.datetime) -> bool:

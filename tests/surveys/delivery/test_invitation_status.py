@@ -25,6 +25,7 @@ from surveys.delivery.invitation_status import (
     invitations_mark_sending,
     invitations_mark_sent,
     invitations_release,
+    invitations_release_expired_reservations,
     invitations_requeue_stuck,
     sources,
 )
@@ -154,6 +155,14 @@ CASES = [
     Case(
         "cancel queued",
         lambda i, now: invitations_cancel_queued(send_request_id=i.send_request_id, now=now),
+        Status.CANCELLED,
+        {Status.QUEUED},
+    ),
+    Case(
+        "release expired reservations",
+        lambda i, now: invitations_release_expired_reservations(
+            now=now, hold_before=NOW, window_reason="window", hold_reason="hold"
+        ),
         Status.CANCELLED,
         {Status.QUEUED},
     ),
