@@ -8,6 +8,8 @@
 - Send requests: created on a form of their own (department and survey limited to the user's), then
   a pre-flight page shows what submitting would do, with Submit and Cancel buttons. Everything that
   changes a request is a service call; the request's own page is view only.
+- The send calendar (calendar.py, linked from the send request list): sends per day and department,
+  and the contacts requests compete for; other departments are anonymous counts to an owner.
 - Decisions and invitations: read-only history, each decision with its explanation.
 - Merges of two records of one person (CX leads): the merge page with its preview, Unmerge.
 """

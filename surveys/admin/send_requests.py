@@ -27,6 +27,7 @@ from departments.admin_scoping import (
     visible_departments,
 )
 from departments.models import Department
+from surveys.admin.calendar import send_calendar_view
 from surveys.gatekeeper.audiences import REQUESTABLE_AUDIENCES, send_request_set_audience_upload
 from surveys.gatekeeper.preflight import preflight_summary, screening_summary_rows, send_request_preflight
 from surveys.gatekeeper.send_requests import send_request_cancel, send_request_create, send_request_submit
@@ -155,7 +156,10 @@ class SendRequestAdmin(DepartmentScopedAdmin, admin.ModelAdmin):
                 name=f"surveys_sendrequest_{name}",
             )
 
+        calendar = self.admin_site.admin_view(require_GET(send_calendar_view))
         return [
+            # Before the admin's own URLs, whose "<object_id>/" would take "calendar/" for an id.
+            path("calendar/", calendar, name="surveys_sendrequest_calendar"),
             view("preflight", require_GET(self.preflight_view)),
             view("submit", require_POST(self.submit_view)),
             view("cancel", require_POST(self.cancel_view)),

@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from surveys.api.calendar import SendCalendarApi
 from surveys.api.erasure import ContactEraseApi
 from surveys.api.frequency_rules import (
     FrequencyRuleCollectionApi,
@@ -67,6 +68,7 @@ urlpatterns = [
         SendRequestDecisionsApi.as_view(),
         name="send-request-decisions",
     ),
+    path("calendar", SendCalendarApi.as_view(), name="send-calendar"),
     path("eligibility", EligibilityApi.as_view(), name="eligibility"),
     path("triggers", TriggerApi.as_view(), name="trigger-create"),
     path("contacts/<uuid:contact_id>/erase", ContactEraseApi.as_view(), name="contact-erase"),

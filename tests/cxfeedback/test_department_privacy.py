@@ -656,6 +656,7 @@ OPERATIONS_TESTED = {
         "test_leak_5_other_departments_times_are_no_finer_than_the_hour",
         "test_no_api_answer_carries_support_view",
     ],
+    "send_calendar": ["test_no_api_answer_carries_support_view"],
     # Configuration and results: nothing of a contact's in them; swept all the same.
     **{
         operation: ["test_no_api_answer_carries_support_view"]
