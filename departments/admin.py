@@ -6,8 +6,8 @@ and revoke. A key is created on the "Add API key" page, which shows the plain ke
 the response page (never stored, never put in a message cookie); `manage.py create_api_key` does
 the same from a shell.
 
-Company settings (whether every department may send to every channel of a person) are one row
-that only CX leads see and change.
+Company settings (whether every department may send to every channel of a person, whether
+follow-ups wait for the survey frequency rules) are one row that only CX leads see and change.
 """
 
 from django import forms
@@ -120,8 +120,8 @@ class CompanySettingsAdmin(admin.ModelAdmin):
     """The one row of company settings (CompanySettings.current()), for CX leads only: the list
     opens that row, which is never added by hand, never a second time, never deleted."""
 
-    list_display = ["__str__", "share_contact_channels", "updated_at"]
-    fields = ["share_contact_channels", "updated_at"]
+    list_display = ["__str__", "share_contact_channels", "follow_ups_wait_for_frequency_rules", "updated_at"]
+    fields = ["share_contact_channels", "follow_ups_wait_for_frequency_rules", "updated_at"]
     readonly_fields = ["updated_at"]
 
     def has_module_permission(self, request: HttpRequest) -> bool:

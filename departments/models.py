@@ -37,6 +37,14 @@ class CompanySettings(models.Model):
         "knows for a person. Off: a department sends only to the addresses it supplied itself or "
         "the customer gave in the preference centre.",
     )
+    follow_ups_wait_for_frequency_rules = models.BooleanField(
+        "follow-ups wait for the survey frequency rules",
+        default=False,
+        help_text="Off (the default): a follow-up of a detractor is a personal reply, not a survey, and a "
+        "department may start it whenever it is ready. On: starting any follow-up (in progress) waits "
+        "until the frequency rules would allow a survey to that customer on that channel, and the "
+        "follow-up shows the date that becomes possible. Closing one is always possible.",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -170,7 +170,7 @@ def _frequency_rules(request: HttpRequest):
             return "—"
         check = follow_up_contact_check(actor=actor, follow_up=follow_up)
         if check is None:
-            return "Exempt (a CX lead's follow-up rule): the customer may be contacted now."
+            return "Not held back: a follow-up is a personal reply, not a survey; contact the customer now."
         return check.explanation
 
     frequency_rules.short_description = "frequency rules"
@@ -190,9 +190,9 @@ class FollowUpRuleAdmin(DepartmentScopedAdmin, admin.ModelAdmin):
         "question_kind",
         "max_value",
         "survey",
-        "exempt_from_frequency_rules",
+        "waits_for_frequency_rules",
     ]
-    list_filter = ["is_active", "question_kind", "exempt_from_frequency_rules"]
+    list_filter = ["is_active", "question_kind", "waits_for_frequency_rules"]
     list_select_related = ["survey"]
     search_fields = ["name"]
     readonly_fields = ["created_at", "updated_at"]

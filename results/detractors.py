@@ -4,7 +4,12 @@ An answer on a scale asks for one when it is at or below the built-in threshold 
 CSAT 1–2: results.models.BUILT_IN_DETRACTOR_MAX) or at or below an active follow-up rule of its kind
 that covers the survey (every survey, or this survey's family). Rules add to the built-in
 thresholds; they never silence them. The first such answer by question position names the
-follow-up, which is exempt from the frequency rules when any rule that matched it says so.
+follow-up.
+
+Whether that follow-up waits for the frequency rules: a follow-up is a personal reply, so it waits
+only when everything that asked for it says so — every rule that matched it waits for them, and no
+built-in threshold caught it. (A CX lead's company setting can make every follow-up wait; that is
+read when the follow-up starts, not here.)
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ class Rule:
     question_kind: str
     max_value: int
     survey_family_id: int | None  # None: every survey
-    exempt_from_frequency_rules: bool = False
+    waits_for_frequency_rules: bool = False
 
 
 @dataclass(frozen=True)
@@ -32,7 +37,7 @@ class ScaleAnswer:
 @dataclass(frozen=True)
 class Detractor:
     question_id: int
-    exempt_from_frequency_rules: bool
+    waits_for_frequency_rules: bool
 
 
 def detractor_find(
@@ -53,6 +58,7 @@ def detractor_find(
         ]
         by_threshold = answer.kind in built_in and answer.value <= built_in[answer.kind]
         if matching or by_threshold:
-            exempt = any(rule.exempt_from_frequency_rules for rule in matching)
-            return Detractor(question_id=answer.question_id, exempt_from_frequency_rules=exempt)
+            # A personal reply by default: it waits only when every reason it was opened for waits.
+            waits = not by_threshold and all(rule.waits_for_frequency_rules for rule in matching)
+            return Detractor(question_id=answer.question_id, waits_for_frequency_rules=waits)
     return None

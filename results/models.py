@@ -22,9 +22,9 @@ class FollowUpRule(models.Model):
     follow-up — in every survey, or only in one survey (any of its versions). Rules add to the
     built-in thresholds (BUILT_IN_DETRACTOR_MAX); they never silence them.
 
-    `exempt_from_frequency_rules`: whether the department may contact the customer about a follow-up
-    this rule created even while the frequency rules would block a survey to them (see
-    results/services/followups.py)."""
+    `waits_for_frequency_rules`: the CX lead's cap on this rule's follow-ups: the department may
+    start one only when the frequency rules would allow a survey to the customer now. Off by
+    default: a follow-up is a personal reply, not a survey (see results/services/followups.py)."""
 
     name = models.CharField(max_length=200)
     is_active = models.BooleanField(default=True)
@@ -38,10 +38,14 @@ class FollowUpRule(models.Model):
         related_name="+",
         help_text="Only this survey (any version of it); empty: every survey.",
     )
-    exempt_from_frequency_rules = models.BooleanField(
+    waits_for_frequency_rules = models.BooleanField(
+        "follow-ups wait for the survey frequency rules",
         default=False,
-        help_text="Follow-ups created by this rule may contact the customer even when the frequency "
-        "rules would not allow a survey now.",
+        help_text="On: a department may start (in progress) a follow-up this rule opened only when the "
+        "frequency rules would allow a survey to that customer now; it shows the date that becomes "
+        "possible. Off (the default): a follow-up is a personal reply, not a survey, and starts at once. "
+        "An answer the built-in thresholds (NPS 0–6, CSAT 1–2) also catch never waits because of a rule; "
+        "Company settings can make every follow-up wait.",
     )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
@@ -78,7 +82,9 @@ class FollowUp(models.Model):
         help_text="Who gets back to the customer.",
     )
     note = models.TextField(blank=True)
-    exempt_from_frequency_rules = models.BooleanField(default=False, editable=False)
+    # Whether the rules that asked for it opened it waiting (results/detractors.py); kept, so a rule
+    # changed later does not change the items it already opened.
+    waits_for_frequency_rules = models.BooleanField(default=False, editable=False)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
     closed_at = models.DateTimeField(null=True, blank=True, editable=False)

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from cxfeedback.exceptions import NotFound
 from departments.actors import Actor
+from departments.models import CompanySettings
 from results.filters import ResultsFilter, responses_for
 from results.models import FollowUp
 from surveys.gatekeeper.eligibility import eligibility_check
@@ -56,16 +57,24 @@ class ContactCheck:
     next_eligible_at: dt.datetime | None
 
 
+def follow_up_waits_for_frequency_rules(follow_up: FollowUp) -> bool:
+    """Whether a CX lead capped this follow-up: the company setting for every follow-up, or the
+    follow-up rule that opened it. Reads the setting without creating its row (off without it)."""
+    if follow_up.waits_for_frequency_rules:
+        return True
+    return CompanySettings.objects.filter(pk=1, follow_ups_wait_for_frequency_rules=True).exists()
+
+
 def follow_up_contact_check(
     *, actor: Actor, follow_up: FollowUp, at: dt.datetime | None = None
 ) -> ContactCheck | None:
     """May the department contact the customer about this follow-up now, as far as the frequency
-    rules go? None when a CX lead's follow-up rule exempts it (see results/services/followups.py).
+    rules go? None when it does not wait for them: the default (see results/services/followups.py).
 
     Asks the gatekeeper, read-only, about a survey of the same department on the response's channel;
     only a frequency rule's block counts (opt-outs, open invitations and addresses concern surveys).
     """
-    if follow_up.exempt_from_frequency_rules:
+    if not follow_up_waits_for_frequency_rules(follow_up):
         return None
     at = at or timezone.now()
     response = follow_up.response

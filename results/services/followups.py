@@ -8,13 +8,16 @@ optionally one survey); results/detractors.py decides. Rules only add to the bui
 Follow-ups and the frequency rules. A follow-up is a person of the department getting back to the
 customer (a call, an email from their own mailbox), not a survey: cxfeedback records it on the
 follow-up, never as an invitation, so it is never a counted touch and never blocks a survey. The
-other way round, the frequency rules do apply to it unless a CX lead's rule exempts it: moving a
-follow-up to "in progress" (someone is contacting the customer now) asks the gatekeeper, read-only,
-whether a survey of the same department on the same channel would be allowed now, and refuses
-while a frequency rule blocks it — the item stays open with the date it becomes possible. A
-follow-up created by a rule with `exempt_from_frequency_rules` skips that check; the built-in
-thresholds never exempt. Opt-outs of surveys, open invitations and missing addresses do not stop a
-follow-up: they are about surveys, and the customer's complaint is not one.
+other way round, by default the frequency rules do not hold a follow-up back either: the department
+may start it (in progress) at once. A CX lead can cap follow-ups: for all of them with the company
+setting "Follow-ups wait for the survey frequency rules" (departments.models.CompanySettings), or
+for the ones a follow-up rule opened with that rule's own `waits_for_frequency_rules` (an answer a
+built-in threshold also catches never waits because of a rule: results/detractors.py). A follow-up
+that waits asks the gatekeeper, read-only, when it is moved to "in progress", whether a survey of
+the same department on the same channel would be allowed now, and is refused while a frequency
+rule blocks it — the item stays open with the date it becomes possible. Opt-outs of surveys, open
+invitations and missing addresses never stop a follow-up: they are about surveys, and the
+customer's complaint is not one.
 """
 
 from __future__ import annotations
@@ -100,7 +103,7 @@ def detractor_of(answers: Sequence[Answer], *, survey_family_id: int | None) -> 
 
 # Written out rather than compiled by the ORM: it runs for every survey answered.
 ACTIVE_RULES_SQL = """
-SELECT rule.question_kind, rule.max_value, survey.family_id, rule.exempt_from_frequency_rules
+SELECT rule.question_kind, rule.max_value, survey.family_id, rule.waits_for_frequency_rules
 FROM results_followuprule rule LEFT JOIN surveys_survey survey ON survey.id = rule.survey_id
 WHERE rule.is_active
 """
@@ -116,7 +119,7 @@ def follow_up_open(
         "question": detractor.question_id,
         "department": department_id,
         "contact": contact_id,
-        "exempt": detractor.exempt_from_frequency_rules,
+        "waits": detractor.waits_for_frequency_rules,
         "now": now,
     }
     with connection.cursor() as cursor:
@@ -127,8 +130,8 @@ def follow_up_open(
 
 FOLLOW_UP_SQL = """
 INSERT INTO results_followup (response_id, answer_id, department_id, contact_id, status, note,
-                              exempt_from_frequency_rules, created_at, updated_at)
-SELECT %(response)s, a.id, %(department)s, %(contact)s, 'open', '', %(exempt)s, %(now)s, %(now)s
+                              waits_for_frequency_rules, created_at, updated_at)
+SELECT %(response)s, a.id, %(department)s, %(contact)s, 'open', '', %(waits)s, %(now)s, %(now)s
 FROM surveys_answer a
 WHERE a.response_id = %(response)s AND a.question_id = %(question)s
 ON CONFLICT (response_id) DO NOTHING
@@ -150,7 +153,7 @@ def follow_up_update(
 
     Raises InvalidFollowUpChange for a status that may not follow the current one or an owner who
     does not work in the department, FollowUpBlockedByFrequencyRule when starting it (in progress)
-    while a frequency rule would block contacting the customer and no follow-up rule exempts it.
+    while a frequency rule would block contacting the customer and a CX lead made it wait for them.
     """
     now = now or timezone.now()
     with transaction.atomic():

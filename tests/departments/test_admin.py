@@ -193,3 +193,16 @@ def test_owners_never_see_the_company_settings(alice_client):
     change = reverse("admin:departments_companysettings_change", args=[settings_row.pk])
     assert alice_client.post(change, {"share_contact_channels": "on"}).status_code == 403
     assert CompanySettings.current().share_contact_channels is False
+
+
+def test_a_department_cannot_make_follow_ups_wait_for_the_frequency_rules(alice_client, lead_client):
+    change = reverse("admin:departments_companysettings_change", args=[CompanySettings.current().pk])
+
+    assert alice_client.get(change).status_code == 403
+    assert alice_client.post(change, {"follow_ups_wait_for_frequency_rules": "on"}).status_code == 403
+    assert CompanySettings.current().follow_ups_wait_for_frequency_rules is False
+    page = lead_client.get(change).content.decode()
+    assert "Follow-ups wait for the survey frequency rules" in page
+    assert "a personal reply, not a survey" in page  # the help text
+    assert lead_client.post(change, {"follow_ups_wait_for_frequency_rules": "on"}).status_code == 302
+    assert CompanySettings.current().follow_ups_wait_for_frequency_rules is True

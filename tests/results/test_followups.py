@@ -1,6 +1,7 @@
 """Closing the loop: a detractor's answer opens one follow-up for the department that asked; the
 department works it in the admin (scoped: another department's item is a 404); CX leads write the
-follow-up rules, and only such a rule lets a follow-up bypass the frequency rules."""
+follow-up rules. A follow-up is a personal reply: the frequency rules hold it back only when a CX
+lead says so, for every follow-up (company settings) or for a rule's own."""
 
 from __future__ import annotations
 
@@ -11,11 +12,13 @@ from django.urls import reverse
 from django.utils import timezone
 
 from departments.actors import actor_for_user
+from departments.models import CompanySettings
 from results.detractors import Detractor
+from results.errors import FollowUpBlockedByFrequencyRule
 from results.filters import ResultsFilter
 from results.models import FollowUp, FollowUpRule
 from results.selectors.followups import open_follow_ups_count
-from results.services.followups import follow_up_open
+from results.services.followups import follow_up_open, follow_up_update
 from surveys.errors import AlreadyAnswered
 from surveys.public.responses import response_submit
 from tests import factories
@@ -58,7 +61,7 @@ def test_a_detractor_answer_opens_a_follow_up_for_the_department(survey, support
         assert follow_up.department == support
         assert follow_up.contact_id == response.contact_id
         assert follow_up.status == FollowUp.Status.OPEN
-        assert not follow_up.exempt_from_frequency_rules
+        assert not follow_up.waits_for_frequency_rules
 
 
 def test_the_follow_up_names_the_first_detractor_answer(survey):
@@ -119,7 +122,7 @@ def test_a_retried_submit_never_opens_a_second_follow_up(survey, support):
         department_id=response.department_id,
         contact_id=response.contact_id,
         detractor=Detractor(
-            question_id=response.answers.first().question_id, exempt_from_frequency_rules=False
+            question_id=response.answers.first().question_id, waits_for_frequency_rules=False
         ),
         now=timezone.now(),
     )
@@ -226,7 +229,7 @@ def test_list_of_follow_ups_has_a_fixed_number_of_queries(
     assert page.content.decode().count('class="field-trigger"') == 6
 
 
-# Follow-ups and the frequency rules
+# Follow-ups and the frequency rules: a personal reply, not a survey, unless a CX lead caps it
 
 
 @pytest.fixture
@@ -236,11 +239,48 @@ def monthly_rule(db):
     )
 
 
-def test_a_follow_up_waits_for_the_frequency_rules_unless_a_rule_exempts_it(
+ANSWERED_AT = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
+
+
+def start(follow_up: FollowUp, *, by, at: dt.datetime) -> FollowUp:
+    return follow_up_update(
+        actor=actor_for_user(by), follow_up=follow_up, status="in_progress", owner_id=None, note="", now=at
+    )
+
+
+def test_by_default_a_detractors_follow_up_starts_while_a_rule_blocks_surveys(
     alice_client, survey, monthly_rule
 ):
-    # The survey's own invitation is a touch inside the 30-day window: contacting her again now
-    # would break the rule.
+    # The survey's own invitation is a touch inside the 30-day window: a survey now would be blocked.
+    follow_up = follow_up_of(answered(survey, nps=2))
+    assert not follow_up.waits_for_frequency_rules
+
+    page = alice_client.get(change_url(follow_up)).content.decode()
+    assert "Not held back: a follow-up is a personal reply" in page
+    assert alice_client.post(change_url(follow_up), {"status": "in_progress", "note": ""}).status_code == 302
+    follow_up.refresh_from_db()
+    assert follow_up.status == FollowUp.Status.IN_PROGRESS
+
+
+def test_with_the_cx_leads_cap_a_follow_up_waits_with_the_date_it_becomes_possible(
+    alice_client, alice, survey, monthly_rule
+):
+    CompanySettings.objects.update_or_create(pk=1, defaults={"follow_ups_wait_for_frequency_rules": True})
+    follow_up = follow_up_of(answered(survey, nps=2, at=ANSWERED_AT))
+
+    with pytest.raises(FollowUpBlockedByFrequencyRule) as refused:
+        start(follow_up, by=alice, at=ANSWERED_AT + 3 * DAY)
+
+    assert "do not allow contacting this customer yet" in refused.value.message
+    assert refused.value.extra["next_eligible_at"] == (ANSWERED_AT + 30 * DAY).isoformat()
+    follow_up.refresh_from_db()
+    assert follow_up.status == FollowUp.Status.OPEN
+    # Once the window has passed it starts; closing without contacting was possible all along.
+    assert start(follow_up, by=alice, at=ANSWERED_AT + 31 * DAY).status == FollowUp.Status.IN_PROGRESS
+
+
+def test_with_the_cx_leads_cap_the_admin_refuses_the_start(alice_client, survey, monthly_rule):
+    CompanySettings.objects.update_or_create(pk=1, defaults={"follow_ups_wait_for_frequency_rules": True})
     blocked = follow_up_of(answered(survey, nps=2))
 
     page = alice_client.post(change_url(blocked), {"status": "in_progress", "note": ""})
@@ -249,21 +289,29 @@ def test_a_follow_up_waits_for_the_frequency_rules_unless_a_rule_exempts_it(
     assert "do not allow contacting this customer yet" in page.content.decode()
     blocked.refresh_from_db()
     assert blocked.status == FollowUp.Status.OPEN
-    # Closing it without contacting is always possible.
     assert alice_client.post(change_url(blocked), {"status": "closed", "note": ""}).status_code == 302
 
-    FollowUpRule.objects.create(name="Call detractors now", question_kind="nps", max_value=6,
-                                exempt_from_frequency_rules=True)  # fmt: skip
-    exempt = follow_up_of(answered(survey, nps=2))
-    assert exempt.exempt_from_frequency_rules
 
-    assert "Exempt" in alice_client.get(change_url(exempt)).content.decode()
-    assert alice_client.post(change_url(exempt), {"status": "in_progress", "note": ""}).status_code == 302
-    exempt.refresh_from_db()
-    assert exempt.status == FollowUp.Status.IN_PROGRESS
+def test_a_cx_leads_rule_can_make_its_own_follow_ups_wait(alice, survey, monthly_rule):
+    FollowUpRule.objects.create(
+        name="Passives, when the rules allow",
+        question_kind="nps",
+        max_value=8,
+        waits_for_frequency_rules=True,
+    )
+    passive = follow_up_of(answered(survey, nps=8, at=ANSWERED_AT))
+    detractor = follow_up_of(answered(survey, nps=2, at=ANSWERED_AT))  # the built-in threshold too
+
+    assert passive.waits_for_frequency_rules
+    with pytest.raises(FollowUpBlockedByFrequencyRule):
+        start(passive, by=alice, at=ANSWERED_AT + DAY)
+    assert not detractor.waits_for_frequency_rules
+    assert start(detractor, by=alice, at=ANSWERED_AT + DAY).status == FollowUp.Status.IN_PROGRESS
 
 
-def test_without_a_frequency_rule_a_follow_up_starts_at_once(alice_client, follow_up):
+def test_without_a_frequency_rule_a_capped_follow_up_starts_at_once(alice_client, follow_up):
+    CompanySettings.objects.update_or_create(pk=1, defaults={"follow_ups_wait_for_frequency_rules": True})
+
     assert alice_client.post(change_url(follow_up), {"status": "in_progress", "note": ""}).status_code == 302
     follow_up.refresh_from_db()
     assert follow_up.status == FollowUp.Status.IN_PROGRESS
@@ -279,6 +327,22 @@ def test_only_cx_leads_write_follow_up_rules(alice_client, lead_client):
     assert alice_client.get("/admin/results/followuprule/").status_code == 200
     assert lead_client.post("/admin/results/followuprule/add/", rule).status_code == 302
     assert FollowUpRule.objects.get().max_value == 2
+
+
+def test_a_cx_lead_makes_a_rules_follow_ups_wait_in_the_admin(lead_client):
+    page = lead_client.get("/admin/results/followuprule/add/").content.decode()
+    assert "Follow-ups wait for the survey frequency rules" in page
+    assert "a personal reply, not a survey, and starts at once" in page  # the help text
+
+    rule = {"name": "CES", "is_active": "on", "question_kind": "ces", "max_value": "2"}
+    assert lead_client.post("/admin/results/followuprule/add/", rule).status_code == 302
+    waiting = {**rule, "name": "CES, capped", "waits_for_frequency_rules": "on"}
+    assert lead_client.post("/admin/results/followuprule/add/", waiting).status_code == 302
+
+    assert dict(FollowUpRule.objects.values_list("name", "waits_for_frequency_rules")) == {
+        "CES": False,
+        "CES, capped": True,
+    }
 
 
 def test_owners_see_follow_up_rules_for_every_survey_and_their_own_not_anothers(

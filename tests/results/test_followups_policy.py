@@ -1,5 +1,6 @@
 """The follow-up policy as a table (results/detractors.py): which answer of a response asks for a
-follow-up, and whether it is exempt from the frequency rules."""
+follow-up, and whether it waits for the frequency rules (only when everything that asked for it
+says so)."""
 
 import pytest
 
@@ -33,16 +34,31 @@ CASES = {
     "a rule for this survey": ([nps(8)], [Rule("nps", 8, FAMILY)], Detractor(101, False)),
     "a rule for another survey": ([nps(8)], [Rule("nps", 8, OTHER_FAMILY)], None),
     "a rule never silences the built-in threshold": ([nps(5)], [Rule("nps", 2, None)], Detractor(101, False)),
-    "an exempting rule that matches": ([nps(3)], [Rule("nps", 6, None, True)], Detractor(101, True)),
-    "an exempting rule that does not match the answer": (
-        [nps(5)],
-        [Rule("nps", 2, None, True)],
+    "a waiting rule that matches": ([ces(2)], [Rule("ces", 2, None, True)], Detractor(103, True)),
+    "a waiting rule never holds back a built-in detractor": (
+        [nps(3)],
+        [Rule("nps", 6, None, True)],
         Detractor(101, False),
     ),
-    "one of two matching rules exempts": (
-        [nps(1)],
-        [Rule("nps", 6, None), Rule("nps", 3, FAMILY, True)],
+    "a waiting rule above the built-in threshold": (
+        [nps(8)],
+        [Rule("nps", 8, None, True)],
         Detractor(101, True),
+    ),
+    "a waiting rule that does not match the answer": (
+        [ces(3)],
+        [Rule("ces", 2, None, True), Rule("ces", 4, None)],
+        Detractor(103, False),
+    ),
+    "one of two matching rules does not wait": (
+        [ces(1)],
+        [Rule("ces", 4, None), Rule("ces", 3, FAMILY, True)],
+        Detractor(103, False),
+    ),
+    "both matching rules wait": (
+        [ces(1)],
+        [Rule("ces", 4, None, True), Rule("ces", 3, FAMILY, True)],
+        Detractor(103, True),
     ),
     "no answers on a scale": ([], [Rule("nps", 10, None)], None),
 }

@@ -1,5 +1,6 @@
 """`manage.py load_demo_data`: the printed logins work, duplicates collapse, reruns change nothing."""
 
+import datetime as dt
 import random
 import re
 from io import StringIO
@@ -17,8 +18,9 @@ from contacts import demo as contacts_demo
 from contacts.models import Consent, Contact, DepartmentContact, DepartmentIdentity, Identity
 from contacts.normalise import normalise_email
 from departments.actors import actor_for_user
-from departments.models import Department
+from departments.models import CompanySettings, Department
 from departments.roles import CX_LEAD, DEPARTMENT_OWNER
+from results.models import FollowUp
 from surveys.gatekeeper.preflight import preflight_summary, send_request_preflight
 from surveys.gatekeeper.send_requests import send_request_create
 from surveys.management.commands import load_demo_data
@@ -237,3 +239,26 @@ def test_the_demo_owners_have_people_to_survey_today():
         assert report["eligible_now"] > 0, slug
         assert f"Rule “One survey per 90 days per department ({department.name})”" in blocked
         assert "Rule “One survey per 30 days per person”" in blocked  # sales asked them 20 days ago
+
+
+def test_the_demo_follow_ups_start_at_once_though_the_90_day_rule_blocks_surveys(client):
+    """Support's detractors answered weeks ago, inside support's "one survey per 90 days": a follow-up
+    is a personal reply, so the owner starts one at once; only the CX lead's cap would hold it back."""
+    run("--contacts", "400")
+    recent = FollowUp.objects.filter(
+        department__slug="support", created_at__gte=timezone.now() - dt.timedelta(days=60)
+    ).order_by("pk")
+    first, second = recent[:2]
+    assert client.login(username="owner", password="support-helpdesk-24")
+
+    def start(follow_up: FollowUp):
+        url = reverse("admin:results_followup_change", args=[follow_up.pk])
+        return client.post(url, {"status": "in_progress", "note": ""})
+
+    assert start(first).status_code == 302
+    CompanySettings.objects.update_or_create(pk=1, defaults={"follow_ups_wait_for_frequency_rules": True})
+    refused = start(second)  # the 90-day rule blocks a survey of support to them
+    assert "One survey per 90 days per department (Support)" in refused.content.decode()
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.status, second.status) == ("in_progress", "open")
