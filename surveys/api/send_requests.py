@@ -138,6 +138,11 @@ class WeekCountSerializer(serializers.Serializer):
     count = serializers.IntegerField()
 
 
+class DayCountSerializer(serializers.Serializer):
+    day = serializers.DateField(help_text="The day (UTC).")
+    count = serializers.IntegerField()
+
+
 class PreflightBlockSerializer(serializers.Serializer):
     reason = serializers.ChoiceField(choices=Reason.choices)
     label = serializers.CharField()
@@ -156,7 +161,12 @@ class PreflightOutputSerializer(serializers.Serializer):
     audience_rows = serializers.IntegerField()
     contacts = serializers.IntegerField(help_text="Distinct contacts in the audience.")
     eligible_now = serializers.IntegerField()
-    blocked_total = serializers.IntegerField()
+    planned_later = serializers.IntegerField(
+        help_text="Blocked now by a frequency rule or a snooze that ends inside the send window: "
+        "their invitation is planned for when it ends."
+    )
+    planned_by_day = DayCountSerializer(many=True, help_text="planned_later by day.")
+    blocked_total = serializers.IntegerField(help_text="Not sent within the send window.")
     blocks = PreflightBlockSerializer(many=True)
 
 

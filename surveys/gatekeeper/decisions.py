@@ -84,8 +84,17 @@ def decision_explain(decision: Decision, *, viewer: Actor, now: dt.datetime | No
     Reads decision.send_request and decision.rule: select_related them when explaining many.
     """
     reference = now or decision.decided_at
-    if decision.allowed:
+    if decision.allowed and not decision.reason:
         return "Allowed."
+    why = _blocked_explain(decision, viewer=viewer, reference=reference)
+    if decision.allowed:
+        # Planned: blocked at the send's time, eligible inside the request's window.
+        planned = next_eligible_shown(decision.next_eligible_at, viewer=viewer)
+        return f"Planned for {_moment(planned, reference)}, when nothing blocks it any more. {why}"
+    return why
+
+
+def _blocked_explain(decision: Decision, *, viewer: Actor, reference: dt.datetime) -> str:
     reason = decision.reason
     if reason == Reason.OPTED_OUT:
         return "Opted out."

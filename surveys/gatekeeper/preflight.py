@@ -53,8 +53,9 @@ def send_request_preflight(*, send_request: SendRequest, now: dt.datetime | None
 def _best_send_at(send_request: SendRequest, at: dt.datetime, outcome: Outcome) -> dt.datetime:
     """The earliest time in the request's window that reaches the most contacts.
 
-    Time-based blocks only ever end, so the most contacts are eligible at the window's end, and the
-    earliest time reaching as many is when the last block ending inside the window ends.
+    Time-based blocks that end inside the request's window are planned for their end, so starting
+    now reaches as many contacts as any later start: the best time is later only when a block
+    ending inside the window is not planned.
     """
     if outcome.last_block_end_in_window is None:
         return at
@@ -110,7 +111,11 @@ def preflight_summary(report: PreflightReport, *, viewer: Actor | None = None) -
         "audience_rows": report.audience_rows,
         "contacts": outcome.contacts,
         "eligible_now": outcome.allowed,
-        "blocked_total": outcome.contacts - outcome.allowed,
+        # Blocked now, eligible inside the window: planned for then. By day (UTC), the day shown
+        # no finer than the next-eligible times a department sees.
+        "planned_later": outcome.planned_total,
+        "planned_by_day": [{"day": day, "count": count} for day, count in sorted(outcome.planned.items())],
+        "blocked_total": outcome.contacts - outcome.allowed - outcome.planned_total,
         "blocks": blocks,
     }
 
@@ -142,6 +147,7 @@ def screening_summary_rows(send_request: SendRequest) -> list[tuple[str, int]]:
         ("Audience rows", summary.get("audience_rows", 0)),
         ("Contacts", summary.get("contacts", 0)),
         ("Allowed", summary.get("allowed", 0)),
+        ("Planned for later in the window", summary.get("planned", 0)),
     ]
     blocked = summary.get("blocked", {})
     by_rule = {int(rule_id): count for rule_id, count in summary.get("blocked_by_rule", {}).items()}

@@ -224,6 +224,19 @@ def rules_verdict(
     return replace(reason, next_eligible_at=free_from(views, send.at))
 
 
+def planned_for(
+    verdict: Verdict, *, window_end: dt.datetime, has_open_invitation: bool = False
+) -> dt.datetime | None:
+    """When a blocked contact is planned instead of refused: when a rule's block or a snooze ends,
+    if that is by the end of the request's send window (`window_end`) and the contact has no open
+    invitation for the survey (a snooze is decided before it). None: refused."""
+    if has_open_invitation:
+        return None
+    if verdict.reason in ("rule", "snoozed") and verdict.next_eligible_at is not None:
+        return verdict.next_eligible_at if verdict.next_eligible_at <= window_end else None
+    return None
+
+
 def decide(
     rules: Sequence[Rule],
     *,

@@ -115,12 +115,38 @@ class Outcome:
     eligible_again: dict[tuple[str, int | None, dt.date], int] = field(default_factory=dict)
     # The last time-based block to end by the end of the request's send window.
     last_block_end_in_window: dt.datetime | None = None
+    # Day (UTC) → contacts planned for then: their block ends inside the request's window.
+    planned: dict[dt.date, int] = field(default_factory=dict)
 
-    def add_row(self, reason: str, rule_id, week, count: int, duplicates: int, latest) -> None:
+    # Contacts given a slot a lower-priority reservation made way for (displacement.slots_take).
+    made_way: int = 0
+
+    @property
+    def planned_total(self) -> int:
+        return sum(self.planned.values())
+
+    def took_from(self, taken: Sequence) -> None:
+        """Count the contacts refused for a rule that lower-priority reservations made way for."""
+        for slot in taken:
+            self.made_way += 1
+            self.blocked["rule"] -= 1
+            self.blocked_by_rule[slot.rule_id] -= 1
+            if slot.planned:
+                day = slot.at.astimezone(dt.UTC).date()
+                self.planned[day] = self.planned.get(day, 0) + 1
+            else:
+                self.allowed += 1
+        self.blocked = {reason: count for reason, count in self.blocked.items() if count}
+        self.blocked_by_rule = {rule: count for rule, count in self.blocked_by_rule.items() if count}
+
+    def add_row(self, reason: str, rule_id, week, count: int, duplicates: int, latest, planned_day) -> None:
         self.contacts += count
         self.duplicates += duplicates
         if not reason:
             self.allowed += count
+            return
+        if planned_day is not None:
+            self.planned[planned_day] = self.planned.get(planned_day, 0) + count
             return
         self.blocked[reason] = self.blocked.get(reason, 0) + count
         if rule_id is not None:
@@ -145,7 +171,8 @@ def screen(
     """Decide every contact of the audience, batch by batch; write decisions and invitations if asked.
 
     With write=True the caller must hold the contacts' locks (lock_contacts) in its transaction.
-    `window_end` is the end of the request's send window, for Outcome.last_block_end_in_window.
+    `window_end` is the end of the request's send window: a contact whose block ends by then is
+    planned for that time (an invitation reserved then), not refused.
     """
     outcome = Outcome()
     covering = _covering(send, rules)

@@ -82,6 +82,10 @@ CONSENT_AND_ADDRESS_SQL = [
 ]
 
 
+# Where a blocked contact's next eligible time is looked for from: a snooze's end, or the send.
+START_SQL = "CASE v0.reason WHEN 'snoozed' THEN s.until ELSE %(at)s::timestamptz END"
+
+
 # Since when the deciding department has known the contact: a new contact's grace starts there.
 # Its own view's start, not the person's first day with any department: a person another
 # department has known for years is new to this one, and a grace that said otherwise would tell it
@@ -93,12 +97,14 @@ KNOWN_SINCE_JOIN_SQL = """JOIN contacts_contact c ON c.id = a.contact_id
 
 
 # The screening's closing SELECT unless a caller reads the rows: counts per reason, rule and week
-# the block ends (screening.Outcome), and the last block ending inside the request's window.
+# the block ends (screening.Outcome), the last block ending inside the request's window, and the
+# day contacts are planned for.
 SUMMARY_SQL = """
     SELECT reason, rule_id, (date_trunc('week', next_eligible_at AT TIME ZONE 'UTC'))::date,
            count(*), sum(duplicates)::int,
-           max(next_eligible_at) FILTER (WHERE next_eligible_at <= %(window_end)s)
-    FROM verdicts_final GROUP BY 1, 2, 3"""
+           max(next_eligible_at) FILTER (WHERE next_eligible_at <= %(window_end)s),
+           (planned_at AT TIME ZONE 'UTC')::date
+    FROM verdicts_final GROUP BY 1, 2, 3, 7"""
 
 
 def screening_statement(
@@ -153,37 +159,50 @@ def screening_statement(
 
 
 def _rules_sql(rules: Sequence[Rule], params: dict) -> str:
-    """Per contact and rule `i`: `times_i`, the clock times the rule counts from one window before
-    the send on, ascending (later touches included: planned sends); `count_i`, those in the window
-    that ends at the send; `ahead_i`, those within a window after it; `last_i` and `own_i`, the
-    latest within a window either side, and the latest of those that is the department's own."""
+    """Two CTEs. `touches`, per contact and rule `i`: `count_i`, the touches the rule counts in the
+    window that ends at the send; `nth_i`, the max_touches-th latest of those; `last_i` and `own_i`,
+    the latest within a window either side,
+    and the latest of those that is the department's own; and `latest`, the contact's latest touch.
+    `ahead`, for the few contacts with a touch after the send (a planned send): `times_i`, every
+    clock time rule `i` counts from one window before the send on (window_sql reads them)."""
     if not any(True for _ in rules):
         return ""
-    columns = []
+    columns, arrays = [], []
     scan_from = None
     for index, rule in enumerate(rules):
         clock = "t.responded_at" if rule.clock == "response" else "t.touched_at"
         params[f"window_{index}"] = rule.window
         window = f"%(window_{index})s"
         counted = f"{_scope_sql(rule, index, params)} AND {clock} > %(at)s - {window}"
+        before = f"{counted} AND {clock} <= %(at)s"
         near = f"{counted} AND {clock} < %(at)s + {window}"
+        if rule.max_touches == 1:
+            nth = f"max({clock}) FILTER (WHERE {before})"
+        else:
+            nth = f"(array_agg({clock} ORDER BY {clock} DESC) FILTER (WHERE {before}))[{rule.max_touches}]"
         columns += [
-            f"array_agg({clock} ORDER BY {clock}) FILTER (WHERE {counted}) AS times_{index}",
-            f"count(*) FILTER (WHERE {counted} AND {clock} <= %(at)s) AS count_{index}",
-            f"count(*) FILTER (WHERE {near} AND {clock} > %(at)s) AS ahead_{index}",
+            f"count(*) FILTER (WHERE {before}) AS count_{index}",
+            f"{nth} AS nth_{index}",
             f"max({clock}) FILTER (WHERE {near}) AS last_{index}",
             f"max({clock}) FILTER (WHERE {near} AND t.department_id = %(department_id)s) AS own_{index}",
         ]
+        arrays.append(f"array_agg({clock}) FILTER (WHERE {counted}) AS times_{index}")
         oldest = rule.window + (MAX_RESPONSE_DELAY if rule.clock == "response" else dt.timedelta(0))
         scan_from = oldest if scan_from is None else max(scan_from, oldest)
     params["scan_window"] = scan_from
-    return f"""touches AS (
-        SELECT t.contact_id, {", ".join(columns)}
-        FROM surveys_invitation t JOIN audience a ON a.contact_id = t.contact_id
+    counted_rows = f"""FROM surveys_invitation t JOIN audience a ON a.contact_id = t.contact_id
         WHERE t.{COUNTED_STATUSES_SQL} AND t.touched_at > %(at)s - %(scan_window)s
           -- The batch's id range: a large audience's later batches skip the others' touches
           -- while scanning the index, before they reach the join.
-          AND t.contact_id > %(lo)s AND t.contact_id <= %(hi)s
+          AND t.contact_id > %(lo)s AND t.contact_id <= %(hi)s"""
+    return f"""touches AS (
+        SELECT t.contact_id, {", ".join(columns)}, max(GREATEST(t.touched_at, t.responded_at)) AS latest
+        {counted_rows}
+        GROUP BY t.contact_id),
+    ahead AS (
+        SELECT t.contact_id, {", ".join(arrays)}
+        {counted_rows}
+          AND t.contact_id IN (SELECT contact_id FROM touches WHERE latest > %(at)s)
         GROUP BY t.contact_id)"""
 
 
@@ -214,9 +233,9 @@ def _verdicts_sql(
     # Typed even with no rule covering the send: a bare NULL is text, which the CASE mixing it
     # with snooze ends (timestamptz) in verdicts_final cannot use.
     longest_sql = (
-        f"GREATEST({', '.join(f'r.block_{i}' for i in range(len(rules)))})" if rules else "NULL::timestamptz"
+        f"GREATEST({', '.join(f'b.block_{i}' for i in range(len(rules)))})" if rules else "NULL::timestamptz"
     )
-    longest = "g.longest"
+    longest = "r.longest"
 
     def pick(value) -> str:
         """The value of the rule whose block lasts longest; ties go to the smallest rule id (rules
@@ -228,15 +247,19 @@ def _verdicts_sql(
         )
         return f"CASE {cases} END"
 
-    touches_join = "LEFT JOIN touches t ON t.contact_id = a.contact_id" if has_touches else ""
+    touches_join = (
+        "LEFT JOIN touches t ON t.contact_id = a.contact_id LEFT JOIN ahead w ON w.contact_id = a.contact_id"
+        if has_touches
+        else ""
+    )
     # Materialized, so each contact's reason is worked out once, not once per column that uses it.
     # OFFSET 0 keeps each lateral subquery from being folded into the columns that use it, so every
     # block, the longest, the reason and the next eligible time are computed once per contact.
     return f"""verdicts AS MATERIALIZED (
-        SELECT a.contact_id, a.duplicates, v.reason,
+        SELECT a.contact_id, a.duplicates, v.reason, oi.contact_id IS NOT NULL AS invited,
           {pick(lambda i, rule: str(rule.id))}::bigint AS rule_id,
           {pick(lambda i, rule: str(rule.version))}::int AS rule_version,
-          n.next_eligible,
+          v.next_eligible,
           {pick(lambda i, rule: f"t.last_{i}") if has_touches else "NULL::timestamptz"} AS rule_last_touch,
           {pick(_own_touch_sql) if has_touches else "NULL::boolean"} AS rule_own
         FROM audience a
@@ -246,29 +269,31 @@ def _verdicts_sql(
         LEFT JOIN snooze s ON s.contact_id = a.contact_id
         LEFT JOIN open_invitation oi ON oi.contact_id = a.contact_id
         {touches_join}
-        CROSS JOIN LATERAL (SELECT {rule_columns} OFFSET 0) r
-        CROSS JOIN LATERAL (SELECT {longest_sql} AS longest OFFSET 0) g
-        CROSS JOIN LATERAL (SELECT CASE
+        CROSS JOIN LATERAL (SELECT *, {longest_sql} AS longest FROM (SELECT {rule_columns} OFFSET 0) b) r
+        CROSS JOIN LATERAL (SELECT v0.reason,
+            -- Snoozed: eligible from the snooze's end, once the rules allow too; blocked by a rule:
+            -- from the send's time, once every rule allows.
+            CASE WHEN v0.reason IN ('snoozed', 'rule')
+              THEN {next_eligible_sql(rules, params, start=START_SQL)} END AS next_eligible
+          FROM (SELECT CASE
             WHEN ad.contact_id IS NULL THEN 'no_address'
             WHEN o.kind = 'opt_out' THEN 'opted_out'
             WHEN s.until > %(at)s THEN 'snoozed'
             WHEN oi.contact_id IS NOT NULL THEN 'already_invited'
             WHEN {longest} IS NOT NULL THEN 'rule'
             ELSE ''
-          END AS reason OFFSET 0) v
-        -- Snoozed: eligible from the snooze's end, once the rules allow too; blocked by a rule:
-        -- from the send's time, once every rule allows.
-        CROSS JOIN LATERAL (SELECT CASE v.reason
-            WHEN 'snoozed' THEN s.until WHEN 'rule' THEN %(at)s::timestamptz END AS start OFFSET 0) st
-        CROSS JOIN LATERAL (SELECT CASE WHEN st.start IS NOT NULL THEN {next_eligible_sql(rules, params)}
-          END AS next_eligible OFFSET 0) n
+          END AS reason OFFSET 0) v0) v
     ), verdicts_final AS (
         SELECT contact_id, duplicates, reason,
           CASE WHEN reason = 'rule' THEN rule_id END AS rule_id,
           CASE WHEN reason = 'rule' THEN rule_version END AS rule_version,
           next_eligible AS next_eligible_at,
           CASE WHEN reason = 'rule' THEN rule_last_touch END AS last_touch_at,
-          CASE WHEN reason = 'rule' THEN rule_own END AS last_touch_same_department
+          CASE WHEN reason = 'rule' THEN rule_own END AS last_touch_same_department,
+          -- Deferred, not refused: a rule's block or a snooze that ends inside the request's window
+          -- (window_end; a trigger's is its own moment) plans the send for that time, unless the
+          -- contact has an open invitation for the survey already (rules.planned_for).
+          CASE WHEN next_eligible <= %(window_end)s AND NOT invited THEN next_eligible END AS planned_at
         FROM verdicts)"""
 
 
@@ -285,7 +310,7 @@ def _request_sql(request: SendRequest, params: dict) -> str:
     for index, f in enumerate(fields):
         params[f"request_{index}"] = f.get_db_prep_save(f.pre_save(request, add=True), connection)
     values = ", ".join(f"%(request_{index})s" for index in range(len(fields)))
-    # send_requests.outcome_summary, in SQL.
+    # send_requests.outcome_summary, in SQL, for a trigger: it plans nothing for later.
     return f"""requested AS (
         INSERT INTO surveys_sendrequest ({", ".join(f.column for f in fields)}, screening_summary)
         SELECT {values}, jsonb_build_object(
@@ -318,16 +343,18 @@ def _write_sql(send: Send, params: dict, *, returning: bool = False, new_request
         f"""decided AS (
             INSERT INTO surveys_decision (send_request_id, contact_id, allowed, reason, rule_id, rule_version,
                 next_eligible_at, last_touch_at, last_touch_same_department, decided_at)
-            SELECT {request_id}, contact_id, reason = '', reason, rule_id, rule_version,
-                next_eligible_at, last_touch_at, last_touch_same_department, now()
+            SELECT {request_id}, contact_id, reason = '' OR planned_at IS NOT NULL, reason, rule_id,
+                rule_version, next_eligible_at, last_touch_at, last_touch_same_department, now()
             FROM verdicts_final ORDER BY contact_id{decided_returning})""",
         f"""invited AS (
             INSERT INTO surveys_invitation (send_request_id, survey_id, survey_family_id, department_id,
                 survey_kind, contact_id, channel, status, touched_at, attempts, reminders_sent,
                 failure_reason, created_at, updated_at)
             SELECT {request_id}, %(survey_id)s, %(survey_family_id)s, %(department_id)s,
-                %(survey_kind)s, contact_id, %(channel)s, 'queued', %(at)s, 0, 0, '', now(), now()
-            FROM verdicts_final WHERE reason = '' ORDER BY contact_id{invited_returning})""",
+                %(survey_kind)s, contact_id, %(channel)s, 'queued', coalesce(planned_at, %(at)s), 0, 0, '',
+                now(), now()
+            FROM verdicts_final WHERE reason = '' OR planned_at IS NOT NULL
+            ORDER BY contact_id{invited_returning})""",
     ]
 
 

@@ -23,6 +23,7 @@ from surveys.errors import InvalidSendRequest, InvalidStatusTransition, SendWind
 from surveys.gatekeeper import locks
 from surveys.gatekeeper.active_rules import rules_active
 from surveys.gatekeeper.audiences import audience_filter_check, audience_of
+from surveys.gatekeeper.displacement import slots_take
 from surveys.gatekeeper.lookups import channel_check, survey_sendable_check
 from surveys.gatekeeper.screening import Outcome, Send, screen
 from surveys.models import PURPOSE_MAX_LENGTH, SendRequest, Survey
@@ -126,12 +127,15 @@ def send_request_screen(*, send_request_id: int, now: dt.datetime | None = None)
         now = now or timezone.now()
         at = max(now, send_request.earliest_send_at)
         locks.lock_contacts(None)
+        send, rules = screening_send(send_request, at=at), rules_active()
         outcome = screen(
-            send=screening_send(send_request, at=at),
-            rules=rules_active(),
+            send=send,
+            rules=rules,
             audience=audience_of(send_request),
             write=True,
+            window_end=send_request.latest_send_at,
         )
+        outcome.took_from(slots_take(send_request, send=send, rules=rules))
         send_request_transition(
             send_request=send_request,
             to=Status.SCREENED,
@@ -167,6 +171,9 @@ def outcome_summary(outcome: Outcome) -> dict:
         "audience_rows": outcome.contacts + outcome.duplicates,
         "contacts": outcome.contacts,
         "allowed": outcome.allowed,
+        "planned": outcome.planned_total,
+        "made_way": outcome.made_way,
+        "planned_by_day": {day.isoformat(): count for day, count in sorted(outcome.planned.items())},
         "blocked": blocked,
         "blocked_by_rule": {str(rule_id): count for rule_id, count in outcome.blocked_by_rule.items()},
     }

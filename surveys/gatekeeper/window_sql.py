@@ -1,9 +1,9 @@
 """The rolling window in SQL, as surveys.gatekeeper.rules.Counted reads it, for the screening
 statement (screening_sql.py). Rule `i` blocks a send at a moment during a new contact's grace, when
 the window ending at that moment already holds max_touches, or when a later touch within a window
-of it is full (its own window already holds max_touches). The touches CTE gives each contact's
-`times_i`, the clock times rule `i` counts, ascending; `t` is that row, `kv`/`c` the contact's view
-and record (KNOWN_SINCE_SQL)."""
+of it is full (its own window already holds max_touches). The `ahead` CTE (`w`) gives each contact
+with a touch after the send `times_i`, the clock times rule `i` counts; `t` is the contact's
+`touches` row, `kv`/`c` its view and record (KNOWN_SINCE_SQL)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ KNOWN_SINCE_SQL = "coalesce(kv.created_at, c.created_at)"
 def _in_window(index: int, end: str) -> str:
     """How many of rule `index`'s touches fall in the window (end − W, end]."""
     return (
-        f"(SELECT count(*) FROM unnest(t.times_{index}) y "
+        f"(SELECT count(*) FROM unnest(w.times_{index}) y "
         f"WHERE y > {end} - %(window_{index})s AND y <= {end})"
     )
 
@@ -27,7 +27,7 @@ def _in_window(index: int, end: str) -> str:
 def _full_ahead(index: int, moment: str) -> str:
     """Is a touch of rule `index` within a window after `moment` full?"""
     return (
-        f"EXISTS (SELECT 1 FROM unnest(t.times_{index}) x WHERE x > {moment} "
+        f"EXISTS (SELECT 1 FROM unnest(w.times_{index}) x WHERE x > {moment} "
         f"AND x < {moment} + %(window_{index})s AND {_in_window(index, 'x')} >= %(max_touches_{index})s)"
     )
 
@@ -52,40 +52,49 @@ def _blocks(index: int, rule: Rule, moment: str, params: dict) -> str:
 def _block_ends(index: int, rule: Rule, params: dict) -> list[str]:
     """Where a block of rule `index` can end: a window after a touch, or the grace's end."""
     grace_end = _grace_end(index, rule, params)
-    ends = [f"SELECT y + %(window_{index})s FROM unnest(t.times_{index}) y"]
+    ends = [f"SELECT y + %(window_{index})s FROM unnest(w.times_{index}) y"]
     return [*ends, f"SELECT {grace_end}"] if grace_end else ends
 
 
 def rule_block_columns(rules: Sequence[Rule], params: dict) -> str:
     """Per rule, `block_<i>`: if the rule blocks the send, when it would stop blocking on its own
-    (NULL if it does not block). The cheap counts decide first; the subqueries run for the few
-    contacts with a touch ahead or a block."""
+    (NULL if it does not block).
+
+    A contact with no touch after the send (no `ahead` row, `w`) is blocked from the send on for an
+    interval only: counts in a window ending later can only fall. Its block ends at the grace's end
+    or a window after its max_touches-th latest touch, whichever is later. Only the few contacts
+    with a planned send run the subqueries."""
     blocks = []
     for index, rule in enumerate(rules):
         params[f"max_touches_{index}"] = rule.max_touches
         grace_end = _grace_end(index, rule, params)
-        at_send = [
-            f"coalesce(t.count_{index}, 0) >= %(max_touches_{index})s",
-            f"CASE WHEN t.ahead_{index} > 0 THEN {_full_ahead(index, '%(at)s')} ELSE false END",
-        ]
+        counts = f"coalesce(t.count_{index}, 0) >= %(max_touches_{index})s"
+        behind = [f"CASE WHEN {counts} THEN t.nth_{index} + %(window_{index})s END"]
+        at_send = [counts, _full_ahead(index, "%(at)s")]
         if grace_end:
+            behind.insert(0, f"CASE WHEN %(at)s < {grace_end} THEN {grace_end} END")
             at_send.insert(0, f"%(at)s < {grace_end}")
         ends = " UNION ALL ".join(_block_ends(index, rule, params))
         free = (
             f"(SELECT min(cand) FROM ({ends}) AS block_end(cand) "
             f"WHERE cand > %(at)s AND NOT {_blocks(index, rule, 'cand', params)})"
         )
-        blocks.append(f"CASE WHEN {' OR '.join(at_send)} THEN {free} END AS block_{index}")
+        blocks.append(
+            f"CASE WHEN w.contact_id IS NULL THEN GREATEST({', '.join(behind)}) "
+            f"WHEN {' OR '.join(at_send)} THEN {free} END AS block_{index}"
+        )
     return ", ".join(blocks) if blocks else "NULL::timestamptz AS no_rule"
 
 
-def next_eligible_sql(rules: Sequence[Rule], params: dict) -> str:
-    """The earliest time from `st.start` at which no rule blocks (rules.free_from)."""
+def next_eligible_sql(rules: Sequence[Rule], params: dict, *, start: str) -> str:
+    """The earliest time from `start` at which no rule blocks (rules.free_from). Without a touch
+    after the send every block is an interval from the send on: the latest end, `r.longest`."""
     if not rules:
-        return "st.start"
+        return start
     ends = [end for index, rule in enumerate(rules) for end in _block_ends(index, rule, params)]
     blocked = " OR ".join(_blocks(index, rule, "cand", params) for index, rule in enumerate(rules))
     return (
-        f"(SELECT min(cand) FROM (SELECT st.start UNION ALL {' UNION ALL '.join(ends)}) AS block_end(cand) "
-        f"WHERE cand >= st.start AND NOT ({blocked}))"
+        f"CASE WHEN w.contact_id IS NULL THEN GREATEST({start}, r.longest) ELSE "
+        f"(SELECT min(cand) FROM (SELECT {start} UNION ALL {' UNION ALL '.join(ends)}) AS block_end(cand) "
+        f"WHERE cand >= {start} AND NOT ({blocked})) END"
     )

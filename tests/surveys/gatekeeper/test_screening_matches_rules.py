@@ -27,7 +27,7 @@ from contacts.consent import consent_decide
 from contacts.models import Consent, Contact, DepartmentIdentity, Identity
 from departments.models import CompanySettings
 from surveys.gatekeeper.preflight import send_request_preflight
-from surveys.gatekeeper.rules import Rule, Send, Touch, Verdict, decide
+from surveys.gatekeeper.rules import Rule, Send, Touch, Verdict, decide, planned_for
 from surveys.gatekeeper.screening import screen_contacts, verdicts_for
 from surveys.gatekeeper.send_requests import screening_send, send_request_screen
 from surveys.models import AudienceMember, Decision, FrequencyRule, Invitation, SendRequest, Survey
@@ -471,11 +471,26 @@ def week_of(moment: dt.datetime) -> dt.date:
     return day - dt.timedelta(days=day.weekday())
 
 
-def assert_report_matches(outcome, verdicts: dict[int, Verdict], scenario: Scenario, window_end: dt.datetime):
-    blocked = [v for v in verdicts.values() if not v.allowed]
+def planned_of(
+    verdicts: dict[int, Verdict], window_end: dt.datetime, invited: set[int]
+) -> dict[int, dt.datetime]:
+    """Contacts the request's screening plans for later, and when, by the pure policy."""
+    return {
+        contact_id: at
+        for contact_id, verdict in verdicts.items()
+        if (at := planned_for(verdict, window_end=window_end, has_open_invitation=contact_id in invited))
+    }
+
+
+def assert_report_matches(
+    outcome, verdicts: dict[int, Verdict], scenario: Scenario, window_end: dt.datetime, invited: set[int]
+):
+    planned = planned_of(verdicts, window_end, invited)
+    blocked = [v for c, v in verdicts.items() if not v.allowed and c not in planned]
     assert outcome.contacts == len(verdicts)
     assert outcome.duplicates == sum(spec.audience_rows - 1 for spec in scenario.contacts)
-    assert outcome.allowed == len(verdicts) - len(blocked)
+    assert outcome.allowed == len(verdicts) - len(blocked) - len(planned)
+    assert outcome.planned == dict(Counter(at.astimezone(dt.UTC).date() for at in planned.values()))
     assert outcome.blocked == dict(Counter(v.reason for v in blocked))
     assert outcome.blocked_by_rule == dict(Counter(v.rule_id for v in blocked if v.reason == "rule"))
     assert outcome.eligible_again == dict(
@@ -516,7 +531,12 @@ def check_scenario(world: World, scenario: Scenario) -> None:
 
     report = send_request_preflight(send_request=request, now=AT)
     assert report.planned_send_at == AT
-    assert_report_matches(report.outcome, expected, scenario, request.latest_send_at or AT)
+    invited = set(
+        Invitation.objects.filter(
+            contact__in=contacts, survey_family_id=sent.family_id, status__in=Invitation.OPEN
+        ).values_list("contact_id", flat=True)
+    )
+    assert_report_matches(report.outcome, expected, scenario, request.latest_send_at or AT, invited)
     assert not Decision.objects.filter(send_request=request).exists(), "the pre-flight wrote decisions"
     assert Invitation.objects.count() == invitations_before, "the pre-flight reserved invitations"
     contact_ids = [contact.pk for contact in contacts]
@@ -533,12 +553,21 @@ def check_scenario(world: World, scenario: Scenario) -> None:
         c for c, v in expected.items() if v.allowed
     }
 
+    # The request's screening plans a contact whose block ends inside its window for that time.
     assert send_request_screen(send_request_id=request.pk, now=AT) is not None
+    window_end = request.latest_send_at or AT
+    planned = planned_of(expected, window_end, invited)
     stored = {d.contact_id: as_verdict(d) for d in Decision.objects.filter(send_request=request)}
-    assert_decisions_match(stored, expected, "stored decision")
+    assert_decisions_match(
+        stored,
+        {c: replace(v, allowed=v.allowed or c in planned) for c, v in expected.items()},
+        "stored decision",
+    )
     invited = Invitation.objects.filter(send_request=request)
-    assert {i.contact_id for i in invited} == {c for c, v in expected.items() if v.allowed}
-    assert all(i.touched_at == AT and i.status == "queued" for i in invited)
+    assert {i.contact_id: i.touched_at for i in invited} == {
+        c: planned.get(c, AT) for c, v in expected.items() if v.allowed or c in planned
+    }
+    assert all(i.status == "queued" for i in invited)
 
 
 def contact_spec(*invitations: InvitationSpec, known: dt.timedelta = -1000 * DAY, **fields) -> ContactSpec:

@@ -193,14 +193,16 @@ def test_preflight_counts_every_reason_and_names_the_rules(alice, support, surve
     report = preflight_summary(send_request_preflight(send_request=request, now=NOW))
 
     assert (report["audience_rows"], report["contacts"], report["eligible_now"]) == (7, 7, 1)
-    assert report["blocked_total"] == 6
+    # The snooze (10 days) and marketing's touch under the 30-day rule (18 days) end inside the
+    # 20-day window: planned for then, not refused.
+    assert report["planned_later"] == 2
+    assert report["blocked_total"] == 4
     counts = {block["label"]: block["count"] for block in report["blocks"]}
     assert counts == {
         "Opted out": 1,
-        "Snoozed": 1,
+        "Snoozed": 0,
         "Duplicate in audience": 0,
         "Already has an open invitation for this survey": 1,
-        "Rule “One survey per 30 days per person”": 1,
         "Rule “One survey per 90 days per department”": 1,
         "No address on this channel": 1,
     }
@@ -209,7 +211,7 @@ def test_preflight_counts_every_reason_and_names_the_rules(alice, support, surve
 def test_preflight_says_when_blocked_contacts_become_eligible_by_week(
     alice, support, survey, rules, audience
 ):
-    request = draft(alice, support, survey, latest_send_at=NOW + 20 * DAY)
+    request = draft(alice, support, survey, latest_send_at=NOW + 5 * DAY)  # too short to plan anyone
 
     report = preflight_summary(send_request_preflight(send_request=request, now=NOW))
 
@@ -224,6 +226,17 @@ def test_preflight_says_when_blocked_contacts_become_eligible_by_week(
     assert weeks["Opted out"] == []  # an opt-out has no end
 
 
+def test_preflight_plans_blocks_that_end_inside_the_window_by_day(alice, support, survey, rules, audience):
+    request = draft(alice, support, survey, latest_send_at=NOW + 20 * DAY)
+
+    report = preflight_summary(send_request_preflight(send_request=request, now=NOW))
+
+    assert report["planned_by_day"] == [
+        {"day": (NOW + 10 * DAY).date(), "count": 1},  # the snooze's end
+        {"day": (NOW + 18 * DAY).date(), "count": 1},  # 30 days after marketing's touch
+    ]
+
+
 def test_best_send_time_is_when_the_last_block_inside_the_window_ends(
     alice, support, survey, rules, audience
 ):
@@ -231,9 +244,9 @@ def test_best_send_time_is_when_the_last_block_inside_the_window_ends(
     short = draft(alice, support, survey, latest_send_at=NOW + 5 * DAY)
     open_ended = draft(alice, support, survey)
 
-    # Marketing's touch 12 days ago ends its 30-day block in 18 days; the snooze ends in 10 and the
-    # 90-day block only after the window, so waiting 18 days reaches the most contacts.
-    assert send_request_preflight(send_request=within, now=NOW).best_send_at == NOW + 18 * DAY
+    # Marketing's touch 12 days ago ends its 30-day block in 18 days and the snooze ends in 10:
+    # both are planned for then, so sending now reaches as many as waiting would.
+    assert send_request_preflight(send_request=within, now=NOW).best_send_at == NOW
     assert send_request_preflight(send_request=short, now=NOW).best_send_at == NOW
     assert send_request_preflight(send_request=open_ended, now=NOW).best_send_at == NOW
 

@@ -107,26 +107,28 @@ def test_a_blocked_trigger_shows_the_hour(support_api, survey, blocked):
     assert parse_datetime(response.json()["decision"]["next_eligible_at"]) == SHOWN
 
 
-def test_the_best_send_time_of_a_preflight_is_to_the_hour_and_never_past_the_window(
+def test_a_preflight_plans_contacts_whose_block_ends_inside_the_window_and_sends_the_rest_now(
     support_api, lead_api, support, survey, blocked
 ):
+    """Issue 14: a block ending inside the window is planned for its end, so the best time to send
+    is now for department and CX lead alike; a window closing before the block ends plans no one."""
     now = timezone.now()
     roomy = factories.SendRequestFactory(department=support, survey=survey, latest_send_at=now + 5 * WINDOW)
-    # The window closes ten minutes after the exact end of the block, before the hour shown for it.
-    tight = factories.SendRequestFactory(
-        department=support, survey=survey, latest_send_at=EXACT + dt.timedelta(minutes=10)
+    too_short = factories.SendRequestFactory(
+        department=support, survey=survey, latest_send_at=EXACT - dt.timedelta(minutes=10)
     )
 
-    def best_send_at(client, request):
+    def preflight(client, request):
         with time_machine.travel(now, tick=False):
             response = client.get(f"/api/v1/send-requests/{request.public_id}/preflight")
         assert response.status_code == 200, response.content
-        return parse_datetime(response.json()["best_send_at"])
+        body = response.json()
+        sends_now = body["best_send_at"] == body["planned_send_at"]
+        return sends_now, body["planned_later"], body["blocked_total"]
 
-    assert best_send_at(support_api, roomy) == SHOWN
-    assert best_send_at(lead_api, roomy) == EXACT
-    assert best_send_at(support_api, tight) == tight.latest_send_at
-    assert best_send_at(lead_api, tight) == EXACT
+    for client in (support_api, lead_api):
+        assert preflight(client, roomy) == (True, 2, 0)
+        assert preflight(client, too_short) == (True, 0, 2)
 
 
 @pytest.mark.parametrize(
