@@ -1,0 +1,11 @@
+# Reserved for overrides; filled in with its operations.
+
+from django.db import migrations
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("surveys", "0012_rule_simulations"),
+    ]
+
+    operations = []
