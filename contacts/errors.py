@@ -45,6 +45,12 @@ class ImportFileRejected(ApplicationError):
     code = "import_file_rejected"
 
 
+class ImportJobRefused(Conflict):
+    """The import cannot do that in its state: cancel one that ended, resume one that did not fail."""
+
+    code = "import_job_refused"
+
+
 class InvalidIdentity(ApplicationError):
     code = "invalid_identity"
 

@@ -1,6 +1,11 @@
 """The admin's CSV import: upload → preview (a dry run: counts and the first issues, nothing
 written) → confirm (the real import of the same stored file) → result.
 
+The preview and the import run as background jobs (contacts/importing/jobs.py): while one is queued
+or running, its pages lead to a progress page, which polls a small JSON view and moves on to the
+preview or the result when the job ends; it offers Cancel, and a failed or cancelled import offers
+Resume on its result page. No request waits on a whole file.
+
 ContactAdmin.get_urls puts `import_urls(self)` before its own URLs, so the pages live under
 /admin/contacts/contact/import/. A department owner imports into their own departments and sees
 only their own imports; anyone else's import id answers 404.
@@ -15,7 +20,7 @@ from django import forms
 from django.contrib import messages
 from django.contrib.admin import ModelAdmin
 from django.core.exceptions import PermissionDenied
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.urls import URLPattern, path, reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -23,11 +28,13 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from contacts.errors import InvalidPhoneRegion
 from contacts.importing import (
     ALLOWED_COLUMNS,
-    ContactImportFailed,
     ImportFileRejected,
+    contact_import_cancel,
     contact_import_confirm,
-    contact_import_preview,
+    contact_import_queue,
+    contact_import_resume,
 )
+from contacts.importing.jobs import ACTIVE
 from contacts.models import Contact, ContactImport, ContactImportIssue
 from contacts.normalise import phone_region_check
 from cxfeedback.exceptions import Conflict
@@ -40,6 +47,10 @@ PREVIEW_URL_NAME = "contacts_contact_import_preview"
 CONFIRM_URL_NAME = "contacts_contact_import_confirm"
 RESULT_URL_NAME = "contacts_contact_import_result"
 REPORT_URL_NAME = "contacts_contact_import_report"
+PROGRESS_URL_NAME = "contacts_contact_import_progress"
+PROGRESS_JSON_URL_NAME = "contacts_contact_import_progress_json"
+CANCEL_URL_NAME = "contacts_contact_import_cancel"
+RESUME_URL_NAME = "contacts_contact_import_resume"
 ISSUES_SHOWN = 50
 PERMISSION = "contacts.add_contactimport"
 
@@ -61,6 +72,14 @@ def import_urls(model_admin: ModelAdmin) -> list[URLPattern]:
         path("import/<int:import_id>/confirm/", wrap(import_confirm_view), name=CONFIRM_URL_NAME),
         path("import/<int:import_id>/result/", wrap(import_result_view), name=RESULT_URL_NAME),
         path("import/<int:import_id>/report.csv", wrap(import_report_view), name=REPORT_URL_NAME),
+        path("import/<int:import_id>/progress/", wrap(import_progress_view), name=PROGRESS_URL_NAME),
+        path(
+            "import/<int:import_id>/progress.json",
+            wrap(import_progress_json_view),
+            name=PROGRESS_JSON_URL_NAME,
+        ),
+        path("import/<int:import_id>/cancel/", wrap(import_cancel_view), name=CANCEL_URL_NAME),
+        path("import/<int:import_id>/resume/", wrap(import_resume_view), name=RESUME_URL_NAME),
     ]
 
 
@@ -98,16 +117,17 @@ def import_upload_view(request: HttpRequest, *, model_admin: ModelAdmin) -> Http
     )
     if request.method == "POST" and form.is_valid():
         try:
-            result = contact_import_preview(
+            contact_import = contact_import_queue(
                 department=form.cleaned_data["department"],
                 upload=form.cleaned_data["file"],
                 actor=admin_actor(request),
+                dry_run=True,
                 phone_region=form.cleaned_data["phone_region"],
             )
         except ImportFileRejected as error:
             form.add_error("file", error.message)
         else:
-            return HttpResponseRedirect(_url(PREVIEW_URL_NAME, result.contact_import))
+            return HttpResponseRedirect(_url(PROGRESS_URL_NAME, contact_import))
     context = {"form": form, "allowed_columns": ALLOWED_COLUMNS, "title": "Import contacts from CSV"}
     return _render(request, model_admin, "admin/contacts/import_upload.html", context)
 
@@ -115,6 +135,8 @@ def import_upload_view(request: HttpRequest, *, model_admin: ModelAdmin) -> Http
 @require_GET
 def import_preview_view(request: HttpRequest, *, model_admin: ModelAdmin, import_id: int) -> HttpResponse:
     contact_import = _import_for(request, import_id)
+    if contact_import.status in ACTIVE:
+        return HttpResponseRedirect(_url(PROGRESS_URL_NAME, contact_import))
     if contact_import.status != ContactImport.Status.PREVIEWED:
         return HttpResponseRedirect(_url(RESULT_URL_NAME, contact_import))
     context = _import_context(contact_import, title=f"Preview of {contact_import.filename or 'the file'}")
@@ -125,32 +147,84 @@ def import_preview_view(request: HttpRequest, *, model_admin: ModelAdmin, import
 def import_confirm_view(request: HttpRequest, *, model_admin: ModelAdmin, import_id: int) -> HttpResponse:
     contact_import = _import_for(request, import_id)
     try:
-        result = contact_import_confirm(contact_import=contact_import, actor=admin_actor(request))
-    except ContactImportFailed as error:
-        messages.error(request, error.message)
+        contact_import_confirm(contact_import=contact_import, actor=admin_actor(request))
+    except Conflict as error:
+        messages.warning(request, error.message)
+        return HttpResponseRedirect(_url(RESULT_URL_NAME, contact_import))
+    return HttpResponseRedirect(_url(PROGRESS_URL_NAME, contact_import))
+
+
+@require_GET
+def import_progress_view(request: HttpRequest, *, model_admin: ModelAdmin, import_id: int) -> HttpResponse:
+    contact_import = _import_for(request, import_id)
+    if contact_import.status not in ACTIVE:
+        return HttpResponseRedirect(_ended_url(contact_import))
+    kind = "Preview" if contact_import.dry_run else "Import"
+    context = {
+        "title": f"{kind} of {contact_import.filename or 'a file'}",
+        "contact_import": contact_import,
+        "progress": _progress(contact_import),
+        "progress_json_url": _url(PROGRESS_JSON_URL_NAME, contact_import),
+        "cancel_url": _url(CANCEL_URL_NAME, contact_import),
+    }
+    return _render(request, model_admin, "admin/contacts/import_progress.html", context)
+
+
+@require_GET
+def import_progress_json_view(
+    request: HttpRequest, *, model_admin: ModelAdmin, import_id: int
+) -> JsonResponse:
+    """What the progress page polls: the state, rows done of total, and where to go once it ended."""
+    contact_import = _import_for(request, import_id)
+    ended = contact_import.status not in ACTIVE
+    return JsonResponse(
+        {
+            "status": contact_import.status,
+            "status_display": contact_import.get_status_display(),
+            **_progress(contact_import),
+            "next_url": _ended_url(contact_import) if ended else "",
+        }
+    )
+
+
+@require_POST
+def import_cancel_view(request: HttpRequest, *, model_admin: ModelAdmin, import_id: int) -> HttpResponse:
+    contact_import = _import_for(request, import_id)
+    try:
+        contact_import = contact_import_cancel(actor=admin_actor(request), import_id=contact_import.pk)
     except Conflict as error:
         messages.warning(request, error.message)
     else:
-        counts = result.counts
-        messages.success(
-            request,
-            f"Imported {counts['rows']} rows: {counts['created']} new contacts, "
-            f"{counts['matched'] + counts['identities_added']} matched, "
-            f"{counts['invalid'] + counts['conflict']} not imported"
-            + (f"; {counts['with_warnings']} imported with a warning." if counts["with_warnings"] else "."),
-        )
-    return HttpResponseRedirect(_url(RESULT_URL_NAME, contact_import))
+        messages.success(request, "Cancelled. Rows imported before it stopped stay imported.")
+    return HttpResponseRedirect(_ended_url(contact_import))
+
+
+@require_POST
+def import_resume_view(request: HttpRequest, *, model_admin: ModelAdmin, import_id: int) -> HttpResponse:
+    contact_import = _import_for(request, import_id)
+    try:
+        contact_import_resume(actor=admin_actor(request), import_id=contact_import.pk)
+    except Conflict as error:
+        messages.warning(request, error.message)
+        return HttpResponseRedirect(_url(RESULT_URL_NAME, contact_import))
+    return HttpResponseRedirect(_url(PROGRESS_URL_NAME, contact_import))
 
 
 @require_GET
 def import_result_view(request: HttpRequest, *, model_admin: ModelAdmin, import_id: int) -> HttpResponse:
     contact_import = _import_for(request, import_id)
+    if contact_import.status in ACTIVE:
+        return HttpResponseRedirect(_url(PROGRESS_URL_NAME, contact_import))
     if contact_import.status == ContactImport.Status.PREVIEWED:
         return HttpResponseRedirect(_url(PREVIEW_URL_NAME, contact_import))
     context = _import_context(contact_import, title=f"Import of {contact_import.filename or 'a file'}")
     context["issues_url"] = (
         reverse("admin:contacts_contactimportissue_changelist")
         + f"?contact_import__id__exact={contact_import.pk}"
+    )
+    resumable = contact_import.status in (ContactImport.Status.FAILED, ContactImport.Status.CANCELLED)
+    context["resume_url"] = (
+        _url(RESUME_URL_NAME, contact_import) if resumable and contact_import.stored_file else ""
     )
     return _render(request, model_admin, "admin/contacts/import_result.html", context)
 
@@ -206,6 +280,19 @@ def _import_context(contact_import: ContactImport, *, title: str) -> dict:
         "confirm_url": _url(CONFIRM_URL_NAME, contact_import),
         "upload_url": reverse(f"admin:{UPLOAD_URL_NAME}"),
     }
+
+
+def _progress(contact_import: ContactImport) -> dict:
+    done, total = contact_import.rows_done, contact_import.rows_total
+    percent = min(100, done * 100 // total) if total else 0
+    return {"rows_done": done, "rows_total": total, "percent": percent}
+
+
+def _ended_url(contact_import: ContactImport) -> str:
+    if contact_import.status in ACTIVE:
+        return _url(PROGRESS_URL_NAME, contact_import)
+    previewed = contact_import.status == ContactImport.Status.PREVIEWED
+    return _url(PREVIEW_URL_NAME if previewed else RESULT_URL_NAME, contact_import)
 
 
 def _issues_shown(contact_import: ContactImport) -> list[ContactImportIssue]:

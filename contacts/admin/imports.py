@@ -24,7 +24,15 @@ class ContactImportAdmin(ReadOnlyHistoryAdmin, DepartmentScopedAdmin, admin.Mode
     """Imports are history: started from the contact list's "Import CSV" page, shown here."""
 
     department_path = "department"
-    list_display = ["created_at", "filename", "department", "status", "counts_summary", "created_by"]
+    list_display = [
+        "created_at",
+        "filename",
+        "department",
+        "status",
+        "progress",
+        "counts_summary",
+        "created_by",
+    ]
     list_filter = ["status", ("department", DepartmentListFilter)]
     list_select_related = ["department", "created_by"]
     fields = [
@@ -32,6 +40,7 @@ class ContactImportAdmin(ReadOnlyHistoryAdmin, DepartmentScopedAdmin, admin.Mode
         "filename",
         "phone_region",
         "status",
+        "progress",
         "counts_summary",
         "import_page",
         "issues_link",
@@ -42,6 +51,15 @@ class ContactImportAdmin(ReadOnlyHistoryAdmin, DepartmentScopedAdmin, admin.Mode
         "completed_at",
     ]
     readonly_fields = fields
+
+    @admin.display(description="progress")
+    def progress(self, contact_import: ContactImport) -> str:
+        total = contact_import.rows_total
+        return (
+            f"{contact_import.rows_done} of {total} rows"
+            if total is not None
+            else f"{contact_import.rows_done} rows"
+        )
 
     @admin.display(description="counts")
     def counts_summary(self, contact_import: ContactImport) -> str:

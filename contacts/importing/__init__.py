@@ -6,18 +6,21 @@
 - outcomes.py: counts, issues and per-row report lines from a decided chunk — no database;
 - parallel.py: reading a large file's rows on several cores;
 - writing.py: the set-based SQL for one chunk;
-- services.py: contact_import_run / contact_import_preview / contact_import_confirm.
+- services.py: contact_import_run (the command line; and the run a job resumes);
+- jobs.py: the admin's and the API's imports as background jobs (queue, confirm, cancel, resume, sweep);
+- selectors.py: an import for the one who asks.
 """
 
 from contacts.errors import ContactImportFailed, ImportFileRejected
+from contacts.importing.jobs import (
+    contact_import_cancel,
+    contact_import_confirm,
+    contact_import_queue,
+    contact_import_resume,
+)
 from contacts.importing.outcomes import ImportIssue
 from contacts.importing.reading import ALLOWED_COLUMNS
-from contacts.importing.services import (
-    ContactImportResult,
-    contact_import_confirm,
-    contact_import_preview,
-    contact_import_run,
-)
+from contacts.importing.services import ContactImportResult, contact_import_run
 
 __all__ = [
     "ALLOWED_COLUMNS",
@@ -25,7 +28,9 @@ __all__ = [
     "ContactImportResult",
     "ImportFileRejected",
     "ImportIssue",
+    "contact_import_cancel",
     "contact_import_confirm",
-    "contact_import_preview",
+    "contact_import_queue",
+    "contact_import_resume",
     "contact_import_run",
 ]

@@ -22,7 +22,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from itertools import islice
 
 from contacts.importing.reading import Column, ImportFile, ImportRow, Record
-from contacts.importing.rows import RowReader, file_rows
+from contacts.importing.rows import RowReader
 
 # Below this size (about 10,000 rows) starting processes costs more than it saves.
 PARALLEL_MIN_BYTES = 1_000_000
@@ -32,13 +32,16 @@ _reader: RowReader | None = None
 
 
 def row_chunks(
-    import_file: ImportFile, *, size: int, file_bytes: int, phone_region: str = ""
+    import_file: ImportFile, *, size: int, file_bytes: int, phone_region: str = "", after_row: int = 0
 ) -> Iterator[list[ImportRow]]:
-    """The file's rows, checked, in chunks of `size`, in file order; national phone numbers read in
-    `phone_region` (see RowReader)."""
+    """The file's rows after row `after_row` (a resumed import's last committed one), checked, in
+    chunks of `size`, in file order; national phone numbers read in `phone_region` (see RowReader).
+    Rows skipped are only parsed as CSV, not checked."""
+    records = (record for record in import_file.records() if record[0] > after_row)
     workers = _worker_count(file_bytes)
     if workers < 2:
-        rows = file_rows(import_file, phone_region=phone_region)
+        reader = RowReader(import_file.columns, phone_region=phone_region)
+        rows = (reader.read(*record) for record in records)
         while chunk := list(islice(rows, size)):
             yield chunk
         return
@@ -46,7 +49,6 @@ def row_chunks(
     with ProcessPoolExecutor(
         workers, mp_context=context, initializer=_start, initargs=(import_file.columns, phone_region)
     ) as pool:
-        records = import_file.records()
         pending: deque[Future] = deque()
         while True:
             while len(pending) < 2 * workers and (batch := list(islice(records, size))):

@@ -21,15 +21,13 @@ from __future__ import annotations
 import csv
 import gc
 import logging
-import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
 from django.conf import settings
-from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -59,7 +57,7 @@ from contacts.locks import identities_lock_staged
 from contacts.models import ContactImport, ContactImportIssue
 from contacts.normalise import phone_region_check, phone_region_of
 from cxfeedback import embedded
-from cxfeedback.exceptions import Conflict, NotFound
+from cxfeedback.exceptions import NotFound
 from departments.actors import Actor
 from departments.models import Department
 
@@ -119,98 +117,46 @@ def contact_import_run(
         api_key_id=actor.api_key_id,
         filename=name[:255],
         status=ContactImport.Status.PREVIEWED if dry_run else ContactImport.Status.RUNNING,
+        dry_run=dry_run,
         phone_region=phone_region,
+        progress_at=timezone.now(),
     )
     return _run(contact_import, file, dry_run=dry_run, report=report)
 
 
-def contact_import_preview(
-    *, department: Department, upload: UploadedFile, actor: Actor, phone_region: str = ""
+# Called after each chunk of a dry run with the rows read so far; False: the job was stopped.
+DryRunProgress = Callable[[int], bool]
+
+
+def import_resume(
+    contact_import: ContactImport,
+    file: BinaryIO | str | Path,
+    *,
+    report: TextIO | None,
+    dry_run_progress: DryRunProgress | None = None,
 ) -> ContactImportResult:
-    """Keep an uploaded file and dry-run it (the admin's preview), with a per-row report on disk;
-    confirming imports it with the same `phone_region`.
-
-    Raises NotFound, InvalidPhoneRegion, ImportFileRejected (the file is not kept).
-    """
-    if not actor.sees_department(department.pk):
-        raise NotFound("No such department.")
-    phone_region = phone_region_check(phone_region, field="phone_region")
-    _check_size(upload.size or 0)
-    directory = import_directory()
-    directory.mkdir(parents=True, exist_ok=True)
-    stored = directory / f"upload-{uuid.uuid4().hex}.csv"
-    with stored.open("wb") as destination:
-        for block in upload.chunks():
-            destination.write(block)
-    report_path = stored.with_name(stored.stem.replace("upload-", "preview-") + "-report.csv")
-    try:
-        with report_path.open("w", newline="", encoding="utf-8") as report:
-            result = contact_import_run(
-                department=department,
-                file=stored,
-                actor=actor,
-                filename=upload.name or "",
-                dry_run=True,
-                report=report,
-                phone_region=phone_region,
-            )
-    except BaseException:
-        stored.unlink(missing_ok=True)
-        report_path.unlink(missing_ok=True)
-        raise
-    ContactImport.objects.filter(pk=result.contact_import.pk).update(
-        stored_file=str(stored), report_file=str(report_path)
+    """Run a claimed import job (contacts/importing/jobs.py), a real one from the row after its
+    last committed chunk (`committed_row`), a dry run from the start (nothing of it was kept)."""
+    return _run(
+        contact_import, file, dry_run=contact_import.dry_run, report=report, progress=dry_run_progress
     )
-    result.contact_import.stored_file, result.contact_import.report_file = str(stored), str(report_path)
-    return result
-
-
-def contact_import_confirm(*, contact_import: ContactImport, actor: Actor) -> ContactImportResult:
-    """Import the file of a previewed import for real, replacing the preview's issues and report.
-
-    Raises NotFound (not the actor's), Conflict (already confirmed), ContactImportFailed.
-    """
-    if not actor.sees_department(contact_import.department_id):
-        raise NotFound("No such import.")
-    # Claim the preview with a conditional UPDATE, so a double click imports the file once.
-    claimed = ContactImport.objects.filter(
-        pk=contact_import.pk, status=ContactImport.Status.PREVIEWED
-    ).update(status=ContactImport.Status.RUNNING)
-    if not claimed:
-        raise Conflict("This import has already been confirmed.", code="import_already_confirmed")
-    contact_import.refresh_from_db()
-    contact_import.issues.all().delete()
-    stored = Path(contact_import.stored_file)
-    if not stored.is_file():
-        contact_import.status, contact_import.error = (
-            ContactImport.Status.FAILED,
-            "The uploaded file is gone.",
-        )
-        contact_import.save(update_fields=["status", "error"])
-        raise Conflict("The uploaded file is no longer there; upload it again.", code="import_file_gone")
-    old_report = Path(contact_import.report_file) if contact_import.report_file else None
-    report_path = import_directory() / f"import-{contact_import.pk}-report.csv"
-    contact_import.report_file = str(report_path)
-    try:
-        with report_path.open("w", newline="", encoding="utf-8") as report:
-            return _run(contact_import, stored, dry_run=False, report=report)
-    finally:
-        stored.unlink(missing_ok=True)
-        if old_report:
-            old_report.unlink(missing_ok=True)
-        ContactImport.objects.filter(pk=contact_import.pk).update(stored_file="")
-        contact_import.stored_file = ""
 
 
 def _run(
-    contact_import: ContactImport, file: BinaryIO | str | Path, *, dry_run: bool, report: TextIO | None
+    contact_import: ContactImport,
+    file: BinaryIO | str | Path,
+    *,
+    dry_run: bool,
+    report: TextIO | None,
+    progress: DryRunProgress | None = None,
 ) -> ContactImportResult:
     with _opened(file) as (stream, size), _older_objects_frozen():
         import_file = ImportFile(stream)
         try:
-            if not dry_run:
+            if not dry_run and contact_import.pk is None:
                 contact_import.save()
             run = _ImportRun(contact_import, import_file, size, dry_run=dry_run, report=report)
+            run.dry_run_progress = progress
             run.execute()
         finally:
             import_file.close()
@@ -242,11 +188,11 @@ def _opened(file: BinaryIO | str | Path) -> Iterator[tuple[BinaryIO, int]]:
 def _checked_size(stream: BinaryIO) -> int:
     size = stream.seek(0, 2)
     stream.seek(0)
-    _check_size(size)
+    file_size_check(size)
     return size
 
 
-def _check_size(size: int) -> None:
+def file_size_check(size: int) -> None:
     limit = settings.CONTACT_IMPORT_MAX_BYTES
     if size > limit:
         raise ImportFileRejected(
@@ -264,8 +210,15 @@ def _phone_region_named(contact_import: ContactImport) -> str:
     return contact_import.phone_region or phone_region_of(contact_import.department.phone_region) or ""
 
 
+class _Stopped(Exception):
+    """The import was cancelled (or given up by the sweeper) while it ran: its chunk is rolled back."""
+
+
 class _ImportRun:
-    """One pass over the file: chunks, counts, the sample of issues and the per-row report."""
+    """One pass over the file: chunks, counts, the sample of issues and the per-row report.
+
+    A real import resumes after its `committed_row`: the counts and issue total it stored with that
+    chunk are where this pass starts, so a resumed job counts each row once."""
 
     def __init__(
         self, contact_import: ContactImport, import_file: ImportFile, file_bytes: int, *, dry_run, report
@@ -274,17 +227,38 @@ class _ImportRun:
         self.file = import_file
         self.file_bytes = file_bytes
         self.dry_run = dry_run
+        self.after_row = 0 if dry_run else contact_import.committed_row
         self.counts = dict.fromkeys(COUNT_NAMES, 0)
-        self.sample: list[ImportIssue] = []
         self.issue_count = 0
+        if self.after_row:
+            self.counts |= contact_import.counts
+            self.issue_count = contact_import.issue_total
+        self.sample: list[ImportIssue] = []
+        self.report_stream = report
         self.report = csv.writer(report) if report is not None else None
-        if self.report:
+        if self.report and not self.after_row:
             self.report.writerow(REPORT_HEADER)
         self.disclosure = Disclosure()
         self.chunk_rows = (0, 0)  # the first and last row number of the chunk being written
+        self.dry_run_progress: DryRunProgress | None = None
 
     def execute(self) -> None:
         if self.dry_run:
+            self._dry_run()
+            return
+        try:
+            self._all_chunks()
+        except _Stopped:
+            self._stopped()
+            return
+        except Exception as error:
+            logger.exception("Contact import %s stopped", self.contact_import.pk)
+            self._fail(error)
+        if self._finish(ContactImport.Status.COMPLETED):
+            duplicate_search_queue_for_import(contact_import=self.contact_import)  # compares whom it wrote
+
+    def _dry_run(self) -> None:
+        try:
             with transaction.atomic():
                 first_contact_id, first_view_id = next_ids()
                 self.disclosure = Disclosure(
@@ -292,23 +266,24 @@ class _ImportRun:
                 )
                 self._all_chunks()
                 transaction.set_rollback(True)
-            self._finish(ContactImport.Status.PREVIEWED)
-            ContactImportIssue.objects.bulk_create(self._issue_rows(self.sample))
+        except _Stopped:
+            self._stopped()
             return
-        try:
-            self._all_chunks()
-        except Exception as error:
-            logger.exception("Contact import %s stopped", self.contact_import.pk)
-            self._fail(error)
-        self._finish(ContactImport.Status.COMPLETED)
-        duplicate_search_queue_for_import(contact_import=self.contact_import)  # compares whom it wrote
+        if self._finish(ContactImport.Status.PREVIEWED):
+            ContactImportIssue.objects.bulk_create(self._issue_rows(self.sample))
 
     def _all_chunks(self) -> None:
         phone_region = _phone_region_named(self.contact_import)
         for chunk in row_chunks(
-            self.file, size=CHUNK_ROWS, file_bytes=self.file_bytes, phone_region=phone_region
+            self.file,
+            size=CHUNK_ROWS,
+            file_bytes=self.file_bytes,
+            phone_region=phone_region,
+            after_row=self.after_row,
         ):
             self._chunk(chunk)
+            if self.dry_run_progress and not self.dry_run_progress(self.counts["rows"]):
+                raise _Stopped
 
     def _chunk(self, rows: list[ImportRow]) -> None:
         self.chunk_rows = (rows[0].number, rows[-1].number)
@@ -327,6 +302,8 @@ class _ImportRun:
         self.sample.extend(issues[: ISSUE_SAMPLE - len(self.sample)])
         if self.report:
             self.report.writerows(report_lines(rows, plan, issues, self.disclosure))
+            if not self.dry_run:
+                self.report_stream.flush()  # a worker killed later loses no committed chunk's lines
 
     def _chunk_write(self, rows: list[ImportRow]) -> tuple[ChunkPlan, list[ImportIssue], dict[str, int]]:
         valid = [row for row in rows if not row.errors]
@@ -341,8 +318,24 @@ class _ImportRun:
         counts = counts_add(self.counts, rows, plan)
         if not self.dry_run:
             issues_copy(self.contact_import.pk, issues)
-            ContactImport.objects.filter(pk=self.contact_import.pk).update(counts=counts)
+            self._chunk_mark(counts, issue_total=self.issue_count + len(issues), last_row=rows[-1].number)
         return plan, issues, counts
+
+    def _chunk_mark(self, counts: dict[str, int], *, issue_total: int, last_row: int) -> None:
+        """Store the counts and the row reached with the chunk, in its transaction: a resumed job
+        starts after the last chunk that committed. Only while the import runs: a cancel (or the
+        sweeper) that came first rolls the chunk back and stops the run."""
+        marked = ContactImport.objects.filter(
+            pk=self.contact_import.pk, status=ContactImport.Status.RUNNING
+        ).update(
+            counts=counts,
+            rows_done=counts["rows"],
+            issue_total=issue_total,
+            committed_row=last_row,
+            progress_at=timezone.now(),
+        )
+        if not marked:
+            raise _Stopped
 
     def _issue_rows(self, issues: list[ImportIssue]) -> list[ContactImportIssue]:
         return [
@@ -369,8 +362,26 @@ class _ImportRun:
         self._finish(ContactImport.Status.FAILED)
         raise ContactImportFailed(message, contact_import=self.contact_import) from error
 
-    def _finish(self, status: str) -> None:
-        self.contact_import.status = status
-        self.contact_import.counts = self.counts
-        self.contact_import.completed_at = timezone.now()
-        self.contact_import.save()
+    def _finish(self, status: str) -> bool:
+        """Store how the run ended; False if it had been cancelled (or given up) meanwhile."""
+        contact_import = self.contact_import
+        contact_import.counts = self.counts
+        contact_import.rows_done = self.counts["rows"]
+        contact_import.issue_total = self.issue_count
+        contact_import.completed_at = timezone.now()
+        if contact_import.pk is None:  # a command-line dry run is stored once it ends
+            contact_import.status = status
+            contact_import.save()
+            return True
+        fields = ["counts", "rows_done", "issue_total", "completed_at", "error"]
+        finished = ContactImport.objects.filter(
+            pk=contact_import.pk, status=ContactImport.Status.RUNNING
+        ).update(status=status, **{name: getattr(contact_import, name) for name in fields})
+        if not finished:
+            self._stopped()
+            return False
+        contact_import.status = status
+        return True
+
+    def _stopped(self) -> None:
+        self.contact_import.refresh_from_db(fields=["status", "error", "completed_at"])

@@ -9,17 +9,21 @@ from departments.models import ApiKey, Department
 
 
 class ContactImport(models.Model):
-    """One CSV file imported into a department's contacts (contacts/csv_import.py).
+    """One CSV file imported into a department's contacts (contacts/importing/).
 
-    A preview in the admin is a dry run stored as `previewed` together with the uploaded file
-    (`stored_file`), so the confirm step imports exactly the file that was previewed.
+    The admin and the API import as a background job (contacts/importing/jobs.py): queued, running,
+    then previewed (a dry run: the admin's preview, kept with its `stored_file` so that confirming
+    imports exactly the file that was previewed), completed, failed or cancelled. The command line
+    imports in its own process, as running then completed or failed.
     """
 
     class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
         PREVIEWED = "previewed", "Previewed"
         RUNNING = "running", "Running"
         COMPLETED = "completed", "Completed"
         FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
 
     department = models.ForeignKey(Department, on_delete=models.CASCADE, related_name="contact_imports")
     created_by = models.ForeignKey(
@@ -38,6 +42,16 @@ class ContactImport(models.Model):
     # The region national phone numbers are read in (ISO 3166, "US"); empty: the department's.
     phone_region = models.CharField(max_length=2, blank=True, db_default="", default="")
     error = models.TextField(blank=True, help_text="Why a failed import stopped.")
+    # The job's progress (contacts/importing/jobs.py): rows read of the file's rows (counted when it
+    # starts), the last sign of life (the sweeper fails a running import silent for a lease), and
+    # the file row (as a spreadsheet numbers it) through which the rows are committed: a resumed
+    # import carries on after it.
+    dry_run = models.BooleanField(default=False, help_text="A preview: decides every row, writes no contact.")
+    rows_total = models.PositiveIntegerField(null=True, blank=True)
+    rows_done = models.PositiveIntegerField(default=0)
+    issue_total = models.PositiveIntegerField(default=0)
+    committed_row = models.PositiveIntegerField(default=0)
+    progress_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     completed_at = models.DateTimeField(null=True, blank=True)
 

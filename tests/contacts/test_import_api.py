@@ -5,6 +5,7 @@ from rest_framework.test import APIClient
 
 from contacts.models import Contact, ContactImport, DepartmentContact, Identity
 from tests import factories
+from tests.import_jobs import job_finished
 
 URL = "/api/v1/contacts/import"
 
@@ -14,11 +15,14 @@ def csv_file(text: str, name: str = "contacts.csv", encoding: str = "utf-8") -> 
 
 
 def test_imports_a_file_and_answers_with_the_summary_and_issues(support, support_api):
-    response = support_api.post(
-        URL, {"file": csv_file("email;name\nada@example.com;Ada\nbad;B\n")}, format="multipart"
+    response = job_finished(
+        support_api,
+        support_api.post(
+            URL, {"file": csv_file("email;name\nada@example.com;Ada\nbad;B\n")}, format="multipart"
+        ),
     )
 
-    assert response.status_code == 201, response.json()
+    assert response.status_code == 200, response.json()
     body = response.json()
     assert body["status"] == "completed" and body["dry_run"] is False
     assert body["department"] == "support" and body["filename"] == "contacts.csv"
@@ -66,10 +70,13 @@ def test_a_conflict_reads_the_same_whoever_the_other_contact_belongs_to(
 
     for dry_run in ("true", "false"):
         answers = [
-            support_api.post(
-                URL,
-                {"file": csv_file(f"email,phone\nours@example.com,{phone}\n"), "dry_run": dry_run},
-                format="multipart",
+            job_finished(
+                support_api,
+                support_api.post(
+                    URL,
+                    {"file": csv_file(f"email,phone\nours@example.com,{phone}\n"), "dry_run": dry_run},
+                    format="multipart",
+                ),
             )
             for phone in ("030 333333", "030 444444")
         ]
@@ -89,10 +96,13 @@ def test_a_conflict_reads_the_same_whoever_the_other_contact_belongs_to(
 def test_a_dry_run_with_another_departments_customers_counts_them_as_new(support, marketing, support_api):
     factories.known_contact(marketing, email="theirs@example.com")
 
-    response = support_api.post(
-        URL,
-        {"file": csv_file("email\ntheirs@example.com\nnew@example.com\n"), "dry_run": "true"},
-        format="multipart",
+    response = job_finished(
+        support_api,
+        support_api.post(
+            URL,
+            {"file": csv_file("email\ntheirs@example.com\nnew@example.com\n"), "dry_run": "true"},
+            format="multipart",
+        ),
     )
 
     assert response.status_code == 200
@@ -110,8 +120,11 @@ def test_a_dry_run_with_another_departments_customers_counts_them_as_new(support
 
 
 def test_dry_run_answers_200_and_writes_no_contact(support, support_api):
-    response = support_api.post(
-        URL, {"file": csv_file("email\nada@example.com\n"), "dry_run": "true"}, format="multipart"
+    response = job_finished(
+        support_api,
+        support_api.post(
+            URL, {"file": csv_file("email\nada@example.com\n"), "dry_run": "true"}, format="multipart"
+        ),
     )
 
     assert response.status_code == 200
@@ -121,25 +134,33 @@ def test_dry_run_answers_200_and_writes_no_contact(support, support_api):
 
 
 def test_windows_1252_upload(support, support_api):
-    response = support_api.post(
-        URL,
-        {"file": csv_file("email,name\nj@example.com,Jörg Weiß\n", encoding="cp1252")},
-        format="multipart",
+    response = job_finished(
+        support_api,
+        support_api.post(
+            URL,
+            {"file": csv_file("email,name\nj@example.com,Jörg Weiß\n", encoding="cp1252")},
+            format="multipart",
+        ),
     )
 
-    assert response.status_code == 201
+    assert response.status_code == 200
     assert DepartmentContact.objects.get(contact__identities__normalised="j@example.com").name == "Jörg Weiß"
 
 
 def test_the_phone_region_reads_national_numbers_and_a_guess_is_a_warning(support, support_api):
     text = "email,phone\nsam@example.com,(201) 555-0123\n"
 
-    named = support_api.post(URL, {"file": csv_file(text), "phone_region": "US"}, format="multipart")
-    guessed = support_api.post(  # no region here nor on support: the company default, flagged
-        URL, {"file": csv_file(text.replace("sam", "kim")), "dry_run": "true"}, format="multipart"
+    named = job_finished(
+        support_api, support_api.post(URL, {"file": csv_file(text), "phone_region": "US"}, format="multipart")
+    )
+    guessed = job_finished(  # no region here nor on support: the company default, flagged
+        support_api,
+        support_api.post(
+            URL, {"file": csv_file(text.replace("sam", "kim")), "dry_run": "true"}, format="multipart"
+        ),
     )
 
-    assert named.status_code == 201 and named.json()["issues"] == []
+    assert named.status_code == 200 and named.json()["issues"] == []
     assert Identity.objects.filter(kind="phone", normalised="+12015550123").exists()
     assert guessed.json()["counts"]["with_warnings"] == 1
     (warning,) = guessed.json()["issues"]
@@ -148,8 +169,11 @@ def test_the_phone_region_reads_national_numbers_and_a_guess_is_a_warning(suppor
 
 
 def test_an_unknown_phone_region_is_a_400_naming_the_field(support, support_api):
-    response = support_api.post(
-        URL, {"file": csv_file("email\na@example.com\n"), "phone_region": "Germany"}, format="multipart"
+    response = job_finished(
+        support_api,
+        support_api.post(
+            URL, {"file": csv_file("email\na@example.com\n"), "phone_region": "Germany"}, format="multipart"
+        ),
     )
 
     assert response.status_code == 400
@@ -160,7 +184,10 @@ def test_an_unknown_phone_region_is_a_400_naming_the_field(support, support_api)
 
 
 def test_a_file_with_unknown_columns_is_a_400_naming_them(support, support_api):
-    response = support_api.post(URL, {"file": csv_file("email,fax\na@example.com,1\n")}, format="multipart")
+    response = job_finished(
+        support_api,
+        support_api.post(URL, {"file": csv_file("email,fax\na@example.com,1\n")}, format="multipart"),
+    )
 
     assert response.status_code == 400
     body = response.json()
@@ -171,14 +198,14 @@ def test_a_file_with_unknown_columns_is_a_400_naming_them(support, support_api):
 
 
 def test_an_empty_file_is_a_400_saying_so(support, support_api):
-    response = support_api.post(URL, {"file": csv_file("")}, format="multipart")
+    response = job_finished(support_api, support_api.post(URL, {"file": csv_file("")}, format="multipart"))
 
     assert response.status_code == 400
     assert response.json()["code"] == "empty_file"
 
 
 def test_a_missing_file_is_a_400_naming_the_field(support, support_api):
-    response = support_api.post(URL, {"dry_run": "true"}, format="multipart")
+    response = job_finished(support_api, support_api.post(URL, {"dry_run": "true"}, format="multipart"))
 
     assert response.status_code == 400
     body = response.json()
@@ -187,8 +214,11 @@ def test_a_missing_file_is_a_400_naming_the_field(support, support_api):
 
 
 def test_another_departments_import_target_is_a_404(support, marketing_api):
-    response = marketing_api.post(
-        URL, {"file": csv_file("email\na@example.com\n"), "department": "support"}, format="multipart"
+    response = job_finished(
+        marketing_api,
+        marketing_api.post(
+            URL, {"file": csv_file("email\na@example.com\n"), "department": "support"}, format="multipart"
+        ),
     )
 
     assert response.status_code == 404
@@ -200,26 +230,37 @@ def test_a_department_owner_signed_in_names_their_department_and_not_anothers(su
     client = APIClient()
     client.force_login(alice)
 
-    missing = client.post(URL, {"file": csv_file("email\na@example.com\n")}, format="multipart")
-    theirs = client.post(
-        URL, {"file": csv_file("email\na@example.com\n"), "department": "marketing"}, format="multipart"
+    missing = job_finished(
+        client, client.post(URL, {"file": csv_file("email\na@example.com\n")}, format="multipart")
     )
-    own = client.post(
-        URL, {"file": csv_file("email\na@example.com\n"), "department": "support"}, format="multipart"
+    theirs = job_finished(
+        client,
+        client.post(
+            URL, {"file": csv_file("email\na@example.com\n"), "department": "marketing"}, format="multipart"
+        ),
+    )
+    own = job_finished(
+        client,
+        client.post(
+            URL, {"file": csv_file("email\na@example.com\n"), "department": "support"}, format="multipart"
+        ),
     )
 
     assert missing.status_code == 400 and "department" in missing.json()["extra"]["fields"]
     assert theirs.status_code == 404
-    assert own.status_code == 201
+    assert own.status_code == 200
     assert ContactImport.objects.get().created_by == alice
 
 
 def test_a_cx_lead_imports_into_any_department(marketing, lead_api):
-    response = lead_api.post(
-        URL, {"file": csv_file("email\na@example.com\n"), "department": "marketing"}, format="multipart"
+    response = job_finished(
+        lead_api,
+        lead_api.post(
+            URL, {"file": csv_file("email\na@example.com\n"), "department": "marketing"}, format="multipart"
+        ),
     )
 
-    assert response.status_code == 201
+    assert response.status_code == 200
     assert DepartmentContact.objects.get().department == marketing
 
 

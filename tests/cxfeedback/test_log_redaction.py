@@ -98,6 +98,7 @@ def test_a_day_of_imports_triggers_sends_and_answers_logs_no_personal_data(
 
     from surveys.models import Invitation
     from tests import factories
+    from tests.import_jobs import job_finished
     from tests.surveys.public.pages import survey_with_every_kind
     from tests.surveys.public.test_public_pages import EVERY_KIND_ANSWERS
 
@@ -106,10 +107,13 @@ def test_a_day_of_imports_triggers_sends_and_answers_logs_no_personal_data(
     settings.QUIET_HOURS_START = settings.QUIET_HOURS_END = "00:00"  # send now, whatever the hour
     survey = survey_with_every_kind(support)
     csv = "email;phone;name\nada.lovelace@example.com;+49 151 23456789;Ada\nbad@;0151 999;B\n"
-    imported = support_api.post(
-        "/api/v1/contacts/import",
-        {"file": SimpleUploadedFile("contacts.csv", csv.encode(), content_type="text/csv")},
-        format="multipart",
+    imported = job_finished(  # the import job runs here, so its logs are this test's too
+        support_api,
+        support_api.post(
+            "/api/v1/contacts/import",
+            {"file": SimpleUploadedFile("contacts.csv", csv.encode(), content_type="text/csv")},
+            format="multipart",
+        ),
     )
     refused = support_api.post(
         "/api/v1/contacts", {"identities": [{"kind": "email", "value": "x@"}]}, format="json"
