@@ -33,7 +33,15 @@ from departments.services import api_key_create, api_keys_revoke
 class DepartmentForm(forms.ModelForm):
     class Meta:
         model = Department
-        fields = ["name", "slug", "members", "phone_region"]
+        fields = [
+            "name",
+            "slug",
+            "members",
+            "phone_region",
+            "approval_threshold",
+            "monthly_touch_budget",
+            "daily_trigger_cap",
+        ]
 
     def clean_phone_region(self) -> str:
         """The region upper-cased ("us" → "US"); one phonenumbers does not know is refused, so that
@@ -121,7 +129,12 @@ class CompanySettingsAdmin(admin.ModelAdmin):
     opens that row, which is never added by hand, never a second time, never deleted."""
 
     list_display = ["__str__", "share_contact_channels", "follow_ups_wait_for_frequency_rules", "updated_at"]
-    fields = ["share_contact_channels", "follow_ups_wait_for_frequency_rules", "updated_at"]
+    fields = [
+        "share_contact_channels",
+        "follow_ups_wait_for_frequency_rules",
+        "approval_threshold",
+        "updated_at",
+    ]
     readonly_fields = ["updated_at"]
 
     def has_module_permission(self, request: HttpRequest) -> bool:

@@ -19,6 +19,25 @@ class Department(models.Model):
         help_text="The country (ISO 3166 code, e.g. US) this department's phone numbers are read in when "
         "written without a country code. Empty: the company default (PHONE_DEFAULT_REGION).",
     )
+    # A CX lead's controls (issue 15): surveys/gatekeeper/holds.py and trigger_caps.py read them.
+    approval_threshold = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="A send request that would reach more contacts than this (eligible now and planned) "
+        "waits for a CX lead's approval. Empty: the company's threshold.",
+    )
+    monthly_touch_budget = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Counted touches (invitations not cancelled or failed) this department may make per "
+        "calendar month; a request that would go past it waits for a CX lead's approval. Empty: no budget.",
+    )
+    daily_trigger_cap = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Triggers (single-contact sends from the API) this department may make per calendar day; "
+        "past it they are refused. Triggers are never held for approval. Empty: no cap.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -44,6 +63,13 @@ class CompanySettings(models.Model):
         "department may start it whenever it is ready. On: starting any follow-up (in progress) waits "
         "until the frequency rules would allow a survey to that customer on that channel, and the "
         "follow-up shows the date that becomes possible. Closing one is always possible.",
+    )
+    approval_threshold = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="A send request that would reach more contacts than this (eligible now and planned) "
+        "waits for a CX lead's approval, unless its department has a threshold of its own. Empty: "
+        "no approval for size.",
     )
     updated_at = models.DateTimeField(auto_now=True)
 

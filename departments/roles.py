@@ -39,7 +39,7 @@ def department_ids_for(user: AbstractBaseUser) -> list[int]:
 # these apps except deleting history (HISTORY_MODELS); a department owner gets the listed ones and
 # sees only their departments' rows (the admin and the API scope every queryset).
 ROLE_APPS = ("departments", "contacts", "surveys", "results")
-HISTORY_MODELS = {"consent", "decision", "invitation", "response", "auditentry", "contactmerge"}
+HISTORY_MODELS = {"consent", "decision", "invitation", "response", "auditentry", "contactmerge", "override"}
 DEPARTMENT_OWNER_PERMISSIONS = {
     # Owners run their own department's integrations: they create and revoke its API keys.
     "departments": ["view_department", "view_apikey", "add_apikey", "change_apikey"],
@@ -75,6 +75,7 @@ DEPARTMENT_OWNER_PERMISSIONS = {
         "view_response",
         "view_answer",
         "view_frequencyrule",
+        "view_override",  # their requests' overrides, read-only
     ],
     # Owners work through their department's follow-ups; CX leads write the follow-up rules.
     "results": ["view_followup", "change_followup", "view_followuprule"],
