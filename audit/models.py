@@ -22,6 +22,9 @@ class AuditEntry(models.Model):
         CONTACTS_MERGED = "contacts_merged", "Contacts merged"
         CONTACTS_UNMERGED = "contacts_unmerged", "Contacts unmerged"
         MERGE_PROPOSED = "merge_proposed", "Merge proposed"
+        OVERRIDE_REQUESTED = "override_requested", "Override of a frequency rule requested"
+        OVERRIDE_APPROVED = "override_approved", "Override of a frequency rule approved"
+        OVERRIDE_APPLIED = "override_applied", "Override of a frequency rule applied"
 
     at = models.DateTimeField(default=timezone.now)
     action = models.CharField(max_length=30, choices=Action.choices)

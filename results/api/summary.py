@@ -123,6 +123,9 @@ class SummarySerializer(serializers.Serializer):
     by_survey = SurveyRowSerializer(many=True)
     blocked = BlockRowSerializer(many=True, help_text="Contacts refused in the period, by reason and rule.")
     bias_threshold_percent = serializers.IntegerField()
+    overridden = serializers.IntegerField(
+        help_text="Contacts a CX lead's override let past a frequency rule in the period."
+    )
 
 
 class ResultsSummaryApi(APIView):
@@ -175,4 +178,5 @@ def _summary_data(summary: Summary) -> dict:
             for block in summary.blocks
         ],
         "bias_threshold_percent": round(BIAS_SHARE * 100),
+        "overridden": summary.overridden,
     }

@@ -25,6 +25,7 @@ from results.selectors.figures import Figures
 from results.selectors.summary_counts import (
     decision_rows,
     invitation_rows,
+    overridden_contacts,
     response_rows,
     rolled_up_decision_rows,
     rolled_up_result_rows,
@@ -96,6 +97,8 @@ class Summary:
     by_department: list[DepartmentRow]
     by_survey: list[SurveyRow]
     blocks: list[BlockRow]
+    # Contacts let past a frequency rule by a CX lead's override: over-surveying allowed on purpose.
+    overridden: int = 0
 
     @property
     def requested(self) -> int:
@@ -146,6 +149,7 @@ def results_summary(*, actor: Actor, results_filter: ResultsFilter) -> Summary:
         by_department=sorted(tally.by_department.values(), key=lambda row: row.name),
         by_survey=sorted(tally.by_survey.values(), key=lambda row: (row.name, row.survey_family_id)),
         blocks=blocks,
+        overridden=overridden_contacts(actor, results_filter),
     )
 
 

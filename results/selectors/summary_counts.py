@@ -24,7 +24,23 @@ from results.filters import (
 )
 from results.rollups import DailyDecisions, DailyResults, DailyRollupState
 from results.selectors.figures import CSAT_SATISFIED_MIN, DETRACTOR_MAX, PROMOTER_MIN, SCORED_KINDS, Figures
-from surveys.models import QuestionKind
+from surveys.models import Override, QuestionKind
+
+
+def overridden_contacts(actor: Actor, results_filter: ResultsFilter) -> int:
+    """Contacts let past a frequency rule by a CX lead's override (surveys/gatekeeper/overrides.py) in
+    the period: each override keeps its own count, so this reads overrides, not decisions."""
+    overrides = Override.objects.filter(
+        applied_at__gte=results_filter.start_at, applied_at__lt=results_filter.end_before
+    )
+    columns = Columns(
+        "send_request__department_id",
+        "send_request__survey__family_id",
+        "send_request__survey__kind",
+        "send_request__channel",
+    )
+    total = narrowed(overrides, actor, results_filter, columns).aggregate(total=Sum("applied_contacts"))
+    return total["total"] or 0
 
 
 def split_at_rollups(results_filter: ResultsFilter) -> tuple[ResultsFilter | None, ResultsFilter | None]:
