@@ -1,0 +1,77 @@
+"""Touches and answers from the survey tools a department keeps besides ours (issue 16).
+
+Each external touch is stored as an Invitation (so every frequency rule, timeline and result counts it
+exactly like one of ours, with no change to the gatekeeper's queries) under a send request of its own
+whose audience is "external", like a trigger is one request per contact. ExternalSurvey names the
+department's placeholder survey of a kind those invitations and ingested answers belong to;
+ExternalTouch keeps the other tool's name and id, for idempotency.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.contrib.postgres.functions import RandomUUID
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from departments.models import Department
+from surveys.models.delivery import Invitation
+from surveys.models.design import Survey, SurveyKind
+
+
+class ExternalSurvey(models.Model):
+    """The department's placeholder survey for touches of `survey_kind` sent by other tools: never
+    current (so never listed for sending nor sendable), frozen, with one optional question per kind
+    an ingested answer can have (NPS, CSAT, CES, free text)."""
+
+    department = models.ForeignKey(Department, on_delete=models.PROTECT, related_name="+")
+    survey_kind = models.CharField(max_length=20, choices=SurveyKind.choices)
+    survey = models.OneToOneField(Survey, on_delete=models.PROTECT, related_name="external")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["department", "survey_kind"], name="external_survey_one_per_kind"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return str(self.survey)
+
+
+class ExternalTouch(models.Model):
+    """One survey another tool sent (or, while its invitation is queued, a slot reserved for it)."""
+
+    # The id the API shows: random, so it does not count other departments' touches.
+    public_id = models.UUIDField(default=uuid.uuid4, db_default=RandomUUID(), unique=True, editable=False)
+    department = models.ForeignKey(Department, on_delete=models.PROTECT, related_name="+")
+    source_tool = models.CharField(max_length=100)
+    # The other tool's id of the send; empty for a reservation not given one (yet).
+    external_id = models.CharField(max_length=200, blank=True)
+    invitation = models.OneToOneField(Invitation, on_delete=models.CASCADE, related_name="external_touch")
+    # A reservation not yet confirmed or cancelled: released (cancelled) once this has passed.
+    reserved_until = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            # A replay of the same send (same tool, same id) is the same touch: the idempotency promise.
+            models.UniqueConstraint(
+                fields=["department", "source_tool", "external_id"],
+                condition=~Q(external_id=""),
+                name="external_touch_idempotent",
+            ),
+        ]
+        indexes = [
+            # The beat's release of reservations not confirmed in time: a few among all the touches.
+            models.Index(
+                fields=["reserved_until"],
+                condition=Q(reserved_until__isnull=False),
+                name="external_touch_reserved",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source_tool} {self.external_id or self.public_id}"
