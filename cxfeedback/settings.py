@@ -6,6 +6,7 @@ from pathlib import Path
 from django.core.exceptions import ImproperlyConfigured
 
 from cxfeedback import embedded, rate_limit, sentry, webhook_secrets
+from cxfeedback.api_schema import SPECTACULAR_SETTINGS  # noqa: F401  (the OpenAPI schema's settings)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -183,10 +184,9 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 DATA_UPLOAD_MAX_MEMORY_SIZE = envint("DATA_UPLOAD_MAX_MEMORY_SIZE", str(5 * 1024 * 1024))
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
-# A contact import file may be large; it is streamed from disk, never read whole.
-CONTACT_IMPORT_MAX_BYTES = envint("CONTACT_IMPORT_MAX_BYTES", str(100 * 1024 * 1024))
-# Uploaded contact files and per-row reports (names, addresses) are deleted after this many days.
-IMPORT_FILE_RETENTION_DAYS = envint("IMPORT_FILE_RETENTION_DAYS", "14")
+CONTACT_IMPORT_MAX_BYTES = envint("CONTACT_IMPORT_MAX_BYTES", str(100 << 20))  # 100 MiB, streamed from disk
+IMPORT_FILE_RETENTION_DAYS = envint("IMPORT_FILE_RETENTION_DAYS", "14")  # days uploads and reports are kept
+CONTACT_IMPORT_LEASE = envint("CONTACT_IMPORT_LEASE", "120")  # a running import silent this long (s) failed
 
 # Phone numbers written without a country code are read in this region (ISO 3166 code).
 PHONE_DEFAULT_REGION = os.environ.get("PHONE_DEFAULT_REGION", "DE").upper()
@@ -328,6 +328,7 @@ CELERY_BEAT_SCHEDULE = {
         ("send-reminders", "surveys.tasks.send_reminders_task", REMINDER_INTERVAL),
         ("release-reservations", "surveys.tasks.release_reservations_task", RESERVATION_RELEASE_INTERVAL),
         ("purge-import-files", "contacts.tasks.import_files_purge_task", HOUSEKEEPING_INTERVAL),
+        ("sweep-contact-imports", "contacts.tasks.sweep_contact_imports_task", SWEEP_INTERVAL),
         ("purge-idempotency-keys", "departments.tasks.idempotency_records_purge_task", HOUSEKEEPING_INTERVAL),
         ("refresh-results-rollups", "results.tasks.refresh_rollups_task", ROLLUP_INTERVAL),
     ]
@@ -352,26 +353,6 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "cxfeedback.exceptions.exception_handler",
     # Per API key, on the PostgreSQL counter (API_RATE_LIMIT); DRF's own throttles would need a cache.
     "DEFAULT_THROTTLE_CLASSES": ["cxfeedback.api_throttle.ApiKeyRateThrottle"],
-}
-
-SPECTACULAR_SETTINGS = {
-    "TITLE": "cxfeedback API",
-    "DESCRIPTION": "The single gatekeeper for every customer survey.",
-    "VERSION": "1.0.0",
-    "SERVE_INCLUDE_SCHEMA": False,
-    "COMPONENT_SPLIT_REQUEST": True,
-    # Swagger UI from the installed sidecar package, not a CDN.
-    "SWAGGER_UI_DIST": "SIDECAR",
-    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
-    "REDOC_DIST": "SIDECAR",
-    # Several models have a `kind`; give each enum its model's name in the schema.
-    "ENUM_NAME_OVERRIDES": {
-        "IdentityKindEnum": "contacts.models.Identity.Kind",
-        "ConsentKindEnum": "contacts.models.Consent.Kind",
-        "ChannelEnum": "contacts.models.Channel",
-        "SurveyKindEnum": "surveys.models.SurveyKind",
-        "QuestionKindEnum": "surveys.models.QuestionKind",
-    },
 }
 
 # JSON lines for a log collector (cxfeedback/log_json.py), plain ones at a terminal (DEBUG's default).

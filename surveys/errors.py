@@ -47,6 +47,19 @@ class InvalidFrequencyRule(ApplicationError):
     code = "invalid_frequency_rule"
 
 
+class OverrideForbidden(ApplicationError):
+    """Only CX leads request and approve overrides, and never their own or their own request's."""
+
+    status_code = status.HTTP_403_FORBIDDEN
+    code = "override_forbidden"
+
+
+class InvalidOverride(ApplicationError):
+    """An override that cannot be made as asked; `extra["field"]` names the field when there is one."""
+
+    code = "invalid_override"
+
+
 class AlreadyAnswered(Conflict):
     code = "already_answered"
 
@@ -111,3 +124,53 @@ class MergeRefused(ApplicationError):
     """A merge, unmerge or proposal that cannot be made as asked; the message says why."""
 
     code = "merge_refused"
+
+
+class ReservationClosed(Conflict):
+    """A reserved slot for another tool's send that was cancelled, released or confirmed already."""
+
+    code = "reservation_closed"
+
+
+class ApprovalForbidden(ApplicationError):
+    """Approving or rejecting a held send request is a CX lead's decision, never its department's."""
+
+    status_code = status.HTTP_403_FORBIDDEN
+    code = "approval_forbidden"
+
+
+class InvalidApproval(ApplicationError):
+    """An approval or rejection that cannot be made as asked; `extra["field"]` names the field."""
+
+    code = "invalid_approval"
+
+
+class TriggerCapReached(ApplicationError):
+    """The department made as many triggers today as its daily trigger cap allows (issue 15)."""
+
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    code = "trigger_cap_reached"
+
+
+class DraftClosed(Conflict):
+    """A published or discarded rule draft no longer changes, and is not simulated."""
+
+    code = "draft_closed"
+
+
+class DraftOutdated(Conflict):
+    """A rule of the draft was changed live after it was copied: publishing would undo that change."""
+
+    code = "draft_outdated"
+
+
+class InvalidSimulation(ApplicationError):
+    """A rule simulation that cannot be run as asked; `extra["field"]` names the field."""
+
+    code = "invalid_simulation"
+
+
+class InvalidBlackout(ApplicationError):
+    """A blackout that cannot be opened or closed as asked; `extra["field"]` names the field."""
+
+    code = "invalid_blackout"

@@ -17,6 +17,7 @@ from surveys.delivery.reservations import reservations_release_expired
 from surveys.delivery.sending import invitations_send_batch
 from surveys.delivery.sweeper import invitations_expire, invitations_sweep_stuck
 from surveys.gatekeeper.send_requests import send_request_screen, send_requests_screen_again
+from surveys.gatekeeper.simulations import rule_simulation_run, rule_simulations_resume_stuck
 
 
 class DeliveryDeferred(Exception):
@@ -75,6 +76,7 @@ def dispatch_due_task() -> None:
 def sweep_stuck_task() -> None:
     invitations_sweep_stuck()
     send_requests_screen_again()
+    rule_simulations_resume_stuck()
 
 
 @shared_task(acks_late=True)
@@ -90,3 +92,10 @@ def send_reminders_task() -> None:
 @shared_task(acks_late=True)
 def release_reservations_task() -> None:
     reservations_release_expired()
+
+
+# Late acks: a worker that dies mid-run has its message redelivered, and the run carries on after the
+# last batch it stored (surveys/gatekeeper/simulations.py); a finished simulation is left alone.
+@shared_task(acks_late=True)
+def run_rule_simulation_task(simulation_id: int) -> None:
+    rule_simulation_run(simulation_id=simulation_id)

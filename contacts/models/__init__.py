@@ -2,6 +2,7 @@
 they said about being contacted, imports, and merges of two records of one person. Knows nothing
 about surveys."""
 
+from contacts.models.accounts import Account
 from contacts.models.consent import Consent
 from contacts.models.imports import ContactImport, ContactImportIssue
 from contacts.models.merges import ContactMerge, DuplicateSearch, DuplicateSuggestion
@@ -19,6 +20,7 @@ from contacts.models.people import (
 
 __all__ = [
     "CHANNEL_IDENTITY_KIND",
+    "Account",
     "Channel",
     "Consent",
     "Contact",

@@ -53,6 +53,11 @@ class Contact(models.Model):
     merged_into = models.ForeignKey(
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", editable=False
     )
+    # The company or household the person belongs to: rules scoped per account count its contacts'
+    # touches together.
+    account = models.ForeignKey(
+        "contacts.Account", on_delete=models.SET_NULL, null=True, blank=True, related_name="contacts"
+    )
 
     class Meta:
         indexes = [

@@ -11,10 +11,13 @@
 - The send calendar (calendar.py, linked from the send request list): sends per day and department,
   and the contacts requests compete for; other departments are anonymous counts to an owner.
 - Decisions and invitations: read-only history, each decision with its explanation.
+- Rule drafts and their simulations (CX leads): rule changes saved without going live, replayed on
+  the last days' decisions in the background, then published or discarded.
 - Merges of two records of one person (CX leads): the merge page with its preview, Unmerge.
+- Overrides (overrides.py): a CX lead lets a request past a frequency rule; a second one approves.
 """
 
 from surveys.admin import frequency_rules as rules
-from surveys.admin import history, merges, send_requests, surveys
+from surveys.admin import history, merges, overrides, rule_drafts, send_requests, surveys
 
-__all__ = ["history", "merges", "rules", "send_requests", "surveys"]
+__all__ = ["history", "merges", "overrides", "rule_drafts", "rules", "send_requests", "surveys"]

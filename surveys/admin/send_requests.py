@@ -4,6 +4,7 @@ buttons. Everything that changes a request is a service call; the request's own 
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from django import forms
@@ -27,6 +28,7 @@ from departments.admin_scoping import (
     visible_departments,
 )
 from departments.models import Department
+from surveys.admin.approvals import approval_context, approval_decide_view
 from surveys.admin.calendar import send_calendar_view
 from surveys.gatekeeper.audiences import REQUESTABLE_AUDIENCES, send_request_set_audience_upload
 from surveys.gatekeeper.preflight import preflight_summary, screening_summary_rows, send_request_preflight
@@ -164,6 +166,8 @@ class SendRequestAdmin(DepartmentScopedAdmin, admin.ModelAdmin):
             view("submit", require_POST(self.submit_view)),
             view("cancel", require_POST(self.cancel_view)),
             view("audience", require_POST(self.audience_view)),
+            view("approve", require_POST(partial(approval_decide_view, self, decision="approve"))),
+            view("reject", require_POST(partial(approval_decide_view, self, decision="reject"))),
             *super().get_urls(),
         ]
 
@@ -261,6 +265,7 @@ class SendRequestAdmin(DepartmentScopedAdmin, admin.ModelAdmin):
             and send_request.audience_kind == SendRequest.AudienceKind.UPLOAD
             else None,
             "decisions_url": _decisions_url(send_request),
+            **approval_context(request, send_request),
         }
         return TemplateResponse(request, "admin/surveys/sendrequest/preflight.html", context)
 

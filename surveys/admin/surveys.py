@@ -137,7 +137,7 @@ class SurveyAdmin(DepartmentScopedAdmin, admin.ModelAdmin):
     list_filter = ["is_current", "kind", ("department", DepartmentListFilter)]
     list_select_related = ["department"]
     search_fields = ["name"]
-    fields = ["department", "name", "kind", "intro", "link_valid_days"]
+    fields = ["department", "name", "kind", "intro", "link_valid_days", "burden_weight"]
     readonly_fields = ["family_id", "version", "is_current", "frozen_at", "created_at", "updated_at"]
     inlines = [QuestionInline]
 
@@ -196,7 +196,7 @@ class SurveyAdmin(DepartmentScopedAdmin, admin.ModelAdmin):
     def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
         questions = next(formset for formset in formsets if isinstance(formset, QuestionFormSet)).questions()
         data = form.cleaned_data
-        fields = {name: data[name] for name in ("name", "kind", "intro", "link_valid_days")}
+        fields = {name: data[name] for name in ("name", "kind", "intro", "link_valid_days", "burden_weight")}
         actor = admin_actor(request)
         if change:
             saved = survey_update(actor=actor, survey=form.instance, questions=questions, **fields)

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
@@ -27,11 +27,13 @@ from surveys.gatekeeper.frequency_rules import (
     frequency_rule_list,
     frequency_rule_update,
 )
+from surveys.gatekeeper.rule_history import versions_described
 from surveys.models import (
     RULE_EDITABLE_FIELDS,
     FrequencyRule,
     FrequencyRuleVersion,
     RuleClock,
+    RuleCounts,
     SurveyKind,
 )
 
@@ -46,10 +48,20 @@ class FrequencyRuleVersionSerializer(serializers.ModelSerializer):
     snapshot = serializers.DictField(
         read_only=True, help_text="The rule as this version read; durations in seconds."
     )
+    name = serializers.CharField(
+        source="name_then", read_only=True, help_text="The rule's name as this version had it."
+    )
+    changes = serializers.ListField(
+        source="changes_in_words",
+        child=serializers.CharField(),
+        read_only=True,
+        help_text="What changed from the version before, in words, such as “window 30 → 45 days”; "
+        "the first version's: what was created.",
+    )
 
     class Meta:
         model = FrequencyRuleVersion
-        fields = ["version", "snapshot", "changed_by", "created_at"]
+        fields = ["version", "name", "changes", "snapshot", "changed_by", "created_at"]
         read_only_fields = fields
 
 
@@ -81,7 +93,14 @@ class FrequencyRuleOutputSerializer(serializers.ModelSerializer):
 
 
 class FrequencyRuleDetailSerializer(FrequencyRuleOutputSerializer):
-    versions = FrequencyRuleVersionSerializer(many=True, read_only=True)
+    versions = serializers.SerializerMethodField(help_text="Newest first.")
+
+    @extend_schema_field(FrequencyRuleVersionSerializer(many=True))
+    def get_versions(self, rule: FrequencyRule) -> list:
+        described = versions_described(rule.versions.all())
+        for row in described:
+            row.version.name_then, row.version.changes_in_words = row.name, row.changes
+        return FrequencyRuleVersionSerializer([row.version for row in described], many=True).data
 
     class Meta(FrequencyRuleOutputSerializer.Meta):
         fields = [*FrequencyRuleOutputSerializer.Meta.fields, "versions"]
@@ -110,6 +129,15 @@ class FrequencyRuleInputSerializer(serializers.Serializer):
         allow_null=True,
         default=None,
         help_text="Contacts known for less are not surveyed yet.",
+    )
+    per_account = serializers.BooleanField(
+        default=False,
+        help_text="Count the touches of every contact of one account (company, household) together.",
+    )
+    counts = serializers.ChoiceField(
+        choices=RuleCounts.choices,
+        default=RuleCounts.TOUCHES,
+        help_text="weight: max_touches is the most minutes of surveys in the window (each survey's burden).",
     )
 
 

@@ -25,6 +25,11 @@ from cxfeedback.idempotency import HEADER_PARAMETER, idempotent
 from cxfeedback.parsers import JSONParser
 from departments.actors import actor_for_request
 from departments.api import acting_department
+from surveys.api.approval_serializers import (
+    ApprovalOutputSerializer,
+    ApprovalReasonSerializer,
+    BudgetSerializer,
+)
 from surveys.api.inputs import DEPARTMENT_HELP, department_id_of, valid_input
 from surveys.design.selectors import survey_get
 from surveys.gatekeeper.audiences import REQUESTABLE_AUDIENCES, send_request_set_audience_upload
@@ -55,6 +60,9 @@ class SendRequestOutputSerializer(serializers.ModelSerializer):
         read_only=True,
         help_text="After screening: audience rows, contacts, allowed, blocked per reason and rule.",
     )
+    approval = ApprovalOutputSerializer(
+        read_only=True, allow_null=True, help_text="A request held for a CX lead: why, and the decision."
+    )
 
     class Meta:
         model = SendRequest
@@ -73,6 +81,7 @@ class SendRequestOutputSerializer(serializers.ModelSerializer):
             "purpose",
             "status",
             "screening_summary",
+            "approval",
             "created_at",
             "submitted_at",
             "screened_at",
@@ -168,6 +177,12 @@ class PreflightOutputSerializer(serializers.Serializer):
     planned_by_day = DayCountSerializer(many=True, help_text="planned_later by day.")
     blocked_total = serializers.IntegerField(help_text="Not sent within the send window.")
     blocks = PreflightBlockSerializer(many=True)
+    needs_approval = serializers.BooleanField(
+        help_text="Submitted now, the request would wait for a CX lead's approval after screening."
+    )
+    approval_reasons = ApprovalReasonSerializer(many=True)
+    approval_threshold = serializers.IntegerField(allow_null=True, help_text="Contacts; null: none.")
+    budget = BudgetSerializer(help_text="The department's monthly touch budget.")
 
 
 class DecisionOutputSerializer(serializers.ModelSerializer):

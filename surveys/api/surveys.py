@@ -52,8 +52,15 @@ class QuestionSerializer(serializers.ModelSerializer):
         read_only_fields = ["position"]
 
 
+BURDEN_HELP = (
+    "Minutes the survey takes, as frequency rules counting burden count it; empty: estimated from "
+    "its questions (four a minute), shown as burden_minutes."
+)
+
+
 class SurveyOutputSerializer(serializers.ModelSerializer):
     department = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    burden_minutes = serializers.IntegerField(read_only=True, help_text="burden_weight, or the estimate.")
     kind = serializers.ChoiceField(choices=SurveyKind.choices, read_only=True)
     questions = QuestionSerializer(many=True, read_only=True)
 
@@ -70,6 +77,8 @@ class SurveyOutputSerializer(serializers.ModelSerializer):
             "frozen_at",
             "intro",
             "link_valid_days",
+            "burden_weight",
+            "burden_minutes",
             "questions",
             "created_at",
             "updated_at",
@@ -83,6 +92,9 @@ class SurveyCreateInputSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=SurveyKind.choices, default=SurveyKind.TRANSACTIONAL)
     intro = serializers.CharField(required=False, allow_blank=True, default="")
     link_valid_days = serializers.IntegerField(required=False, default=14)
+    burden_weight = serializers.IntegerField(
+        required=False, allow_null=True, default=None, help_text=BURDEN_HELP
+    )
     questions = QuestionSerializer(many=True, allow_empty=False, help_text="In the order they are asked.")
 
 
@@ -93,6 +105,7 @@ class SurveyUpdateInputSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=SurveyKind.choices, required=False)
     intro = serializers.CharField(required=False, allow_blank=True)
     link_valid_days = serializers.IntegerField(required=False)
+    burden_weight = serializers.IntegerField(required=False, help_text=BURDEN_HELP)
     questions = QuestionSerializer(many=True, required=False, allow_empty=False)
 
 
@@ -152,6 +165,7 @@ class SurveyCreateApi(APIView):
             kind=data["kind"],
             intro=data["intro"],
             link_valid_days=data["link_valid_days"],
+            burden_weight=data["burden_weight"],
             questions=data["questions"],
         )
         survey = survey_get(actor=actor, survey_id=survey.pk)

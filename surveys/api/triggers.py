@@ -30,10 +30,11 @@ from cxfeedback.parsers import JSONParser
 from departments.actors import actor_for_request
 from departments.api import acting_department
 from surveys.api.inputs import PublicIdField
+from surveys.external.homes import external_survey_get
 from surveys.gatekeeper.eligibility import eligibility_check
 from surveys.gatekeeper.lookups import contact_known_id, survey_for_sending
 from surveys.gatekeeper.triggers import contact_public_id, trigger_create
-from surveys.models import Reason
+from surveys.models import Reason, SurveyKind
 
 # Input
 
@@ -65,8 +66,24 @@ class ContactReferenceSerializer(serializers.Serializer):
 
 
 class EligibilityInputSerializer(_SendInputSerializer):
+    survey = serializers.IntegerField(
+        min_value=1,
+        max_value=MAX_ID,
+        required=False,
+        help_text="Id of one of the department's current surveys …",
+    )
+    survey_kind = serializers.ChoiceField(
+        choices=SurveyKind.choices,
+        required=False,
+        help_text="… or, for a survey your own tool sends, its kind.",
+    )
     contact = ContactReferenceSerializer(help_text="One of the department's contacts.")
     at = serializers.DateTimeField(required=False, help_text="When the send would happen; default now.")
+
+    def validate(self, data: dict) -> dict:
+        if ("survey" in data) == ("survey_kind" in data):
+            raise ValidationError("Name the survey, or the survey kind your own tool sends (one of the two).")
+        return data
 
 
 class TriggerContactSerializer(serializers.Serializer):
@@ -148,7 +165,8 @@ class EligibilityApi(APIView):
         summary="May this contact be surveyed now?",
         description="The gatekeeper's answer for one contact (by id or by any identity), survey and "
         "channel, at `at` (default now): allowed or not, the reason and the next eligible time. "
-        "Reserves nothing: a trigger sent afterwards decides again.",
+        "Reserves nothing: a trigger sent afterwards decides again. For a survey your own tool sends, "
+        "give `survey_kind` instead of `survey` (and reserve with POST /api/v1/touches/reservations).",
         request=EligibilityInputSerializer,
         responses={200: GatekeeperAnswerSerializer, **error_responses(400, 401, 403, 404, 409)},
     )
@@ -158,9 +176,12 @@ class EligibilityApi(APIView):
         data = serializer.validated_data
         actor = actor_for_request(request)
         department = acting_department(request, actor, data.get("department"))
-        survey = survey_for_sending(
-            actor=actor, department=department, survey_id=data["survey"], channel=data["channel"]
-        )
+        if "survey_kind" in data:  # a survey another tool sends: the department's placeholder of that kind
+            survey = external_survey_get(department=department, kind=data["survey_kind"])
+        else:
+            survey = survey_for_sending(
+                actor=actor, department=department, survey_id=data["survey"], channel=data["channel"]
+            )
         reference = data["contact"]
         contact_id = contact_known_id(
             department=department,
@@ -201,7 +222,7 @@ class TriggerApi(APIView):
         responses={
             200: GatekeeperAnswerSerializer,
             201: GatekeeperAnswerSerializer,
-            **error_responses(400, 401, 403, 404, 409, 422),
+            **error_responses(400, 401, 403, 404, 409, 422, 429),
         },
     )
     @idempotent

@@ -2,14 +2,34 @@
 
 from django.urls import path
 
+from surveys.api.approvals import SendRequestApproveApi, SendRequestRejectApi
+from surveys.api.blackouts import BlackoutCloseApi, BlackoutOpenApi
 from surveys.api.calendar import SendCalendarApi
 from surveys.api.erasure import ContactEraseApi
+from surveys.api.external import (
+    ReservationCancelApi,
+    ReservationCollectionApi,
+    ReservationConfirmApi,
+    TouchCollectionApi,
+)
+from surveys.api.external_responses import ResponseIngestApi
 from surveys.api.frequency_rules import (
     FrequencyRuleCollectionApi,
     FrequencyRuleDeactivateApi,
     FrequencyRuleItemApi,
 )
 from surveys.api.merges import MergeCollectionApi, MergePreviewApi, MergeProposalApi, UnmergeApi
+from surveys.api.overrides import OverrideApproveApi, OverrideCollectionApi
+from surveys.api.rule_drafts import (
+    DraftRuleCollectionApi,
+    DraftRuleItemApi,
+    RuleDraftCollectionApi,
+    RuleDraftDetailApi,
+    RuleDraftDiscardApi,
+    RuleDraftPublishApi,
+    RuleSimulationDetailApi,
+    RuleSimulationStartApi,
+)
 from surveys.api.send_requests import (
     SendRequestAudienceApi,
     SendRequestCancelApi,
@@ -23,6 +43,8 @@ from surveys.api.surveys import SurveyCollectionApi, SurveyFromTemplateApi, Surv
 from surveys.api.triggers import EligibilityApi, TriggerApi
 
 urlpatterns = [
+    path("blackouts", BlackoutOpenApi.as_view(), name="blackout-open"),
+    path("blackouts/<str:external_id>/close", BlackoutCloseApi.as_view(), name="blackout-close"),
     path("contacts/merges", MergeCollectionApi.as_view(), name="contact-merge-list"),
     path("contacts/merges/preview", MergePreviewApi.as_view(), name="contact-merge-preview"),
     path("contacts/merges/<int:merge_id>/unmerge", UnmergeApi.as_view(), name="contact-unmerge"),
@@ -36,6 +58,26 @@ urlpatterns = [
         "frequency-rules/<int:rule_id>/deactivate",
         FrequencyRuleDeactivateApi.as_view(),
         name="frequency-rule-deactivate",
+    ),
+    path("rule-drafts", RuleDraftCollectionApi.as_view(), name="rule-draft-list"),
+    path("rule-drafts/<int:draft_id>", RuleDraftDetailApi.as_view(), name="rule-draft-detail"),
+    path("rule-drafts/<int:draft_id>/rules", DraftRuleCollectionApi.as_view(), name="draft-rule-list"),
+    path(
+        "rule-drafts/<int:draft_id>/rules/<int:draft_rule_id>",
+        DraftRuleItemApi.as_view(),
+        name="draft-rule-detail",
+    ),
+    path("rule-drafts/<int:draft_id>/publish", RuleDraftPublishApi.as_view(), name="rule-draft-publish"),
+    path("rule-drafts/<int:draft_id>/discard", RuleDraftDiscardApi.as_view(), name="rule-draft-discard"),
+    path(
+        "rule-drafts/<int:draft_id>/simulations",
+        RuleSimulationStartApi.as_view(),
+        name="rule-simulation-start",
+    ),
+    path(
+        "rule-simulations/<int:simulation_id>",
+        RuleSimulationDetailApi.as_view(),
+        name="rule-simulation-detail",
     ),
     path("send-requests", SendRequestCollectionApi.as_view(), name="send-request-list"),
     path(
@@ -68,8 +110,41 @@ urlpatterns = [
         SendRequestDecisionsApi.as_view(),
         name="send-request-decisions",
     ),
+    path(
+        "send-requests/<uuid:send_request_id>/overrides",
+        OverrideCollectionApi.as_view(),
+        name="send-request-overrides",
+    ),
+    path(
+        "send-requests/<uuid:send_request_id>/overrides/<int:override_id>/approve",
+        OverrideApproveApi.as_view(),
+        name="send-request-override-approve",
+    ),
+    path(
+        "send-requests/<uuid:send_request_id>/approve",
+        SendRequestApproveApi.as_view(),
+        name="send-request-approve",
+    ),
+    path(
+        "send-requests/<uuid:send_request_id>/reject",
+        SendRequestRejectApi.as_view(),
+        name="send-request-reject",
+    ),
     path("calendar", SendCalendarApi.as_view(), name="send-calendar"),
     path("eligibility", EligibilityApi.as_view(), name="eligibility"),
     path("triggers", TriggerApi.as_view(), name="trigger-create"),
+    path("touches", TouchCollectionApi.as_view(), name="external-touch-list"),
+    path("touches/reservations", ReservationCollectionApi.as_view(), name="external-reservation-list"),
+    path(
+        "touches/reservations/<uuid:reservation_id>/confirm",
+        ReservationConfirmApi.as_view(),
+        name="external-reservation-confirm",
+    ),
+    path(
+        "touches/reservations/<uuid:reservation_id>/cancel",
+        ReservationCancelApi.as_view(),
+        name="external-reservation-cancel",
+    ),
+    path("responses", ResponseIngestApi.as_view(), name="external-response-ingest"),
     path("contacts/<uuid:contact_id>/erase", ContactEraseApi.as_view(), name="contact-erase"),
 ]

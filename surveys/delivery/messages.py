@@ -107,6 +107,7 @@ def outgoing_message(
         survey_intro=survey.intro,
         department_name=invitation.department.name,
         expires_at=invitation.expires_at or now + dt.timedelta(days=survey.link_valid_days),
+        minutes=invitation.weight,
     )
 
 

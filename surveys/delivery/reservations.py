@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from surveys.delivery.dispatch import send_request_complete_finished
 from surveys.delivery.invitation_status import invitations_release_expired_reservations
+from surveys.external.reservations import external_reservations_release_expired
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +45,12 @@ def reservations_release_expired(*, now: dt.datetime | None = None) -> int:
     if released:
         logger.info("reservations: %d queued invitations released, not sent in time", released)
         send_request_complete_finished(now=now)
-    return released
+    # Slots reserved for other tools' sends (ask-then-record) and never confirmed: their requests are
+    # completed from the start, so the statement above does not see them.
+    external = external_reservations_release_expired(now=now)
+    if external:
+        logger.info("reservations: %d slots for other tools released, not confirmed in time", external)
+    return released + external
 
 
 def hold_reason(hold: dt.timedelta) -> str:

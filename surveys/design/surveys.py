@@ -36,7 +36,10 @@ MAX_QUESTIONS = 100
 QUESTION_FIELDS = ("kind", "text", "help_text", "required", "scale_min", "scale_max", "choices")
 
 
-SURVEY_FIELDS = ("name", "kind", "intro", "link_valid_days")
+SURVEY_FIELDS = ("name", "kind", "intro", "link_valid_days", "burden_weight")
+
+# The most minutes a survey's burden may be set to (Survey.burden_weight).
+MAX_BURDEN_MINUTES = 600
 
 
 # The built-in templates (issue 3). The first question of each is the standard one, on its fixed scale.
@@ -192,6 +195,13 @@ def _survey_fields_clean(fields: Mapping[str, Any]) -> dict[str, Any]:
         isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 365
     ):
         raise InvalidSurvey("link_valid_days: must be 1 to 365 days.", extra={"field": "link_valid_days"})
+    minutes = cleaned.get("burden_weight")
+    if minutes is not None and (
+        isinstance(minutes, bool) or not isinstance(minutes, int) or not 1 <= minutes <= MAX_BURDEN_MINUTES
+    ):
+        raise InvalidSurvey(
+            f"burden_weight: must be 1 to {MAX_BURDEN_MINUTES} minutes.", extra={"field": "burden_weight"}
+        )
     return cleaned
 
 
@@ -212,15 +222,23 @@ def survey_create(
     questions: Sequence[Mapping[str, Any]],
     intro: str = "",
     link_valid_days: int = 14,
+    burden_weight: int | None = None,
 ) -> Survey:
-    """Create version 1 of a survey with its questions, in order.
+    """Create version 1 of a survey with its questions, in order. `burden_weight`: the minutes it
+    takes, for rules counting burden; None: estimated from its questions.
 
     Raises NotFound (not the actor's department), InvalidSurvey and InvalidQuestion.
     """
     if not actor.sees_department(department.pk):
         raise NotFound("No such department.")
     fields = _survey_fields_clean(
-        {"name": name, "kind": kind, "intro": intro, "link_valid_days": link_valid_days}
+        {
+            "name": name,
+            "kind": kind,
+            "intro": intro,
+            "link_valid_days": link_valid_days,
+            "burden_weight": burden_weight,
+        }
     )
     cleaned_questions = questions_clean(questions)
     survey = Survey.objects.create(department=department, **fields)
@@ -260,6 +278,7 @@ def survey_update(
     kind: str | None = None,
     intro: str | None = None,
     link_valid_days: int | None = None,
+    burden_weight: int | None = None,
     questions: Sequence[Mapping[str, Any]] | None = None,
 ) -> Survey:
     """Edit a survey; arguments left None stay as they are, `questions` replaces the whole list.
@@ -277,6 +296,7 @@ def survey_update(
             ("kind", kind),
             ("intro", intro),
             ("link_valid_days", link_valid_days),
+            ("burden_weight", burden_weight),
         )
         if value is not None
     }

@@ -20,6 +20,8 @@ def rule_from_model(rule: FrequencyRule) -> Rule:
         scope_channel=rule.scope_channel,
         clock=rule.clock,
         new_contact_grace=rule.new_contact_grace,
+        per_account=rule.per_account,
+        counts=rule.counts,
     )
 
 

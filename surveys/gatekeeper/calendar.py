@@ -43,6 +43,7 @@ LATEST_DAY = dt.date(2999, 12, 31)
 CALENDAR_STATUSES = [
     SendRequest.Status.SUBMITTED,
     SendRequest.Status.SCREENED,
+    SendRequest.Status.AWAITING_APPROVAL,
     SendRequest.Status.SENDING,
     SendRequest.Status.COMPLETED,
 ]
@@ -52,7 +53,7 @@ NOT_SENT = [Invitation.Status.QUEUED, Invitation.Status.SENDING]
 # once it has none, and cancelling cancels them): the planned query starts from these few requests
 # (their partial index) and finds their rows by the (send_request, contact) index; the invitations
 # table has deliberately no index by planned time.
-DELIVERING = [SendRequest.Status.SCREENED, SendRequest.Status.SENDING]
+DELIVERING = [SendRequest.Status.SCREENED, SendRequest.Status.AWAITING_APPROVAL, SendRequest.Status.SENDING]
 
 
 @dataclass(frozen=True)
@@ -221,14 +222,15 @@ def send_calendar(
 
 
 def requests_in_range(calendar_range: CalendarRange, *, now: dt.datetime) -> QuerySet[SendRequest]:
-    """Every department's submitted (and later) requests whose window overlaps the range; triggers
-    and cancelled requests left out. A request without a deadline sends when it is screened (or at
-    its earliest time, if later): its window ends there, or now while it waits for its screening."""
+    """Every department's submitted (and later) requests whose window overlaps the range; triggers,
+    other tools' touches and cancelled requests left out. A request without a deadline sends when it
+    is screened (or at its earliest time, if later): its window ends there, or now while it waits for
+    its screening."""
     decided_at = Coalesce("screened_at", Value(now, output_field=DateTimeField()))
     window_end = Coalesce("latest_send_at", Greatest("earliest_send_at", decided_at))
     return (
         SendRequest.objects.filter(status__in=CALENDAR_STATUSES)
-        .exclude(audience_kind=SendRequest.AudienceKind.TRIGGER)
+        .exclude(audience_kind__in=[SendRequest.AudienceKind.TRIGGER, SendRequest.AudienceKind.EXTERNAL])
         .annotate(window_end=window_end)
         .filter(earliest_send_at__lt=calendar_range.end_before, window_end__gte=calendar_range.start_at)
         .order_by("earliest_send_at", "pk")

@@ -84,6 +84,8 @@ def decision_explain(decision: Decision, *, viewer: Actor, now: dt.datetime | No
     Reads decision.send_request and decision.rule: select_related them when explaining many.
     """
     reference = now or decision.decided_at
+    if decision.override_id is not None:
+        return "Allowed past a frequency rule by a CX lead's override."
     if decision.allowed and not decision.reason:
         return "Allowed."
     why = _blocked_explain(decision, viewer=viewer, reference=reference)
@@ -109,7 +111,33 @@ def _blocked_explain(decision: Decision, *, viewer: Actor, reference: dt.datetim
         return "Listed more than once in the audience."
     if reason == Reason.RULE:
         return _rule_explain(decision, viewer=viewer, reference=reference)
+    if reason == Reason.BLACKOUT:
+        return _blackout_explain(decision, viewer=viewer, reference=reference)
     return f"Blocked ({reason})."
+
+
+# A blackout as any department may read it: its kind, never what it is about or who opened it.
+BLACKOUT_OPEN = {
+    "complaint": "an open complaint",
+    "ticket": "an open support ticket",
+    "outage": "an ongoing outage",
+    "cancellation": "a cancellation in progress",
+}
+BLACKOUT_CLOSED = {
+    "complaint": "a recent complaint",
+    "ticket": "a recent support ticket",
+    "outage": "a recent outage",
+    "cancellation": "a recent cancellation",
+}
+
+
+def _blackout_explain(decision: Decision, *, viewer: Actor, reference: dt.datetime) -> str:
+    """'Blackout: an open complaint.' or 'Blackout: a recent complaint, until 14 May 2027.'"""
+    until = next_eligible_shown(decision.next_eligible_at, viewer=viewer)
+    if until is None:
+        return f"Blackout: {BLACKOUT_OPEN.get(decision.blackout_kind, 'an open event')}."
+    kind = BLACKOUT_CLOSED.get(decision.blackout_kind, "a recent event")
+    return f"Blackout: {kind}, until {_moment(until, reference)}."
 
 
 def _rule_explain(decision: Decision, *, viewer: Actor, reference: dt.datetime) -> str:

@@ -129,7 +129,8 @@ def _reservations(send_request: SendRequest) -> dict[int, list[Reservation]]:
     with connection.cursor() as cursor:
         cursor.execute(
             """SELECT i.id FROM surveys_sendrequest r JOIN surveys_invitation i ON i.send_request_id = r.id
-               WHERE r.status IN ('screened', 'sending') AND r.priority < %(priority)s AND r.id <> %(request)s
+               WHERE r.status IN ('screened', 'awaiting_approval', 'sending') AND r.priority < %(priority)s
+                 AND r.id <> %(request)s
                  AND i.status = 'queued' AND i.dispatched_at IS NULL
                  AND EXISTS (SELECT 1 FROM surveys_decision d
                              WHERE d.send_request_id = %(request)s AND d.contact_id = i.contact_id

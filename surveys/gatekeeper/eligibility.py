@@ -102,5 +102,6 @@ def _decision_unsaved(
         next_eligible_at=verdict.next_eligible_at,
         last_touch_at=verdict.last_touch_at,
         last_touch_same_department=verdict.last_touch_same_department,
+        blackout_kind=verdict.blackout_kind,
         decided_at=at,
     )

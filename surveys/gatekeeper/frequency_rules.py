@@ -20,7 +20,17 @@ from cxfeedback.exceptions import NotFound
 from departments.actors import Actor
 from departments.models import Department
 from surveys.errors import InvalidFrequencyRule, RuleChangeForbidden
-from surveys.models import RULE_EDITABLE_FIELDS, FrequencyRule, FrequencyRuleVersion, RuleClock, SurveyKind
+from surveys.models import (
+    RULE_EDITABLE_FIELDS,
+    FrequencyRule,
+    FrequencyRuleVersion,
+    RuleClock,
+    RuleCounts,
+    SurveyKind,
+)
+
+# The fields as a message names them ("the window must be longer than zero").
+FIELD_WORDS = {"window": "window", "new_contact_grace": "new contact grace"}
 
 # Windows longer than this are almost certainly a typo (days entered as hours, or the reverse).
 MAX_WINDOW = dt.timedelta(days=3 * 366)
@@ -51,8 +61,10 @@ def _fields_clean(fields: dict[str, Any]) -> dict[str, Any]:
         value = cleaned.get(field)
         if value is None and field == "new_contact_grace":
             continue
-        if field in cleaned and (not isinstance(value, dt.timedelta) or value <= dt.timedelta(0)):
-            raise _invalid(field, "must be a positive duration, such as 30 days or 12 hours.")
+        if field in cleaned and not isinstance(value, dt.timedelta):
+            raise _invalid(field, "must be a duration, such as 30 days or 12 hours.")
+        if field in cleaned and value <= dt.timedelta(0):
+            raise _invalid(field, f"the {FIELD_WORDS[field]} must be longer than zero.")
         if field in cleaned and value > MAX_WINDOW:
             raise _invalid(field, f"must be at most {MAX_WINDOW.days} days.")
     if "scope_department" in cleaned and not isinstance(cleaned["scope_department"], Department | None):
@@ -65,8 +77,11 @@ def _fields_clean(fields: dict[str, Any]) -> dict[str, Any]:
             cleaned[field] = cleaned[field] or ""
     if "clock" in cleaned and cleaned["clock"] not in RuleClock.values:
         raise _invalid("clock", f"must be one of {', '.join(RuleClock.values)}.")
-    if "is_active" in cleaned and not isinstance(cleaned["is_active"], bool):
-        raise _invalid("is_active", "must be true or false.")
+    for field in ("is_active", "per_account"):
+        if field in cleaned and not isinstance(cleaned[field], bool):
+            raise _invalid(field, "must be true or false.")
+    if "counts" in cleaned and cleaned["counts"] not in RuleCounts.values:
+        raise _invalid("counts", f"must be one of {', '.join(RuleCounts.values)}.")
     return cleaned
 
 
@@ -83,6 +98,8 @@ def rule_snapshot(rule: FrequencyRule) -> dict[str, Any]:
         "scope_channel": rule.scope_channel,
         "clock": rule.clock,
         "new_contact_grace_seconds": int(grace.total_seconds()) if grace is not None else None,
+        "per_account": rule.per_account,
+        "counts": rule.counts,
     }
 
 
@@ -114,6 +131,8 @@ def frequency_rule_create(
     clock: str = RuleClock.INVITATION,
     new_contact_grace: dt.timedelta | None = None,
     is_active: bool = True,
+    per_account: bool = False,
+    counts: str = RuleCounts.TOUCHES,
 ) -> FrequencyRule:
     """Create a rule (version 1) and its first FrequencyRuleVersion.
 
@@ -131,6 +150,8 @@ def frequency_rule_create(
             "clock": clock,
             "new_contact_grace": new_contact_grace,
             "is_active": is_active,
+            "per_account": per_account,
+            "counts": counts,
         }
     )
     rule = FrequencyRule.objects.create(version=1, **fields)
@@ -189,3 +210,9 @@ def frequency_rule_get(*, rule_id: int) -> FrequencyRule:
     if rule is None:
         raise NotFound(f"Frequency rule {rule_id} not found.")
     return rule
+
+
+def frequency_rule_fields_clean(fields: dict[str, Any]) -> dict[str, Any]:
+    """The given rule fields, checked as a rule's are: for drafts (rule_drafts.py). Raises
+    InvalidFrequencyRule naming the field."""
+    return _fields_clean(fields)

@@ -4,6 +4,8 @@ Three kinds of lock guard the gatekeeper's promises (PRODUCT.md §4). A transact
 than one takes them in this order, never the other way round, so two transactions can only ever
 wait for each other in one direction, and never deadlock:
 
+0. A capped department's row of the day's triggers (surveys/gatekeeper/trigger_caps.py), taken
+   first by a trigger and by nothing else. Race: two triggers both taking the cap's last one.
 1. Identity advisory locks (contacts/locks.py, `identities_lock`), in lock-id order. Race: two
    writers (an import and an API upsert, a trigger naming a new email) both find no contact for an
    identity and both create one. Taken before the look-up that may create the contact. A merge
@@ -17,7 +19,10 @@ wait for each other in one direction, and never deadlock:
    upload). Race: a request screened twice, or its audience replaced while it is screened. Only
    the request's own row: locking its survey here too would invert 4 and 5 against a trigger.
 4. Contact stripes (`lock_contacts` below), ascending. Race: two deciders (screenings, triggers)
-   both count a contact's touches, both see room under a rule, and both add one.
+   both count a contact's touches, both see room under a rule, and both add one. A decider for a
+   few contacts takes the stripes of every contact of their accounts too, in the same ascending
+   order: a rule per account counts those contacts' touches, and two triggers for two people of
+   one account must not both see room under it. (A screening takes all stripes.)
 5. The survey's row (the conditional UPDATE that freezes it at submit or trigger; an edit's
    `select_for_update` in surveys/design/surveys.py). Race: an edit of a survey while it is
    frozen by a send, or two editors both making "the next version".
@@ -61,9 +66,16 @@ def lock_contacts(contact_ids: Sequence[int] | None) -> None:
                 [LOCK_NAMESPACE, LOCK_STRIPES - 1],
             )
             return
-        stripes = sorted({contact_id % LOCK_STRIPES for contact_id in contact_ids})
-        # unnest yields the sorted array in order, and the locks are taken row by row as it does.
+        # The contacts' stripes and those of the other contacts of their accounts (rules per account
+        # count them together), in one round trip. The sorted rows are locked one by one in order.
         cursor.execute(
-            "SELECT count(pg_advisory_xact_lock(%s, s)) FROM unnest(%s::int[]) AS s",
-            [LOCK_NAMESPACE, stripes],
+            """SELECT count(pg_advisory_xact_lock(%(namespace)s, s)) FROM (
+                   SELECT DISTINCT s FROM (
+                       SELECT mod(c, %(stripes)s)::int AS s FROM unnest(%(ids)s::bigint[]) AS c
+                       UNION ALL
+                       SELECT mod(m.id, %(stripes)s)::int FROM contacts_contact c
+                       JOIN contacts_contact m ON m.account_id = c.account_id
+                       WHERE c.id = ANY(%(ids)s::bigint[])) AS wanted
+                   ORDER BY s) AS ordered""",
+            {"namespace": LOCK_NAMESPACE, "stripes": LOCK_STRIPES, "ids": list(contact_ids)},
         )

@@ -12,10 +12,11 @@ from django.utils import timezone
 from departments.actors import Actor
 from surveys.gatekeeper.active_rules import rules_active
 from surveys.gatekeeper.audiences import audience_of
+from surveys.gatekeeper.budgets import Hold, approval_hold
 from surveys.gatekeeper.decisions import next_eligible_shown
 from surveys.gatekeeper.screening import Outcome, screen
 from surveys.gatekeeper.send_requests import planned_send_at, screening_send
-from surveys.models import FrequencyRule, Reason, SendRequest
+from surveys.models import Approval, FrequencyRule, Reason, SendRequest
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,7 @@ class PreflightReport:
     outcome: Outcome
     best_send_at: dt.datetime  # exact; preflight_summary shows it as the viewer may see it
     window_end: dt.datetime
+    hold: Hold  # whether submitting would wait for a CX lead's approval, and the budget's use
 
     @property
     def audience_rows(self) -> int:
@@ -47,6 +49,9 @@ def send_request_preflight(*, send_request: SendRequest, now: dt.datetime | None
         outcome=outcome,
         best_send_at=_best_send_at(send_request, at, outcome),
         window_end=window_end,
+        hold=approval_hold(
+            send_request=send_request, audience=outcome.allowed + outcome.planned_total, at=at
+        ),
     )
 
 
@@ -76,6 +81,7 @@ def _best_send_at_shown(report: PreflightReport, viewer: Actor | None) -> dt.dat
 PREFLIGHT_REASONS = (
     Reason.OPTED_OUT,
     Reason.SNOOZED,
+    Reason.BLACKOUT,
     Reason.DUPLICATE_IN_AUDIENCE,
     Reason.ALREADY_INVITED,
     Reason.RULE,
@@ -117,6 +123,28 @@ def preflight_summary(report: PreflightReport, *, viewer: Actor | None = None) -
         "planned_by_day": [{"day": day, "count": count} for day, count in sorted(outcome.planned.items())],
         "blocked_total": outcome.contacts - outcome.allowed - outcome.planned_total,
         "blocks": blocks,
+        **hold_summary(report.hold),
+    }
+
+
+def hold_summary(hold: Hold) -> dict[str, Any]:
+    """Whether submitting would wait for approval, and the department's budget in the month the
+    request starts: used so far, left, and left once this request has its touches."""
+    budget = hold.budget
+    limited = budget.budget is not None
+    return {
+        "needs_approval": bool(hold.reasons),
+        "approval_reasons": [
+            {"reason": reason, "label": Approval.Reason(reason).label} for reason in hold.reasons
+        ],
+        "approval_threshold": hold.threshold,
+        "budget": {
+            "month": budget.month,
+            "monthly": budget.budget,
+            "used": budget.used if limited else None,
+            "left": budget.left,
+            "left_after": max(budget.budget - budget.used - hold.audience, 0) if limited else None,
+        },
     }
 
 

@@ -22,9 +22,24 @@ Semantics (PRODUCT.md §3, §4):
   touch alike. All active rules apply; of those blocking at the send's time, the one that would
   block longest on its own is the reason given (ties: the smallest id), and the next eligible time
   is when all of them, together, allow the send.
-- Before the rules: a contact without an address on the channel, opted out or snoozed, or with an
-  open invitation for the same survey is blocked for that reason. A snoozed contact's next eligible
-  time is the first time after the snooze that the rules allow.
+- Before the rules, in this order: a contact without an address on the channel, opted out,
+  snoozed, in a blackout, or with an open invitation for the same survey is blocked for that
+  reason. A snoozed contact's next eligible time is the first time after the snooze (and after any
+  blackout) that the rules allow.
+- Blackouts (an open complaint, ticket, outage or cancellation of the contact or of its account)
+  block from their opening; an open one blocks with no known end, a closed one until it closed
+  plus its tail. They come right after opt-outs and snoozes: a consent record is the customer's
+  own word, a blackout the company's. The reason names the kind of the blackout blocking longest
+  (an open one first; ties: the smallest id), never its content; the next eligible time is the
+  first time after its end that the rules allow, like a snooze's. A blackout opened after the
+  send's time is not seen by a decision at that time.
+- Burden: a rule that `counts` "weight" counts minutes of surveys (each touch's `weight`, the
+  survey's burden when it was reserved) instead of touches: a new touch of weight w is allowed
+  when each window holding it holds at most max_touches minutes with it. A touch rule counts each
+  touch as 1 and the send as 1, so it is the same as above. A send heavier than the rule allows
+  on its own is blocked with no next eligible time.
+- Accounts: a rule `per_account` counts the touches of every contact of the contact's account
+  (`Touch.mate`), not only the contact's own.
 - The explanation names the latest counted touch within one window of the send (before or after
   it) under the blocking rule, and whether it was the asking department's own (any touch at that
   same time from it counts as its own), never its survey.
@@ -50,6 +65,16 @@ class Rule:
     scope_channel: str = ""
     clock: str = "invitation"  # or "response"
     new_contact_grace: dt.timedelta | None = None
+    per_account: bool = False  # counts the touches of every contact of the contact's account
+    counts: str = "touches"  # or "weight": max_touches is the most minutes of surveys
+
+    def limit(self, send_weight: int) -> int:
+        """A send is blocked at a moment whose window already holds this many counted units."""
+        return self.max_touches if self.counts == "touches" else self.max_touches - send_weight + 1
+
+    def units(self, weight: int) -> int:
+        """What one touch of this weight counts for under the rule."""
+        return weight if self.counts == "weight" else 1
 
     def covers(self, *, department_id: int, survey_kind: str, channel: str) -> bool:
         return (
@@ -68,6 +93,18 @@ class Touch:
     survey_kind: str
     channel: str
     responded_at: dt.datetime | None = None
+    weight: int = 1  # the survey's burden in minutes, as reserved
+    mate: bool = False  # a touch of another contact of the contact's account
+
+
+@dataclass(frozen=True)
+class Blackout:
+    """A blackout covering the contact (its own or its account's): open while `ends_at` is None."""
+
+    id: int
+    kind: str
+    opened_at: dt.datetime
+    ends_at: dt.datetime | None
 
 
 @dataclass(frozen=True)
@@ -78,6 +115,7 @@ class Send:
     survey_kind: str
     channel: str
     at: dt.datetime
+    weight: int = 1  # the survey's burden in minutes
 
 
 @dataclass(frozen=True)
@@ -89,38 +127,47 @@ class Verdict:
     next_eligible_at: dt.datetime | None = None
     last_touch_at: dt.datetime | None = None
     last_touch_same_department: bool | None = None
+    blackout_kind: str = ""
 
 
 ALLOWED = Verdict(allowed=True)
+NEVER = dt.datetime.max.replace(tzinfo=dt.UTC)  # a block with no end, where blocks are compared
 
 
 @dataclass(frozen=True)
 class Counted:
-    """One rule's view of a contact: the touches it counts as (clock time, department), ascending,
-    and the end of a new contact's grace (None: none)."""
+    """One rule's view of a contact: the touches it counts as (clock time, department, units),
+    ascending, the end of a new contact's grace (None: none), and `limit`, the units a window may
+    already hold before the send is blocked (Rule.limit; 0 or less: blocked for ever)."""
 
     rule: Rule
-    touches: tuple[tuple[dt.datetime, int], ...]
+    touches: tuple[tuple[dt.datetime, int, int], ...]
     grace_end: dt.datetime | None
+    limit: int
+
+    @property
+    def never(self) -> bool:
+        """The send alone weighs more than the rule allows."""
+        return self.limit <= 0
 
     def in_window(self, end: dt.datetime) -> int:
-        """Touches in the window (end − W, end]."""
-        return sum(end - self.rule.window < at <= end for at, _ in self.touches)
+        """Units in the window (end − W, end]."""
+        return sum(units for at, _, units in self.touches if end - self.rule.window < at <= end)
 
     def blocks(self, at: dt.datetime) -> bool:
         rule = self.rule
-        if self.grace_end is not None and at < self.grace_end:
+        if self.never or (self.grace_end is not None and at < self.grace_end):
             return True
-        if self.in_window(at) >= rule.max_touches:
+        if self.in_window(at) >= self.limit:
             return True
         return any(
-            at < later < at + rule.window and self.in_window(later) >= rule.max_touches
-            for later, _ in self.touches
+            at < later < at + rule.window and self.in_window(later) >= self.limit
+            for later, _, _ in self.touches
         )
 
     def block_ends(self) -> list[dt.datetime]:
         """Where a block of this rule can end: a window after a touch, or the grace's end."""
-        ends = [at + self.rule.window for at, _ in self.touches]
+        ends = [at + self.rule.window for at, _, _ in self.touches]
         return [*ends, self.grace_end] if self.grace_end is not None else ends
 
 
@@ -133,9 +180,10 @@ def counted_by(
         rule=rule,
         touches=tuple(
             sorted(
-                (clock_time, touch.department_id)
+                (clock_time, touch.department_id, rule.units(touch.weight))
                 for touch in touches
-                if rule.covers(
+                if (rule.per_account or not touch.mate)
+                and rule.covers(
                     department_id=touch.department_id, survey_kind=touch.survey_kind, channel=touch.channel
                 )
                 and (clock_time := _clock_time(rule, touch)) is not None
@@ -144,11 +192,14 @@ def counted_by(
             )
         ),
         grace_end=contact_known_since + grace if grace is not None else None,
+        limit=rule.limit(send.weight),
     )
 
 
-def free_from(views: Sequence[Counted], start: dt.datetime) -> dt.datetime:
-    """The earliest time from `start` at which none of the rules blocks."""
+def free_from(views: Sequence[Counted], start: dt.datetime | None) -> dt.datetime | None:
+    """The earliest time from `start` at which none of the rules blocks (None: never, or no start)."""
+    if start is None or any(view.never for view in views):
+        return None
     candidates = sorted({start, *(at for view in views for at in view.block_ends() if at > start)})
     # The last candidate is always free: it is past every touch's window and every grace.
     return next(at for at in candidates if not any(view.blocks(at) for view in views))
@@ -159,7 +210,9 @@ def rule_verdict(view: Counted, *, send: Send) -> Verdict:
     if not view.blocks(send.at):
         return ALLOWED
     window = view.rule.window
-    near = [(at, department) for at, department in view.touches if send.at - window < at < send.at + window]
+    near = [
+        (at, department) for at, department, _ in view.touches if send.at - window < at < send.at + window
+    ]
     last_touch_at = max((at for at, _ in near), default=None)
     return Verdict(
         allowed=False,
@@ -220,7 +273,7 @@ def rules_verdict(
     if not blocking:
         return ALLOWED
     # Ties go to the rule with the smallest id, so the bulk SQL can name the same rule.
-    reason = max(blocking, key=lambda v: (v.next_eligible_at, -v.rule_id))
+    reason = max(blocking, key=lambda v: (v.next_eligible_at or NEVER, -v.rule_id))
     return replace(reason, next_eligible_at=free_from(views, send.at))
 
 
@@ -229,10 +282,10 @@ def planned_for(
 ) -> dt.datetime | None:
     """When a blocked contact is planned instead of refused: when a rule's block or a snooze ends,
     if that is by the end of the request's send window (`window_end`) and the contact has no open
-    invitation for the survey (a snooze is decided before it). None: refused."""
+    invitation for the survey (a snooze or blackout is decided before it). None: refused."""
     if has_open_invitation:
         return None
-    if verdict.reason in ("rule", "snoozed") and verdict.next_eligible_at is not None:
+    if verdict.reason in ("rule", "snoozed", "blackout") and verdict.next_eligible_at is not None:
         return verdict.next_eligible_at if verdict.next_eligible_at <= window_end else None
     return None
 
@@ -246,6 +299,7 @@ def decide(
     consent: ConsentVerdict,
     has_address: bool,
     has_open_invitation: bool,
+    blackouts: Sequence[Blackout] = (),
 ) -> Verdict:
     """The whole decision for one contact, reasons in order of precedence.
 
@@ -254,12 +308,33 @@ def decide(
     """
     if not has_address:
         return Verdict(allowed=False, reason="no_address")
-    if not consent.allowed:
-        if consent.until is None:  # an opt-out: no end
-            return Verdict(allowed=False, reason=consent.reason)
-        # Snoozed: eligible again when the snooze has ended and the rules allow.
+    if not consent.allowed and consent.until is None:  # an opt-out: no end
+        return Verdict(allowed=False, reason=consent.reason)
+    blackout = blackout_blocking(blackouts, at=send.at)
+    if not consent.allowed or blackout is not None:
+        # Snoozed or in a blackout: eligible again when both have ended and the rules allow.
         views = rules_views(rules, send=send, touches=touches, contact_known_since=contact_known_since)
-        return Verdict(allowed=False, reason=consent.reason, next_eligible_at=free_from(views, consent.until))
+        ends = [consent.until] if not consent.allowed else []
+        if blackout is not None:
+            ends.append(blackout.ends_at)  # None while open: no known end
+        start = None if None in ends else max(ends)
+        if not consent.allowed:
+            return Verdict(allowed=False, reason=consent.reason, next_eligible_at=free_from(views, start))
+        return Verdict(
+            allowed=False,
+            reason="blackout",
+            next_eligible_at=free_from(views, start),
+            blackout_kind=blackout.kind,
+        )
     if has_open_invitation:
         return Verdict(allowed=False, reason="already_invited")
     return rules_verdict(rules, send=send, touches=touches, contact_known_since=contact_known_since)
+
+
+def blackout_blocking(blackouts: Iterable[Blackout], *, at: dt.datetime) -> Blackout | None:
+    """The blackout blocking at `at` that blocks longest: an open one first, then the latest end;
+    ties go to the smallest id. None: none blocks."""
+    blocking = [b for b in blackouts if b.opened_at <= at and (b.ends_at is None or at < b.ends_at)]
+    if not blocking:
+        return None
+    return max(blocking, key=lambda b: (b.ends_at or NEVER, -b.id))

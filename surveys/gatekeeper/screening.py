@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import psycopg
 from django.db import connection
@@ -22,7 +22,8 @@ from django.db import connection
 from cxfeedback.db import numbered_placeholders, prepared_cursor
 from surveys.gatekeeper.active_rules import ActiveRules, rules_active_cached
 from surveys.gatekeeper.rules import Rule, Verdict
-from surveys.gatekeeper.screening_sql import screening_statement
+from surveys.gatekeeper.screening_sql import BURDEN_SQL, screening_statement
+from surveys.gatekeeper.touches_sql import BLACKOUTS_AT_SQL
 from surveys.models import Decision, Invitation, SendRequest
 
 # Audiences larger than this are decided in several statements (by contact id range), so the
@@ -100,6 +101,18 @@ class Send:
     survey_kind: str
     channel: str
     at: dt.datetime
+    # The survey's burden in minutes; None: read from the survey when a rule counting weight
+    # covers the send (weighed below), else written by the statement itself (BURDEN_SQL).
+    weight: int | None = None
+
+
+def weighed(send: Send, rules: Sequence[Rule]) -> Send:
+    """`send` with its survey's burden, if a rule counting weight needs it and it is not known."""
+    if send.weight is not None or not any(rule.counts == "weight" for rule in rules):
+        return send
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {BURDEN_SQL}", {"survey_id": send.survey_id})
+        return replace(send, weight=cursor.fetchone()[0])
 
 
 @dataclass
@@ -176,6 +189,12 @@ def screen(
     """
     outcome = Outcome()
     covering = _covering(send, rules)
+    send = weighed(send, covering)
+    with connection.cursor() as cursor:
+        # Most screenings meet no blackout: then the statement does not join the audience to them.
+        # One opened after this look-up is one opened a moment after the screening.
+        cursor.execute(BLACKOUTS_AT_SQL, {"at": send.at})
+        blackouts = cursor.fetchone()[0]
     bounds = (
         [(-1, 2**62)]
         if audience.contact_ids is not None and len(audience.contact_ids) <= BATCH_SIZE
@@ -184,7 +203,10 @@ def screen(
     with connection.cursor() as cursor:
         for lo, hi in bounds:
             params: dict = {"lo": lo, "hi": hi, "window_end": window_end or send.at}
-            cursor.execute(screening_statement(send, covering, audience, params, write=write), params)
+            statement = screening_statement(
+                send, covering, audience, params, write=write, blackouts=blackouts
+            )
+            cursor.execute(statement, params)
             for row in cursor.fetchall():
                 outcome.add_row(*row)
     return outcome
@@ -203,7 +225,7 @@ def _covering(send: Send, rules: Sequence[Rule]) -> list[Rule]:
 # fingerprint of the rules table the statement saw, see _single_contact).
 VERDICT_ROWS_SQL = """
         SELECT rs.fingerprint, v.contact_id, v.reason, v.rule_id, v.rule_version, v.next_eligible_at,
-               v.last_touch_at, v.last_touch_same_department
+               v.last_touch_at, v.last_touch_same_department, v.blackout_kind
         FROM rules_seen rs LEFT JOIN verdicts_final v ON true"""
 
 
@@ -226,8 +248,18 @@ def verdicts_for(
             next_eligible_at=next_eligible_at,
             last_touch_at=last_touch_at,
             last_touch_same_department=same_department,
+            blackout_kind=blackout_kind,
         )
-        for contact_id, reason, rule_id, version, next_eligible_at, last_touch_at, same_department in rows
+        for (
+            contact_id,
+            reason,
+            rule_id,
+            version,
+            next_eligible_at,
+            last_touch_at,
+            same_department,
+            blackout_kind,
+        ) in rows
     }
 
 
@@ -302,6 +334,7 @@ def _single_contact(
     for _attempt in range(5):
         active = rules_active_cached(fingerprint=seen) if rules is None else None
         covering = _covering(send, active.rules if active is not None else rules)
+        send = weighed(send, covering)
         params: dict = {"lo": -1, "hi": 2**62, "window_end": send.at}
         if active is not None:
             params["rules_fingerprint"] = active.fingerprint

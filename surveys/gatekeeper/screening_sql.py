@@ -5,7 +5,6 @@ screening.py runs it; tests/surveys/gatekeeper/test_screening_matches_rules.py h
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -14,18 +13,16 @@ from django.db import connection
 from contacts.models import CHANNEL_IDENTITY_KIND
 from surveys.gatekeeper.active_rules import RULES_FINGERPRINT_SQL
 from surveys.gatekeeper.rules import Rule
+from surveys.gatekeeper.touches_sql import BLACKOUT_SQL, NO_BLACKOUT_SQL, rules_sql
+
+# Read from here by surveys/gatekeeper/simulation_sql.py; they live with the counted touches.
+from surveys.gatekeeper.touches_sql import COUNTED_STATUSES_SQL as COUNTED_STATUSES_SQL
+from surveys.gatekeeper.touches_sql import MAX_RESPONSE_DELAY as MAX_RESPONSE_DELAY
 from surveys.gatekeeper.window_sql import next_eligible_sql, rule_block_columns
 from surveys.models import Decision, Invitation, SendRequest
 
-# Response-clock rules count touches by response time; a response can come at most this long after
-# its invitation (the longest link validity), so older invitations need not be read.
-MAX_RESPONSE_DELAY = dt.timedelta(days=366)
-
 if TYPE_CHECKING:  # the statement's inputs; screening.py imports this module
     from surveys.gatekeeper.screening import Audience, Send
-
-
-COUNTED_STATUSES_SQL = "status NOT IN ('cancelled', 'failed')"
 
 
 OPEN_STATUSES_SQL = "('queued', 'sending', 'sent', 'delivered', 'opened')"
@@ -82,8 +79,20 @@ CONSENT_AND_ADDRESS_SQL = [
 ]
 
 
-# Where a blocked contact's next eligible time is looked for from: a snooze's end, or the send.
-START_SQL = "CASE v0.reason WHEN 'snoozed' THEN s.until ELSE %(at)s::timestamptz END"
+# A survey's burden in minutes (Survey.burden_weight, or surveys.models.burden_estimate of its
+# questions), for the survey being sent; 1 without one (a kind asked about without a survey).
+BURDEN_SQL = """coalesce((SELECT coalesce(v.burden_weight, GREATEST(1, (
+        SELECT (count(*) + 2) / 4 FROM surveys_question q WHERE q.survey_id = v.id)))
+    FROM surveys_survey v WHERE v.id = %(survey_id)s), 1)"""
+
+
+# Where a blocked contact's next eligible time is looked for from: the end of a snooze (or of a
+# blackout, if later) or of a blackout, or the send; none while a blackout is open (rules.decide).
+START_SQL = """CASE v0.reason
+      WHEN 'snoozed' THEN CASE WHEN bo.contact_id IS NOT NULL AND bo.ends IS NULL THEN NULL
+                               ELSE GREATEST(s.until, bo.ends) END
+      WHEN 'blackout' THEN bo.ends
+      ELSE %(at)s::timestamptz END"""
 
 
 # Since when the deciding department has known the contact: a new contact's grace starts there.
@@ -117,19 +126,15 @@ def screening_statement(
     select: str = "",
     single: bool = False,
     request: SendRequest | None = None,
+    blackouts: bool = True,
 ) -> str:
     """The screening statement; `select` replaces the closing summary (verdicts_for reads the rows).
+    `blackouts` False: the caller found that none blocks anyone at the send's time.
 
     `single` (the few-contact statements) adds `rules_seen`, the fingerprint of the rules table,
     and with params["rules_fingerprint"] an audience that is empty unless the two agree.
     """
-    params.update(
-        at=send.at,
-        department_id=send.department_id,
-        channel=send.channel,
-        identity_kind=CHANNEL_IDENTITY_KIND[send.channel],
-        survey_family_id=send.survey_family_id,
-    )
+    _send_params(send, params)
     audience_sql = audience.sql(params)
     ctes = []
     if single:
@@ -142,8 +147,9 @@ def screening_statement(
     ctes += [
         f"audience AS MATERIALIZED ({audience_sql})",
         *CONSENT_AND_ADDRESS_SQL,
+        BLACKOUT_SQL if blackouts else NO_BLACKOUT_SQL,
     ]
-    rule_sql = _rules_sql(rules, params)
+    rule_sql = rules_sql(rules, params)
     if rule_sql:
         ctes.append(rule_sql)
     # The contacts table is read for grace periods, and to leave out explicit ids of no contact;
@@ -158,67 +164,20 @@ def screening_statement(
     return "WITH " + ",\n".join(ctes) + (select or SUMMARY_SQL)
 
 
-def _rules_sql(rules: Sequence[Rule], params: dict) -> str:
-    """Two CTEs. `touches`, per contact and rule `i`: `count_i`, the touches the rule counts in the
-    window that ends at the send; `nth_i`, the max_touches-th latest of those; `last_i` and `own_i`,
-    the latest within a window either side,
-    and the latest of those that is the department's own; and `latest`, the contact's latest touch.
-    `ahead`, for the few contacts with a touch after the send (a planned send): `times_i`, every
-    clock time rule `i` counts from one window before the send on (window_sql reads them)."""
-    if not any(True for _ in rules):
-        return ""
-    columns, arrays = [], []
-    scan_from = None
-    for index, rule in enumerate(rules):
-        clock = "t.responded_at" if rule.clock == "response" else "t.touched_at"
-        params[f"window_{index}"] = rule.window
-        window = f"%(window_{index})s"
-        counted = f"{_scope_sql(rule, index, params)} AND {clock} > %(at)s - {window}"
-        before = f"{counted} AND {clock} <= %(at)s"
-        near = f"{counted} AND {clock} < %(at)s + {window}"
-        if rule.max_touches == 1:
-            nth = f"max({clock}) FILTER (WHERE {before})"
-        else:
-            nth = f"(array_agg({clock} ORDER BY {clock} DESC) FILTER (WHERE {before}))[{rule.max_touches}]"
-        columns += [
-            f"count(*) FILTER (WHERE {before}) AS count_{index}",
-            f"{nth} AS nth_{index}",
-            f"max({clock}) FILTER (WHERE {near}) AS last_{index}",
-            f"max({clock}) FILTER (WHERE {near} AND t.department_id = %(department_id)s) AS own_{index}",
-        ]
-        arrays.append(f"array_agg({clock}) FILTER (WHERE {counted}) AS times_{index}")
-        oldest = rule.window + (MAX_RESPONSE_DELAY if rule.clock == "response" else dt.timedelta(0))
-        scan_from = oldest if scan_from is None else max(scan_from, oldest)
-    params["scan_window"] = scan_from
-    counted_rows = f"""FROM surveys_invitation t JOIN audience a ON a.contact_id = t.contact_id
-        WHERE t.{COUNTED_STATUSES_SQL} AND t.touched_at > %(at)s - %(scan_window)s
-          -- The batch's id range: a large audience's later batches skip the others' touches
-          -- while scanning the index, before they reach the join.
-          AND t.contact_id > %(lo)s AND t.contact_id <= %(hi)s"""
-    return f"""touches AS (
-        SELECT t.contact_id, {", ".join(columns)}, max(GREATEST(t.touched_at, t.responded_at)) AS latest
-        {counted_rows}
-        GROUP BY t.contact_id),
-    ahead AS (
-        SELECT t.contact_id, {", ".join(arrays)}
-        {counted_rows}
-          AND t.contact_id IN (SELECT contact_id FROM touches WHERE latest > %(at)s)
-        GROUP BY t.contact_id)"""
-
-
-def _scope_sql(rule: Rule, index: int, params: dict) -> str:
-    """Which touches a rule counts: those matching every scope field it sets."""
-    conditions = ["TRUE"]
-    if rule.scope_department_id is not None:
-        params[f"scope_department_{index}"] = rule.scope_department_id
-        conditions.append(f"t.department_id = %(scope_department_{index})s")
-    if rule.scope_survey_kind:
-        params[f"scope_kind_{index}"] = rule.scope_survey_kind
-        conditions.append(f"t.survey_kind = %(scope_kind_{index})s")
-    if rule.scope_channel:
-        params[f"scope_channel_{index}"] = rule.scope_channel
-        conditions.append(f"t.channel = %(scope_channel_{index})s")
-    return " AND ".join(conditions)
+def _send_params(send: Send, params: dict) -> None:
+    """The send's values the statement binds."""
+    params.update(
+        at=send.at,
+        department_id=send.department_id,
+        channel=send.channel,
+        identity_kind=CHANNEL_IDENTITY_KIND[send.channel],
+        survey_family_id=send.survey_family_id,
+        survey_id=send.survey_id,
+        survey_kind=send.survey_kind,
+        # Known when a rule counts weight (screening.weighed); otherwise not read but by the INSERT,
+        # which then reads the survey's burden itself.
+        send_weight=send.weight or 1,
+    )
 
 
 def _verdicts_sql(
@@ -261,24 +220,27 @@ def _verdicts_sql(
           {pick(lambda i, rule: str(rule.version))}::int AS rule_version,
           v.next_eligible,
           {pick(lambda i, rule: f"t.last_{i}") if has_touches else "NULL::timestamptz"} AS rule_last_touch,
-          {pick(_own_touch_sql) if has_touches else "NULL::boolean"} AS rule_own
+          {pick(_own_touch_sql) if has_touches else "NULL::boolean"} AS rule_own,
+          coalesce(bo.kind, '') AS blackout_kind
         FROM audience a
         {KNOWN_SINCE_JOIN_SQL if read_contacts else ""}
         LEFT JOIN addressed ad ON ad.contact_id = a.contact_id
         LEFT JOIN opt o ON o.contact_id = a.contact_id
         LEFT JOIN snooze s ON s.contact_id = a.contact_id
+        LEFT JOIN blackout bo ON bo.contact_id = a.contact_id
         LEFT JOIN open_invitation oi ON oi.contact_id = a.contact_id
         {touches_join}
         CROSS JOIN LATERAL (SELECT *, {longest_sql} AS longest FROM (SELECT {rule_columns} OFFSET 0) b) r
         CROSS JOIN LATERAL (SELECT v0.reason,
-            -- Snoozed: eligible from the snooze's end, once the rules allow too; blocked by a rule:
-            -- from the send's time, once every rule allows.
-            CASE WHEN v0.reason IN ('snoozed', 'rule')
+            -- Snoozed or in a blackout: eligible from its end, once the rules allow too; blocked by
+            -- a rule: from the send's time, once every rule allows.
+            CASE WHEN v0.reason IN ('snoozed', 'blackout', 'rule')
               THEN {next_eligible_sql(rules, params, start=START_SQL)} END AS next_eligible
           FROM (SELECT CASE
             WHEN ad.contact_id IS NULL THEN 'no_address'
             WHEN o.kind = 'opt_out' THEN 'opted_out'
             WHEN s.until > %(at)s THEN 'snoozed'
+            WHEN bo.contact_id IS NOT NULL THEN 'blackout'
             WHEN oi.contact_id IS NOT NULL THEN 'already_invited'
             WHEN {longest} IS NOT NULL THEN 'rule'
             ELSE ''
@@ -290,9 +252,11 @@ def _verdicts_sql(
           next_eligible AS next_eligible_at,
           CASE WHEN reason = 'rule' THEN rule_last_touch END AS last_touch_at,
           CASE WHEN reason = 'rule' THEN rule_own END AS last_touch_same_department,
-          -- Deferred, not refused: a rule's block or a snooze that ends inside the request's window
-          -- (window_end; a trigger's is its own moment) plans the send for that time, unless the
-          -- contact has an open invitation for the survey already (rules.planned_for).
+          CASE WHEN reason = 'blackout' THEN blackout_kind ELSE '' END AS blackout_kind,
+          -- Deferred, not refused: a rule's block, a snooze or a blackout that ends inside the
+          -- request's window (window_end; a trigger's is its own moment) plans the send for that
+          -- time, unless the contact has an open invitation for the survey already
+          -- (rules.planned_for).
           CASE WHEN next_eligible <= %(window_end)s AND NOT invited THEN next_eligible END AS planned_at
         FROM verdicts)"""
 
@@ -337,22 +301,25 @@ def _write_sql(send: Send, params: dict, *, returning: bool = False, new_request
         survey_kind=send.survey_kind,
     )
     request_id = "(SELECT id FROM requested)" if new_request else "%(send_request_id)s"
+    # The survey's burden as reserved: known already when a rule counts weight (screening.py).
+    weight = "%(send_weight)s" if send.weight is not None else BURDEN_SQL
     decided_returning = _returning(Decision) if returning else ""
     invited_returning = _returning(Invitation) if returning else ""
     return [
         f"""decided AS (
             INSERT INTO surveys_decision (send_request_id, contact_id, allowed, reason, rule_id, rule_version,
-                next_eligible_at, last_touch_at, last_touch_same_department, decided_at)
+                next_eligible_at, last_touch_at, last_touch_same_department, blackout_kind, decided_at)
             SELECT {request_id}, contact_id, reason = '' OR planned_at IS NOT NULL, reason, rule_id,
-                rule_version, next_eligible_at, last_touch_at, last_touch_same_department, now()
+                rule_version, next_eligible_at, last_touch_at, last_touch_same_department, blackout_kind,
+                now()
             FROM verdicts_final ORDER BY contact_id{decided_returning})""",
         f"""invited AS (
             INSERT INTO surveys_invitation (send_request_id, survey_id, survey_family_id, department_id,
                 survey_kind, contact_id, channel, status, touched_at, attempts, reminders_sent,
-                failure_reason, created_at, updated_at)
+                failure_reason, weight, created_at, updated_at)
             SELECT {request_id}, %(survey_id)s, %(survey_family_id)s, %(department_id)s,
                 %(survey_kind)s, contact_id, %(channel)s, 'queued', coalesce(planned_at, %(at)s), 0, 0, '',
-                now(), now()
+                {weight}, now(), now()
             FROM verdicts_final WHERE reason = '' OR planned_at IS NOT NULL
             ORDER BY contact_id{invited_returning})""",
     ]

@@ -23,17 +23,22 @@ from surveys.errors import InvalidSendRequest, InvalidStatusTransition, SendWind
 from surveys.gatekeeper import locks
 from surveys.gatekeeper.active_rules import rules_active
 from surveys.gatekeeper.audiences import audience_filter_check, audience_of
+from surveys.gatekeeper.budgets import approval_hold
 from surveys.gatekeeper.displacement import slots_take
 from surveys.gatekeeper.lookups import channel_check, survey_sendable_check
+from surveys.gatekeeper.overrides import overrides_apply
 from surveys.gatekeeper.screening import Outcome, Send, screen
-from surveys.models import PURPOSE_MAX_LENGTH, SendRequest, Survey
+from surveys.models import PURPOSE_MAX_LENGTH, Approval, SendRequest, Survey
 
 Status = SendRequest.Status
 
 
 TRANSITIONS: dict[str, set[str]] = {
     Status.DRAFT: {Status.SUBMITTED, Status.CANCELLED},
-    Status.SUBMITTED: {Status.SCREENED, Status.CANCELLED},
+    # Screened, or held for a CX lead (surveys/gatekeeper/budgets.py) with its invitations reserved.
+    Status.SUBMITTED: {Status.SCREENED, Status.AWAITING_APPROVAL, Status.CANCELLED},
+    # Approved: screened, delivered as any other. Rejected (or cancelled by its owner): cancelled.
+    Status.AWAITING_APPROVAL: {Status.SCREENED, Status.CANCELLED},
     Status.SCREENED: {Status.SENDING, Status.COMPLETED, Status.CANCELLED},
     Status.SENDING: {Status.COMPLETED, Status.CANCELLED},
     Status.COMPLETED: set(),
@@ -136,13 +141,37 @@ def send_request_screen(*, send_request_id: int, now: dt.datetime | None = None)
             window_end=send_request.latest_send_at,
         )
         outcome.took_from(slots_take(send_request, send=send, rules=rules))
-        send_request_transition(
-            send_request=send_request,
-            to=Status.SCREENED,
-            screened_at=timezone.now(),
-            screening_summary=outcome_summary(outcome),
-        )
+        overrides_apply(send_request, send=send, rules=rules, outcome=outcome)
+        _screened(send_request, outcome=outcome, at=at)
     return send_request
+
+
+def _screened(send_request: SendRequest, *, outcome: Outcome, at: dt.datetime) -> None:
+    """Move a request just screened on: to screened, or to awaiting approval (its invitations stay
+    queued, and dispatch takes only screened and sending requests) when it is too large or past
+    its department's budget. Runs under every contact stripe, after the invitations are written:
+    the budget's count sees every other screening's and trigger's, so two requests cannot both
+    spend the last of it."""
+    hold = approval_hold(
+        send_request=send_request, audience=outcome.allowed + outcome.planned_total, at=at, written=True
+    )
+    send_request_transition(
+        send_request=send_request,
+        to=Status.AWAITING_APPROVAL if hold.reasons else Status.SCREENED,
+        screened_at=timezone.now(),
+        screening_summary=outcome_summary(outcome),
+    )
+    if hold.reasons:
+        Approval.objects.create(
+            send_request=send_request,
+            reasons=hold.reasons,
+            audience=hold.audience,
+            threshold=hold.threshold,
+            budget=hold.budget.budget,
+            budget_used=hold.budget.used if hold.budget.budget is not None else None,
+            budget_month=hold.budget.month if hold.budget.budget is not None else None,
+            requested_at=send_request.screened_at,
+        )
 
 
 def send_requests_screen_again(*, now: dt.datetime | None = None) -> list[int]:
@@ -255,7 +284,7 @@ def purpose_clean(purpose: str | None) -> str:
 
 
 def send_requests_visible(*, actor: Actor) -> QuerySet[SendRequest]:
-    requests = SendRequest.objects.select_related("department", "survey")
+    requests = SendRequest.objects.select_related("department", "survey", "approval__decided_by")
     if actor.is_cx_lead:
         return requests
     return requests.filter(department_id__in=actor.department_ids)

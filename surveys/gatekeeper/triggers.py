@@ -27,6 +27,7 @@ from surveys.gatekeeper.decisions import decision_explain, next_eligible_shown
 from surveys.gatekeeper.lookups import contact_with_every_identity
 from surveys.gatekeeper.screening import screen_contacts
 from surveys.gatekeeper.send_requests import purpose_clean, screening_send
+from surveys.gatekeeper.trigger_caps import trigger_cap_spend
 from surveys.models import Decision, Invitation, SendRequest, Survey
 
 
@@ -122,8 +123,7 @@ def trigger_create(
     Writes the contact (see contact_upsert), a single-contact send request, its decision and, if
     allowed, a queued invitation. A blocked contact is an outcome, not an error. Raises NotFound
     (not the actor's department or survey), InvalidSendRequest (purpose), InvalidIdentity and
-    InvalidContact (400) and IdentityConflict (409) from the upsert.
-    """
+    InvalidContact (400) and IdentityConflict (409) from the upsert, TriggerCapReached (429)."""
     if not actor.sees_department(department.pk) or survey.department_id != department.pk:
         raise NotFound(f"Survey {survey.pk} not found.", extra={"survey": survey.pk})
     purpose = purpose_clean(purpose)
@@ -133,6 +133,7 @@ def trigger_create(
     # A savepoint only where there is something to roll back to: a failed upsert (a conflict, say)
     # must leave a caller's transaction usable; on the fast path any error ends the request anyway.
     with transaction.atomic(savepoint=known_id is None):
+        trigger_cap_spend(department=department, now=now)  # never held for approval: capped
         contact_id, created = known_id, False
         if contact_id is None:
             contact_id, created = _trigger_contact_upsert(actor, department, identities, fields)

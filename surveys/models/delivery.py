@@ -91,6 +91,9 @@ class Invitation(models.Model):
     reminders_sent = models.PositiveSmallIntegerField(default=0)
     last_reminder_at = models.DateTimeField(null=True, blank=True)
     failure_reason = models.CharField(max_length=500, blank=True)
+    # The survey's burden when it was reserved (minutes, Survey.burden_weight): what a rule counting
+    # weight counts of this touch.
+    weight = models.PositiveSmallIntegerField(default=1, db_default=1)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -33,6 +33,11 @@ class Survey(models.Model):
         validators=[MinValueValidator(1), MaxValueValidator(365)],
         help_text="Days an invitation link stays valid.",
     )
+    # Minutes it takes, as frequency rules counting weight count it; empty: estimated from the
+    # number of questions (burden_estimate). The invitation says "takes about N minutes" from it.
+    burden_weight = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)], help_text="Minutes; empty: estimated."
+    )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -51,6 +56,17 @@ class Survey(models.Model):
     @property
     def is_frozen(self) -> bool:
         return self.frozen_at is not None
+
+    @property
+    def burden_minutes(self) -> int:
+        """Minutes it takes: as set, or estimated from its questions (prefetch them for many)."""
+        return self.burden_weight or burden_estimate(len(self.questions.all()))
+
+
+def burden_estimate(questions: int) -> int:
+    """Minutes a survey of this many questions takes: four questions a minute, rounded half up,
+    at least one. surveys/gatekeeper/screening_sql.py BURDEN_SQL says the same in SQL."""
+    return max(1, (questions + 2) // 4)
 
 
 class QuestionKind(models.TextChoices):

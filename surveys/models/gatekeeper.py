@@ -22,6 +22,11 @@ class RuleClock(models.TextChoices):
     RESPONSE = "response", "Response received"
 
 
+class RuleCounts(models.TextChoices):
+    TOUCHES = "touches", "Touches"
+    WEIGHT = "weight", "Burden (minutes of surveys)"
+
+
 class FrequencyRule(models.Model):
     """At most `max_touches` counted touches per contact in any rolling `window` (PRODUCT.md §3).
 
@@ -42,6 +47,10 @@ class FrequencyRule(models.Model):
     new_contact_grace = models.DurationField(
         null=True, blank=True, help_text="Contacts known for less than this are not surveyed yet."
     )
+    # Per account: the touches of every contact of the contact's account count together.
+    per_account = models.BooleanField(default=False, help_text="Count all contacts of one account together.")
+    # Weight: max_touches is the most minutes of surveys (Invitation.weight) in a window.
+    counts = models.CharField(max_length=10, choices=RuleCounts.choices, default=RuleCounts.TOUCHES)
     version = models.PositiveIntegerField(default=1, editable=False)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
@@ -49,8 +58,17 @@ class FrequencyRule(models.Model):
     class Meta:
         ordering = ["name"]
         constraints = [
-            models.CheckConstraint(condition=Q(window__gt="0 seconds"), name="rule_window_positive"),
-            models.CheckConstraint(condition=Q(max_touches__gte=1), name="rule_max_touches_positive"),
+            # The messages are what a form shows when a value breaks one (plain words, not the name).
+            models.CheckConstraint(
+                condition=Q(window__gt="0 seconds"),
+                name="rule_window_positive",
+                violation_error_message="The window must be longer than zero.",
+            ),
+            models.CheckConstraint(
+                condition=Q(max_touches__gte=1),
+                name="rule_max_touches_positive",
+                violation_error_message="Max touches must be at least 1.",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -68,6 +86,8 @@ RULE_EDITABLE_FIELDS = (
     "scope_channel",
     "clock",
     "new_contact_grace",
+    "per_account",
+    "counts",
 )
 
 
@@ -87,7 +107,8 @@ class FrequencyRuleVersion(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.rule} v{self.version}"
+        # The name as this version had it: the rule's today may be another.
+        return f"{self.snapshot.get('name', f'rule {self.rule_id}')} v{self.version}"
 
 
 PURPOSE_MAX_LENGTH = 500  # characters of a send request's purpose, as the owner wrote it
@@ -98,6 +119,9 @@ class SendRequest(models.Model):
         DRAFT = "draft", "Draft"
         SUBMITTED = "submitted", "Submitted"
         SCREENED = "screened", "Screened"
+        # Screened, its invitations queued (reserved) but not sent until a CX lead approves
+        # (surveys/gatekeeper/approvals.py): too large, or past its department's budget.
+        AWAITING_APPROVAL = "awaiting_approval", "Awaiting approval"
         SENDING = "sending", "Sending"
         COMPLETED = "completed", "Completed"
         CANCELLED = "cancelled", "Cancelled"
@@ -107,6 +131,7 @@ class SendRequest(models.Model):
         FILTER = "filter", "Contacts filtered by attributes"
         ALL_KNOWN = "all_known", "All contacts the department knows"
         TRIGGER = "trigger", "One contact, triggered by an event"
+        EXTERNAL = "external", "One contact, surveyed by another tool"
 
     # The id the API shows: random, so it does not count other departments' requests.
     public_id = models.UUIDField(default=uuid.uuid4, db_default=RandomUUID(), unique=True, editable=False)
@@ -121,7 +146,7 @@ class SendRequest(models.Model):
     latest_send_at = models.DateTimeField(null=True, blank=True)
     priority = models.PositiveSmallIntegerField(default=5, validators=[MaxValueValidator(10)])
     purpose = models.CharField(max_length=PURPOSE_MAX_LENGTH, blank=True)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT)
     screening_summary = models.JSONField(default=dict, blank=True, editable=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -183,6 +208,7 @@ class Reason(models.TextChoices):
     NO_ADDRESS = "no_address", "No address on this channel"
     ALREADY_INVITED = "already_invited", "Already has an open invitation for this survey"
     RULE = "rule", "Frequency rule"
+    BLACKOUT = "blackout", "Blackout (a complaint, ticket, outage or cancellation)"
 
 
 # Decisions and invitations are written by the hundred thousand in one INSERT … SELECT that joins the
@@ -221,7 +247,23 @@ class Decision(models.Model):
     # The latest counted touch under the blocking rule, to explain it without naming its survey.
     last_touch_at = models.DateTimeField(null=True, blank=True)
     last_touch_same_department = models.BooleanField(null=True, blank=True)
+    # The kind of the blackout that blocked it (Reason.BLACKOUT), never its content.
+    blackout_kind = models.CharField(max_length=20, blank=True, default="", db_default="")
     decided_at = models.DateTimeField()
+    # Set when a CX lead's override let the contact past a frequency rule (surveys/gatekeeper/
+    # overrides.py): the decision then reads as allowed, and this says why. Null for every other
+    # decision, so screening's bulk INSERT leaves it out; no constraint or index, as for the hot keys.
+    # DO_NOTHING: an override goes only with its request, whose decisions go too, and SET_NULL would
+    # look for its decisions by this unindexed column.
+    override = models.ForeignKey(
+        "surveys.Override",
+        on_delete=models.DO_NOTHING,
+        null=True,
+        blank=True,
+        related_name="decisions",
+        db_index=False,
+        db_constraint=False,
+    )
 
     class Meta:
         constraints = [

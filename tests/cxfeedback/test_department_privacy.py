@@ -52,6 +52,7 @@ from results.models import FollowUpRule
 from surveys.delivery.sending import invitations_send_batch
 from surveys.models import Decision, Invitation
 from tests import factories
+from tests.import_jobs import admin_job_finished, job_finished
 
 CONTACTS = "/api/v1/contacts"
 IMPORT = "/api/v1/contacts/import"
@@ -96,6 +97,7 @@ SECRETS = (
 VOLATILE = {
     "id", "created_at", "updated_at", "planned_at", "decided_at", "submitted_at", "screened_at",
     "cancelled_at", "earliest_send_at", "planned_send_at", "best_send_at", "filename", "contact_ids",
+    "url", "completed_at",
 }  # fmt: skip
 
 
@@ -182,8 +184,9 @@ class Caller:
         return self.client.get(path, query or {})
 
     def upload(self, path: str, text: str, **fields):
+        """The answer, or for an import job (202) its state once a worker has run it."""
         data = self.with_department({"file": SimpleUploadedFile("customers.csv", text.encode()), **fields})
-        return self.client.post(path, data, format="multipart")
+        return job_finished(self.client, self.client.post(path, data, format="multipart"))
 
 
 @pytest.fixture(params=["api_key", "owner"])
@@ -579,7 +582,7 @@ def test_leak_9_marketing_import_and_audience_upload_do_not_rename_support_custo
         SEND_REQUESTS, {"survey": world.marketing_survey.pk, "channel": "email", "audience_kind": "upload"}
     )
     uploaded = marketing_caller.upload(f"{SEND_REQUESTS}/{draft.json()['id']}/audience", rows)
-    assert (imported.status_code, uploaded.status_code) == (201, 200), (imported.content, uploaded.content)
+    assert (imported.status_code, uploaded.status_code) == (200, 200), (imported.content, uploaded.content)
 
     assert support_api.get(f"{CONTACTS}/{world.s_id}").json()["name"] == S_NAME
     factories.screened_request(support, survey=world.support_survey)
@@ -588,6 +591,52 @@ def test_leak_9_marketing_import_and_audience_upload_do_not_rename_support_custo
     (message,) = [message for message in mail.outbox if S_EMAIL in " ".join(message.to)]
     assert "Noah" not in message.body
     assert "Orvik" in message.body
+
+
+def test_leak_10_a_blackout_tells_marketing_its_kind_and_nothing_else(world, support_api, marketing_caller):
+    """Support opens a complaint blackout on the shared customer S, with its own ticket number and
+    note: marketing is told "an open complaint" and nothing of whose, which ticket or what about;
+    it can neither close support's blackout nor open one on support's customer P, and support's
+    ticket number is free for marketing's own (external ids are each department's)."""
+    opened = support_api.post(
+        "/api/v1/blackouts",
+        {
+            "external_id": "ZYXWA-TICKET-1",
+            "kind": "complaint",
+            "contact": {"id": world.s_id},
+            "summary": S_NOTES,
+        },
+        format="json",
+    )
+    assert opened.status_code == 201, opened.content
+
+    missing = missing_id_like(world.p_id)
+    checked = eligibility(marketing_caller, world.marketing_survey, world.s_id_marketing)
+    closed = marketing_caller.post("/api/v1/blackouts/ZYXWA-TICKET-1/close", {})
+    closed_missing = marketing_caller.post("/api/v1/blackouts/NO-SUCH-TICKET/close", {})
+    on_p, on_missing = (
+        marketing_caller.post(
+            "/api/v1/blackouts", {"external_id": "M-1", "kind": "complaint", "contact": {"id": contact_id}}
+        )
+        for contact_id in (world.p_id, missing)
+    )
+    own = marketing_caller.post(
+        "/api/v1/blackouts",
+        {"external_id": "ZYXWA-TICKET-1", "kind": "ticket", "contact": {"id": world.own_id}},
+    )
+
+    assert (checked["decision"]["reason"], checked["decision"]["explanation"]) == (
+        "blackout",
+        "Blackout: an open complaint.",
+    )
+    assert leaks(json.dumps(checked)) == []
+    assert answer(closed, placeholders(["ZYXWA-TICKET-1"])) == answer(
+        closed_missing, placeholders(["NO-SUCH-TICKET"])
+    )
+    assert closed.status_code == 404
+    assert answer(on_p, placeholders([world.p_id])) == answer(on_missing, placeholders([missing]))
+    assert on_p.status_code == 404
+    assert own.status_code == 201, own.content
 
 
 # ---------------------------------------------------------------------------------------------
@@ -629,6 +678,9 @@ OPERATIONS_TESTED = {
         "test_leak_2_a_dry_run_import_counts_support_customers_as_strangers",
         "test_an_import_counts_support_customers_as_strangers",
     ],
+    "contact_import_detail": ["test_support_import_jobs_are_like_missing_ones"],
+    "contact_import_cancel": ["test_support_import_jobs_are_like_missing_ones"],
+    "contact_import_resume": ["test_support_import_jobs_are_like_missing_ones"],
     "eligibility_check": [
         "test_eligibility_by_identity_is_404_like_a_stranger",
         "test_a_new_contact_grace_counts_from_when_marketing_met_them",
@@ -657,6 +709,29 @@ OPERATIONS_TESTED = {
         "test_no_api_answer_carries_support_view",
     ],
     "send_calendar": ["test_no_api_answer_carries_support_view"],
+    "blackout_open": ["test_leak_10_a_blackout_tells_marketing_its_kind_and_nothing_else"],
+    "blackout_close": ["test_leak_10_a_blackout_tells_marketing_its_kind_and_nothing_else"],
+    "override_list": [
+        "test_no_api_answer_carries_support_view",
+        "test_support_requests_overrides_are_like_a_missing_request",
+    ],
+    "override_request": ["test_support_requests_overrides_are_like_a_missing_request"],
+    "override_approve": ["test_support_requests_overrides_are_like_a_missing_request"],
+    **{
+        operation: [
+            "test_support_customers_are_strangers_to_external_touches",
+            "test_support_external_touches_are_like_missing_ones",
+        ]
+        for operation in (
+            "external_touch_record",
+            "external_reservation_create",
+            "external_reservation_confirm",
+            "external_reservation_cancel",
+            "external_response_ingest",
+        )
+    },
+    "send_request_approve": ["test_approving_or_rejecting_support_requests_is_like_a_missing_request"],
+    "send_request_reject": ["test_approving_or_rejecting_support_requests_is_like_a_missing_request"],
     # Configuration and results: nothing of a contact's in them; swept all the same.
     **{
         operation: ["test_no_api_answer_carries_support_view"]
@@ -673,6 +748,22 @@ OPERATIONS_TESTED = {
             "frequency_rule_deactivate",
             "results_response_list",
             "results_summary",
+        )
+    },
+    # Rule drafts and simulations: CX leads only, 403 to every department before any lookup; attacked
+    # with real ids in tests/surveys/test_rule_simulation.py (test_departments_cannot_reach_…).
+    **{
+        operation: ["test_no_api_answer_carries_support_view"]
+        for operation in (
+            "rule_draft_list",
+            "rule_draft_create",
+            "rule_draft_get",
+            "draft_rule_add",
+            "draft_rule_update",
+            "rule_draft_publish",
+            "rule_draft_discard",
+            "rule_simulation_start",
+            "rule_simulation_get",
         )
     },
 }
@@ -884,7 +975,7 @@ def test_an_import_counts_support_customers_as_strangers(world, marketing_caller
     probe = marketing_caller.upload(IMPORT, probe_file)
     stranger = marketing_caller.upload(IMPORT, stranger_file)
 
-    assert probe.status_code == 201, probe.content
+    assert probe.status_code == 200 and probe.json()["status"] == "completed", probe.content
     assert asked(probe, probe_values) == asked(stranger, stranger_values)
     for query in ({"email": P_EMAIL}, {"phone": P_PHONE}, {"email": S_EMAIL}):
         listed = marketing_api.get(CONTACTS, query)
@@ -973,6 +1064,127 @@ def test_no_api_answer_carries_support_view(world, marketing_caller, support, ma
     assert wrong == {}
 
 
+def test_support_requests_overrides_are_like_a_missing_request(world, marketing_caller, lead):
+    """Marketing reads, asks for and approves overrides on support's request (one with an override of
+    a CX lead's): the answers are those for a request that does not exist."""
+    from departments.actors import actor_for_user
+    from surveys.gatekeeper.overrides import override_request
+
+    request = factories.SendRequestFactory(
+        department=world.support_survey.department, survey=world.support_survey
+    )
+    override = override_request(actor=actor_for_user(lead), send_request=request, reason="zyxwa outage")
+
+    def calls(request_id) -> list:
+        url = f"{SEND_REQUESTS}/{request_id}/overrides"
+        return [
+            marketing_caller.get(url),
+            marketing_caller.post(url, {"reason": "please"}),
+            marketing_caller.post(f"{url}/{override.pk}/approve"),
+        ]
+
+    probes, controls = calls(request.public_id), calls(missing := uuid.uuid4())
+
+    assert [answer(r, placeholders([request.public_id])) for r in probes] == [
+        answer(r, placeholders([missing])) for r in controls
+    ]
+    assert [r.status_code for r in probes] == [404] * len(probes)
+    assert [r for r in probes if leaks(r.content)] == []
+
+
+def test_approving_or_rejecting_support_requests_is_like_a_missing_request(world, marketing_caller):
+    """Marketing approves and rejects support's request awaiting approval: the answers are those for
+    a request that does not exist, and the request still waits."""
+    request = factories.SendRequestFactory(
+        department=world.support_survey.department, survey=world.support_survey, status="awaiting_approval"
+    )
+
+    def calls(request_id) -> list:
+        return [
+            marketing_caller.post(f"{SEND_REQUESTS}/{request_id}/{action}", {"comment": "zyxwa"})
+            for action in ("approve", "reject")
+        ]
+
+    probes, controls = calls(request.public_id), calls(missing := uuid.uuid4())
+
+    assert [answer(r, placeholders([request.public_id])) for r in probes] == [
+        answer(r, placeholders([missing])) for r in controls
+    ]
+    assert [r.status_code for r in probes] == [404, 404]
+    request.refresh_from_db()
+    assert request.status == "awaiting_approval"
+
+
+EXTERNAL_TOUCH = {"survey_kind": "transactional", "channel": "email", "source_tool": "zyxwa-tool"}
+
+
+def test_support_customers_are_strangers_to_external_touches(world, marketing_caller):
+    """Marketing records, reserves and ingests answers for support's customer P, by P's id and by
+    identities support supplied: each answer is the one for someone nobody knows."""
+
+    def calls(contact: dict) -> list:
+        touch = {**EXTERNAL_TOUCH, "contact": contact, "external_id": "m-1", "at": "2026-03-01T09:00:00Z"}
+        return [
+            marketing_caller.post("/api/v1/touches", touch),
+            marketing_caller.post("/api/v1/touches", {"touches": [touch]}),
+            marketing_caller.post("/api/v1/touches/reservations", touch),
+            marketing_caller.post(
+                "/api/v1/responses", {**touch, "submitted_at": "2026-03-02T09:00:00Z", "answers": {"nps": 2}}
+            ),
+        ]
+
+    pairs = [
+        ([world.p_id], [missing_id_like(world.p_id)], lambda v: {"id": v}),
+        ([P_EMAIL], [STRANGER_EMAIL], lambda v: {"identities": identities(v)}),
+        ([S_EXTERNAL[1]], [STRANGER_EXTERNAL[1]], lambda v: {"identities": identities(external=("crm", v))}),
+    ]
+    for probe, control, named in pairs:
+        found, stranger = calls(named(probe[0])), calls(named(control[0]))
+
+        assert [asked(r, probe) for r in found] == [asked(r, control) for r in stranger]
+        assert [r.status_code for r in found] == [404] * len(found)
+        assert [r for r in found if leaks(r.content, echoed=tuple(map(str, probe)))] == []
+    assert not Invitation.objects.filter(department__slug="marketing").exists()
+
+
+def test_support_external_touches_are_like_missing_ones(world, marketing_caller, support_api):
+    """Support records a touch of its tool for the shared customer S and reserves a slot for P.
+    Marketing confirms and cancels support's reservation (404 like a missing one), replays support's
+    tool and external id for its own view of S (its own new touch, not support's), and asks about S:
+    "another department", without the tool, its id or the time finer than the hour."""
+    factories.FrequencyRuleFactory(name="Once a month", max_touches=1)
+    at = (timezone.now() - dt.timedelta(days=2)).replace(minute=17, second=0, microsecond=0)
+    touch = {**EXTERNAL_TOUCH, "external_id": "zyxwa-77", "at": at.isoformat()}
+    recorded = support_api.post("/api/v1/touches", {**touch, "contact": {"id": world.s_id}}, format="json")
+    assert recorded.status_code == 201, recorded.content
+    reserved = support_api.post(
+        "/api/v1/touches/reservations", {**EXTERNAL_TOUCH, "contact": {"id": world.p_id}}, format="json"
+    ).json()["reservation"]
+
+    def calls(reservation_id) -> list:
+        url = f"/api/v1/touches/reservations/{reservation_id}"
+        return [marketing_caller.post(f"{url}/confirm"), marketing_caller.post(f"{url}/cancel")]
+
+    probes, controls = calls(reserved["id"]), calls(missing := uuid.uuid4())
+    assert [answer(r, placeholders([reserved["id"]])) for r in probes] == [
+        answer(r, placeholders([missing])) for r in controls
+    ]
+    assert [r.status_code for r in probes] == [404, 404]
+    assert Invitation.objects.get(external_touch__public_id=reserved["id"]).status == "queued"
+
+    asked_about_s = marketing_caller.post(
+        "/api/v1/eligibility",
+        {"survey_kind": "relationship", "channel": "email", "contact": {"id": world.s_id_marketing}},
+    ).json()["decision"]
+    assert (asked_about_s["reason"], asked_about_s["next_eligible_at"][14:19]) == ("rule", "00:00")
+    assert "by another department" in asked_about_s["explanation"]
+    replay = marketing_caller.post("/api/v1/touches", {**touch, "contact": {"id": world.s_id_marketing}})
+    assert replay.status_code == 201 and replay.json()["id"] != recorded.json()["id"]
+    assert replay.json()["created"] is True
+    assert not leaks(replay.content, echoed=("zyxwa-tool", "zyxwa-77"))
+    assert not leaks(json.dumps(asked_about_s))
+
+
 # ---------------------------------------------------------------------------------------------
 # The admin, page by page
 
@@ -1056,6 +1268,24 @@ def test_admin_pages_marketing_sees_show_nothing_of_support_view(
     assert wrong == {}
 
 
+def test_support_import_jobs_are_like_missing_ones(world, marketing_caller, support_api):
+    """Marketing reads, cancels and resumes support's import job by its id, hoping the answers differ
+    from those for an id that does not exist (and that the cancel stops support's import)."""
+    queued = support_api.post(IMPORT, {"file": SimpleUploadedFile("c.csv", f"email\n{P_EMAIL}\n".encode())})
+    assert queued.status_code == 202, queued.content
+    support_id = queued.json()["id"]
+    missing_id = support_id + 1000
+
+    for suffix in ("", "/cancel", "/resume"):
+        call = marketing_caller.client.get if not suffix else marketing_caller.client.post
+        theirs = call(f"/api/v1/contacts/imports/{support_id}{suffix}")
+        missing = call(f"/api/v1/contacts/imports/{missing_id}{suffix}")
+        assert theirs.status_code == 404, (suffix, theirs.content)
+        assert answer(theirs) == answer(missing), suffix
+        assert not leaks(theirs.content)
+    assert support_api.get(f"/api/v1/contacts/imports/{support_id}").json()["status"] == "queued"
+
+
 @pytest.mark.parametrize("probe_name", IMPORT_PROBES)
 def test_admin_import_preview_counts_support_customers_as_strangers(
     world, marketing, mallory_client, settings, tmp_path, probe_name
@@ -1069,8 +1299,7 @@ def test_admin_import_preview_counts_support_customers_as_strangers(
         response = mallory_client.post(
             "/admin/contacts/contact/import/", {"department": marketing.pk, "file": upload}
         )
-        assert response.status_code == 302, response.content.decode()[:2000]
-        page = mallory_client.get(response["Location"]).content.decode()
+        page = admin_job_finished(mallory_client, response).content.decode()
         return re.findall(r"<th[^>]*>([^<]+)</th>\s*<td>(\d+)<", page), page
 
     (probe, page), (stranger, _) = preview(probe_file), preview(stranger_file)

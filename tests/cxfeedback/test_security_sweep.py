@@ -27,6 +27,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.test import RequestFactory
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.urls.resolvers import RoutePattern
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from contacts.consent_services import consent_record
@@ -34,6 +35,8 @@ from contacts.models import ContactImport, ContactImportIssue
 from contacts.services import contact_upsert
 from departments.actors import actor_for_user
 from departments.services import api_key_create
+from surveys.external.reservations import external_reservation_create
+from surveys.external.touches import TouchInput
 from surveys.models import Invitation
 from surveys.public.responses import response_submit
 from tests import factories
@@ -133,6 +136,13 @@ def support_world(support, marketing, alice, mallory) -> SupportWorld:
     # Responses have no admin of their own (the results pages show them); their ids fill
     # `response_id` parameters all the same.
     ids.setdefault("surveys.response", {response.pk})
+    # A slot reserved for support's other survey tool (ask-then-record): `reservation_id` parameters.
+    reserved = external_reservation_create(
+        actor=actor,
+        department=support,
+        touch=TouchInput(contact.pk, "relationship", "email", timezone.now(), "zyxwa-tool", "ZYXWA-SLOT"),
+    )
+    ids.setdefault("surveys.externaltouch", {reserved.touch.pk})
     return SupportWorld(ids=ids)
 
 
@@ -284,12 +294,15 @@ def _ids_for(route: str, parameter: str, support_world: SupportWorld) -> tuple[l
 def _public_ids_for(parameter: str, support_world: SupportWorld) -> tuple[list[str], bool]:
     """A `<uuid:…>` parameter takes the public ids of the model its name says."""
     name = parameter.removesuffix("_id").replace("_", "")
+    name = PUBLIC_ID_ALIASES.get(name, name)
     label = next(label for label in PUBLIC_ID_MODELS if label.split(".")[1] == name)
     return support_world.public_ids(label), True
 
 
 # The models whose API ids are random UUIDs.
-PUBLIC_ID_MODELS = ("contacts.contact", "surveys.sendrequest", "surveys.invitation")
+PUBLIC_ID_MODELS = ("contacts.contact", "surveys.sendrequest", "surveys.invitation", "surveys.externaltouch")
+# Parameters named for what the API calls an object rather than for its model.
+PUBLIC_ID_ALIASES = {"reservation": "externaltouch"}
 
 
 def _custom_admin_routes() -> list[str]:

@@ -35,6 +35,7 @@ class Outgoing:
     survey_intro: str
     department_name: str
     expires_at: dt.datetime
+    minutes: int = 1  # how long the survey takes: its burden as reserved (Invitation.weight)
 
     @property
     def is_reminder(self) -> bool:

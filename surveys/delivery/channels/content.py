@@ -39,6 +39,7 @@ def message_context(message: Outgoing) -> dict:
         "department": message.department_name,
         "survey": message.survey_name,
         "intro": message.survey_intro,
+        "minutes": message.minutes,
         "expires_on": date_format(expires_at, "DATE_FORMAT"),
         "survey_url": links.survey_url(message.token),
         "short_url": links.short_url(message.token),

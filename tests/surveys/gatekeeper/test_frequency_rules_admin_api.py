@@ -58,6 +58,8 @@ def test_creating_a_rule_writes_version_one(lead, support):
         "scope_channel": "sms",
         "clock": "response",
         "new_contact_grace_seconds": 7 * 86400,
+        "per_account": False,
+        "counts": "touches",
     }
     assert FrequencyRuleVersion.objects.get(rule=rule).changed_by == lead
 
@@ -134,6 +136,7 @@ def rule_form(**fields) -> dict:
         "scope_channel": "",
         "clock": "invitation",
         "new_contact_grace": "",
+        "counts": "touches",
         "versions-TOTAL_FORMS": "0",
         "versions-INITIAL_FORMS": "0",
         **fields,

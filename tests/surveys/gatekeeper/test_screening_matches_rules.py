@@ -1,10 +1,13 @@
 """The bulk SQL gatekeeper (surveys/gatekeeper/screening.py) decides exactly as the pure policy
 (surveys/gatekeeper/rules.py).
 
-Hypothesis writes random small histories to PostgreSQL — rules of every scope and clock, touches of
-every status (some planned in the future, some answered), consent records, contacts without an
-address or with one only another department supplied, with the company-wide sharing of contact
-channels on or off, or with an open invitation for the survey being sent — then runs the pre-flight and the
+Hypothesis writes random small histories to PostgreSQL — rules of every scope and clock, counting
+touches or burden (weight), per contact or per account, touches of every status and weight (some
+planned in the future, some answered), consent records, blackouts of contacts and of accounts (open
+or closed, opened before or after the send), contacts in accounts (several in one audience),
+contacts without an address or with one only another department supplied, with the company-wide
+sharing of contact channels on or off, or with an open invitation for the survey being sent, a
+survey of any burden — then runs the pre-flight and the
 screening of a send request and compares every contact's stored decision, and the report's counts,
 with `surveys.gatekeeper.rules.decide` computed in Python from the same rows.
 
@@ -14,8 +17,9 @@ Each example runs inside a savepoint that is rolled back, so examples never see 
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import pytest
 from django.db import transaction
@@ -24,13 +28,22 @@ from hypothesis import HealthCheck, event, example, given, settings, target
 from hypothesis import strategies as st
 
 from contacts.consent import consent_decide
-from contacts.models import Consent, Contact, DepartmentIdentity, Identity
+from contacts.models import Account, Consent, Contact, DepartmentIdentity, Identity
 from departments.models import CompanySettings
 from surveys.gatekeeper.preflight import send_request_preflight
-from surveys.gatekeeper.rules import Rule, Send, Touch, Verdict, decide, planned_for
+from surveys.gatekeeper.rules import Blackout, Rule, Send, Touch, Verdict, decide, planned_for
 from surveys.gatekeeper.screening import screen_contacts, verdicts_for
 from surveys.gatekeeper.send_requests import screening_send, send_request_screen
-from surveys.models import AudienceMember, Decision, FrequencyRule, Invitation, SendRequest, Survey
+from surveys.models import (
+    AudienceMember,
+    Decision,
+    FrequencyRule,
+    Invitation,
+    SendRequest,
+    Survey,
+    burden_estimate,
+)
+from surveys.models import Blackout as BlackoutRow
 from tests import factories
 
 AT = dt.datetime(2026, 6, 1, 12, 0, 0, 123456, tzinfo=dt.UTC)  # the send's moment in every example
@@ -42,6 +55,8 @@ CHANNELS = ("email", "sms")
 STATUSES = ["expired", "answered", "bounced", "answered", "expired", "answered", "bounced", "expired"]
 STATUSES += ["sent", "delivered", "opened", "queued", "sending", "failed", "cancelled", "answered"]
 assert set(STATUSES) == set(Invitation.Status.values)
+ACCOUNTS = 3  # accounts an example's contacts may belong to
+BLACKOUT_KINDS = ("complaint", "ticket", "outage", "cancellation")
 MAX_INVITATIONS = 6  # per contact; each uses its own history request (one invitation per request)
 
 HOUR, DAY, MICROSECOND = dt.timedelta(hours=1), dt.timedelta(days=1), dt.timedelta(microseconds=1)
@@ -58,6 +73,8 @@ class RuleSpec:
     grace: dt.timedelta | None
     version: int
     active: bool
+    per_account: bool = False
+    counts: str = "touches"
 
 
 @dataclass(frozen=True)
@@ -68,6 +85,7 @@ class InvitationSpec:
     status: str
     touched: dt.timedelta  # offset from AT
     responded: dt.timedelta | None
+    weight: int = 1
 
 
 @dataclass(frozen=True)
@@ -77,6 +95,15 @@ class ConsentSpec:
     channel: str
     created: dt.timedelta
     until: dt.timedelta | None
+
+
+@dataclass(frozen=True)
+class BlackoutSpec:
+    kind: str
+    on_account: bool  # the contact's account's (if it has one), not the contact's own
+    opened: dt.timedelta
+    closed: dt.timedelta | None
+    tail: dt.timedelta
 
 
 @dataclass(frozen=True)
@@ -91,6 +118,8 @@ class ContactSpec:
     invitations: list[InvitationSpec]
     consents: list[ConsentSpec]
     open_for_send: str | None  # an open status: an invitation for the sent survey's family
+    account: int | None = None  # index into ACCOUNTS: contacts of one account count together
+    blackouts: list[BlackoutSpec] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -102,6 +131,7 @@ class Scenario:
     channel: str
     latest_send_in: dt.timedelta | None
     share_contact_channels: bool = False  # CompanySettings: every department may use every address
+    burden: int | None = None  # the sent survey's burden_weight (None: estimated, 1 minute)
 
 
 windows = st.one_of(
@@ -128,7 +158,9 @@ def rule_specs(department: int, kind: str, channel: str) -> st.SearchStrategy[Ru
         grace=graces,
         version=st.integers(1, 3),
         active=st.sampled_from([True] * 5 + [False]),
-    )
+        per_account=st.sampled_from([False] * 3 + [True]),
+        counts=st.sampled_from(["touches"] * 3 + ["weight"]),
+    ).map(lambda spec: replace(spec, max_touches=spec.max_touches * 3) if spec.counts == "weight" else spec)
 
 
 def moments(edges: list[dt.timedelta]) -> st.SearchStrategy[dt.timedelta]:
@@ -164,6 +196,22 @@ def invitation_specs(draw, edges: list[dt.timedelta], sent: tuple[int, str, str]
         status=status,
         touched=touched,
         responded=responded,
+        weight=draw(st.sampled_from([1, 1, 1, 2, 3, 5])),
+    )
+
+
+@st.composite
+def blackout_specs(draw) -> BlackoutSpec:
+    """Opened before the send (or, rarely, after it: not seen), open or closed, with a tail that
+    ends before, at or after the send."""
+    opened = draw(st.sampled_from([-30 * DAY, -5 * DAY, -DAY, -HOUR, 0 * DAY, HOUR]))
+    closed = draw(st.one_of(st.none(), st.sampled_from([0 * DAY, HOUR, DAY, 3 * DAY, 40 * DAY])))
+    return BlackoutSpec(
+        kind=draw(st.sampled_from(BLACKOUT_KINDS)),
+        on_account=draw(st.booleans()),
+        opened=opened,
+        closed=opened + closed if closed is not None else None,
+        tail=draw(st.sampled_from([0 * DAY, HOUR, 2 * DAY, 7 * DAY, 29 * DAY + MICROSECOND, 40 * DAY])),
     )
 
 
@@ -207,6 +255,10 @@ def contact_specs(
         invitations=draw(st.lists(invitation_specs(edges, sent), max_size=MAX_INVITATIONS - 1)),
         consents=draw(st.one_of(st.just([]), st.just([]), st.lists(consent_specs(), max_size=3))),
         open_for_send=draw(st.sampled_from([None] * 50 + list(Invitation.OPEN))),
+        account=draw(st.sampled_from([None, None, *range(ACCOUNTS)])),
+        blackouts=draw(
+            st.one_of(st.just([]), st.just([]), st.just([]), st.lists(blackout_specs(), max_size=2))
+        ),
     )
 
 
@@ -230,6 +282,7 @@ def scenarios(draw) -> Scenario:
         channel=channel,
         latest_send_in=draw(st.one_of(st.none(), st.sampled_from([DAY, 10 * DAY, 45 * DAY]))),
         share_contact_channels=draw(st.sampled_from([False] * 4 + [True])),
+        burden=draw(st.sampled_from([None, None, None, 1, 2, 3, 3, 7])),
     )
 
 
@@ -282,6 +335,8 @@ def write_rules(world: World, specs: list[RuleSpec]) -> list[Rule]:
             clock=spec.clock,
             new_contact_grace=spec.grace,
             version=spec.version,
+            per_account=spec.per_account,
+            counts=spec.counts,
         )
         if spec.active:
             active.append(
@@ -295,6 +350,8 @@ def write_rules(world: World, specs: list[RuleSpec]) -> list[Rule]:
                     scope_channel=spec.scope_channel,
                     clock=spec.clock,
                     new_contact_grace=spec.grace,
+                    per_account=spec.per_account,
+                    counts=spec.counts,
                 )
             )
     return active
@@ -327,6 +384,7 @@ def invitation_rows(world: World, contact: Contact, spec: ContactSpec, sent: Sur
                 status=status,
                 touched_at=AT + invitation.touched,
                 responded_at=AT + invitation.responded if invitation.responded is not None else None,
+                weight=invitation.weight,
             )
         )
     return rows
@@ -334,9 +392,20 @@ def invitation_rows(world: World, contact: Contact, spec: ContactSpec, sent: Sur
 
 def write_history(world: World, scenario: Scenario, sent: Survey) -> list[Contact]:
     specs = scenario.contacts
+    accounts = Account.objects.bulk_create(Account(name=f"Account {i}") for i in range(ACCOUNTS))
     contacts = Contact.objects.bulk_create(
-        [Contact(name=f"Contact {i}", created_at=AT + spec.known) for i, spec in enumerate(specs)]
+        [
+            Contact(
+                name=f"Contact {i}",
+                created_at=AT + spec.known,
+                account=accounts[spec.account] if spec.account is not None else None,
+            )
+            for i, spec in enumerate(specs)
+        ]
     )
+    write_blackouts(world, contacts, specs)
+    if scenario.burden is not None:
+        Survey.objects.filter(pk=sent.pk).update(burden_weight=scenario.burden)
     identities, suppliers, invitations, consents = [], [], [], []
     for contact, spec in zip(contacts, specs, strict=True):
         if spec.email:
@@ -372,6 +441,24 @@ def write_history(world: World, scenario: Scenario, sent: Survey) -> list[Contac
         pk=1, defaults={"share_contact_channels": scenario.share_contact_channels}
     )
     return contacts
+
+
+def write_blackouts(world: World, contacts: list[Contact], specs: list[ContactSpec]) -> None:
+    BlackoutRow.objects.bulk_create(
+        BlackoutRow(
+            department=world.departments[number % len(DEPARTMENTS)],
+            external_id=f"event {contact.pk}-{number}",
+            kind=blackout.kind,
+            contact=None if blackout.on_account and contact.account_id else contact,
+            account_id=contact.account_id if blackout.on_account else None,
+            summary="Charged twice",
+            opened_at=AT + blackout.opened,
+            closed_at=AT + blackout.closed if blackout.closed is not None else None,
+            tail=blackout.tail,
+        )
+        for contact, spec in zip(contacts, specs, strict=True)
+        for number, blackout in enumerate(spec.blackouts)
+    )
 
 
 def identity_row(contact: Contact, kind: str, value: str, supplier: int | None) -> Identity:
@@ -421,9 +508,12 @@ def expected_verdicts(
     if not CompanySettings.current().share_contact_channels:
         usable = usable.filter(Q(given_by_customer=True) | Q(suppliers__department_id=send.department_id))
     addressed = set(usable.values_list("contact_id", flat=True))
+    blackouts = list(BlackoutRow.objects.all())
+    people = list(Contact.objects.filter(pk__in=ids))
     verdicts = {}
-    for contact in Contact.objects.filter(pk__in=ids):
+    for contact in people:
         mine = [i for i in invitations if i.contact_id == contact.pk]
+        mates = [c.pk for c in people if c.account_id is not None and c.account_id == contact.account_id]
         touches = [
             Touch(
                 touched_at=i.touched_at,
@@ -431,9 +521,17 @@ def expected_verdicts(
                 survey_kind=i.survey_kind,
                 channel=i.channel,
                 responded_at=i.responded_at,
+                weight=i.weight,
+                mate=i.contact_id != contact.pk,
             )
-            for i in mine
-            if i.status not in Invitation.NOT_COUNTED
+            for i in invitations
+            if i.contact_id in {contact.pk, *mates} and i.status not in Invitation.NOT_COUNTED
+        ]
+        # Account mates earlier in the audience (by id) count as touched by this send.
+        touches += [
+            Touch(AT, send.department_id, send.survey_kind, send.channel, weight=send.weight, mate=True)
+            for mate in mates
+            if mate < contact.pk
         ]
         verdicts[contact.pk] = decide(
             rules,
@@ -450,6 +548,12 @@ def expected_verdicts(
             has_open_invitation=any(
                 i.survey_family_id == family_id and i.status in Invitation.OPEN for i in mine
             ),
+            blackouts=[
+                Blackout(b.id, b.kind, b.opened_at, b.ends_at)
+                for b in blackouts
+                if b.contact_id == contact.pk
+                or (b.account_id is not None and b.account_id == contact.account_id)
+            ],
         )
     return verdicts
 
@@ -463,6 +567,7 @@ def as_verdict(decision: Decision) -> Verdict:
         next_eligible_at=decision.next_eligible_at,
         last_touch_at=decision.last_touch_at,
         last_touch_same_department=decision.last_touch_same_department,
+        blackout_kind=decision.blackout_kind,
     )
 
 
@@ -502,13 +607,20 @@ def assert_report_matches(
     assert outcome.last_block_end_in_window == (max(ends_in_window) if ends_in_window else None)
 
 
-def note_coverage(expected: dict[int, Verdict]) -> None:
+def note_coverage(expected: dict[int, Verdict], rules: list[Rule]) -> None:
     """Tell Hypothesis what an example exercised, and steer it towards rule blocks (the hard part)."""
     target(float(sum(v.reason == "rule" for v in expected.values())), label="contacts blocked by a rule")
+    by_id = {rule.id: rule for rule in rules}
     for verdict in expected.values():
         event(f"decision: {verdict.reason or 'allowed'}")
         if verdict.reason == "rule":
             event(f"rule block: {'no touch in the window' if verdict.last_touch_at is None else 'touches'}")
+            rule = by_id[verdict.rule_id]
+            event(f"rule block: counts {rule.counts}{', per account' if rule.per_account else ''}")
+            if verdict.next_eligible_at is None:
+                event("rule block: the send alone outweighs the rule")
+        if verdict.reason == "blackout":
+            event(f"blackout: {'open' if verdict.next_eligible_at is None else 'closed'}")
 
 
 def assert_decisions_match(stored: dict[int, Verdict], expected: dict[int, Verdict], source: str) -> None:
@@ -524,9 +636,15 @@ def check_scenario(world: World, scenario: Scenario) -> None:
     rules = write_rules(world, scenario.rules)
     contacts = write_history(world, scenario, sent)
     request = submitted_request(world, scenario, sent, contacts)
-    send = Send(department_id=sent.department_id, survey_kind=sent.kind, channel=scenario.channel, at=AT)
+    send = Send(
+        department_id=sent.department_id,
+        survey_kind=sent.kind,
+        channel=scenario.channel,
+        at=AT,
+        weight=scenario.burden or burden_estimate(sent.questions.count()),
+    )
     expected = expected_verdicts(rules, send, sent.family_id, contacts)
-    note_coverage(expected)
+    note_coverage(expected, rules)
     invitations_before = Invitation.objects.count()
 
     report = send_request_preflight(send_request=request, now=AT)
@@ -567,7 +685,7 @@ def check_scenario(world: World, scenario: Scenario) -> None:
     assert {i.contact_id: i.touched_at for i in invited} == {
         c: planned.get(c, AT) for c, v in expected.items() if v.allowed or c in planned
     }
-    assert all(i.status == "queued" for i in invited)
+    assert all(i.status == "queued" and i.weight == send.weight for i in invited)
 
 
 def contact_spec(*invitations: InvitationSpec, known: dt.timedelta = -1000 * DAY, **fields) -> ContactSpec:
@@ -664,12 +782,53 @@ PLANNED_AND_SNOOZED = Scenario(
 )
 
 
+# Blackouts, accounts and burden, in the scenario's terms (support sends a relationship survey of 3
+# minutes by email): two people per account a month; six minutes a quarter.
+BLACKOUTS_ACCOUNTS_BURDEN = Scenario(
+    rules=[
+        RuleSpec(2, 30 * DAY, None, "", "", "invitation", None, 1, True, per_account=True),
+        RuleSpec(6, 90 * DAY, None, "", "", "invitation", None, 1, True, counts="weight"),
+    ],
+    contacts=[
+        *(contact_spec(account=0) for _ in range(3)),  # the third of one account in the audience: blocked
+        contact_spec(
+            InvitationSpec(1, "transactional", "sms", "expired", -10 * DAY, None, weight=4)
+        ),  # 4 + 3 > 6
+        contact_spec(
+            InvitationSpec(1, "transactional", "sms", "expired", -10 * DAY, None, weight=3)
+        ),  # 3 + 3
+        contact_spec(blackouts=[BlackoutSpec("complaint", False, -DAY, None, 7 * DAY)]),  # open
+        contact_spec(
+            blackouts=[BlackoutSpec("ticket", False, -10 * DAY, -2 * DAY, 7 * DAY)]
+        ),  # until 5 days on
+        contact_spec(blackouts=[BlackoutSpec("ticket", False, -10 * DAY, -9 * DAY, 7 * DAY)]),  # ended
+        contact_spec(
+            blackouts=[BlackoutSpec("complaint", False, HOUR, None, 0 * DAY)]
+        ),  # opened after the send
+        contact_spec(
+            account=1, blackouts=[BlackoutSpec("outage", True, -DAY, None, 0 * DAY)]
+        ),  # the account's
+        contact_spec(account=1),
+        contact_spec(  # snoozed for 2 days, a blackout for 4: eligible after both
+            consents=[ConsentSpec("snooze", None, "", created=-DAY, until=2 * DAY)],
+            blackouts=[BlackoutSpec("ticket", False, -DAY, 0 * DAY, 4 * DAY)],
+        ),
+    ],
+    department=0,
+    kind="relationship",
+    channel="email",
+    latest_send_in=45 * DAY,
+    burden=3,
+)
+
+
 class _RollBack(Exception):
     """Ends an example's savepoint so the next example starts from the shared world alone."""
 
 
 @settings(
-    max_examples=150,
+    # SCREENING_EXAMPLES: fewer while working on the gatekeeper, more to search harder.
+    max_examples=int(os.environ.get("SCREENING_EXAMPLES", "150")),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
@@ -677,6 +836,7 @@ class _RollBack(Exception):
 @example(scenario=EDGE_CASES)
 @example(scenario=replace(EDGE_CASES, share_contact_channels=True))  # every address for everyone
 @example(scenario=PLANNED_AND_SNOOZED)
+@example(scenario=BLACKOUTS_ACCOUNTS_BURDEN)
 def test_screening_decides_as_the_pure_rules(world, scenario):
     try:
         with transaction.atomic():

@@ -201,6 +201,7 @@ def test_preflight_counts_every_reason_and_names_the_rules(alice, support, surve
     assert counts == {
         "Opted out": 1,
         "Snoozed": 0,
+        "Blackout (a complaint, ticket, outage or cancellation)": 0,
         "Duplicate in audience": 0,
         "Already has an open invitation for this survey": 1,
         "Rule “One survey per 90 days per department”": 1,
