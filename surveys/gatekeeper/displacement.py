@@ -63,10 +63,11 @@ def slots_take(send_request: SendRequest, *, send: screening.Send, rules: Sequen
     )
     window_end = send_request.latest_send_at or send.at
     taken = []
-    for contact_id, reservations in _reservations(send_request).items():
-        known_since = _known_since(send.department_id, contact_id)
+    movable = _reservations(send_request)
+    known = _known_since(send.department_id, list(movable))
+    for contact_id, reservations in movable.items():
         plan = displacement_plan(
-            rules, send=send, reservations=reservations, known_since=known_since, window_end=window_end
+            rules, send=send, reservations=reservations, known_since=known[contact_id], window_end=window_end
         )
         if plan is None:
             continue
@@ -79,11 +80,12 @@ def slots_take(send_request: SendRequest, *, send: screening.Send, rules: Sequen
     return taken
 
 
-def _known_since(department_id: int, contact_id: int) -> dt.datetime:
-    """When the department came to know the contact (its view, else the person), as the screening
-    reads it for a new contact's grace."""
-    view = DepartmentContact.objects.filter(department_id=department_id, contact_id=contact_id).first()
-    return view.created_at if view else Contact.objects.get(pk=contact_id).created_at
+def _known_since(department_id: int, contact_ids: list[int]) -> dict[int, dt.datetime]:
+    """When the department came to know each contact (its view, else the person), as the screening
+    reads it for a new contact's grace: two queries for all of them."""
+    known = dict(Contact.objects.filter(pk__in=contact_ids).values_list("pk", "created_at"))
+    views = DepartmentContact.objects.filter(department_id=department_id, contact_id__in=contact_ids)
+    return known | dict(views.values_list("contact_id", "created_at"))
 
 
 def displacement_plan(
