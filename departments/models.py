@@ -50,6 +50,12 @@ class Department(models.Model):
 class CompanySettings(models.Model):
     """Company-wide settings a CX lead keeps: one row (CompanySettings.current())."""
 
+    company_name = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="The company's name as customers know it: shown on the survey pages, in the admin's "
+        'header and as the sender\'s name of invitations ("Support at <company>").',
+    )
     share_contact_channels = models.BooleanField(
         default=False,
         help_text="Let every department send to every email address and phone number the company "
