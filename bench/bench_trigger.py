@@ -21,7 +21,14 @@ gunicorn runs with DB_CONN_MAX_AGE=600 and DB_SERVER_SIDE_BINDING=true unless th
 otherwise. Also prints CPU milliseconds per call of gunicorn, PostgreSQL and the load generator
 (Linux), which say what the machine could serve if nothing else ran on it.
 
-Last line: bench trigger clients=C requests=N rps=X p99_ms=P violations=V
+Then, for `--closed-seconds` each, the app and a baseline flat out (`--rate 0`): the baseline is a bare
+DRF view under the same gunicorn settings on the same database (bench/trigger_baseline_urls.py: a
+header check, a row lock, a count and an insert per call), so `ratio` (the app's calls per second
+over the baseline's) says how much of the machine the trigger's decision leaves to everything else,
+on any machine and however busy it is.
+
+Last line: bench trigger clients=C requests=N rps=X p99_ms=P closed_rps=A baseline_rps=B ratio=A/B
+violations=V
 """
 
 from __future__ import annotations
@@ -129,8 +136,27 @@ def build(contacts: int) -> Target:
         )
         cursor.execute("SELECT value FROM contacts_identity ORDER BY contact_id")
         emails = [row[0] for row in cursor.fetchall()]
+        baseline_build(cursor, contacts)
         cursor.execute("VACUUM ANALYZE")
     return Target(keys=keys, surveys=surveys, emails=emails)
+
+
+def baseline_build(cursor, contacts: int) -> None:
+    """The baseline's tables (bench/trigger_baseline_urls.py): one row per contact to lock, and touches
+    with the same history as the app's (half the contacts touched once 10 to 25 days ago)."""
+    cursor.execute("CREATE TABLE baseline_contact (id bigint PRIMARY KEY)")
+    cursor.execute(
+        """CREATE TABLE baseline_touch (id bigserial PRIMARY KEY, contact_id bigint NOT NULL,
+               survey_id bigint NOT NULL, at timestamptz NOT NULL)"""
+    )
+    cursor.execute("CREATE INDEX ON baseline_touch (contact_id, at)")
+    cursor.execute("INSERT INTO baseline_contact SELECT generate_series(1, %s)", [contacts])
+    cursor.execute(
+        """INSERT INTO baseline_touch (contact_id, survey_id, at)
+           SELECT g, 0, now() - interval '10 days' - random() * interval '15 days'
+           FROM generate_series(2, %s, 2) g""",
+        [contacts],
+    )
 
 
 def database_url() -> str:
@@ -150,7 +176,10 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def gunicorn_start(port: int, workers: int, threads: int, log: Path) -> subprocess.Popen:
+def gunicorn_start(
+    port: int, workers: int, threads: int, log: Path, extra_env: dict[str, str] | None = None
+) -> subprocess.Popen:
+    """gunicorn serving the app (or, with `extra_env` naming other settings, the baseline)."""
     env = {
         **os.environ,
         "DATABASE_URL": database_url(),
@@ -161,6 +190,7 @@ def gunicorn_start(port: int, workers: int, threads: int, log: Path) -> subproce
         "PROVIDER_WEBHOOKS": "",  # none in a benchmark, so no webhook secrets are needed
         "STATIC_MANIFEST": "false",
         "LOG_LEVEL": "WARNING",
+        **(extra_env or {}),
     }
     command = [
         sys.executable, "-m", "gunicorn", "cxfeedback.wsgi",
@@ -297,7 +327,7 @@ def cpu_seconds(server_pid: int) -> dict[str, float]:
         cpu = (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
         if int(fields[2]) == server_pid:  # process group: gunicorn and its workers
             used["app"] += cpu
-        elif command.startswith(f"postgres: postgres {DATABASE} ".encode()):
+        elif command.startswith(b"postgres: ") and f" {DATABASE} ".encode() in command:  # "user db host"
             used["db"] += cpu
     return used
 
@@ -317,7 +347,47 @@ def violations() -> tuple[int, int]:
     return over, twice
 
 
-def main() -> None:
+@dataclass(frozen=True)
+class Phase:
+    """One load run against one server: its calls per second, latencies (ms) and server log."""
+
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    log: str
+
+
+def phase_run(name: str, args: argparse.Namespace, target: Target, rate: float, seconds: float,
+              extra_env: dict[str, str] | None = None) -> Phase:  # fmt: skip
+    """Start gunicorn (the app, or the baseline with `extra_env`), load it, stop it; print a line."""
+    with tempfile.TemporaryDirectory() as folder:
+        log = Path(folder) / "gunicorn.log"
+        server = gunicorn_start(port := free_port(), args.workers, args.threads, log, extra_env)
+        try:
+            tally, elapsed = asyncio.run(load(port, target, args.clients, seconds, rate, server.pid))
+        finally:
+            gunicorn_stop(server)
+        server_log = log.read_text()
+    latencies = sorted(tally.latencies)
+    requests = len(latencies)
+    p99 = latencies[min(requests - 1, int(requests * 0.99))] * 1000 if requests else float("nan")
+    p50 = latencies[requests // 2] * 1000 if requests else float("nan")
+    cpu = {key: used * 1000 / max(requests, 1) for key, used in tally.cpu.items()}
+    say(
+        f"{name}: offered_rps={rate:g} requests={requests} rps={requests / elapsed:.0f} p50_ms={p50:.1f} "
+        f"p99_ms={p99:.0f} statuses={dict(sorted(tally.statuses.items()))} cpu_ms_per_request "
+        + " ".join(f"{key}={ms:.2f}" for key, ms in cpu.items())
+        + f" load_average={os.getloadavg()[0]:.2f}"
+    )
+    for error in tally.errors:
+        say(f"error: {error}")
+    if "Traceback" in server_log:
+        say(server_log[-2000:])
+    return Phase(rps=requests / elapsed, p50_ms=p50, p99_ms=p99, requests=requests, log=server_log)
+
+
+def arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--contacts", type=int, default=2000)
@@ -328,55 +398,50 @@ def main() -> None:
         default=310.0,
         help="calls per second offered by all clients together; 0: flat out",
     )
+    parser.add_argument(
+        "--closed-seconds",
+        type=float,
+        default=10.0,
+        help="seconds of the flat-out runs of the app and the baseline (0: neither)",
+    )
     parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
     parser.add_argument("--threads", type=int, default=8, help="threads per gunicorn worker")
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
-    args = parser.parse_args()
+    return parser.parse_args()
 
+
+def main() -> None:
+    args = arguments()
     setup_django(DATABASE)
     target = build(args.contacts)
     from surveys.models import Decision, Invitation
 
     say(f"built {args.contacts} contacts; load average before: {os.getloadavg()[0]:.2f}")
-    with tempfile.TemporaryDirectory() as folder:
-        log = Path(folder) / "gunicorn.log"
-        server = gunicorn_start(port := free_port(), args.workers, args.threads, log)
-        try:
-            tally, seconds = asyncio.run(
-                load(port, target, args.clients, args.seconds, args.rate, server.pid)
-            )
-        finally:
-            gunicorn_stop(server)
-        server_log = log.read_text()
-    load_after = os.getloadavg()[0]
+    offered = phase_run("trigger", args, target, args.rate, args.seconds)
+    closed = baseline = None
+    if args.closed_seconds:
+        closed = phase_run("trigger flat out", args, target, 0, args.closed_seconds)
+        baseline_env = {
+            "DJANGO_SETTINGS_MODULE": "bench.trigger_baseline_settings",
+            "BASELINE_KEYS": ",".join(target.keys),
+            "BASELINE_CONTACTS": str(args.contacts),
+        }
+        baseline = phase_run("baseline flat out", args, target, 0, args.closed_seconds, baseline_env)
     crowded, twice = violations()
-    latencies = sorted(tally.latencies)
-    requests = len(latencies)
-    p99 = latencies[min(requests - 1, int(requests * 0.99))] * 1000 if requests else float("nan")
-    p50 = latencies[requests // 2] * 1000 if requests else float("nan")
     say(
-        f"statuses={dict(sorted(tally.statuses.items()))} p50_ms={p50:.1f} "
         f"decisions={Decision.objects.count()} invitations={Invitation.objects.count()} "
-        f"over_rule={crowded} two_open={twice} "
-        f"offered_rps={args.rate:g} workers={args.workers} threads={args.threads} "
-        f"load_average_after={load_after:.2f}"
+        f"over_rule={crowded} two_open={twice} workers={args.workers} threads={args.threads}"
     )
-    if requests:
-        cpu = {name: used * 1000 / requests for name, used in tally.cpu.items()}
-        say(
-            "cpu_ms_per_request "
-            + " ".join(f"{name}={ms:.2f}" for name, ms in cpu.items())
-            + f" (on {os.cpu_count()} cores at most {os.cpu_count() * 1000 / sum(cpu.values()):.0f}/s)"
-        )
-    for error in tally.errors:
-        say(f"error: {error}")
-    if "Traceback" in server_log:
-        say(server_log[-2000:])
     if not args.keep:
         drop_database(DATABASE)
+    compared = (
+        f" closed_rps={closed.rps:.0f} baseline_rps={baseline.rps:.0f} ratio={closed.rps / baseline.rps:.2f}"
+        if closed and baseline
+        else ""
+    )
     say(
-        f"bench trigger clients={args.clients} requests={requests} rps={requests / seconds:.0f} "
-        f"p99_ms={p99:.0f} violations={crowded + twice}"
+        f"bench trigger clients={args.clients} requests={offered.requests} rps={offered.rps:.0f} "
+        f"p99_ms={offered.p99_ms:.0f}{compared} violations={crowded + twice}"
     )
 
 
