@@ -31,6 +31,7 @@ from surveys.models.gatekeeper import (
 from surveys.models.overrides import OVERRIDE_REASON_MAX_LENGTH, Override
 from surveys.models.responses import Answer, Response
 from surveys.models.simulation import DraftRule, RuleDraft, RuleSimulation
+from surveys.models.translations import SurveyTranslation
 
 __all__ = [
     "APPROVAL_COMMENT_MAX_LENGTH",
@@ -66,6 +67,7 @@ __all__ = [
     "SendRequest",
     "Survey",
     "SurveyKind",
+    "SurveyTranslation",
     "TriggerDay",
     "burden_estimate",
 ]

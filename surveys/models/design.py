@@ -28,6 +28,13 @@ class Survey(models.Model):
     is_current = models.BooleanField(default=True, editable=False)
     frozen_at = models.DateTimeField(null=True, blank=True, editable=False)
     intro = models.TextField(blank=True, help_text="Shown above the questions.")
+    # The language its own texts are written in; contacts whose locale has no translation
+    # (surveys/models/translations.py) get these.
+    language = models.CharField(
+        max_length=10,
+        default="en",
+        help_text='The language of its texts, e.g. "en"; translations add others.',
+    )
     link_valid_days = models.PositiveIntegerField(
         default=14,
         validators=[MinValueValidator(1), MaxValueValidator(365)],
