@@ -19,9 +19,10 @@ import django_filters
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
 from rest_framework.exceptions import ValidationError
 
+from contacts.account_selectors import account_prefetch, contact_account_seen
 from contacts.consent_selectors import consent_shown, consents_visible
 from contacts.errors import InvalidIdentity
-from contacts.models import Consent, Contact, DepartmentContact, Identity
+from contacts.models import Consent, Contact, DepartmentAccount, DepartmentContact, Identity
 from contacts.normalise import normalise_identity, phone_region_of
 from contacts.supplies import as_supplied, supplied_by
 from cxfeedback.exceptions import NotFound
@@ -49,6 +50,7 @@ def contacts_visible(*, actor: Actor) -> QuerySet[Contact]:
             Exists(DepartmentContact.objects.filter(contact=OuterRef("pk"), department_id__in=departments))
         )
     return contacts.prefetch_related(
+        *account_prefetch(actor=actor),
         Prefetch("department_links", queryset=views, to_attr="seen_views"),
         Prefetch("identities", queryset=identities, to_attr="seen_identities"),
     )
@@ -111,6 +113,7 @@ class ContactSeen:
     time_zone: str
     attributes: dict
     notes: str
+    account: str | None
     identities: list[Identity]
     views: list[DepartmentContact]
     created_at: dt.datetime
@@ -130,6 +133,7 @@ def contact_seen(contact: Contact, *, actor: Actor) -> ContactSeen:
         time_zone=shown.time_zone,
         attributes=shown.attributes,
         notes="" if actor.is_cx_lead else shown.notes,
+        account=contact_account_seen(contact, actor=actor),
         identities=contact.seen_identities,
         views=views,
         created_at=shown.created_at,
@@ -170,6 +174,7 @@ class ContactFilter(django_filters.FilterSet):
     external_source = django_filters.CharFilter(
         method="filter_nothing", label="Source system of external_id."
     )
+    account = django_filters.CharFilter(method="filter_account", label="External id of an account.")
     created_after = django_filters.IsoDateTimeFilter(method="filter_known_since")
     created_before = django_filters.IsoDateTimeFilter(method="filter_known_since")
 
@@ -212,6 +217,16 @@ class ContactFilter(django_filters.FilterSet):
         if kind == Identity.Kind.EXTERNAL and source:
             identities = identities.filter(source=source.strip())
         return queryset.filter(Exists(identities))
+
+    def filter_account(self, queryset: QuerySet[Contact], name: str, value: str) -> QuerySet[Contact]:
+        queryset = queryset.filter(account__external_id=value.strip())
+        if self.actor.is_cx_lead:
+            return queryset
+        # An account the department did not name lists nobody, as one that does not exist.
+        named = DepartmentAccount.objects.filter(
+            account_id=OuterRef("account_id"), department_id__in=self.actor.department_ids
+        )
+        return queryset.filter(Exists(named))
 
     def filter_nothing(self, queryset: QuerySet[Contact], name: str, value: str) -> QuerySet[Contact]:
         return queryset  # read by filter_identity

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from audit.models import AuditEntry
 from audit.services import audit_record
+from contacts.account_services import account_external_id_clean, contact_account_assign
 from contacts.errors import (
     IdentityConflict,
     InvalidContact,
@@ -76,6 +77,7 @@ def contact_upsert(
     notes: str | None = None,
     source: str = DepartmentContact.Source.API,
     phone_region: str = "",
+    account: str | None = None,
 ) -> tuple[DepartmentContact, bool]:
     """Write `department`'s view of the person the identities name (national phone numbers read in
     `phone_region`, else the department's): find the person by any identity (or create them), record
@@ -84,7 +86,8 @@ def contact_upsert(
     department knows the person, so the answer tells nothing of others. Nothing outside the
     department's view changes: not the person's own fields, not another department's view. Raises
     NotFound if the actor does not work for `department`, InvalidIdentity, InvalidPhoneRegion or
-    InvalidContact (400) for bad input, IdentityConflict (409) if the identities name two people."""
+    InvalidContact (400) for bad input, IdentityConflict (409) if the identities name two people.
+    `account` (an external id) puts the person in that account (contacts.account_services)."""
     if not actor.sees_department(department.pk):
         raise NotFound(f"Department {department.slug!r} not found.", extra={"department": department.slug})
     wanted = identities_normalise(identities, region=_phone_region(department, phone_region))
@@ -96,6 +99,8 @@ def contact_upsert(
         "notes": notes,
     }
     _contact_fields_validate(**fields)
+    if account is not None:
+        account = account_external_id_clean(account)
     try:
         with transaction.atomic():
             # The race: two upserts of the same new email both find no contact and both create
@@ -105,6 +110,8 @@ def contact_upsert(
             contact = _contact_find_or_create(wanted)
             view, created = _view_write(department, contact, fields, source=source)
             _identities_supply(department, contact, wanted)
+            if account is not None:
+                contact_account_assign(department=department, contact=contact, external_id=account)
     except IntegrityError as error:
         # Only a writer that skipped contacts.locks.identities_lock gets here: the unique
         # constraint on Identity caught it inserting the same identity at the same moment.

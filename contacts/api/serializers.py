@@ -41,6 +41,14 @@ class ContactUpsertInputSerializer(serializers.Serializer):
     notes = serializers.CharField(
         required=False, allow_blank=True, max_length=5000, help_text="The department's own notes."
     )
+    account = serializers.CharField(
+        max_length=200,
+        required=False,
+        allow_blank=True,
+        help_text="External id of the company or household (account) the person belongs to, in your "
+        "own systems; created on first use. Empty: takes the person out of an account your department "
+        "named. Omitted: unchanged.",
+    )
     # Checked by the service, whose message names the field and the codes it takes.
     phone_region = serializers.CharField(
         required=False,
@@ -93,6 +101,11 @@ class ContactOutputSerializer(serializers.Serializer):
     time_zone = serializers.CharField(read_only=True)
     attributes = serializers.DictField(read_only=True)
     notes = serializers.CharField(read_only=True, help_text="The department's notes; empty for a CX lead.")
+    account = serializers.CharField(
+        read_only=True,
+        allow_null=True,
+        help_text="External id of the person's account, if your department named it (a CX lead: any).",
+    )
     identities = IdentityOutputSerializer(
         many=True,
         read_only=True,

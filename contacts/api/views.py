@@ -43,6 +43,9 @@ CONTACT_FILTER_PARAMETERS = [
     OpenApiParameter(
         "external_source", OpenApiTypes.STR, description="Limits external_id to one source system."
     ),
+    OpenApiParameter(
+        "account", OpenApiTypes.STR, description="Contacts in the account with this external id."
+    ),
     OpenApiParameter("created_after", OpenApiTypes.DATETIME, description="Created at or after this time."),
     OpenApiParameter("created_before", OpenApiTypes.DATETIME, description="Created before this time."),
     OpenApiParameter(
@@ -105,6 +108,7 @@ class ContactUpsertApi(APIView):
             notes=data.get("notes"),
             source=DepartmentContact.Source.API,
             phone_region=data["phone_region"],
+            account=data.get("account"),
         )
         contact = contact_get(actor=actor, contact_id=view.contact_id)  # with what the actor may see
         return Response(

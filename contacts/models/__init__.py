@@ -2,7 +2,7 @@
 they said about being contacted, imports, and merges of two records of one person. Knows nothing
 about surveys."""
 
-from contacts.models.accounts import Account
+from contacts.models.accounts import Account, DepartmentAccount
 from contacts.models.consent import Consent
 from contacts.models.imports import ContactImport, ContactImportIssue
 from contacts.models.merges import ContactMerge, DuplicateSearch, DuplicateSuggestion
@@ -27,6 +27,7 @@ __all__ = [
     "ContactImport",
     "ContactImportIssue",
     "ContactMerge",
+    "DepartmentAccount",
     "DepartmentContact",
     "DepartmentIdentity",
     "DuplicateSearch",

@@ -29,3 +29,22 @@ class Account(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.name}"
+
+
+class DepartmentAccount(models.Model):
+    """A department named the account (by its external id): the department may see it, on the
+    contacts it knows and in the admin. An account is the company's, shared by every department so
+    its caps count every department's touches; which accounts exist is each department's to know
+    only of the ones it named."""
+
+    department = models.ForeignKey("departments.Department", on_delete=models.CASCADE, related_name="+")
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="named_by")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "department"], name="department_account_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.department_id} names {self.account_id}"

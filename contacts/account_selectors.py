@@ -1,0 +1,43 @@
+"""Reading accounts, scoped to who asks: a CX lead sees every account and everyone in it; a
+department the accounts it named (DepartmentAccount), and in them only the people it knows."""
+
+from __future__ import annotations
+
+from django.db.models import Count, Exists, OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+
+from contacts.models import Account, Contact, DepartmentAccount, DepartmentContact
+from departments.actors import Actor
+
+
+def accounts_visible(*, actor: Actor) -> QuerySet[Account]:
+    """The accounts the actor may see, each with `members`: how many of its people the actor may see."""
+    accounts = Account.objects.all()
+    people = Contact.objects.filter(account=OuterRef("pk"), merged_into=None)
+    if not actor.is_cx_lead:
+        departments = actor.department_ids
+        named = DepartmentAccount.objects.filter(account=OuterRef("pk"), department_id__in=departments)
+        accounts = accounts.filter(Exists(named))
+        people = people.filter(
+            Exists(DepartmentContact.objects.filter(contact=OuterRef("pk"), department_id__in=departments))
+        )
+    counted = people.order_by().values("account").annotate(n=Count("pk")).values("n")
+    return accounts.annotate(members=Coalesce(Subquery(counted), 0))
+
+
+def account_prefetch(*, actor: Actor) -> tuple:
+    """What contacts_visible prefetches for contact_account_seen: the account and, for a department,
+    whether it named it."""
+    namers = DepartmentAccount.objects.all()
+    if not actor.is_cx_lead:
+        namers = namers.filter(department_id__in=actor.department_ids)
+    return ("account", Prefetch("account__named_by", queryset=namers, to_attr="seen_namers"))
+
+
+def contact_account_seen(contact: Contact, *, actor: Actor) -> str | None:
+    """The external id of `contact`'s account (prefetched by account_prefetch) if the actor may see
+    it: a CX lead always, a department when it named the account; None otherwise."""
+    account = contact.account
+    if account is None or not (actor.is_cx_lead or account.seen_namers):
+        return None
+    return account.external_id
