@@ -68,6 +68,8 @@ MIDDLEWARE = [
     "cxfeedback.request_id.RequestIdMiddleware",
     "cxfeedback.metrics.MetricsMiddleware",
     "cxfeedback.csp.ContentSecurityPolicyMiddleware",
+    # The results pages read from the replica, if there is one (cxfeedback/db_router.py).
+    "cxfeedback.db_router.ReplicaReadsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -124,17 +126,37 @@ else:
     DATABASES = {"default": embedded.embedded_postgres_settings()}
 DATABASES["default"]["CONN_MAX_AGE"] = envint("DB_CONN_MAX_AGE", "0")
 DATABASES["default"].setdefault("OPTIONS", {})
+# Behind PgBouncer in transaction mode (README "Running at scale"): each transaction may run on another
+# server connection, so nothing may outlive one — no cursor WITH HOLD (Django's .iterator() outside a
+# transaction), and no prepared statement unless PgBouncer ≥ 1.21 tracks them (max_prepared_statements;
+# then set DB_PREPARE_THRESHOLD again).
+DB_TRANSACTION_POOLING = envbool("DB_TRANSACTION_POOLING", "false")
+DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = DB_TRANSACTION_POOLING
 # Server-side prepared statements, for the gatekeeper's statements run on every trigger and
 # eligibility check (surveys/gatekeeper/screening.py): PostgreSQL then plans each once per
 # connection instead of on every call. Only cursors that bind on the server use them; Django's own
-# queries never do. Empty turns them off (needed behind a transaction-pooling PgBouncer older than 1.21).
+# queries never do. Empty turns them off (the default behind a transaction-pooling PgBouncer).
+_PREPARE_THRESHOLD = os.environ.get("DB_PREPARE_THRESHOLD", "" if DB_TRANSACTION_POOLING else "5").strip()
 DATABASES["default"]["OPTIONS"]["prepare_threshold"] = (
-    envint("DB_PREPARE_THRESHOLD", "5") if os.environ.get("DB_PREPARE_THRESHOLD", "5").strip() else None
+    envint("DB_PREPARE_THRESHOLD", "5") if _PREPARE_THRESHOLD else None
 )
 # Bind parameters on the server for every query, so Django's are prepared too (see above); the API's
 # hot paths then spend about a fifth less CPU. Off by default, as in Django.
 DATABASES["default"]["OPTIONS"]["server_side_binding"] = envbool("DB_SERVER_SIDE_BINDING", "false")
 DATABASES["default"]["TEST"] = {"NAME": os.environ.get("TEST_DATABASE_NAME", "test_cxfeedback")}
+# A read replica for the results pages (dashboard, drill-down, exports; cxfeedback/db_router.py), set
+# up like the primary; in tests a mirror of the test database.
+if os.environ.get("DATABASE_REPLICA_URL"):
+    import dj_database_url
+
+    DATABASES["replica"] = {
+        **DATABASES["default"],
+        **dj_database_url.parse(os.environ["DATABASE_REPLICA_URL"]),
+        "CONN_MAX_AGE": DATABASES["default"]["CONN_MAX_AGE"],
+        "OPTIONS": dict(DATABASES["default"]["OPTIONS"]),
+        "TEST": {"MIRROR": "default"},
+    }
+DATABASE_ROUTERS = ["cxfeedback.db_router.ReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

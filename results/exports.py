@@ -22,8 +22,9 @@ import io
 from collections.abc import Iterable, Iterator
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 
+from cxfeedback.db_router import results_connection
 from departments.actors import Actor
 from results.filters import ResultsFilter, responses_for
 from results.selectors.summary import results_summary
@@ -105,7 +106,9 @@ def response_rows(actor: Actor, results_filter: ResultsFilter) -> Iterator[list]
     column = {question.pk: index for index, question in enumerate(questions)}
     width = len(questions)
     ids_sql, ids_params = responses_for(actor, results_filter).order_by().values("pk").query.sql_with_params()
-    with transaction.atomic(), connection.chunked_cursor() as cursor:
+    # From the replica when the request reads results there (cxfeedback/db_router.py).
+    connection = results_connection()
+    with transaction.atomic(using=connection.alias), connection.chunked_cursor() as cursor:
         cursor.execute(RESPONSES_SQL.format(response_ids=ids_sql), [settings.TIME_ZONE, *ids_params])
         while batch := cursor.fetchmany(FETCH_ROWS):
             for *fixed, question_ids, numbers, texts in batch:
