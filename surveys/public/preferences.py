@@ -6,7 +6,8 @@ contacts.consent_services.consent_record, whose actor scoping is for departments
 
 Choices made here (PRODUCT.md §5):
 - The one-click unsubscribe (RFC 8058) opts the contact out of every survey on every channel.
-- A snooze pauses every department's surveys for 30, 90 or 180 days.
+- A snooze pauses every department's surveys for 30, 90 or 180 days. A pause is never shortened
+  (the longest one in force wins, contacts/consent.py), so a shorter one than that is not written.
 - A department opt-out names the invitation's department, on every channel.
 - "Prefer email" (or SMS) is an opt-out of the other channel for every department, so the
   gatekeeper honours it with no new field; choosing again lifts the customer's own earlier choice
@@ -97,15 +98,20 @@ def consent_unsubscribe(*, invitation: Invitation, now: dt.datetime | None = Non
     )
 
 
-def consent_snooze(*, invitation: Invitation, days: int, now: dt.datetime | None = None) -> Consent:
-    """Pause every department's surveys for `days` (30, 90 or 180). Raises InvalidPreference."""
+def consent_snooze(*, invitation: Invitation, days: int, now: dt.datetime | None = None) -> Consent | None:
+    """Pause every department's surveys for `days` (30, 90 or 180). Returns None, writing nothing,
+    when a pause at least that long is in force already. Raises InvalidPreference."""
     if days not in SNOOZE_DAYS:
         raise InvalidPreference(f"days: choose one of {', '.join(map(str, SNOOZE_DAYS))}.")
     now = now or timezone.now()
+    until = now + dt.timedelta(days=days)
+    current = consent_status(contact_id=invitation.contact_id, department_id=None, channel="", at=now)
+    if current.reason == "snoozed" and current.until >= until:
+        return None
     return _consent_add(
         contact_id=invitation.contact_id,
         kind=Consent.Kind.SNOOZE,
-        until=now + dt.timedelta(days=days),
+        until=until,
         source=Consent.Source.PREFERENCE_CENTRE,
         recorded_by=_by_customer(invitation),
         now=now,

@@ -14,6 +14,7 @@ from django.db.models import Model
 
 from contacts.consent_selectors import consent_status
 from contacts.models import CHANNEL_IDENTITY_KIND, Contact, Identity
+from departments.models import CompanySettings, Department
 from surveys.delivery.tokens import token_hash
 from surveys.models import Invitation, InvitationToken, Question, Survey
 
@@ -94,6 +95,16 @@ def survey_questions(survey: Survey) -> Sequence[Question]:
 @functools.lru_cache(maxsize=1024)
 def _frozen_survey_questions(survey_id: int) -> tuple[Question, ...]:
     return tuple(Question.objects.filter(survey_id=survey_id).order_by("position"))
+
+
+def company_name() -> str:
+    """The company's name as customers know it ("" until a CX lead sets it). Read without creating
+    the settings row: a customer's GET changes nothing."""
+    return CompanySettings.objects.filter(pk=1).values_list("company_name", flat=True).first() or ""
+
+
+def department_name(department_id: int) -> str:
+    return Department.objects.filter(pk=department_id).values_list("name", flat=True).first() or ""
 
 
 def contact_channels(contact_id: int) -> set[str]:

@@ -52,7 +52,9 @@ from surveys.public.preferences import (
 from surveys.public.responses import invitation_open, response_submit
 from surveys.public.selectors import (
     LinkState,
+    company_name,
     contact_channels,
+    department_name,
     invitation_for_token,
     link_state,
     preferences_status,
@@ -141,9 +143,15 @@ def contact_language(invitation: Invitation, request: HttpRequest) -> str:
 
 
 def _link_invalid(request: HttpRequest) -> HttpResponse:
-    """The one answer for a token that is unknown, expired, cancelled or never delivered."""
+    """The one answer for a token that is unknown, expired, cancelled or never delivered: it names
+    the company (never the department, which would tell a made-up token from a real one)."""
     with translation.override(request.LANGUAGE_CODE):
-        return _render(request, "link_invalid.html", status=404)
+        return _render(request, "link_invalid.html", {"company": company_name()}, status=404)
+
+
+def _asker(invitation: Invitation) -> dict:
+    """Who is asking, for the page's header: the company and the invitation's department."""
+    return {"company": company_name(), "department": department_name(invitation.department_id)}
 
 
 @public_page()
@@ -155,12 +163,13 @@ def survey(request: HttpRequest, token: str) -> HttpResponse:
     if state == LinkState.CLOSED:
         return _link_invalid(request)
     with translation.override(contact_language(invitation, request)):
+        asker = _asker(invitation)
         if state == LinkState.ANSWERED:
-            return _render(request, "already_answered.html", {"token": token})
+            return _render(request, "already_answered.html", {"token": token, **asker})
         if request.method != "POST":
             if request.method == "GET":
                 invitation_open(invitation=invitation, now=now)
-            return _survey_page(request, invitation.survey)
+            return _survey_page(request, invitation.survey, asker)
         form = SurveyForm(survey_questions(invitation.survey), data=request.POST)
         if form.is_valid():
             try:
@@ -168,27 +177,28 @@ def survey(request: HttpRequest, token: str) -> HttpResponse:
                     invitation=invitation, answers=form.answers(), now=now, locale=translation.get_language()
                 )
             except AlreadyAnswered:  # another submit of the same invitation got in first
-                return _render(request, "already_answered.html", {"token": token})
+                return _render(request, "already_answered.html", {"token": token, **asker})
             except InvitationExpired:
                 return _link_invalid(request)
             except InvalidAnswers as error:
                 form.add_answer_errors(error)
             else:
                 return SeeOther(reverse("survey-thanks", args=[token]))
-        return _render(request, "survey.html", _survey_context(invitation.survey, form))
+        return _render(request, "survey.html", _survey_context(invitation.survey, form, asker))
 
 
-def _survey_context(survey: Survey, form: SurveyForm) -> dict:
-    return {"survey": survey, "form": form, "questions": form.question_views()}
+def _survey_context(survey: Survey, form: SurveyForm, asker: dict) -> dict:
+    return {"survey": survey, "form": form, "questions": form.question_views(), **asker}
 
 
-def _survey_page(request: HttpRequest, survey: Survey) -> HttpResponse:
+def _survey_page(request: HttpRequest, survey: Survey, asker: dict) -> HttpResponse:
     """The survey with nothing filled in. For a sent (frozen) survey that page is the same for
-    every customer but for its CSRF token, so each process renders it once per language and puts
-    each visitor's token in."""
+    every customer but for its CSRF token, so each process renders it once per language (and
+    company and department name, so a new name shows at once) and puts each visitor's token in."""
     if survey.frozen_at is None:
-        return _render(request, "survey.html", _survey_context(survey, SurveyForm(survey_questions(survey))))
-    page = _frozen_survey_page(survey.pk, translation.get_language())
+        context = _survey_context(survey, SurveyForm(survey_questions(survey)), asker)
+        return _render(request, "survey.html", context)
+    page = _frozen_survey_page(survey.pk, translation.get_language(), asker["company"], asker["department"])
     response = HttpResponse(page.replace(CSRF_PLACEHOLDER, get_token(request), 1))
     response["Content-Language"] = translation.get_language()
     return response
@@ -199,9 +209,10 @@ CSRF_PLACEHOLDER = "CSRFTOKENPLACEHOLDERxQzv"
 
 
 @functools.lru_cache(maxsize=256)
-def _frozen_survey_page(survey_id: int, language: str) -> str:
+def _frozen_survey_page(survey_id: int, language: str, company: str, department: str) -> str:
     survey = Survey.objects.get(pk=survey_id)
-    context = _survey_context(survey, SurveyForm(survey_questions(survey)))
+    asker = {"company": company, "department": department}
+    context = _survey_context(survey, SurveyForm(survey_questions(survey)), asker)
     context["csrf_token"] = CSRF_PLACEHOLDER
     with translation.override(language):
         return render_to_string(TEMPLATES + "survey.html", context)
@@ -217,7 +228,7 @@ def survey_thanks(request: HttpRequest, token: str) -> HttpResponse:
     if state == LinkState.OPEN:  # not answered yet: back to the questions
         return SeeOther(reverse(links.SURVEY_URL_NAME, args=[token]))
     with translation.override(contact_language(invitation, request)):
-        return _render(request, "thanks.html", {"token": token})
+        return _render(request, "thanks.html", {"token": token, **_asker(invitation)})
 
 
 # An unsubscribe POST is never refused by the rate limit: mail providers send RFC 8058 one-click
@@ -233,12 +244,13 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     if invitation is None:
         return _link_invalid(request)
     with translation.override(contact_language(invitation, request)):
+        context = {"token": token, **_asker(invitation)}
         if request.method == "POST":
             consent_unsubscribe(invitation=invitation)
-            return _render(request, "unsubscribed.html", {"token": token})
+            return _render(request, "unsubscribed.html", context)
         status = preferences_status(invitation=invitation, channels=set(), now=timezone.now())
         template = "unsubscribed.html" if status.unsubscribed else "unsubscribe.html"
-        return _render(request, template, {"token": token})
+        return _render(request, template, context)
 
 
 @public_page()
@@ -251,25 +263,33 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
     with translation.override(contact_language(invitation, request)):
         form = PreferencesForm(data=request.POST if request.method == "POST" else None)
         if request.method == "POST" and form.is_valid():
-            _preference_apply(invitation, form.cleaned_data)
-            return SeeOther(reverse(links.PREFERENCES_URL_NAME, args=[token]) + "?saved=1")
+            outcome = _preference_apply(invitation, form.cleaned_data)
+            return SeeOther(reverse(links.PREFERENCES_URL_NAME, args=[token]) + f"?saved={outcome}")
         channels = contact_channels(invitation.contact_id)
         context = {
             "token": token,
             "form": form,
-            "department": invitation.department,
             "offer_channels": len(channels) > 1,
             "status": preferences_status(invitation=invitation, channels=channels, now=timezone.now()),
-            "saved": request.GET.get("saved") == "1" and not form.is_bound,
+            "saved": "" if form.is_bound else SAVED.get(request.GET.get("saved", ""), ""),
             "snooze_days": SNOOZE_DAYS,
+            **_asker(invitation),
         }
         return _render(request, "preferences.html", context)
 
 
-def _preference_apply(invitation: Invitation, choice: dict) -> None:
+# What the page says after a choice (`?saved=`), read against what holds now (preferences.html):
+# "pause_kept" when a longer pause was in force, so the shorter one asked for changes nothing.
+SAVED = {"1": "saved", "pause_kept": "pause_kept"}
+
+
+def _preference_apply(invitation: Invitation, choice: dict) -> str:
+    """Apply the customer's choice; the outcome the page then reports (a key of SAVED)."""
     if choice["action"] == "snooze":
-        consent_snooze(invitation=invitation, days=choice["days"])
+        if consent_snooze(invitation=invitation, days=choice["days"]) is None:
+            return "pause_kept"
     elif choice["action"] == "opt_out":
         consent_opt_out(invitation=invitation, everyone=choice["scope"] == "everyone")
     else:
         consent_prefer_channel(invitation=invitation, channel=choice["channel"])
+    return "1"

@@ -202,7 +202,7 @@ def test_invalid_answers_show_what_to_fix_and_keep_what_was_typed(client, link):
     html = page.content.decode()
     assert page.status_code == 200
     assert "<title>Error: Your recent order</title>" in html
-    assert '<div class="error-summary" tabindex="-1" autofocus' in html
+    assert '<div class="error-summary" role="alert" tabindex="-1" autofocus' in html
     assert html.count("Choose an answer.") == 2 * 3  # NPS, CES, rating: in the summary and at the question
     assert html.count("Choose at least one answer.") == 0
     assert '<a href="#q1-0">How likely are you to recommend us to a friend? — Choose an answer.</a>' in html
