@@ -19,6 +19,7 @@ from departments.models import CompanySettings
 from surveys.delivery.channels import Outgoing
 from surveys.delivery.channels.content import zone_of
 from surveys.delivery.quiet_hours import parse_clock, quiet_hours_end
+from surveys.design.translations import survey_texts
 from surveys.models import Invitation
 
 
@@ -27,22 +28,25 @@ class Recipient:
     """An invitation's person as its department knows them: the address on the invitation's
     channel the department may send to (None: it has none), and the name, locale and time zone of
     its view of the person, each falling back to the person's own when the view leaves it empty.
-    Another department's view never shows: its import cannot rename the person in this message."""
+    Another department's view never shows: its import cannot rename the person in this message.
+    `company_name` is the sender's company (CompanySettings), read once for the batch."""
 
     address: str | None
     name: str
     locale: str
     time_zone: str
+    company_name: str = ""
 
 
 def recipients_of(invitations: Sequence[Invitation]) -> dict[int, Recipient]:
     """Each invitation's recipient, by invitation id, for the whole batch in four queries (the
-    company setting, identities, who supplied them, the department views). The invitations come
+    company settings, identities, who supplied them, the department views). The invitations come
     with their contact (select_related), whose own fields are the fallback."""
     if not invitations:
         return {}
     pairs = {(i.contact_id, i.department_id) for i in invitations}
-    addresses = addresses_of(pairs)
+    company = CompanySettings.current()
+    addresses = addresses_of(pairs, company=company)
     views = views_of(pairs)
     recipients = {}
     for invitation in invitations:
@@ -53,6 +57,7 @@ def recipients_of(invitations: Sequence[Invitation]) -> dict[int, Recipient]:
             name=view.name or own.name,
             locale=view.locale or own.locale,
             time_zone=view.time_zone or own.time_zone,
+            company_name=company.company_name,
         )
     return recipients
 
@@ -92,8 +97,10 @@ def quiet_until(recipient: Recipient, *, now: dt.datetime) -> dt.datetime | None
 def outgoing_message(
     invitation: Invitation, *, recipient: Recipient, token: str, kind: str, now: dt.datetime
 ) -> Outgoing:
-    """The message to `recipient`, who has an address (callers stop the invitation otherwise)."""
+    """The message to `recipient`, who has an address (callers stop the invitation otherwise), with
+    the survey's texts in the translation for the recipient's locale."""
     survey = invitation.survey
+    texts = survey_texts(survey, locale=recipient.locale)
     return Outgoing(
         invitation_id=invitation.pk,
         kind=kind,
@@ -103,21 +110,26 @@ def outgoing_message(
         locale=recipient.locale,
         time_zone=recipient.time_zone,
         token=token,
-        survey_name=survey.name,
-        survey_intro=survey.intro,
+        survey_name=texts.name,
+        survey_intro=texts.intro,
         department_name=invitation.department.name,
         expires_at=invitation.expires_at or now + dt.timedelta(days=survey.link_valid_days),
         minutes=invitation.weight,
+        email_subject=texts.email_subject,
+        email_body=texts.email_body,
+        company_name=recipient.company_name,
     )
 
 
-def addresses_of(pairs: Iterable[tuple[int, int]]) -> dict[tuple[int, int, str], str]:
+def addresses_of(
+    pairs: Iterable[tuple[int, int]], *, company: CompanySettings | None = None
+) -> dict[tuple[int, int, str], str]:
     """(contact, department, identity kind) → the address that department may send to: among the
     identities it supplied, the customer gave, or (CompanySettings.share_contact_channels) all of
     the person's, the one added most recently. Emails as the department wrote them (normalised ones
     drop tags the person may rely on), phones in E.164."""
     pairs = set(pairs)
-    shared = CompanySettings.current().share_contact_channels
+    shared = (company or CompanySettings.current()).share_contact_channels
     identities = list(
         Identity.objects.filter(
             contact_id__in={c for c, _ in pairs}, kind__in=list(CHANNEL_IDENTITY_KIND.values())

@@ -17,6 +17,13 @@ from django.db import transaction
 from cxfeedback.exceptions import NotFound
 from departments.actors import Actor
 from departments.models import Department
+from surveys.design.translations import (
+    language_code_valid,
+    translations_after_edit,
+    translations_clean,
+    translations_of,
+    translations_write,
+)
 from surveys.errors import InvalidQuestion, InvalidSurvey, SurveyNotCurrent, UnknownSurveyTemplate
 from surveys.models import FIXED_SCALES, Question, QuestionKind, Survey, SurveyKind
 
@@ -36,7 +43,7 @@ MAX_QUESTIONS = 100
 QUESTION_FIELDS = ("kind", "text", "help_text", "required", "scale_min", "scale_max", "choices")
 
 
-SURVEY_FIELDS = ("name", "kind", "intro", "link_valid_days", "burden_weight")
+SURVEY_FIELDS = ("name", "kind", "language", "intro", "link_valid_days", "burden_weight")
 
 # The most minutes a survey's burden may be set to (Survey.burden_weight).
 MAX_BURDEN_MINUTES = 600
@@ -190,6 +197,8 @@ def _survey_fields_clean(fields: Mapping[str, Any]) -> dict[str, Any]:
         raise InvalidSurvey(f"kind: must be one of {', '.join(SurveyKind.values)}.", extra={"field": "kind"})
     if "intro" in cleaned:
         cleaned["intro"] = (cleaned["intro"] or "").strip()
+    if "language" in cleaned:
+        cleaned["language"] = _language_clean(cleaned["language"])
     days = cleaned.get("link_valid_days")
     if "link_valid_days" in cleaned and (
         isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 365
@@ -203,6 +212,13 @@ def _survey_fields_clean(fields: Mapping[str, Any]) -> dict[str, Any]:
             f"burden_weight: must be 1 to {MAX_BURDEN_MINUTES} minutes.", extra={"field": "burden_weight"}
         )
     return cleaned
+
+
+def _language_clean(language: Any) -> str:
+    code = language.strip().replace("_", "-") if isinstance(language, str) else ""
+    if not language_code_valid(code):
+        raise InvalidSurvey("language: a language code such as “en” or “de”.", extra={"field": "language"})
+    return code
 
 
 def _questions_write(survey: Survey, questions: list[dict[str, Any]]) -> None:
@@ -223,9 +239,12 @@ def survey_create(
     intro: str = "",
     link_valid_days: int = 14,
     burden_weight: int | None = None,
+    language: str = "en",
+    translations: Sequence[Mapping[str, Any]] = (),
 ) -> Survey:
-    """Create version 1 of a survey with its questions, in order. `burden_weight`: the minutes it
-    takes, for rules counting burden; None: estimated from its questions.
+    """Create version 1 of a survey with its questions, in order, and its translations (other
+    languages than `language`). `burden_weight`: the minutes it takes, for rules counting burden;
+    None: estimated from its questions.
 
     Raises NotFound (not the actor's department), InvalidSurvey and InvalidQuestion.
     """
@@ -238,14 +257,19 @@ def survey_create(
             "intro": intro,
             "link_valid_days": link_valid_days,
             "burden_weight": burden_weight,
+            "language": language,
         }
     )
     cleaned_questions = questions_clean(questions)
+    cleaned_translations = translations_clean(
+        translations, language=fields["language"], questions=len(cleaned_questions)
+    )
     survey = Survey.objects.create(department=department, **fields)
     # The first version names the family: every later version carries its id.
     survey.family_id = survey.pk
     Survey.objects.filter(pk=survey.pk).update(family_id=survey.pk)
     _questions_write(survey, cleaned_questions)
+    translations_write(survey, cleaned_translations)
     return survey
 
 
@@ -279,39 +303,37 @@ def survey_update(
     intro: str | None = None,
     link_valid_days: int | None = None,
     burden_weight: int | None = None,
+    language: str | None = None,
     questions: Sequence[Mapping[str, Any]] | None = None,
+    translations: Sequence[Mapping[str, Any]] | None = None,
 ) -> Survey:
-    """Edit a survey; arguments left None stay as they are, `questions` replaces the whole list.
+    """Edit a survey; arguments left None stay as they are, `questions` and `translations` replace
+    the whole list (kept translations are cut to fewer questions by position).
 
     Edits in place while the survey was never sent; once frozen, creates and returns the next
-    version (questions copied from this one unless given) and this one stops being current.
-    Raises NotFound, SurveyNotCurrent (a newer version exists), InvalidSurvey, InvalidQuestion.
+    version (questions and translations copied from this one unless given) and this one stops
+    being current. Raises NotFound, SurveyNotCurrent (a newer version exists), InvalidSurvey,
+    InvalidQuestion.
     """
     if not actor.sees_department(survey.department_id):
         raise NotFound(f"Survey {survey.pk} not found.")
-    changes = {
-        field: value
-        for field, value in (
-            ("name", name),
-            ("kind", kind),
-            ("intro", intro),
-            ("link_valid_days", link_valid_days),
-            ("burden_weight", burden_weight),
-        )
-        if value is not None
-    }
-    changes = _survey_fields_clean(changes)
+    fields = {"name": name, "kind": kind, "intro": intro, "language": language}
+    fields |= {"link_valid_days": link_valid_days, "burden_weight": burden_weight}
+    changes = _survey_fields_clean({field: value for field, value in fields.items() if value is not None})
     cleaned_questions = questions_clean(questions) if questions is not None else None
     with transaction.atomic():
         current = _survey_lock_current(survey)
+        cleaned_translations = translations_after_edit(current, changes, cleaned_questions, translations)
         if current.is_frozen:
-            return _survey_next_version(current, changes, cleaned_questions)
+            return _survey_next_version(current, changes, cleaned_questions, cleaned_translations)
         for field, value in changes.items():
             setattr(current, field, value)
         current.save()
         if cleaned_questions is not None:
             current.questions.all().delete()
             _questions_write(current, cleaned_questions)
+        if cleaned_translations is not None:
+            translations_write(current, cleaned_translations)
         return current
 
 
@@ -333,9 +355,13 @@ def _survey_lock_current(survey: Survey) -> Survey:
 
 
 def _survey_next_version(
-    current: Survey, changes: dict[str, Any], questions: list[dict[str, Any]] | None
+    current: Survey,
+    changes: dict[str, Any],
+    questions: list[dict[str, Any]] | None,
+    translations: list[dict[str, Any]] | None,
 ) -> Survey:
-    """The version after `current` (locked by the caller), with its questions; `current` steps down."""
+    """The version after `current` (locked by the caller), with its questions and translations
+    (copied unless given); `current` steps down."""
     if questions is None:
         questions = [
             {field: getattr(question, field) for field in QUESTION_FIELDS}
@@ -352,4 +378,5 @@ def _survey_next_version(
         **fields,
     )
     _questions_write(new_version, questions)
+    translations_write(new_version, translations_of(current) if translations is None else translations)
     return new_version

@@ -36,10 +36,20 @@ class Outgoing:
     department_name: str
     expires_at: dt.datetime
     minutes: int = 1  # how long the survey takes: its burden as reserved (Invitation.weight)
+    # The survey's translation for the contact's locale (surveys/design/translations.py): its own
+    # subject and message, or empty for the standard ones; survey_name and survey_intro are translated.
+    email_subject: str = ""
+    email_body: str = ""
+    company_name: str = ""  # CompanySettings.company_name: the sender is "<department> at <company>"
 
     @property
     def is_reminder(self) -> bool:
         return self.kind.startswith("reminder-")
+
+    @property
+    def is_test(self) -> bool:
+        """A test send to the survey's owner (surveys/design/previews.py): no invitation, no real link."""
+        return self.kind.startswith("test-")
 
     @property
     def reminder_number(self) -> int:

@@ -40,6 +40,8 @@ def message_context(message: Outgoing) -> dict:
         "survey": message.survey_name,
         "intro": message.survey_intro,
         "minutes": message.minutes,
+        "body": message.email_body,
+        "is_test": message.is_test,
         "expires_on": date_format(expires_at, "DATE_FORMAT"),
         "survey_url": links.survey_url(message.token),
         "short_url": links.short_url(message.token),

@@ -1,6 +1,8 @@
 """Email invitations and reminders through Django's email backends (SMTP, or a provider through
 django-anymail): multipart text + HTML in the contact's language, with one-click unsubscribe.
 
+From: DEFAULT_FROM_EMAIL's address under the name "<department> at <company>" (email_from).
+
 Headers:
 - `List-Unsubscribe`: the unsubscribe page and a mailto, `List-Unsubscribe-Post:
   List-Unsubscribe=One-Click` (RFC 8058), so mail clients offer unsubscribing without opening it.
@@ -24,7 +26,7 @@ import logging
 import re
 import smtplib
 import socket
-from email.utils import formataddr
+from email.utils import formataddr, parseaddr
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -52,17 +54,14 @@ def email_build(message: Outgoing, *, connection=None) -> EmailMultiAlternatives
     template = "reminder" if message.is_reminder else "invitation"
     with translation.override(language_of(message)):
         context = message_context(message)
-        if message.is_reminder:
-            subject = gettext("Reminder: %(department)s would still like your feedback")
-        else:
-            subject = gettext("%(department)s would like your feedback")
-        subject = subject % {"department": message.department_name}
+        subject = email_subject(message)
+        from_email = email_from(message)
         text = render_to_string(f"surveys/email/{template}.txt", context)
         html = render_to_string(f"surveys/email/{template}.html", context)
     email = EmailMultiAlternatives(
         subject=subject,
         body=text,
-        from_email=settings.DEFAULT_FROM_EMAIL,
+        from_email=from_email,
         to=[formataddr((message.name, message.address)) if message.name else message.address],
         connection=connection,
         headers={
@@ -75,6 +74,32 @@ def email_build(message: Outgoing, *, connection=None) -> EmailMultiAlternatives
     )
     email.attach_alternative(html, "text/html")
     return email
+
+
+def email_subject(message: Outgoing) -> str:
+    """The survey translation's own subject for an invitation, else the standard one in the
+    contact's language; a test send says so first."""
+    if message.is_reminder:
+        subject = gettext("Reminder: %(department)s would still like your feedback")
+    else:
+        subject = message.email_subject or gettext("%(department)s would like your feedback")
+    subject = subject.replace("%(department)s", message.department_name)
+    return f"[Test] {subject}" if message.is_test else subject
+
+
+def email_from(message: Outgoing) -> str:
+    """DEFAULT_FROM_EMAIL's address under the name "<department> at <company>" in the contact's
+    language, or the department's name alone while the company has no name. Non-ASCII names are
+    encoded (RFC 2047) by Django when the message is built; a comma or quote in a name is quoted."""
+    _configured_name, address = parseaddr(settings.DEFAULT_FROM_EMAIL)
+    if message.company_name:
+        name = gettext("%(department)s at %(company)s") % {
+            "department": message.department_name,
+            "company": message.company_name,
+        }
+    else:
+        name = message.department_name or _configured_name
+    return formataddr((name, address)) if name else address
 
 
 class EmailSender:
