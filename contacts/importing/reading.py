@@ -34,6 +34,7 @@ ALLOWED_COLUMNS = (
     "name",
     "locale",
     "time_zone",
+    "account",
     "attr.<key>",
     "attributes.<key>",
 )
@@ -48,7 +49,7 @@ EMAIL, PHONE, EXTERNAL = Identity.Kind.EMAIL.value, Identity.Kind.PHONE.value, I
 @dataclass(frozen=True, slots=True)
 class Column:
     header: str  # as written in the file, trimmed
-    # "identity", "external_source", "country", "name", "locale", "time_zone" or "attribute"
+    # "identity", "external_source", "country", "name", "locale", "time_zone", "account" or "attribute"
     target: str
     kind: str = ""  # identity kind
     # An external id's source fixed by the header ("external_id:crm"); empty for plain external_id,
@@ -87,6 +88,7 @@ class ImportRow:
     errors: list[tuple[str, str]] = field(default_factory=list)  # (column, reason)
     # (column, reason) of a row imported all the same: a cell left out, a number read by a guess.
     warnings: list[tuple[str, str]] = field(default_factory=list)
+    account: str = ""  # the external id of the account the person joins; empty: unchanged
 
     def __reduce__(self):
         identities = [tuple(identity) for identity in self.identities]
@@ -102,15 +104,18 @@ class ImportRow:
                 self.attributes,
                 self.errors,
                 self.warnings,
+                self.account,
             ),
         )
 
 
 def _import_row(
-    number, cells, identities, name, locale, time_zone, attributes, errors, warnings
+    number, cells, identities, name, locale, time_zone, attributes, errors, warnings, account=""
 ) -> ImportRow:
     identities = [RowIdentity(*i) for i in identities]
-    return ImportRow(number, cells, identities, name, locale, time_zone, attributes, errors, warnings)
+    return ImportRow(
+        number, cells, identities, name, locale, time_zone, attributes, errors, warnings, account
+    )
 
 
 # One record of the file: its row number, its cells, and why it could not be read as CSV (or "").
@@ -282,6 +287,6 @@ def _column_for(header: str) -> Column | None:
         return Column(header, "identity", kind=base)
     if base == "external_id":
         return Column(header, "identity", kind=EXTERNAL)  # source: the external_source column
-    if base in ("name", "locale", "time_zone", "external_source", "country"):
+    if base in ("name", "locale", "time_zone", "external_source", "country", "account"):
         return Column(header, base)
     return None

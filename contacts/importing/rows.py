@@ -33,7 +33,7 @@ DEFAULT_EXTERNAL_SOURCE = "import"
 LOCALE_PATTERN = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*")
 
 
-MAX_LENGTHS = {"name": 200, "locale": 16, "time_zone": 64, "external_source": 60}
+MAX_LENGTHS = {"name": 200, "locale": 16, "time_zone": 64, "external_source": 60, "account": 200}
 
 
 def file_rows(import_file: ImportFile, *, phone_region: str = "") -> Iterator[ImportRow]:
@@ -145,8 +145,8 @@ class RowReader:
             row.errors.append(
                 (column.header, f"At most {MAX_LENGTHS[target]} characters fit; this is {len(value)}.")
             )
-        elif target == "name":
-            row.name = value
+        elif target in ("name", "account"):
+            setattr(row, target, value)
         elif target == "locale":
             if LOCALE_PATTERN.fullmatch(value):
                 row.locale = value.replace("_", "-")

@@ -33,6 +33,7 @@ from django.utils import timezone
 
 from contacts.duplicates.services import duplicate_search_queue_for_import
 from contacts.errors import ContactImportFailed, ImportFileRejected
+from contacts.importing.accounts import accounts_write
 from contacts.importing.matching import ChunkPlan, chunk_plan
 from contacts.importing.outcomes import (
     COUNT_NAMES,
@@ -314,6 +315,8 @@ class _ImportRun:
         department_id = self.contact_import.department_id
         plan = chunk_plan(valid, *stored_identities(department_id))
         plan_write(plan, department_id=department_id, now=timezone.now(), lock=not self.dry_run)
+        if not self.dry_run:
+            accounts_write(plan, department_id=department_id)
         issues = chunk_issues(rows, plan, self.file.headers, self.disclosure)
         counts = counts_add(self.counts, rows, plan)
         if not self.dry_run:

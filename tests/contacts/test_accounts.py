@@ -93,3 +93,51 @@ def test_a_cx_lead_sees_every_contacts_account(support_api, lead_api):
     seen = lead_api.get(f"{CONTACTS}/{created.json()['id']}")
 
     assert seen.json()["account"] == "CRM-ACME"
+
+
+# The import's account column
+
+
+def import_csv(department, text: str):
+    import io
+
+    from contacts.importing import contact_import_run
+    from departments.actors import Actor
+
+    return contact_import_run(
+        department=department,
+        file=io.BytesIO(text.encode()),
+        actor=Actor(department_ids=frozenset({department.pk})),
+        filename="contacts.csv",
+    )
+
+
+def test_the_import_puts_each_row_in_the_account_its_cell_names(support, support_api):
+    import_csv(
+        support,
+        "email,account\n"
+        "ann@acme.example.com,CRM-ACME\n"
+        "bob@acme.example.com,CRM-ACME\n"
+        "cat@home.example.com,HH-7\n"
+        "dan@none.example.com,\n",
+    )
+
+    listed = support_api.get(CONTACTS, {"account": "CRM-ACME"})
+    members = {account.external_id: account.contacts.count() for account in Account.objects.all()}
+
+    assert members == {"CRM-ACME": 2, "HH-7": 1}
+    assert listed.json()["count"] == 2
+    assert Contact.objects.filter(account=None).count() == 1
+
+
+def test_the_import_joins_existing_accounts_and_reports_a_too_long_one_by_row_and_column(support, marketing):
+    import_csv(marketing, "email,account\neve@acme.example.com,CRM-ACME\n")
+
+    result = import_csv(
+        support, f"email,Account\nann@acme.example.com,CRM-ACME\nbob@acme.example.com,{'x' * 201}\n"
+    )
+
+    assert Account.objects.get().contacts.count() == 2
+    issue = result.contact_import.issues.get()
+    assert (issue.row_number, issue.column) == (3, "Account")
+    assert "200" in issue.reason
