@@ -80,6 +80,13 @@ def _frozen_survey_translations(survey_id: int) -> dict[str, SurveyTranslation]:
     return {t.language: t for t in SurveyTranslation.objects.filter(survey_id=survey_id)}
 
 
+def survey_as_read(survey: Survey, texts: SurveyTexts) -> Survey:
+    """A copy of the survey with the name and intro the contact reads (the original may be shared)."""
+    survey = copy.copy(survey)
+    survey.name, survey.intro = texts.name, texts.intro
+    return survey
+
+
 def questions_translated(questions: Sequence[Question], texts: SurveyTexts) -> list[Question]:
     """The questions as the contact reads them: copies (the originals may be shared between
     requests) with the translation's text and help text, and `choice_labels` for the choices; a

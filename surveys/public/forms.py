@@ -154,7 +154,10 @@ def _options(question: Question) -> list[tuple[str, str, str]]:
     """(value, visible label, label for screen readers only) per option. The ends of a standard
     scale say what they mean to a screen reader; sighted customers read it under the scale."""
     if question.kind in CHOICE_KINDS:
-        return [(choice, choice, "") for choice in question.choices]
+        # A translated question (surveys/design/translations.py) labels its choices in the
+        # contact's language; the value stays the survey's own choice.
+        labels = getattr(question, "choice_labels", None) or question.choices
+        return [(choice, label, "") for choice, label in zip(question.choices, labels, strict=True)]
     low, high = question.scale
     ends = SCALE_ENDS.get(question.kind)
     options = []

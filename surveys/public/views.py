@@ -36,9 +36,15 @@ from django.utils.cache import add_never_cache_headers
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods
 
-from contacts.models import DepartmentContact
 from cxfeedback.rate_limit import Rate, rate_limit_exceeded
 from surveys.delivery import links
+from surveys.design.translations import (
+    SurveyTexts,
+    contact_locale,
+    questions_translated,
+    survey_as_read,
+    survey_texts,
+)
 from surveys.errors import AlreadyAnswered, InvalidAnswers, InvitationExpired
 from surveys.models import Invitation, Survey
 from surveys.public.forms import PreferencesForm, SurveyForm
@@ -126,18 +132,12 @@ def _render(
     return response
 
 
-def contact_language(invitation: Invitation, request: HttpRequest) -> str:
+def contact_language(invitation: Invitation, request: HttpRequest, *, locale: str | None = None) -> str:
     """The contact's language as the invitation's department knows it (its view's locale, else the
-    person's own) if the site speaks it, else the visitor's (LocaleMiddleware's)."""
-    view_locale = (
-        DepartmentContact.objects.filter(
-            department_id=invitation.department_id, contact_id=invitation.contact_id
-        )
-        .values_list("locale", flat=True)
-        .first()
-    )
+    person's own; `locale` when the caller read it already) if the site speaks it, else the
+    visitor's (LocaleMiddleware's)."""
     try:
-        return translation.get_supported_language_variant(view_locale or invitation.contact.locale)
+        return translation.get_supported_language_variant(locale or contact_locale(invitation))
     except LookupError:
         return request.LANGUAGE_CODE
 
@@ -162,15 +162,18 @@ def survey(request: HttpRequest, token: str) -> HttpResponse:
     state = link_state(invitation, now=now)
     if state == LinkState.CLOSED:
         return _link_invalid(request)
-    with translation.override(contact_language(invitation, request)):
+    locale = contact_locale(invitation)
+    with translation.override(contact_language(invitation, request, locale=locale)):
         asker = _asker(invitation)
         if state == LinkState.ANSWERED:
             return _render(request, "already_answered.html", {"token": token, **asker})
+        # The survey in the contact's translation of it, as the invitation e-mail was.
+        texts = survey_texts(invitation.survey, locale=locale)
         if request.method != "POST":
             if request.method == "GET":
                 invitation_open(invitation=invitation, now=now)
-            return _survey_page(request, invitation.survey, asker)
-        form = SurveyForm(survey_questions(invitation.survey), data=request.POST)
+            return _survey_page(request, invitation.survey, asker, texts)
+        form = SurveyForm(questions_translated(survey_questions(invitation.survey), texts), data=request.POST)
         if form.is_valid():
             try:
                 response_submit(
@@ -184,21 +187,29 @@ def survey(request: HttpRequest, token: str) -> HttpResponse:
                 form.add_answer_errors(error)
             else:
                 return SeeOther(reverse("survey-thanks", args=[token]))
-        return _render(request, "survey.html", _survey_context(invitation.survey, form, asker))
+        return _render(request, "survey.html", _survey_context(invitation.survey, form, asker, texts))
 
 
-def _survey_context(survey: Survey, form: SurveyForm, asker: dict) -> dict:
+def _survey_context(survey: Survey, form: SurveyForm, asker: dict, texts: SurveyTexts) -> dict:
+    survey = survey_as_read(survey, texts)
     return {"survey": survey, "form": form, "questions": form.question_views(), **asker}
 
 
-def _survey_page(request: HttpRequest, survey: Survey, asker: dict) -> HttpResponse:
+def _blank_form(survey: Survey, texts: SurveyTexts) -> SurveyForm:
+    return SurveyForm(questions_translated(survey_questions(survey), texts))
+
+
+def _survey_page(request: HttpRequest, survey: Survey, asker: dict, texts: SurveyTexts) -> HttpResponse:
     """The survey with nothing filled in. For a sent (frozen) survey that page is the same for
-    every customer but for its CSRF token, so each process renders it once per language (and
-    company and department name, so a new name shows at once) and puts each visitor's token in."""
+    every customer but for its CSRF token, so each process renders it once per language of the
+    page and of the survey's translation (and company and department name, so a new name shows at
+    once) and puts each visitor's token in."""
     if survey.frozen_at is None:
-        context = _survey_context(survey, SurveyForm(survey_questions(survey)), asker)
+        context = _survey_context(survey, _blank_form(survey, texts), asker, texts)
         return _render(request, "survey.html", context)
-    page = _frozen_survey_page(survey.pk, translation.get_language(), asker["company"], asker["department"])
+    page = _frozen_survey_page(
+        survey.pk, translation.get_language(), texts.language, asker["company"], asker["department"]
+    )
     response = HttpResponse(page.replace(CSRF_PLACEHOLDER, get_token(request), 1))
     response["Content-Language"] = translation.get_language()
     return response
@@ -209,10 +220,13 @@ CSRF_PLACEHOLDER = "CSRFTOKENPLACEHOLDERxQzv"
 
 
 @functools.lru_cache(maxsize=256)
-def _frozen_survey_page(survey_id: int, language: str, company: str, department: str) -> str:
+def _frozen_survey_page(
+    survey_id: int, language: str, texts_language: str, company: str, department: str
+) -> str:
     survey = Survey.objects.get(pk=survey_id)
     asker = {"company": company, "department": department}
-    context = _survey_context(survey, SurveyForm(survey_questions(survey)), asker)
+    texts = survey_texts(survey, locale=texts_language)
+    context = _survey_context(survey, _blank_form(survey, texts), asker, texts)
     context["csrf_token"] = CSRF_PLACEHOLDER
     with translation.override(language):
         return render_to_string(TEMPLATES + "survey.html", context)
