@@ -19,5 +19,7 @@ SPECTACULAR_SETTINGS = {
         "QuestionKindEnum": "surveys.models.QuestionKind",
         "BlackoutKindEnum": "surveys.models.blackouts.BlackoutKind",
         "RuleDraftStatusEnum": "surveys.models.simulation.RuleDraft.Status",
+        "SendRequestStatusEnum": "surveys.models.SendRequest.Status",
+        "SendRequestAudienceKindEnum": "surveys.models.SendRequest.AudienceKind",
     },
 }

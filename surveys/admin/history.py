@@ -16,6 +16,7 @@ from departments.admin_scoping import (
     ReadOnlyHistoryAdmin,
     admin_actor,
 )
+from surveys.delivery.progress import invitation_hold
 from surveys.gatekeeper.decisions import decision_explain, next_eligible_shown
 from surveys.models import Decision, Invitation
 
@@ -87,7 +88,17 @@ def _next_eligible(request: HttpRequest):
 @admin.register(Invitation)
 class InvitationAdmin(ContactSearchAdmin, ReadOnlyHistoryAdmin, DepartmentScopedAdmin, admin.ModelAdmin):
     department_path = "department"
-    list_display = ["pk", "contact", "survey", "channel", "status", "touched_at", "sent_at", "responded_at"]
+    list_display = [
+        "pk",
+        "contact",
+        "survey",
+        "channel",
+        "status",
+        "why",
+        "touched_at",
+        "sent_at",
+        "responded_at",
+    ]
     list_filter = ["status", "channel", ("department", DepartmentListFilter)]
     list_select_related = ["contact", "survey"]
     date_hierarchy = "touched_at"
@@ -95,3 +106,9 @@ class InvitationAdmin(ContactSearchAdmin, ReadOnlyHistoryAdmin, DepartmentScoped
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Invitation]:
         return super().get_queryset(request).order_by("-touched_at", "-pk")
+
+    @admin.display(description="why")
+    def why(self, invitation: Invitation) -> str:
+        """A queued invitation's hold (quiet hours, planned, retrying, waiting for a sender); a failed
+        or cancelled one's reason."""
+        return invitation_hold(invitation) or invitation.failure_reason or "—"

@@ -30,6 +30,7 @@ from departments.admin_scoping import (
 from departments.models import Department
 from surveys.admin.approvals import approval_context, approval_decide_view
 from surveys.admin.calendar import send_calendar_view
+from surveys.admin.send_request_progress import delivery_context
 from surveys.gatekeeper.audiences import REQUESTABLE_AUDIENCES, send_request_set_audience_upload
 from surveys.gatekeeper.preflight import preflight_summary, screening_summary_rows, send_request_preflight
 from surveys.gatekeeper.send_requests import send_request_cancel, send_request_create, send_request_submit
@@ -143,7 +144,7 @@ class SendRequestAdmin(DepartmentScopedAdmin, admin.ModelAdmin):
     @admin.display(description="pre-flight")
     def preflight_link(self, send_request: SendRequest) -> str:
         url = reverse("admin:surveys_sendrequest_preflight", args=[send_request.pk])
-        label = "Pre-flight" if send_request.status == SendRequest.Status.DRAFT else "Report"
+        label = "Pre-flight" if send_request.status == SendRequest.Status.DRAFT else "Report & progress"
         return format_html('<a href="{}">{}</a>', url, label)
 
     @admin.display(description="decisions")
@@ -266,6 +267,7 @@ class SendRequestAdmin(DepartmentScopedAdmin, admin.ModelAdmin):
             else None,
             "decisions_url": _decisions_url(send_request),
             **approval_context(request, send_request),
+            **delivery_context(send_request),
         }
         return TemplateResponse(request, "admin/surveys/sendrequest/preflight.html", context)
 

@@ -31,6 +31,8 @@ from surveys.api.approval_serializers import (
     BudgetSerializer,
 )
 from surveys.api.inputs import DEPARTMENT_HELP, department_id_of, valid_input
+from surveys.api.progress_serializers import PROGRESS_EXAMPLE, SendRequestProgressSerializer
+from surveys.delivery.progress import send_request_progress_shown
 from surveys.design.selectors import survey_get
 from surveys.gatekeeper.audiences import REQUESTABLE_AUDIENCES, send_request_set_audience_upload
 from surveys.gatekeeper.decisions import decision_list, decisions_explained
@@ -87,6 +89,14 @@ class SendRequestOutputSerializer(serializers.ModelSerializer):
             "screened_at",
             "cancelled_at",
         ]
+        read_only_fields = fields
+
+
+class SendRequestDetailOutputSerializer(SendRequestOutputSerializer):
+    progress = SendRequestProgressSerializer(read_only=True, allow_null=True, help_text="Null for a draft.")
+
+    class Meta(SendRequestOutputSerializer.Meta):
+        fields = [*SendRequestOutputSerializer.Meta.fields, "progress"]
         read_only_fields = fields
 
 
@@ -276,12 +286,14 @@ class SendRequestCollectionApi(SendRequestListApi, SendRequestCreateApi):
 class SendRequestDetailApi(APIView):
     @extend_schema(
         operation_id="send_request_get",
-        summary="Read a send request",
-        responses={200: SendRequestOutputSerializer, **error_responses(401, 403, 404)},
+        summary="Read a send request, with its delivery progress",
+        responses={200: SendRequestDetailOutputSerializer, **error_responses(401, 403, 404)},
+        examples=[PROGRESS_EXAMPLE],
     )
     def get(self, request: Request, send_request_id: uuid.UUID) -> Response:
         send_request = send_request_get(actor=actor_for_request(request), public_id=send_request_id)
-        return Response(SendRequestOutputSerializer(send_request).data)
+        send_request.progress = send_request_progress_shown(send_request=send_request)
+        return Response(SendRequestDetailOutputSerializer(send_request).data)
 
 
 class SendRequestPreflightApi(APIView):
