@@ -1,60 +1,27 @@
 """The public pages in a real browser on a phone-sized screen: Debian's Chromium, headless, driven by
-Playwright against the live test server, with axe-core checking accessibility.
-
-Nothing is downloaded: Playwright launches the Chromium binary at CHROMIUM_PATH (or
-/usr/bin/chromium), and axe-core comes inside the axe-playwright-python wheel. Without a Chromium
-binary the tests are skipped, saying why.
+Playwright against the live test server, with axe-core checking accessibility (tests/browser.py).
+Without a Chromium binary the tests are skipped, saying why.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 
 import pytest
-from django.db import connections
 
 from surveys.models import Answer, Response
 from tests import factories
+from tests.browser import assert_accessible, browser_session
 from tests.surveys.public.pages import invitation_with_link, survey_with_every_kind
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 PHONE = {"width": 390, "height": 844}
-
-
-def chromium_path() -> str | None:
-    for candidate in (os.environ.get("CHROMIUM_PATH"), "/usr/bin/chromium", shutil.which("chromium")):
-        if candidate and os.access(candidate, os.X_OK):
-            return candidate
-    return None
 
 
 @pytest.fixture
 def browser(monkeypatch):
-    path = chromium_path()
-    if path is None:
-        pytest.skip("no Chromium binary: `apt-get install chromium`, or set CHROMIUM_PATH")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    # Playwright's sync API keeps an event loop running in this thread, and Django refuses ORM calls
-    # from a thread with a running loop; the test's own queries are plain synchronous ones.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=path, headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-        # While that loop runs Django keeps this thread's connections apart (asgiref's Local), so
-        # the ones the test opened are closed here, or they would outlive the test database.
-        connections.close_all()
+    yield from browser_session(monkeypatch)
 
 
 @pytest.fixture
@@ -89,19 +56,6 @@ def link(support):
 def choose(page, question: str, point: int) -> None:
     """Tap a point of a scale question, as a finger would: on its label."""
     page.get_by_role("group", name=question).get_by_role("radio", name=re.compile(rf"^{point}\b")).check()
-
-
-def assert_accessible(page) -> None:
-    """No serious or critical axe-core violation on the page as it is now."""
-    from axe_playwright_python.sync_playwright import Axe
-
-    results = Axe().run(page)
-    serious = [
-        f"{violation['id']} ({violation['impact']}): {[node['target'] for node in violation['nodes']]}"
-        for violation in results.response["violations"]
-        if violation["impact"] in ("serious", "critical")
-    ]
-    assert serious == [], page.url
 
 
 def test_a_customer_answers_every_kind_of_question_on_a_phone(live_server, phone, link):
