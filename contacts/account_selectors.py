@@ -11,18 +11,30 @@ from departments.actors import Actor
 
 
 def accounts_visible(*, actor: Actor) -> QuerySet[Account]:
-    """The accounts the actor may see, each with `members`: how many of its people the actor may see."""
+    """The accounts the actor may see, each with `members` (account_members)."""
     accounts = Account.objects.all()
+    if not actor.is_cx_lead:
+        named = DepartmentAccount.objects.filter(
+            account=OuterRef("pk"), department_id__in=actor.department_ids
+        )
+        accounts = accounts.filter(Exists(named))
+    return accounts.annotate(members=account_members(actor=actor))
+
+
+def account_members(*, actor: Actor) -> Coalesce:
+    """How many people of the account (OuterRef "pk") the actor may see: all for a CX lead, the
+    ones its departments know for a department."""
     people = Contact.objects.filter(account=OuterRef("pk"), merged_into=None)
     if not actor.is_cx_lead:
-        departments = actor.department_ids
-        named = DepartmentAccount.objects.filter(account=OuterRef("pk"), department_id__in=departments)
-        accounts = accounts.filter(Exists(named))
         people = people.filter(
-            Exists(DepartmentContact.objects.filter(contact=OuterRef("pk"), department_id__in=departments))
+            Exists(
+                DepartmentContact.objects.filter(
+                    contact=OuterRef("pk"), department_id__in=actor.department_ids
+                )
+            )
         )
     counted = people.order_by().values("account").annotate(n=Count("pk")).values("n")
-    return accounts.annotate(members=Coalesce(Subquery(counted), 0))
+    return Coalesce(Subquery(counted), 0)
 
 
 def account_prefetch(*, actor: Actor) -> tuple:

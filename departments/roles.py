@@ -57,6 +57,7 @@ DEPARTMENT_OWNER_PERMISSIONS = {
         "view_contactimport",
         "add_contactimport",
         "view_contactimportissue",
+        "view_account",  # the accounts their departments named, read-only
     ],
     "surveys": [
         "view_survey",
@@ -76,6 +77,9 @@ DEPARTMENT_OWNER_PERMISSIONS = {
         "view_answer",
         "view_frequencyrule",
         "view_override",  # their requests' overrides, read-only
+        # Their departments' blackouts: seen, and closed with the admin's action (opened by the API).
+        "view_blackout",
+        "change_blackout",
     ],
     # Owners work through their department's follow-ups; CX leads write the follow-up rules.
     "results": ["view_followup", "change_followup", "view_followuprule"],

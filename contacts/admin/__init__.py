@@ -13,9 +13,10 @@ departments supplied and the consent records concerning them; a CX lead sees eve
 - consent.py: append-only consent, recorded through the contact page's inline, and its history.
 - imports.py: imports and their issues, as history.
 - import_pages.py: the CSV import's pages (upload, preview, confirm, result).
+- accounts.py: companies and households, with how many of the user's contacts are in each.
 - duplicates.py: duplicate searches and their suggestions, for CX leads (review, accept, reject).
 """
 
-from contacts.admin import consent, contacts, duplicates, identities, import_pages, imports
+from contacts.admin import accounts, consent, contacts, duplicates, identities, import_pages, imports
 
-__all__ = ["consent", "contacts", "duplicates", "identities", "import_pages", "imports"]
+__all__ = ["accounts", "consent", "contacts", "duplicates", "identities", "import_pages", "imports"]

@@ -14,7 +14,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin
 from django.contrib.admin.views.main import PAGE_VAR
-from django.db.models import F, OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models import Exists, F, OuterRef, Prefetch, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -25,7 +25,7 @@ from contacts.admin.consent import ConsentInline
 from contacts.admin.identities import IdentityInline, identities_as_supplied, identities_save
 from contacts.admin.search import ContactSearchAdmin
 from contacts.consent_services import consent_record
-from contacts.models import Consent, Contact, DepartmentContact, Identity
+from contacts.models import Consent, Contact, DepartmentAccount, DepartmentContact, Identity
 from contacts.selectors import contacts_visible
 from contacts.services import LOCALE_MAX_LENGTH, LOCALE_PATTERN, NOTES_MAX_LENGTH
 from departments.actors import Actor
@@ -109,6 +109,7 @@ class ContactAdmin(ContactSearchAdmin, DepartmentScopedAdmin, admin.ModelAdmin):
     contact_path = ""  # ContactSearchAdmin: the rows are the contacts themselves
     inlines = [IdentityInline, DepartmentContactInline, ConsentInline]
     actions = [merge_actions.merge_selected, merge_actions.propose_merge]
+    autocomplete_fields = ["account"]  # a CX lead's field (an owner's page shows account_shown)
 
     def get_actions(self, request: HttpRequest) -> dict:
         # A CX lead merges; a department owner proposes (surveys/merges.py, contacts/services.py).
@@ -134,7 +135,11 @@ class ContactAdmin(ContactSearchAdmin, DepartmentScopedAdmin, admin.ModelAdmin):
             identities = identities_as_supplied(identities, actor.department_ids)
             first_view = views.filter(contact=OuterRef("pk")).order_by("created_at", "pk")
             contacts = contacts.annotate(known_since=Subquery(first_view.values("created_at")[:1]))
-        return contacts.prefetch_related(
+            named = DepartmentAccount.objects.filter(
+                account_id=OuterRef("account_id"), department_id__in=actor.department_ids
+            )
+            contacts = contacts.annotate(account_named=Exists(named))
+        return contacts.select_related("account").prefetch_related(
             Prefetch("department_links", queryset=views, to_attr="shown_views"),
             Prefetch("identities", queryset=identities, to_attr="shown_identities"),
         )
@@ -180,14 +185,21 @@ class ContactAdmin(ContactSearchAdmin, DepartmentScopedAdmin, admin.ModelAdmin):
                 "locale",
                 "time_zone",
                 "attributes",
+                "account",
                 "created_at",
                 "updated_at",
                 "merged_into",
             ]
-        return ["api_id", "first_known"]
+        return ["api_id", "first_known", "account_shown"]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Contact | None = None) -> list[str]:
-        return ["api_id", "created_at", "updated_at", "first_known", "merged_into"]
+        return ["api_id", "created_at", "updated_at", "first_known", "merged_into", "account_shown"]
+
+    @admin.display(description="account")
+    def account_shown(self, contact: Contact) -> str:
+        """The person's account if the owner's departments named it (get_queryset's account_named)."""
+        account = contact.account
+        return f"{account.name} ({account.external_id})" if getattr(contact, "account_named", False) else "-"
 
     @admin.display(description="name")
     def shown_name(self, contact: Contact) -> str:

@@ -14,10 +14,11 @@
 - Rule drafts and their simulations (CX leads): rule changes saved without going live, replayed on
   the last days' decisions in the background, then published or discarded.
 - Merges of two records of one person (CX leads): the merge page with its preview, Unmerge.
+- Blackouts (blackouts.py): filtered open/closed, closed with an action; a department's own.
 - Overrides (overrides.py): a CX lead lets a request past a frequency rule; a second one approves.
 """
 
 from surveys.admin import frequency_rules as rules
-from surveys.admin import history, merges, overrides, rule_drafts, send_requests, surveys
+from surveys.admin import blackouts, history, merges, overrides, rule_drafts, send_requests, surveys
 
-__all__ = ["history", "merges", "overrides", "rule_drafts", "rules", "send_requests", "surveys"]
+__all__ = ["blackouts", "history", "merges", "overrides", "rule_drafts", "rules", "send_requests", "surveys"]
