@@ -3,7 +3,7 @@ create one from a built-in template. Thin: serializers check shapes, surveys/des
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -24,6 +24,7 @@ from surveys.models import (
     QuestionKind,
     Survey,
     SurveyKind,
+    SurveyTranslation,
 )
 
 
@@ -52,6 +53,53 @@ class QuestionSerializer(serializers.ModelSerializer):
         read_only_fields = ["position"]
 
 
+class QuestionTranslationSerializer(serializers.Serializer):
+    text = serializers.CharField(
+        max_length=500, required=False, allow_blank=True, help_text="Empty: the survey's own."
+    )
+    help_text = serializers.CharField(max_length=500, required=False, allow_blank=True)
+    choices = serializers.ListField(
+        child=serializers.CharField(max_length=200, allow_blank=True),
+        required=False,
+        help_text="Labels of the question's choices, in their order; answers keep the survey's own choice.",
+    )
+
+
+class SurveyTranslationSerializer(serializers.ModelSerializer):
+    """The survey in one more language; any text left empty is the survey's own (or, for the e-mail,
+    the standard one in that language). Contacts whose locale is the language, or a regional form
+    of it (de-AT for de), get it."""
+
+    questions = QuestionTranslationSerializer(
+        many=True, required=False, help_text="One entry per question, in the questions' order; fewer is fine."
+    )
+
+    class Meta:
+        model = SurveyTranslation
+        fields = ["language", "name", "intro", "email_subject", "email_body", "questions"]
+
+
+TRANSLATIONS_HELP = "Replaces every translation of the survey; each language at most once, not `language`."
+TRANSLATION_EXAMPLE = {
+    "language": "de",
+    "name": "Nach Ihrem Anruf",
+    "intro": "Zwei kurze Fragen.",
+    "email_subject": "Wie war Ihr Anruf bei uns?",
+    "email_body": "",
+    "questions": [
+        {"text": "Wie wahrscheinlich ist es, dass Sie uns weiterempfehlen?", "help_text": "", "choices": []}
+    ],
+}
+SURVEY_EXAMPLE = {
+    "department": "support",
+    "name": "After your call",
+    "language": "en",
+    "intro": "Two short questions.",
+    "questions": [{"kind": "nps", "text": "How likely are you to recommend us to a friend or colleague?"}],
+    "translations": [TRANSLATION_EXAMPLE],
+}
+
+
 BURDEN_HELP = (
     "Minutes the survey takes, as frequency rules counting burden count it; empty: estimated from "
     "its questions (four a minute), shown as burden_minutes."
@@ -63,6 +111,7 @@ class SurveyOutputSerializer(serializers.ModelSerializer):
     burden_minutes = serializers.IntegerField(read_only=True, help_text="burden_weight, or the estimate.")
     kind = serializers.ChoiceField(choices=SurveyKind.choices, read_only=True)
     questions = QuestionSerializer(many=True, read_only=True)
+    translations = SurveyTranslationSerializer(many=True, read_only=True)
 
     class Meta:
         model = Survey
@@ -75,11 +124,13 @@ class SurveyOutputSerializer(serializers.ModelSerializer):
             "version",
             "is_current",
             "frozen_at",
+            "language",
             "intro",
             "link_valid_days",
             "burden_weight",
             "burden_minutes",
             "questions",
+            "translations",
             "created_at",
             "updated_at",
         ]
@@ -96,6 +147,12 @@ class SurveyCreateInputSerializer(serializers.Serializer):
         required=False, allow_null=True, default=None, help_text=BURDEN_HELP
     )
     questions = QuestionSerializer(many=True, allow_empty=False, help_text="In the order they are asked.")
+    language = serializers.CharField(
+        max_length=10, default="en", help_text='The language of its texts, e.g. "en".'
+    )
+    translations = SurveyTranslationSerializer(
+        many=True, required=False, default=list, help_text=TRANSLATIONS_HELP
+    )
 
 
 class SurveyUpdateInputSerializer(serializers.Serializer):
@@ -107,6 +164,8 @@ class SurveyUpdateInputSerializer(serializers.Serializer):
     link_valid_days = serializers.IntegerField(required=False)
     burden_weight = serializers.IntegerField(required=False, help_text=BURDEN_HELP)
     questions = QuestionSerializer(many=True, required=False, allow_empty=False)
+    language = serializers.CharField(max_length=10, required=False)
+    translations = SurveyTranslationSerializer(many=True, required=False, help_text=TRANSLATIONS_HELP)
 
 
 class SurveyFromTemplateInputSerializer(serializers.Serializer):
@@ -153,6 +212,7 @@ class SurveyCreateApi(APIView):
         request=SurveyCreateInputSerializer,
         parameters=[HEADER_PARAMETER],
         responses={201: SurveyOutputSerializer, **error_responses(400, 401, 403, 404, 422)},
+        examples=[OpenApiExample("With a German translation", request_only=True, value=SURVEY_EXAMPLE)],
     )
     @idempotent
     def post(self, request: Request) -> Response:
@@ -167,6 +227,8 @@ class SurveyCreateApi(APIView):
             link_valid_days=data["link_valid_days"],
             burden_weight=data["burden_weight"],
             questions=data["questions"],
+            language=data["language"],
+            translations=data["translations"],
         )
         survey = survey_get(actor=actor, survey_id=survey.pk)
         return Response(SurveyOutputSerializer(survey).data, status=status.HTTP_201_CREATED)
@@ -222,6 +284,11 @@ class SurveyUpdateApi(APIView):
         "edit creates its next version (201, a new id; questions copied unless given) and the old "
         "version stays for its invitations. Only the current version can be edited (409 otherwise).",
         request=SurveyUpdateInputSerializer,
+        examples=[
+            OpenApiExample(
+                "Translate into German", request_only=True, value={"translations": [TRANSLATION_EXAMPLE]}
+            )
+        ],
         responses={
             200: SurveyOutputSerializer,
             201: SurveyOutputSerializer,

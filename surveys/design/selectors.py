@@ -24,9 +24,10 @@ def survey_list(
     kind: str | None = None,
     all_versions: bool = False,
 ) -> QuerySet[Survey]:
-    """The actor's surveys, current versions only unless `all_versions`, with their questions."""
+    """The actor's surveys, current versions only unless `all_versions`, with their questions and
+    translations."""
     surveys = surveys_visible(actor=actor).prefetch_related(
-        Prefetch("questions", queryset=Question.objects.order_by("position"))
+        Prefetch("questions", queryset=Question.objects.order_by("position")), "translations"
     )
     if not all_versions:
         surveys = surveys.filter(is_current=True)
@@ -41,7 +42,9 @@ def survey_get(*, actor: Actor, survey_id: int) -> Survey:
     """One survey (any version) with its questions in order; raises NotFound outside the actor's scope."""
     survey = (
         surveys_visible(actor=actor)
-        .prefetch_related(Prefetch("questions", queryset=Question.objects.order_by("position")))
+        .prefetch_related(
+            Prefetch("questions", queryset=Question.objects.order_by("position")), "translations"
+        )
         .filter(pk=survey_id)
         .first()
     )
