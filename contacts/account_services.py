@@ -44,9 +44,12 @@ def account_name(*, department: Department, external_id: str) -> Account:
     return account
 
 
-def contact_account_assign(*, department: Department, contact: Contact, external_id: str) -> None:
+def contact_account_assign(*, department: Department, contact: Contact, external_id: str | None) -> None:
     """Put `contact` (whom `department` knows) in the account `external_id` names; "" takes them out
-    of an account, but only of one the department named (another's stays, unseen and untouched)."""
+    of an account, but only of one the department named (another's stays, unseen and untouched);
+    None changes nothing."""
+    if external_id is None:
+        return
     external_id = account_external_id_clean(external_id)
     if not external_id:
         if (

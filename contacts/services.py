@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from audit.models import AuditEntry
 from audit.services import audit_record
-from contacts.account_services import account_external_id_clean, contact_account_assign
+from contacts.account_services import contact_account_assign
 from contacts.errors import (
     IdentityConflict,
     InvalidContact,
@@ -82,12 +82,11 @@ def contact_upsert(
     """Write `department`'s view of the person the identities name (national phone numbers read in
     `phone_region`, else the department's): find the person by any identity (or create them), record
     every identity as supplied by the department, and overwrite the view's given fields, merging
-    attributes. Returns (view, created): created means new to the department, whether or not another
-    department knows the person, so the answer tells nothing of others. Nothing outside the
-    department's view changes: not the person's own fields, not another department's view. Raises
-    NotFound if the actor does not work for `department`, InvalidIdentity, InvalidPhoneRegion or
-    InvalidContact (400) for bad input, IdentityConflict (409) if the identities name two people.
-    `account` (an external id) puts the person in that account (contacts.account_services)."""
+    attributes; `account` (an external id) puts the person in that account (account_services).
+    Returns (view, created): created means new to the department, whether or not another knows the
+    person, so the answer tells nothing of others, and nothing else another department sees changes.
+    Raises NotFound if the actor does not work for `department`, InvalidIdentity, InvalidPhoneRegion
+    or InvalidContact (400) for bad input, IdentityConflict (409) if the identities name two people."""
     if not actor.sees_department(department.pk):
         raise NotFound(f"Department {department.slug!r} not found.", extra={"department": department.slug})
     wanted = identities_normalise(identities, region=_phone_region(department, phone_region))
@@ -99,19 +98,15 @@ def contact_upsert(
         "notes": notes,
     }
     _contact_fields_validate(**fields)
-    if account is not None:
-        account = account_external_id_clean(account)
     try:
         with transaction.atomic():
-            # The race: two upserts of the same new email both find no contact and both create
-            # one. With the identity locks held until commit, the second waits for the first,
-            # then finds its contact; the unique constraint on Identity backs this up.
+            # Two upserts of one new email would both create a person: under the identity locks the
+            # second waits for the first, then finds its contact (Identity's unique constraint too).
             identities_lock(identity_lock_key(i.kind, i.source, i.normalised) for i in wanted)
             contact = _contact_find_or_create(wanted)
             view, created = _view_write(department, contact, fields, source=source)
             _identities_supply(department, contact, wanted)
-            if account is not None:
-                contact_account_assign(department=department, contact=contact, external_id=account)
+            contact_account_assign(department=department, contact=contact, external_id=account)
     except IntegrityError as error:
         # Only a writer that skipped contacts.locks.identities_lock gets here: the unique
         # constraint on Identity caught it inserting the same identity at the same moment.
