@@ -125,6 +125,9 @@ if os.environ.get("DATABASE_URL"):
 else:
     DATABASES = {"default": embedded.embedded_postgres_settings()}
 DATABASES["default"]["CONN_MAX_AGE"] = envint("DB_CONN_MAX_AGE", "0")
+# A kept connection is checked before a request reuses it: after a database restart or failover the
+# first request on each one would otherwise fail with a 500 (reliability: database_restarted_*).
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"].setdefault("OPTIONS", {})
 # Behind PgBouncer in transaction mode (README "Running at scale"): each transaction may run on another
 # server connection, so nothing may outlive one — no cursor WITH HOLD (Django's .iterator() outside a

@@ -17,11 +17,13 @@ statuses from MARK_ANSWERED here.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import psycopg
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
@@ -141,10 +143,40 @@ def invitation_mark_sent(*, invitation_id: int, expires_at: dt.datetime) -> Call
 
     The statement leaves at once and commits on its own; the function returned waits for it and
     says whether it applied (False: no longer in sending — the customer answered in the moment
-    between). Sent right before SMTP's final ".", the two writes are microseconds apart."""
-    now = timezone.now().isoformat()
-    answer = execute_without_waiting(MARK_SENT_SQL, [str(invitation_id), now, expires_at.isoformat()])
-    return lambda: answer() > 0
+    between). Sent right before SMTP's final ".", the two writes are microseconds apart.
+
+    If the connection died under the statement (the database restarted), it may never have run
+    while the message went out: the function writes it again, waiting, on a new connection
+    (_mark_sent_again), or the sweeper would later send the message a second time."""
+    now = timezone.now()
+    params = [str(invitation_id), now.isoformat(), expires_at.isoformat()]
+    answer = execute_without_waiting(MARK_SENT_SQL, params)
+
+    def applied() -> bool:
+        try:
+            return answer() > 0
+        except (DatabaseError, psycopg.Error):
+            return _mark_sent_again(invitation_id=invitation_id, now=now, expires_at=expires_at)
+
+    return applied
+
+
+MARK_SENT_AGAIN_SECONDS = 120  # how long a database restart may take while a sent message waits
+
+
+def _mark_sent_again(*, invitation_id: int, now: dt.datetime, expires_at: dt.datetime) -> bool:
+    deadline = time.monotonic() + MARK_SENT_AGAIN_SECONDS
+    while True:
+        connection.close()
+        try:
+            invitations = Invitation.objects.filter(pk=invitation_id)
+            return bool(
+                MARK_SENT.apply(invitations, now=now, sent_at=now, expires_at=expires_at, failure_reason="")
+            )
+        except DatabaseError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
 
 
 # Written out for the hot path: sent without the ORM, without waiting (cxfeedback/db.py). Built
