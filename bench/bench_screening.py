@@ -5,10 +5,13 @@ spread over the contacts (about one in twenty recent enough to matter), a few op
 three active rules; then submits a send request for every contact and times `send_request_screen`
 — locks, the decision query, a decision for every contact and an invitation for every allowed one.
 For scale it times PostgreSQL's own COPY of as many decision-shaped rows in the same run.
+`--external-touches E` adds E touches recorded from another survey tool (issue 16), stored as the
+API stores them: a completed "external" send request, a sent invitation and an ExternalTouch each.
 
-    python bench/bench_screening.py [--contacts 100000] [--touches 5000000]
+    python bench/bench_screening.py [--contacts 100000] [--touches 5000000] [--external-touches 0]
 
-Last line: bench screening contacts=N touches=T seconds=S copy_seconds=C ratio=R peak_rss_mb=M
+Last line: bench screening contacts=N touches=T external_touches=E seconds=S copy_seconds=C ratio=R
+peak_rss_mb=M
 """
 
 from __future__ import annotations
@@ -135,6 +138,62 @@ def build(contacts: int, touches: int) -> int:
     return request.pk
 
 
+def add_external_touches(count: int) -> None:
+    """`count` touches marketing's other tool sent, spread over the contacts and the last two years
+    (one in twenty in the last 90 days), each as surveys.external.touches records one."""
+    from django.db import connection
+    from django.utils import timezone
+
+    from departments.models import Department
+    from surveys.external.homes import external_survey_get
+
+    marketing = Department.objects.get(slug="marketing")
+    survey = external_survey_get(department=marketing, kind="relationship")
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT min(id), count(*) FROM contacts_contact")
+        first, contacts = cursor.fetchone()
+        cursor.execute(
+            """WITH touch AS (
+                   SELECT g, %(first)s + (g * 7919) %% %(n)s AS contact_id,
+                          CASE WHEN g %% 20 = 0 THEN %(now)s - random() * interval '90 days'
+                               ELSE %(now)s - interval '90 days' - random() * interval '640 days' END AS at
+                   FROM generate_series(0, %(count)s - 1) g),
+               request AS (
+                   INSERT INTO surveys_sendrequest (department_id, survey_id, channel, audience_kind,
+                       audience_filter, earliest_send_at, priority, purpose, status, screening_summary,
+                       submitted_at, screened_at, created_at)
+                   SELECT %(department)s, %(survey)s, 'email', 'external', '{}', at, 5,
+                          'Sent by legacy-tool', 'completed', '{}', %(now)s, %(now)s, %(now)s
+                   FROM touch ORDER BY g
+                   RETURNING id),
+               numbered AS (SELECT id, row_number() OVER (ORDER BY id) - 1 AS g FROM request)
+               INSERT INTO surveys_invitation (send_request_id, survey_id, survey_family_id, department_id,
+                   survey_kind, contact_id, channel, status, touched_at, sent_at, expires_at, attempts,
+                   reminders_sent, failure_reason, created_at, updated_at)
+               SELECT numbered.id, %(survey)s, %(family)s, %(department)s, 'relationship', touch.contact_id,
+                      'email', 'expired', touch.at, touch.at, touch.at, 1, 0, '', %(now)s, %(now)s
+               FROM numbered JOIN touch USING (g)""",
+            {
+                "first": first,
+                "n": contacts,
+                "count": count,
+                "now": now,
+                "department": marketing.pk,
+                "survey": survey.pk,
+                "family": survey.family_id,
+            },
+        )
+        cursor.execute(
+            """INSERT INTO surveys_externaltouch (department_id, source_tool, external_id, invitation_id,
+                                                  created_at)
+               SELECT %(department)s, 'legacy-tool', 'lt-' || id, id, %(now)s
+               FROM surveys_invitation WHERE survey_id = %(survey)s""",
+            {"department": marketing.pk, "survey": survey.pk, "now": now},
+        )
+        cursor.execute("VACUUM ANALYZE")
+
+
 def copy_seconds(rows: int) -> float:
     """PostgreSQL's own COPY of `rows` decision-shaped rows into a table shaped like decisions, its
     indexes included, committed — as the screening's own writes are. (A temporary table would skip
@@ -169,6 +228,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--contacts", type=int, default=100_000)
     parser.add_argument("--touches", type=int, default=5_000_000)
+    parser.add_argument(
+        "--external-touches",
+        type=int,
+        default=0,
+        help="touches from another survey tool added to the history",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
     args = parser.parse_args()
 
@@ -179,6 +244,10 @@ def main() -> None:
     with stopwatch() as built:
         request_id = build(args.contacts, args.touches)
     say(f"built {args.contacts} contacts and {args.touches} touches in {built():.1f}s")
+    if args.external_touches:
+        with stopwatch() as added:
+            add_external_touches(args.external_touches)
+        say(f"added {args.external_touches} external touches in {added():.1f}s")
 
     with stopwatch() as screened:
         send_request_screen(send_request_id=request_id)
@@ -194,7 +263,8 @@ def main() -> None:
     if not args.keep:
         drop_database(DATABASE)
     say(
-        f"bench screening contacts={args.contacts} touches={args.touches} seconds={seconds:.3f} "
+        f"bench screening contacts={args.contacts} touches={args.touches} "
+        f"external_touches={args.external_touches} seconds={seconds:.3f} "
         f"copy_seconds={copy:.3f} ratio={seconds / copy:.2f} peak_rss_mb={rss:.0f}"
     )
 
