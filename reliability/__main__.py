@@ -1,7 +1,8 @@
 """The reliability suite (issue 6): load, faults and bad input against the whole system, started
 for real on loopback (reliability/stack.py).
 
-    python -m reliability [--requests 20500] [--clients 40] [--only load,faults,bad_input] [--keep]
+    python -m reliability [--requests 20500] [--clients 40] [--only load,faults,bad_input]
+                          [--faults name,…] [--busy] [--keep]
 
 Prints one row per check (name, requests or inputs, failures, seconds) and a last line
 
@@ -24,8 +25,9 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
+from reliability.busy import Busy
 from reliability.checks import Tally
-from reliability.stack import Stack, say
+from reliability.stack import DATABASE, Stack, say
 
 MIN_LOAD_REQUESTS = 20_000
 
@@ -52,6 +54,10 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=40)
     parser.add_argument("--seconds", type=float, default=420, help="the load stops after this long")
     parser.add_argument("--only", default="load,faults,bad_input", help="parts to run, comma-separated")
+    parser.add_argument("--faults", default="", help="only the faults whose names contain one of these")
+    parser.add_argument(
+        "--busy", action="store_true", help="run a CPU burner per core and a PostgreSQL loop meanwhile"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the database and the logs")
     args = parser.parse_args()
     parts = set(args.only.split(","))
@@ -62,11 +68,15 @@ def main() -> int:
     load_requests = faults = survived = bad_inputs = 0
     workdir = Path(tempfile.mkdtemp(prefix="reliability-"))
     stack = Stack(workdir)
+    busy = None
     try:
         with _timed() as elapsed:
             stack.start()
         say(f"stack up in {elapsed():.1f} s ({stack.broker_kind} broker, logs in {workdir})")
         rows.append(Row("stack start", 0, 0, elapsed()))
+        if args.busy:
+            busy = Busy(stack.database_url(stack._admin_database), f"{DATABASE}_busy")
+            say(f"busy: {busy.start()}")
 
         if "load" in parts:
             from reliability import load
@@ -91,9 +101,7 @@ def main() -> int:
                 say(f"load: drain {result.note}")
 
         if "faults" in parts:
-            from reliability import faults as fault_module
-
-            for fault in fault_module.FAULTS:
+            for fault in _faults(args.faults):
                 with _timed() as elapsed:
                     outcome = _fault_run(fault, stack)
                 if outcome.skipped:
@@ -120,6 +128,8 @@ def main() -> int:
         for problem in final.problems:
             say(f"final: {problem}")
     finally:
+        if busy is not None:
+            busy.stop()
         stack.stop(keep_database=args.keep)
     rows.append(
         Row("total", load_requests + bad_inputs, sum(r.failures for r in rows), time.monotonic() - started)
@@ -137,6 +147,15 @@ def main() -> int:
         and not any(row.failures for row in rows[:-1])
     )
     return 0 if passed else 1
+
+
+def _faults(names: str) -> list:
+    """Every fault (reliability/faults*.py), or those whose names contain one of `names`."""
+    from reliability import faults, faults_infra, faults_jobs
+
+    chosen = [name for name in names.split(",") if name]
+    every = faults.FAULTS + faults_infra.FAULTS + faults_jobs.FAULTS
+    return [fault for fault in every if not chosen or any(name in fault.__name__ for name in chosen)]
 
 
 def _fault_run(fault, stack: Stack):

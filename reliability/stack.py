@@ -38,7 +38,8 @@ from pathlib import Path
 from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parent.parent
-DATABASE = "cxfeedback_reliability"
+# Two runs on one PostgreSQL server (side by side on a shared machine) each name their own.
+DATABASE = os.environ.get("RELIABILITY_DATABASE", "cxfeedback_reliability")
 DEPARTMENTS = ("support", "marketing", "sales", "billing")
 SECRET = "reliability-only-not-a-secret"  # noqa: S105 - a throwaway app on loopback
 # The invitation's id is in its Message-ID (surveys/delivery/channels/email.py), the token in its
@@ -196,15 +197,16 @@ class Stack:
             cursor.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
         connections.close_all()
 
-    def database_url(self) -> str:
-        """This run's database as a URL for the subprocesses (socket directories quoted)."""
+    def database_url(self, name: str = DATABASE) -> str:
+        """This run's database (or `name` on its server) as a URL for the subprocesses (socket
+        directories quoted)."""
         from django.db import connection
 
         s = connection.settings_dict
         host = s["HOST"] or "127.0.0.1"
         port = f":{s['PORT']}" if s.get("PORT") else ""
         password = f":{quote(s['PASSWORD'], safe='')}" if s.get("PASSWORD") else ""
-        return f"postgresql://{quote(s['USER'], safe='')}{password}@{quote(host, safe='')}{port}/{DATABASE}"
+        return f"postgresql://{quote(s['USER'], safe='')}{password}@{quote(host, safe='')}{port}/{name}"
 
     # -- Data -------------------------------------------------------------------------------------
 
