@@ -29,6 +29,7 @@ from departments.admin_scoping import (
 )
 from departments.models import Department
 from surveys.admin.approvals import approval_context, approval_decide_view
+from surveys.admin.blocked_list import blocked_list_view
 from surveys.admin.calendar import send_calendar_view
 from surveys.admin.send_request_progress import delivery_context
 from surveys.gatekeeper.audiences import REQUESTABLE_AUDIENCES, send_request_set_audience_upload
@@ -167,6 +168,7 @@ class SendRequestAdmin(DepartmentScopedAdmin, admin.ModelAdmin):
             view("submit", require_POST(self.submit_view)),
             view("cancel", require_POST(self.cancel_view)),
             view("audience", require_POST(self.audience_view)),
+            view("blocked", require_GET(partial(blocked_list_view, self))),
             view("approve", require_POST(partial(approval_decide_view, self, decision="approve"))),
             view("reject", require_POST(partial(approval_decide_view, self, decision="reject"))),
             *super().get_urls(),

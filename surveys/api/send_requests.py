@@ -167,7 +167,7 @@ class PreflightBlockSerializer(serializers.Serializer):
     label = serializers.CharField()
     rule_id = serializers.IntegerField(allow_null=True)
     rule_name = serializers.CharField(allow_null=True)
-    count = serializers.IntegerField(help_text="Contacts (audience rows for duplicate_in_audience).")
+    count = serializers.IntegerField(help_text="Contacts; the blocks add up to blocked_total.")
     eligible_again = WeekCountSerializer(many=True, help_text="Time-based blocks: when they end, by week.")
 
 
@@ -178,14 +178,17 @@ class PreflightOutputSerializer(serializers.Serializer):
         "to the full hour (rounded up) unless you are a CX lead."
     )
     audience_rows = serializers.IntegerField()
-    contacts = serializers.IntegerField(help_text="Distinct contacts in the audience.")
+    duplicates = serializers.IntegerField(help_text="Audience rows naming a contact already named.")
+    contacts = serializers.IntegerField(help_text="Distinct contacts: audience_rows - duplicates.")
     eligible_now = serializers.IntegerField()
     planned_later = serializers.IntegerField(
         help_text="Blocked now by a frequency rule or a snooze that ends inside the send window: "
         "their invitation is planned for when it ends."
     )
     planned_by_day = DayCountSerializer(many=True, help_text="planned_later by day.")
-    blocked_total = serializers.IntegerField(help_text="Not sent within the send window.")
+    blocked_total = serializers.IntegerField(
+        help_text="Not sent within the send window: contacts - eligible_now - planned_later."
+    )
     blocks = PreflightBlockSerializer(many=True)
     needs_approval = serializers.BooleanField(
         help_text="Submitted now, the request would wait for a CX lead's approval after screening."

@@ -4,6 +4,7 @@ from django.urls import path
 
 from surveys.api.approvals import SendRequestApproveApi, SendRequestRejectApi
 from surveys.api.blackouts import BlackoutCloseApi, BlackoutOpenApi
+from surveys.api.blocked_list import SendRequestBlockedListApi
 from surveys.api.calendar import SendCalendarApi
 from surveys.api.erasure import ContactEraseApi
 from surveys.api.external import (
@@ -89,6 +90,11 @@ urlpatterns = [
         "send-requests/<uuid:send_request_id>/preflight",
         SendRequestPreflightApi.as_view(),
         name="send-request-preflight",
+    ),
+    path(
+        "send-requests/<uuid:send_request_id>/preflight/blocked",
+        SendRequestBlockedListApi.as_view(),
+        name="send-request-blocked-list",
     ),
     path(
         "send-requests/<uuid:send_request_id>/submit",

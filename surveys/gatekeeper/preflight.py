@@ -78,11 +78,12 @@ def _best_send_at_shown(report: PreflightReport, viewer: Actor | None) -> dt.dat
 
 
 # The order a pre-flight report lists blocks in; rule blocks, one per rule, go where "rule" is.
+# Duplicate rows are not among them: they are audience rows, not contacts, so they have their own
+# line and the blocks add up to the contacts not sent within the window (blocked_total).
 PREFLIGHT_REASONS = (
     Reason.OPTED_OUT,
     Reason.SNOOZED,
     Reason.BLACKOUT,
-    Reason.DUPLICATE_IN_AUDIENCE,
     Reason.ALREADY_INVITED,
     Reason.RULE,
     Reason.NO_ADDRESS,
@@ -107,14 +108,14 @@ def preflight_summary(report: PreflightReport, *, viewer: Actor | None = None) -
                 for rule_id, count in by_rule
             ]
             continue
-        count = (
-            outcome.duplicates if reason == Reason.DUPLICATE_IN_AUDIENCE else outcome.blocked.get(reason, 0)
-        )
-        blocks.append(_block(reason, count, weeks.get((reason, None), [])))
+        blocks.append(_block(reason, outcome.blocked.get(reason, 0), weeks.get((reason, None), [])))
     return {
         "planned_send_at": report.planned_send_at,
         "best_send_at": _best_send_at_shown(report, viewer),
         "audience_rows": report.audience_rows,
+        # audience_rows = duplicates + contacts; contacts = eligible_now + planned_later + blocked_total;
+        # blocked_total = the sum of the blocks' counts.
+        "duplicates": outcome.duplicates,
         "contacts": outcome.contacts,
         "eligible_now": outcome.allowed,
         # Blocked now, eligible inside the window: planned for then. By day (UTC), the day shown
@@ -177,12 +178,16 @@ def screening_summary_rows(send_request: SendRequest) -> list[tuple[str, int]]:
         ("Allowed", summary.get("allowed", 0)),
         ("Planned for later in the window", summary.get("planned", 0)),
     ]
-    blocked = summary.get("blocked", {})
+    blocked = dict(summary.get("blocked", {}))
+    duplicates = blocked.pop(Reason.DUPLICATE_IN_AUDIENCE, 0)
+    if duplicates:
+        rows.insert(1, ("Duplicate rows (each contact counted once)", duplicates))
+    rows.append(("Not within the window", sum(blocked.values())))
     by_rule = {int(rule_id): count for rule_id, count in summary.get("blocked_by_rule", {}).items()}
     names = dict(FrequencyRule.objects.filter(pk__in=by_rule).values_list("pk", "name"))
     for reason in PREFLIGHT_REASONS:
         if reason == Reason.RULE:
-            rows += [(f"Rule “{names.get(rule_id, rule_id)}”", count) for rule_id, count in by_rule.items()]
+            rows += [(f"· Rule “{names.get(rule_id, rule_id)}”", count) for rule_id, count in by_rule.items()]
         elif blocked.get(reason):
-            rows.append((Reason(reason).label, blocked[reason]))
+            rows.append((f"· {Reason(reason).label}", blocked[reason]))
     return rows

@@ -212,6 +212,22 @@ def screen(
     return outcome
 
 
+def screen_rows(
+    *, send: Send, rules: Sequence[Rule], audience: Audience, window_end: dt.datetime, select: str
+) -> Iterator[list[tuple]]:
+    """screen(write=False) closed by `select` (a SELECT over verdicts_final), batch by batch: each
+    batch's rows, for a list of verdicts too long to read at once (the pre-flight's blocked list)."""
+    covering = _covering(send, rules)
+    send = weighed(send, covering)
+    with connection.cursor() as cursor:
+        for lo, hi in audience.batch_bounds():
+            params: dict = {"lo": lo, "hi": hi, "window_end": window_end}
+            cursor.execute(
+                screening_statement(send, covering, audience, params, write=False, select=select), params
+            )
+            yield cursor.fetchall()
+
+
 def _covering(send: Send, rules: Sequence[Rule]) -> list[Rule]:
     """The rules that apply to this send, by id (the order the SQL's tie-break relies on)."""
     return [
