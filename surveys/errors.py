@@ -174,3 +174,28 @@ class InvalidBlackout(ApplicationError):
     """A blackout that cannot be opened or closed as asked; `extra["field"]` names the field."""
 
     code = "invalid_blackout"
+
+
+class SendToSelfLimited(ApplicationError):
+    """An owner sent themselves as many test invitations as the hour allows (issue 17)."""
+
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    code = "send_to_self_limited"
+
+
+class SendToSelfFailed(ApplicationError):
+    """A test send with nowhere to go (the owner has no e-mail address) or refused by the channel."""
+
+    code = "send_to_self_failed"
+
+
+class TouchImportRejected(ApplicationError):
+    """A touches CSV that cannot be imported at all (nothing was queued); the message says what to fix."""
+
+    code = "touch_import_rejected"
+
+
+class TouchImportRefused(Conflict):
+    """The touch import cannot do that in its state: cancel one that ended, resume one still running."""
+
+    code = "touch_import_refused"

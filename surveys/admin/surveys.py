@@ -1,6 +1,8 @@
-"""Surveys in the admin: built with inline questions, saved through surveys.design.surveys (so the
-admin checks questions exactly as the API does). A sent (frozen) survey is view only; its "Edit as new
-version" button makes the next version. "New NPS / CSAT / CES survey" start from a template."""
+"""Surveys in the admin: built with inline questions and translations, saved through
+surveys.design.surveys (so the admin checks questions exactly as the API does). A sent (frozen) survey
+is view only; its "Edit as new version" button makes the next version. "New NPS / CSAT / CES survey"
+start from a template. "Preview" shows the invitation and the survey page and sends a test
+(surveys/admin/survey_previews.py)."""
 
 from __future__ import annotations
 
@@ -24,6 +26,8 @@ from departments.admin_scoping import (
     visible_departments,
 )
 from departments.models import Department
+from surveys.admin.survey_previews import SurveyPreviewAdmin
+from surveys.admin.survey_translations import SurveyTranslationFormSet, SurveyTranslationInline
 from surveys.design.surveys import (
     SURVEY_TEMPLATES,
     question_clean,
@@ -131,15 +135,15 @@ class QuestionInline(admin.StackedInline):
 
 
 @admin.register(Survey)
-class SurveyAdmin(DepartmentScopedAdmin, admin.ModelAdmin):
+class SurveyAdmin(SurveyPreviewAdmin, DepartmentScopedAdmin, admin.ModelAdmin):
     department_path = "department"
     list_display = ["name", "version", "department", "kind", "question_count", "is_current", "frozen_at"]
     list_filter = ["is_current", "kind", ("department", DepartmentListFilter)]
     list_select_related = ["department"]
     search_fields = ["name"]
-    fields = ["department", "name", "kind", "intro", "link_valid_days", "burden_weight"]
+    fields = ["department", "name", "kind", "language", "intro", "link_valid_days", "burden_weight"]
     readonly_fields = ["family_id", "version", "is_current", "frozen_at", "created_at", "updated_at"]
-    inlines = [QuestionInline]
+    inlines = [QuestionInline, SurveyTranslationInline]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Survey]:
         return super().get_queryset(request).annotate(question_count=Count("questions"))
@@ -195,8 +199,11 @@ class SurveyAdmin(DepartmentScopedAdmin, admin.ModelAdmin):
 
     def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
         questions = next(formset for formset in formsets if isinstance(formset, QuestionFormSet)).questions()
+        translations = next(f for f in formsets if isinstance(f, SurveyTranslationFormSet))
         data = form.cleaned_data
-        fields = {name: data[name] for name in ("name", "kind", "intro", "link_valid_days", "burden_weight")}
+        fields = {name: data[name] for name in ("name", "kind", "language", "intro", "link_valid_days")}
+        fields["burden_weight"] = data["burden_weight"]
+        fields["translations"] = translations.translations(questions=len(questions))
         actor = admin_actor(request)
         if change:
             saved = survey_update(actor=actor, survey=form.instance, questions=questions, **fields)
@@ -220,7 +227,7 @@ class SurveyAdmin(DepartmentScopedAdmin, admin.ModelAdmin):
                 name="surveys_survey_from_template",
             ),
         ]
-        return urls + super().get_urls()
+        return urls + self.preview_urls() + super().get_urls()
 
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
         templates = [
@@ -238,6 +245,8 @@ class SurveyAdmin(DepartmentScopedAdmin, admin.ModelAdmin):
         context = {**(extra_context or {})}
         if survey is not None and survey.is_frozen and survey.is_current and self.has_add_permission(request):
             context["new_version_url"] = reverse("admin:surveys_survey_new_version", args=[survey.pk])
+        if survey is not None:
+            context["preview_url"] = reverse("admin:surveys_survey_preview", args=[survey.pk])
         return super().change_view(request, object_id, form_url, extra_context=context)
 
     def new_version_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
