@@ -23,3 +23,23 @@ os.environ.setdefault(
     "CXFEEDBACK_BROKER_DIR",
     os.path.join(_local, "broker-" + os.environ.get("TEST_DATABASE_NAME", "test_cxfeedback")),
 )
+
+# The skip reason of every browser test on a machine without Chromium (tests/browser.py); the run
+# ends with a line counting those skips, so a missing browser is never silent.
+NO_CHROMIUM = "no Chromium binary: `apt-get install chromium`, or set CHROMIUM_PATH"
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    """One line at the end of the run: how many browser tests were skipped for want of Chromium."""
+    skipped = [
+        report
+        for report in terminalreporter.stats.get("skipped", [])
+        if isinstance(report.longrepr, tuple) and NO_CHROMIUM in str(report.longrepr[2])
+    ]
+    if skipped:
+        terminalreporter.write_line(
+            f"{len(skipped)} browser test{'s' if len(skipped) != 1 else ''} skipped: no Chromium found. "
+            "Install it with `apt-get install chromium` (or set CHROMIUM_PATH to a Chromium binary).",
+            yellow=True,
+            bold=True,
+        )

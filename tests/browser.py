@@ -16,9 +16,7 @@ from collections.abc import Iterator
 import pytest
 from django.db import connections
 
-# The skip reason of every browser test on a machine without Chromium; the end-of-run notice
-# counts the skips that start with it.
-NO_CHROMIUM = "no Chromium binary: `apt-get install chromium`, or set CHROMIUM_PATH"
+from cxfeedback.pytest_plugin import NO_CHROMIUM
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -31,10 +29,11 @@ CHROMIUM_ARGS = [
 
 
 def chromium_path() -> str | None:
-    for candidate in (os.environ.get("CHROMIUM_PATH"), "/usr/bin/chromium", shutil.which("chromium")):
-        if candidate and os.access(candidate, os.X_OK):
-            return candidate
-    return None
+    """CHROMIUM_PATH when set (and only it: a path that names no binary means no browser), else
+    Debian's /usr/bin/chromium or a `chromium` on PATH."""
+    named = os.environ.get("CHROMIUM_PATH")
+    candidates = [named] if named else ["/usr/bin/chromium", shutil.which("chromium")]
+    return next((path for path in candidates if path and os.access(path, os.X_OK)), None)
 
 
 def browser_session(monkeypatch) -> Iterator:
