@@ -7,6 +7,9 @@ format), imports it, drops the database, and prints as its last line:
 
     bench import rows=100000 seconds=S rows_per_s=R peak_rss_mb=M
 
+With --paths the same file goes through the command line, the API and the admin instead, on a
+running stack (bench/import_paths.py), e.g. `--rows 300000 --paths`.
+
 peak_rss_mb is the process's peak resident memory (ru_maxrss), seeding included. Run it with
 --rows 20000 as well: the two peaks should be about the same, because the file is streamed.
 Target: at least 10,000 rows/s on a 2-core machine.
@@ -140,7 +143,16 @@ def import_file(department: Department, path: Path):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000)
-    rows = parser.parse_args().rows
+    parser.add_argument(
+        "--paths", action="store_true", help="the file through the command line, the API and the admin"
+    )
+    args = parser.parse_args()
+    rows = args.rows
+    if args.paths:
+        from import_paths import run
+
+        run(rows, write_csv)
+        return
     database_create()
     try:
         call_command("migrate", verbosity=0)
