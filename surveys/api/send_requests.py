@@ -25,12 +25,9 @@ from cxfeedback.idempotency import HEADER_PARAMETER, idempotent
 from cxfeedback.parsers import JSONParser
 from departments.actors import actor_for_request
 from departments.api import acting_department
-from surveys.api.approval_serializers import (
-    ApprovalOutputSerializer,
-    ApprovalReasonSerializer,
-    BudgetSerializer,
-)
+from surveys.api.approval_serializers import ApprovalOutputSerializer
 from surveys.api.inputs import DEPARTMENT_HELP, department_id_of, valid_input
+from surveys.api.preflight_serializers import PreflightOutputSerializer
 from surveys.api.progress_serializers import PROGRESS_EXAMPLE, SendRequestProgressSerializer
 from surveys.delivery.progress import send_request_progress_shown
 from surveys.design.selectors import survey_get
@@ -150,52 +147,6 @@ class AudienceUploadOutputSerializer(serializers.Serializer):
     send_request = SendRequestOutputSerializer()
     members = serializers.IntegerField(help_text="Audience rows: imported rows that name a contact.")
     contact_import = ImportSummarySerializer(help_text="Rows left out (invalid, conflicts) are listed here.")
-
-
-class WeekCountSerializer(serializers.Serializer):
-    week = serializers.DateField(help_text="Monday of the week (UTC).")
-    count = serializers.IntegerField()
-
-
-class DayCountSerializer(serializers.Serializer):
-    day = serializers.DateField(help_text="The day (UTC).")
-    count = serializers.IntegerField()
-
-
-class PreflightBlockSerializer(serializers.Serializer):
-    reason = serializers.ChoiceField(choices=Reason.choices)
-    label = serializers.CharField()
-    rule_id = serializers.IntegerField(allow_null=True)
-    rule_name = serializers.CharField(allow_null=True)
-    count = serializers.IntegerField(help_text="Contacts; the blocks add up to blocked_total.")
-    eligible_again = WeekCountSerializer(many=True, help_text="Time-based blocks: when they end, by week.")
-
-
-class PreflightOutputSerializer(serializers.Serializer):
-    planned_send_at = serializers.DateTimeField()
-    best_send_at = serializers.DateTimeField(
-        help_text="Earliest time inside the send window that reaches the most eligible contacts; "
-        "to the full hour (rounded up) unless you are a CX lead."
-    )
-    audience_rows = serializers.IntegerField()
-    duplicates = serializers.IntegerField(help_text="Audience rows naming a contact already named.")
-    contacts = serializers.IntegerField(help_text="Distinct contacts: audience_rows - duplicates.")
-    eligible_now = serializers.IntegerField()
-    planned_later = serializers.IntegerField(
-        help_text="Blocked now by a frequency rule or a snooze that ends inside the send window: "
-        "their invitation is planned for when it ends."
-    )
-    planned_by_day = DayCountSerializer(many=True, help_text="planned_later by day.")
-    blocked_total = serializers.IntegerField(
-        help_text="Not sent within the send window: contacts - eligible_now - planned_later."
-    )
-    blocks = PreflightBlockSerializer(many=True)
-    needs_approval = serializers.BooleanField(
-        help_text="Submitted now, the request would wait for a CX lead's approval after screening."
-    )
-    approval_reasons = ApprovalReasonSerializer(many=True)
-    approval_threshold = serializers.IntegerField(allow_null=True, help_text="Contacts; null: none.")
-    budget = BudgetSerializer(help_text="The department's monthly touch budget.")
 
 
 class DecisionOutputSerializer(serializers.ModelSerializer):

@@ -30,6 +30,7 @@ from cxfeedback.parsers import JSONParser
 from departments.actors import actor_for_request
 from departments.api import acting_department
 from surveys.api.inputs import PublicIdField
+from surveys.delivery.planned_times import invitation_planned_at
 from surveys.external.homes import external_survey_get
 from surveys.gatekeeper.eligibility import eligibility_check
 from surveys.gatekeeper.lookups import contact_known_id, survey_for_sending
@@ -119,7 +120,10 @@ class DecisionAnswerSerializer(serializers.Serializer):
 class InvitationAnswerSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     status = serializers.CharField()
-    planned_at = serializers.DateTimeField()
+    planned_at = serializers.DateTimeField(
+        help_text="When it goes out: now (or as planned), or when the contact's quiet hours end in their "
+        "own time zone if it falls into them."
+    )
 
 
 class ContactAnswerSerializer(serializers.Serializer):
@@ -152,9 +156,18 @@ def _answer(
         },
         "invitation": None
         if invitation is None
-        else {"id": invitation.public_id, "status": invitation.status, "planned_at": invitation.touched_at},
+        else {"id": invitation.public_id, "status": invitation.status, "planned_at": _planned_at(invitation)},
         "contact": {"id": contact_id},
     }
+
+
+def _planned_at(invitation: Any) -> dt.datetime:
+    """When the invitation goes out: as planned, or when the contact's quiet hours end."""
+    return invitation_planned_at(
+        planned=invitation.send_after or invitation.touched_at,
+        contact_id=invitation.contact_id,
+        department_id=invitation.department_id,
+    )
 
 
 class EligibilityApi(APIView):

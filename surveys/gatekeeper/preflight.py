@@ -7,9 +7,11 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.utils import timezone
 
 from departments.actors import Actor
+from surveys.delivery.planned_times import QuietHold, eligible_in_quiet_hours
 from surveys.gatekeeper.active_rules import rules_active
 from surveys.gatekeeper.audiences import audience_of
 from surveys.gatekeeper.budgets import Hold, approval_hold
@@ -26,6 +28,7 @@ class PreflightReport:
     best_send_at: dt.datetime  # exact; preflight_summary shows it as the viewer may see it
     window_end: dt.datetime
     hold: Hold  # whether submitting would wait for a CX lead's approval, and the budget's use
+    quiet: QuietHold  # eligible contacts whose invitation waits for the end of their quiet hours
 
     @property
     def audience_rows(self) -> int:
@@ -37,13 +40,8 @@ def send_request_preflight(*, send_request: SendRequest, now: dt.datetime | None
     now = now or timezone.now()
     at = planned_send_at(send_request, now=now)
     window_end = send_request.latest_send_at or at
-    outcome = screen(
-        send=screening_send(send_request, at=at),
-        rules=rules_active(),
-        audience=audience_of(send_request),
-        write=False,
-        window_end=window_end,
-    )
+    send, rules, audience = screening_send(send_request, at=at), rules_active(), audience_of(send_request)
+    outcome = screen(send=send, rules=rules, audience=audience, write=False, window_end=window_end)
     return PreflightReport(
         planned_send_at=at,
         outcome=outcome,
@@ -51,6 +49,9 @@ def send_request_preflight(*, send_request: SendRequest, now: dt.datetime | None
         window_end=window_end,
         hold=approval_hold(
             send_request=send_request, audience=outcome.allowed + outcome.planned_total, at=at
+        ),
+        quiet=eligible_in_quiet_hours(
+            send=send, rules=rules, audience=audience, department_id=send_request.department_id, at=at
         ),
     )
 
@@ -118,6 +119,10 @@ def preflight_summary(report: PreflightReport, *, viewer: Actor | None = None) -
         "duplicates": outcome.duplicates,
         "contacts": outcome.contacts,
         "eligible_now": outcome.allowed,
+        # Of those, in their quiet hours at the planned time: sent when those end, by `quiet_until`.
+        "quiet_hours_held": report.quiet.contacts,
+        "quiet_hours_until": report.quiet.until,
+        "quiet_hours_end_local": settings.QUIET_HOURS_END,
         # Blocked now, eligible inside the window: planned for then. By day (UTC), the day shown
         # no finer than the next-eligible times a department sees.
         "planned_later": outcome.planned_total,
