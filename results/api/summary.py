@@ -15,6 +15,7 @@ from contacts.models import Channel
 from cxfeedback.exceptions import error_responses
 from departments.actors import Actor, actor_for_request
 from results.filters import ResultsFilter, ResultsFilterForm
+from results.selectors.figures import FEW_ANSWERS, Figures
 from results.selectors.summary import BIAS_SHARE, Summary, results_summary
 from surveys.models import SurveyKind
 
@@ -58,6 +59,12 @@ FILTER_PARAMETERS = [
 ]
 
 
+FEW_HELP = (
+    f"A small sample: {{score}} comes from 1 to {FEW_ANSWERS - 1} answers, so one more answer can move "
+    "it a lot (one detractor alone is an NPS of −100)."
+)
+
+
 class FiguresSerializer(serializers.Serializer):
     responses = serializers.IntegerField()
     invitations_sent = serializers.IntegerField()
@@ -79,6 +86,9 @@ class FiguresSerializer(serializers.Serializer):
     csat_satisfied = serializers.IntegerField()
     ces_mean = serializers.FloatField(allow_null=True, help_text="CES 1–7, 7 = easiest.")
     ces_answers = serializers.IntegerField()
+    nps_few_answers = serializers.BooleanField(help_text=FEW_HELP.format(score="nps"))
+    csat_few_answers = serializers.BooleanField(help_text=FEW_HELP.format(score="csat_satisfied_percent"))
+    ces_few_answers = serializers.BooleanField(help_text=FEW_HELP.format(score="ces_mean"))
 
 
 class TrendPointSerializer(serializers.Serializer):
@@ -144,17 +154,27 @@ class ResultsSummaryApi(APIView):
         return Response(SummarySerializer(_summary_data(summary)).data)
 
 
+def _figures(figures: Figures) -> dict:
+    """The figures with their small-sample flags (the dashboard's "few answers")."""
+    return {
+        **figures.as_dict(),
+        "nps_few_answers": figures.nps_few_answers,
+        "csat_few_answers": figures.csat_few_answers,
+        "ces_few_answers": figures.ces_few_answers,
+    }
+
+
 def _summary_data(summary: Summary) -> dict:
     return {
         "start": summary.results_filter.start,
         "end": summary.results_filter.end,
         "interval": summary.interval,
-        "headline": summary.headline.as_dict(),
-        "trend": [{"start": point.start, "figures": point.figures.as_dict()} for point in summary.trend],
+        "headline": _figures(summary.headline),
+        "trend": [{"start": point.start, "figures": _figures(point.figures)} for point in summary.trend],
         "by_department": [
             {
                 "department": row.name,
-                "figures": row.figures.as_dict(),
+                "figures": _figures(row.figures),
                 "requested": row.requested,
                 "blocked": row.blocked,
             }
@@ -165,7 +185,7 @@ def _summary_data(summary: Summary) -> dict:
                 "survey": row.survey_family_id,
                 "name": row.name,
                 "department": row.department_name,
-                "figures": row.figures.as_dict(),
+                "figures": _figures(row.figures),
                 "requested": row.requested,
                 "blocked": row.blocked,
                 "blocked_percent": None if row.blocked_share is None else round(row.blocked_share, 1),

@@ -136,3 +136,22 @@ def test_a_day_at_the_ends_of_the_calendar_is_a_400_not_a_crash(lead_api, db, fi
 
     assert response_.status_code == 400
     assert "Give a day between 1970 and 2999." in response_.json()["message"]
+
+
+def test_a_score_from_fewer_than_30_answers_is_flagged_as_a_small_sample(lead_api, history):
+    body = lead_api.get(URL, MARCH).json()
+
+    assert body["headline"]["nps_answers"] == 4 and body["headline"]["nps_few_answers"] is True
+    # No CSAT or CES answers at all: no score, and nothing to warn about.
+    assert (body["headline"]["csat_few_answers"], body["headline"]["ces_few_answers"]) == (False, False)
+    assert all(row["figures"]["nps_few_answers"] for row in body["by_survey"])
+
+
+def test_30_answers_are_no_longer_a_small_sample(lead_api, support):
+    survey = scored_survey(support, "nps", name="Big NPS")
+    for _ in range(30):
+        response(survey, at("2026-03-10"), 9)
+
+    body = lead_api.get(URL, MARCH).json()
+
+    assert (body["headline"]["nps_answers"], body["headline"]["nps_few_answers"]) == (30, False)
