@@ -83,11 +83,19 @@ def test_make_run_serves_the_demo_and_stops_everything_it_started(tmp_path):
         assert re.search(r"Department owner \(Support\): owner / \S+", printed)
         assert re.search(r"CX lead: cxlead / \S+", printed)
         assert f"Demo logins for http://127.0.0.1:{port}/admin/" in printed  # PORT, not 8000
+        assert f"cxfeedback is running on http://127.0.0.1:{port}/admin/" in printed
         assert "Demo data: 4 departments" in printed
         wait_until(lambda: healthy(port), timeout=60, interval=0.5, message="/healthz to answer 200")
         assert postgres_serving(local / "pgdata"), "the embedded PostgreSQL runs from the local folder"
         started = session_members(run.pid)
         assert len(started) >= 4  # run.py, web, worker, beat
+        # The README's first steps: an API key for the demo's support department, as written there.
+        key = subprocess.run(
+            [sys.executable, "manage.py", "create_api_key", "support"],
+            cwd=ROOT, env={**env, "DEBUG": "1"}, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert key.returncode == 0, key.stderr[-3000:]
+        assert key.stdout.strip().splitlines()[-1].startswith("cxf_")
     finally:
         os.kill(run.pid, signal.SIGTERM)  # as a service manager stops it; Ctrl-C reaches every process
         try:
