@@ -90,7 +90,9 @@ def test_an_invalid_link_names_the_company_and_says_what_can_be_done(client, acm
     assert "Acme Appliances" in page
     assert "Support" not in page  # the same page as for a made-up link, which names no department
     assert "What you can do" in page
-    assert "use the “Unsubscribe” or “Survey preferences” link at the end of any message" in page
+    assert (
+        "use the “Unsubscribe” or “Choose who may ask you and how often” link at the end of any email" in page
+    )
 
 
 def test_the_pause_says_it_holds_every_departments_surveys(client, link):
