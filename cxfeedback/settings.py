@@ -3,6 +3,7 @@
 import os
 from pathlib import Path
 
+import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from cxfeedback import embedded, rate_limit, sentry, webhook_secrets
@@ -119,8 +120,6 @@ TEMPLATES = [
 
 # Database: DATABASE_URL, or the embedded PostgreSQL server (see cxfeedback/embedded.py).
 if os.environ.get("DATABASE_URL"):
-    import dj_database_url
-
     DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"])}
 else:
     DATABASES = {"default": embedded.embedded_postgres_settings()}
@@ -129,10 +128,8 @@ DATABASES["default"]["CONN_MAX_AGE"] = envint("DB_CONN_MAX_AGE", "0")
 # first request on each one would otherwise fail with a 500 (reliability: database_restarted_*).
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"].setdefault("OPTIONS", {})
-# Behind PgBouncer in transaction mode (README "Running at scale"): each transaction may run on another
-# server connection, so nothing may outlive one — no cursor WITH HOLD (Django's .iterator() outside a
-# transaction), and no prepared statement unless PgBouncer ≥ 1.21 tracks them (max_prepared_statements;
-# then set DB_PREPARE_THRESHOLD again).
+# Behind PgBouncer in transaction mode nothing may outlive a transaction (README "Running at scale"): no
+# cursor WITH HOLD, no prepared statement unless PgBouncer ≥ 1.21 tracks them (then set the threshold).
 DB_TRANSACTION_POOLING = envbool("DB_TRANSACTION_POOLING", "false")
 DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = DB_TRANSACTION_POOLING
 # Server-side prepared statements, for the gatekeeper's statements run on every trigger and
@@ -147,18 +144,12 @@ DATABASES["default"]["OPTIONS"]["prepare_threshold"] = (
 # hot paths then spend about a fifth less CPU. Off by default, as in Django.
 DATABASES["default"]["OPTIONS"]["server_side_binding"] = envbool("DB_SERVER_SIDE_BINDING", "false")
 DATABASES["default"]["TEST"] = {"NAME": os.environ.get("TEST_DATABASE_NAME", "test_cxfeedback")}
-# A read replica for the results pages (dashboard, drill-down, exports; cxfeedback/db_router.py), set
-# up like the primary; in tests a mirror of the test database.
+# A read replica for the results pages (cxfeedback/db_router.py): the primary's settings but for where it
+# is; in tests a mirror of the test database.
 if os.environ.get("DATABASE_REPLICA_URL"):
-    import dj_database_url
-
-    DATABASES["replica"] = {
-        **DATABASES["default"],
-        **dj_database_url.parse(os.environ["DATABASE_REPLICA_URL"]),
-        "CONN_MAX_AGE": DATABASES["default"]["CONN_MAX_AGE"],
-        "OPTIONS": dict(DATABASES["default"]["OPTIONS"]),
-        "TEST": {"MIRROR": "default"},
-    }
+    _replica = dj_database_url.parse(os.environ["DATABASE_REPLICA_URL"])
+    _where = {key: _replica[key] for key in ("NAME", "USER", "PASSWORD", "HOST", "PORT")}
+    DATABASES["replica"] = {**DATABASES["default"], **_where, "TEST": {"MIRROR": "default"}}
 DATABASE_ROUTERS = ["cxfeedback.db_router.ReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
