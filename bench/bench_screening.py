@@ -155,7 +155,7 @@ def add_external_touches(count: int) -> None:
         first, contacts = cursor.fetchone()
         cursor.execute(
             """WITH touch AS (
-                   SELECT g, %(first)s + (g * 7919) %% %(n)s AS contact_id,
+                   SELECT g, %(first)s + (g::bigint * 7919) %% %(n)s AS contact_id,
                           CASE WHEN g %% 20 = 0 THEN %(now)s - random() * interval '90 days'
                                ELSE %(now)s - interval '90 days' - random() * interval '640 days' END AS at
                    FROM generate_series(0, %(count)s - 1) g),
