@@ -149,3 +149,16 @@ def test_an_unknown_saved_word_in_the_address_shows_no_message(client, link):
 
     assert "saved" not in page
     assert "pause stays" not in page
+
+
+def test_a_german_contact_reads_all_of_it_in_german(client, acme, support):
+    german = factories.known_contact(support, locale="de")
+    _, token = invitation_with_link(survey_with_every_kind(support), german)
+    client.post(f"/p/{token}", {"action": "snooze", "days": "180"})
+
+    shorter = client.post(f"/p/{token}", {"action": "snooze", "days": "30"})
+    page = text_of(client.get(shorter["Location"]))
+
+    assert "Support bei Acme Appliances" in page
+    assert "Eine Pause gilt für die Umfragen aller Abteilungen, nicht nur von Support" in page
+    assert "diese längere Pause bleibt bestehen." in page
