@@ -99,3 +99,12 @@ def release_reservations_task() -> None:
 @shared_task(acks_late=True)
 def run_rule_simulation_task(simulation_id: int) -> None:
     rule_simulation_run(simulation_id=simulation_id)
+
+
+# Late acks: a worker that dies mid-import has its message redelivered, and the job carries on after
+# its last committed chunk (surveys/external/imports.py); an ended import is left alone.
+@shared_task(acks_late=True, soft_time_limit=4 * 3600, time_limit=4 * 3600 + 60)
+def run_touch_import_task(job_id: int) -> None:
+    from surveys.external.imports import touch_import_run
+
+    touch_import_run(job_id=job_id)

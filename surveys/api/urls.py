@@ -13,6 +13,12 @@ from surveys.api.external import (
     ReservationConfirmApi,
     TouchCollectionApi,
 )
+from surveys.api.external_imports import (
+    TouchImportApi,
+    TouchImportCancelApi,
+    TouchImportDetailApi,
+    TouchImportResumeApi,
+)
 from surveys.api.external_responses import ResponseIngestApi
 from surveys.api.frequency_rules import (
     FrequencyRuleCollectionApi,
@@ -141,6 +147,22 @@ urlpatterns = [
     path("triggers", TriggerApi.as_view(), name="trigger-create"),
     path("touches", TouchCollectionApi.as_view(), name="external-touch-list"),
     path("touches/reservations", ReservationCollectionApi.as_view(), name="external-reservation-list"),
+    path("touches/imports", TouchImportApi.as_view(), name="external-touch-import"),
+    path(
+        "touches/imports/<uuid:import_id>",
+        TouchImportDetailApi.as_view(),
+        name="external-touch-import-detail",
+    ),
+    path(
+        "touches/imports/<uuid:import_id>/cancel",
+        TouchImportCancelApi.as_view(),
+        name="external-touch-import-cancel",
+    ),
+    path(
+        "touches/imports/<uuid:import_id>/resume",
+        TouchImportResumeApi.as_view(),
+        name="external-touch-import-resume",
+    ),
     path(
         "touches/reservations/<uuid:reservation_id>/confirm",
         ReservationConfirmApi.as_view(),

@@ -14,7 +14,7 @@ from surveys.models.design import (
     SurveyKind,
     burden_estimate,
 )
-from surveys.models.external import ExternalSurvey, ExternalTouch
+from surveys.models.external import ExternalSurvey, ExternalTouch, TouchImport
 from surveys.models.gatekeeper import (
     HOT_FOREIGN_KEY,
     PURPOSE_MAX_LENGTH,
@@ -68,6 +68,7 @@ __all__ = [
     "Survey",
     "SurveyKind",
     "SurveyTranslation",
+    "TouchImport",
     "TriggerDay",
     "burden_estimate",
 ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 
+from django.conf import settings
 from django.contrib.postgres.functions import RandomUUID
 from django.db import models
 from django.db.models import Q
@@ -75,3 +76,40 @@ class ExternalTouch(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source_tool} {self.external_id or self.public_id}"
+
+
+class TouchImport(models.Model):
+    """A CSV of touches another tool sent, recorded by a background job (surveys/external/imports.py),
+    as contacts/importing/jobs.py runs contact imports: queued → running → completed, failed (with the
+    reason) or cancelled; progress per chunk; resumed after its last committed row."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        COMPLETED = "completed", "Completed"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    public_id = models.UUIDField(default=uuid.uuid4, db_default=RandomUUID(), unique=True, editable=False)
+    department = models.ForeignKey(Department, on_delete=models.CASCADE, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    filename = models.CharField(max_length=255, blank=True)
+    stored_file = models.CharField(max_length=500, blank=True, help_text="Deleted once the import completes.")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    # recorded (new touches), replayed (already recorded: same tool and id), rejected (rows with an error).
+    counts = models.JSONField(default=dict, blank=True)
+    # The first rows refused, each {"row", "column", "message"}; counts["rejected"] has them all.
+    issues = models.JSONField(default=list, blank=True)
+    error = models.TextField(blank=True, help_text="Why a failed import stopped.")
+    rows_total = models.PositiveIntegerField(null=True, blank=True)
+    rows_done = models.PositiveIntegerField(default=0)
+    # The last row committed: a resumed job carries on after it.
+    committed_row = models.PositiveIntegerField(default=0)
+    progress_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Touch import {self.filename or self.public_id}"
