@@ -80,6 +80,10 @@ DEPARTMENT_OWNER_PERMISSIONS = {
         # Their departments' blackouts: seen, and closed with the admin's action (opened by the API).
         "view_blackout",
         "change_blackout",
+        # CSV imports of touches their other survey tools sent: uploaded, followed, cancelled, resumed.
+        "view_touchimport",
+        "add_touchimport",
+        "change_touchimport",
     ],
     # Owners work through their department's follow-ups; CX leads write the follow-up rules.
     "results": ["view_followup", "change_followup", "view_followuprule"],

@@ -15,10 +15,30 @@
   the last days' decisions in the background, then published or discarded.
 - Merges of two records of one person (CX leads): the merge page with its preview, Unmerge.
 - Blackouts (blackouts.py): filtered open/closed, closed with an action; a department's own.
+- Touch imports (touch_imports.py): a CSV of touches other tools sent, uploaded and run as a job.
 - Overrides (overrides.py): a CX lead lets a request past a frequency rule; a second one approves.
 """
 
+from surveys.admin import (
+    blackouts,
+    history,
+    merges,
+    overrides,
+    rule_drafts,
+    send_requests,
+    surveys,
+    touch_imports,
+)
 from surveys.admin import frequency_rules as rules
-from surveys.admin import blackouts, history, merges, overrides, rule_drafts, send_requests, surveys
 
-__all__ = ["blackouts", "history", "merges", "overrides", "rule_drafts", "rules", "send_requests", "surveys"]
+__all__ = [
+    "blackouts",
+    "history",
+    "merges",
+    "overrides",
+    "rule_drafts",
+    "rules",
+    "send_requests",
+    "surveys",
+    "touch_imports",
+]

@@ -156,3 +156,46 @@ def test_the_close_action_closes_open_blackouts_and_the_lead_sees_all(alice, lea
 
     assert Blackout.objects.get(pk=opened.pk).closed_at is not None
     assert listed(logged_in(lead)) == {"T-OPEN", "T-TAIL", "T-OLD", "M-SECRET"}
+
+
+# Touch imports
+
+
+TOUCH_IMPORTS = reverse("admin:surveys_touchimport_changelist")
+
+
+def test_an_owner_uploads_touches_queued_as_a_job_and_follows_it(alice, mallory, support, settings, tmp_path):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from surveys.external.imports import touch_import_run
+    from surveys.models import ExternalTouch, TouchImport
+
+    settings.CONTACT_IMPORT_DIR = tmp_path
+    factories.known_contact(support, email="ann@example.com")
+    text = (
+        "external_id,source_tool,survey_kind,channel,at,email\n"
+        "Q-1,Qualtrics,transactional,email,2026-11-02T09:30:00Z,ann@example.com\n"
+        "Q-2,Qualtrics,transactional,fax,2026-11-02T09:30:00Z,ann@example.com\n"
+    )
+    client = logged_in(alice)
+
+    refused = client.post(
+        reverse("admin:surveys_touchimport_add"),
+        {"department": support.pk, "file": SimpleUploadedFile("t.csv", b"email\nann@example.com\n")},
+    )
+    client.post(
+        reverse("admin:surveys_touchimport_add"),
+        {"department": support.pk, "file": SimpleUploadedFile("t.csv", text.encode())},
+    )
+    job = TouchImport.objects.get()
+    assert job.status == "queued" and not ExternalTouch.objects.exists()  # nothing ran in the request
+    touch_import_run(job_id=job.pk)
+    page = client.get(reverse("admin:surveys_touchimport_change", args=[job.pk])).content.decode()
+
+    assert "source_tool" in refused.content.decode()
+    assert "recorded 1, replayed 0, rejected 1" in page
+    assert "row 3, column channel" in page
+    assert (
+        logged_in(mallory).get(reverse("admin:surveys_touchimport_change", args=[job.pk])).status_code == 404
+    )
+    assert "t.csv" not in logged_in(mallory).get(TOUCH_IMPORTS).content.decode()
