@@ -1,0 +1,113 @@
+"""Account caps while other tools ask for slots (issue 16): a screening of an account's people and
+ask-then-record reservations for the same people, released at once, never let more people of one
+account through than a per-account rule allows. Both take the stripes of the whole account
+(surveys/gatekeeper/locks.py); the check is an SQL count of our own over the invitations."""
+
+import datetime as dt
+import threading
+
+import pytest
+from django.db import DatabaseError, connection
+from django.utils import timezone
+
+from contacts.models import Account
+from departments.actors import Actor
+from surveys.external.reservations import external_reservation_create
+from surveys.external.touches import TouchInput
+from surveys.gatekeeper.send_requests import send_request_screen
+from surveys.models import AudienceMember, ExternalTouch, Invitation, SendRequest
+from tests import factories
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+MONTH = dt.timedelta(days=30)
+ROUNDS = 8
+PEOPLE = 3
+
+
+def account_people(support, number: int) -> list[int]:
+    account = Account.objects.create(name=f"Account {number}", external_id=f"ACC-{number}")
+    contacts = [factories.known_contact(support, email=f"a{number}-{n}@example.com") for n in range(PEOPLE)]
+    for contact in contacts:
+        contact.account = account
+        contact.save(update_fields=["account"])
+    return [contact.pk for contact in contacts]
+
+
+def screening_call(support, survey, contact_ids: list[int]):
+    request = SendRequest.objects.create(
+        department=support, survey=survey, audience_kind="upload", status="submitted",
+        earliest_send_at=timezone.now() - dt.timedelta(days=1), submitted_at=timezone.now(),
+    )  # fmt: skip
+    AudienceMember.objects.bulk_create(
+        AudienceMember(send_request=request, contact_id=contact_id, row_number=row)
+        for row, contact_id in enumerate(contact_ids, start=2)
+    )
+    return lambda: send_request_screen(send_request_id=request.pk)
+
+
+def reservation_call(support, contact_id: int, key: str):
+    actor = Actor(department_ids=frozenset([support.pk]))
+    touch = TouchInput(contact_id, "transactional", "email", timezone.now(), "Typeform", key)
+    return lambda: external_reservation_create(actor=actor, department=support, touch=touch)
+
+
+def run_together(calls) -> None:
+    barrier = threading.Barrier(len(calls))
+    errors: list[BaseException] = []
+
+    def run(call) -> None:
+        try:
+            barrier.wait(timeout=30)
+            call()
+        except DatabaseError:
+            pass  # a collision the database refused: nothing written
+        except BaseException as error:
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=90)
+    assert not any(thread.is_alive() for thread in threads), "a decider hung: a deadlock in the locks?"
+    assert not errors, errors
+
+
+def people_surveyed_per_account(account_ids: list[int]) -> dict[int, int]:
+    """Counted touches per account in the last 30 days, read with SQL of our own."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """SELECT c.account_id, count(DISTINCT i.contact_id) FROM surveys_invitation i
+               JOIN contacts_contact c ON c.id = i.contact_id
+               WHERE c.account_id = ANY(%s) AND i.status <> 'cancelled'
+                 AND i.touched_at > now() - interval '30 days'
+               GROUP BY c.account_id""",
+            [account_ids],
+        )
+        return dict(cursor.fetchall())
+
+
+def test_reservations_during_a_screening_never_pass_an_account_cap(support):
+    factories.FrequencyRuleFactory(
+        name="One person per account a month", max_touches=1, window=MONTH, per_account=True
+    )
+    survey = factories.SurveyFactory(department=support)
+    accounts = []
+    for number in range(ROUNDS):
+        contact_ids = account_people(support, number)
+        accounts.append(Account.objects.get(external_id=f"ACC-{number}").pk)
+        calls = [screening_call(support, survey, contact_ids)]
+        calls += [
+            reservation_call(support, contact_id, f"{number}-{contact_id}") for contact_id in contact_ids[1:]
+        ]
+        run_together(calls)
+
+    surveyed = people_surveyed_per_account(accounts)
+    assert all(count <= 1 for count in surveyed.values()), surveyed
+    assert len(surveyed) == ROUNDS, "every round let exactly one person through"
+    reserved = ExternalTouch.objects.filter(source_tool="Typeform", invitation__status="queued").count()
+    screened = Invitation.objects.filter(send_request__survey=survey).count()
+    assert reserved and screened, ("not vacuous: both sides won some rounds", reserved, screened)
