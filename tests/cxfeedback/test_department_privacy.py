@@ -24,8 +24,10 @@ reads the same whether an API id is a counter or a random UUID.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import html
+import io
 import json
 import re
 import uuid
@@ -445,6 +447,28 @@ def test_leak_5_other_departments_times_are_no_finer_than_the_hour(
     assert [time for time in shown if time in page] == []
 
 
+def test_leak_5b_a_blocked_list_names_shared_customers_by_marketings_own_identities(
+    world, support, marketing_caller
+):
+    """Marketing downloads the blocked list of a draft that support's send blocks for the shared
+    customer: the line names the customer by marketing's own email, and the time support's send sets
+    is rounded up to the full hour; nothing of support's view, identities or send."""
+    factories.FrequencyRuleFactory(name="Once a month", max_touches=1)
+    factories.screened_request(support, survey=world.support_survey)  # support surveys S now
+    draft = marketing_caller.post(
+        SEND_REQUESTS,
+        {"survey": world.marketing_survey.pk, "channel": "email", "audience_kind": "all_known"},
+    )
+
+    listed = marketing_caller.get(f"{SEND_REQUESTS}/{draft.json()['id']}/preflight/blocked")
+
+    text = body(listed).decode("utf-8-sig")
+    [line] = [row for row in csv.DictReader(io.StringIO(text)) if row["contact"] == world.s_id_marketing]
+    assert (line["identifiers"], line["reason"]) == (S_EMAIL, "rule")
+    assert on_the_hour(line["next_eligible_at"])
+    assert not leaks(text, echoed=(S_EMAIL,))
+
+
 def test_leak_6a_support_consent_notes_stay_support_own(world, marketing_caller, mallory_client, alice):
     """Marketing reads the consent records of a shared customer, over the API and in the admin,
     hoping for the notes support's staff wrote (and who wrote them) — including an every-department
@@ -698,6 +722,10 @@ OPERATIONS_TESTED = {
     ],
     "send_request_get": ["test_no_api_answer_carries_support_view"],
     "send_request_preflight": ["test_an_audience_filter_on_support_attributes_finds_nobody"],
+    "send_request_blocked_list": [
+        "test_leak_5b_a_blocked_list_names_shared_customers_by_marketings_own_identities",
+        "test_no_api_answer_carries_support_view",
+    ],
     "send_request_audience_upload": [
         "test_an_audience_upload_counts_support_customers_as_strangers",
         "test_leak_9_marketing_import_and_audience_upload_do_not_rename_support_customer",
