@@ -7,7 +7,7 @@ the route's class combines them, so a side-effecting operation stays one view.
 import uuid
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -57,6 +57,25 @@ CONTACT_FILTER_PARAMETERS = [
 ]
 
 
+UPSERT_EXAMPLES = [
+    OpenApiExample(
+        "A person at a customer company",
+        request_only=True,
+        value={
+            "identities": [{"kind": "email", "value": "ana@acme.example.com"}],
+            "name": "Ana Lima",
+            "account": "CRM-ACME-0042",
+            "attributes": {"tier": "gold"},
+        },
+    ),
+    OpenApiExample(
+        "Out of any account",
+        request_only=True,
+        value={"identities": [{"kind": "email", "value": "ana@acme.example.com"}], "account": ""},
+    ),
+]
+
+
 class ContactListApi(APIView):
     pagination_class = api_settings.DEFAULT_PAGINATION_CLASS
 
@@ -90,6 +109,7 @@ class ContactUpsertApi(APIView):
             201: ContactOutputSerializer,
             **error_responses(400, 401, 403, 404, 409, 422),
         },
+        examples=UPSERT_EXAMPLES,
     )
     @idempotent
     def post(self, request: Request) -> Response:

@@ -123,7 +123,7 @@ EXAMPLES = [
             "SV_4YQ-0001,Qualtrics,transactional,email,2026-11-02T09:30:00Z,ann@example.com\n"
         },
     ),
-    OpenApiExample("The import's job", response_only=True, value=JOB_EXAMPLE),
+    OpenApiExample("The import's job", response_only=True, status_codes=["200", "202"], value=JOB_EXAMPLE),
 ]
 
 
@@ -199,7 +199,12 @@ class TouchImportResumeApi(APIView):
         request=None,
         responses={202: TouchImportJobSerializer, **error_responses(401, 403, 404, 409)},
         examples=[
-            OpenApiExample("Queued again", response_only=True, value=JOB_EXAMPLE | {"status": "queued"})
+            OpenApiExample(
+                "Queued again",
+                response_only=True,
+                status_codes=["202"],
+                value=JOB_EXAMPLE | {"status": "queued"},
+            )
         ],
     )
     def post(self, request: Request, import_id: uuid.UUID) -> Response:

@@ -29,6 +29,7 @@ from cxfeedback.idempotency import HEADER_PARAMETER, idempotent
 from cxfeedback.parsers import JSONParser
 from departments.actors import actor_for_request
 from departments.api import acting_department
+from surveys.api.external_examples import ELIGIBILITY_EXAMPLES
 from surveys.api.inputs import PublicIdField
 from surveys.delivery.planned_times import invitation_planned_at
 from surveys.external.homes import external_survey_get
@@ -182,6 +183,7 @@ class EligibilityApi(APIView):
         "give `survey_kind` instead of `survey` (and reserve with POST /api/v1/touches/reservations).",
         request=EligibilityInputSerializer,
         responses={200: GatekeeperAnswerSerializer, **error_responses(400, 401, 403, 404, 409)},
+        examples=ELIGIBILITY_EXAMPLES,
     )
     def post(self, request: Request) -> Response:
         serializer = EligibilityInputSerializer(data=request.data)
