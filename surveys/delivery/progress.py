@@ -31,7 +31,7 @@ LIVE_STATUSES = (
 STATE_LABELS = {
     "sent": "Sent",
     "sending": "Being sent now",
-    "queued": "Queued, waiting for a sender",
+    "queued": "Queued (reserved, not sent yet)",
     "held": "Held for quiet hours",
     "planned": "Planned for later in the window",
     "failed": "Failed",
@@ -107,6 +107,7 @@ def send_request_progress(*, send_request: SendRequest, now: dt.datetime | None 
         .order_by()
     )
     progress = Progress()
+    awaiting_approval = send_request.status == SendRequest.Status.AWAITING_APPROVAL
     for row in rows:
         count, name = row["count"], row["state"]
         progress.total += count
@@ -114,18 +115,24 @@ def send_request_progress(*, send_request: SendRequest, now: dt.datetime | None 
         progress.answered += row["answered"]
         if name == "held":
             progress.held_until = max(filter(None, (progress.held_until, row["until"])))
-        reason = _reason(name, row["failure_reason"])
+        reason = _reason(name, row["failure_reason"], awaiting_approval=awaiting_approval)
         if reason:
             by_reason = progress.reasons.setdefault(name, {})
             by_reason[reason] = by_reason.get(reason, 0) + count
     return progress
 
 
-def _reason(state: str, stored: str) -> str:
+APPROVAL_REASON = "Reserved: waiting for a CX lead's approval of the request."
+
+
+def _reason(state: str, stored: str, *, awaiting_approval: bool) -> str:
     """The reason shown for a group of invitations: failed and cancelled ones their stored reason,
-    queued ones why they have not gone yet (a retry's reason, or waiting for a sender)."""
+    queued ones why they have not gone yet (the request's approval, a retry's reason, or waiting
+    for a sender)."""
     if state in ("failed", "cancelled"):
         return stored or "No reason recorded."
+    if state == "queued" and awaiting_approval:
+        return APPROVAL_REASON
     if state == "queued":
         return f"Retrying after: {stored}" if stored else WAITING_REASON
     if state == "held":

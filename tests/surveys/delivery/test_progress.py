@@ -11,6 +11,7 @@ import time_machine
 from django.urls import reverse
 
 from contacts.models import Consent
+from departments.models import CompanySettings
 from surveys.delivery.dispatch import invitations_dispatch_due, send_request_complete_finished
 from surveys.delivery.sending import invitations_send_batch
 from surveys.models import Invitation
@@ -140,3 +141,20 @@ def test_another_departments_owner_cannot_open_the_request_page(mallory_client, 
     response = mallory_client.get(reverse("admin:surveys_sendrequest_preflight", args=[night_send.pk]))
 
     assert response.status_code == 404
+
+
+def test_invitations_of_a_request_awaiting_approval_wait_for_the_approval_not_a_sender(
+    alice_client, support, alice
+):
+    CompanySettings.objects.update_or_create(pk=1, defaults={"approval_threshold": 1})
+    for n in range(2):
+        factories.known_contact(support, email=f"c{n}@example.com")
+    held = factories.screened_request(support, created_by=alice)
+    assert held.status == "awaiting_approval"
+
+    page = page_of(alice_client, held)
+
+    queued = row(page, "queued")
+    assert "<td>2</td>" in queued and "waiting for a CX lead&#x27;s approval" in queued
+    assert "waiting for a sender" not in page
+    assert 'http-equiv="refresh"' not in page  # nothing happens until a CX lead decides
