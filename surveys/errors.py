@@ -176,13 +176,6 @@ class InvalidBlackout(ApplicationError):
     code = "invalid_blackout"
 
 
-class SendToSelfLimited(ApplicationError):
-    """An owner sent themselves as many test invitations as the hour allows (issue 17)."""
-
-    status_code = status.HTTP_429_TOO_MANY_REQUESTS
-    code = "send_to_self_limited"
-
-
 class SendToSelfFailed(ApplicationError):
     """A test send with nowhere to go (the owner has no e-mail address) or refused by the channel."""
 

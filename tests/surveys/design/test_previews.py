@@ -188,3 +188,12 @@ def test_a_sent_surveys_preview_still_works(alice_client, survey):
     factories.SendRequestFactory(department=survey.department, survey=survey)
     Survey.objects.filter(pk=survey.pk).update(frozen_at="2026-01-01T00:00:00Z")
     assert alice_client.get(preview_url(survey), {"language": "de"}).status_code == 200
+
+
+def test_the_owners_texts_are_shown_as_text_not_markup(alice_client, survey):
+    Survey.objects.filter(pk=survey.pk).update(intro="<script>alert(1)</script>")
+
+    page = alice_client.get(preview_url(survey)).content.decode()
+
+    assert "<script>alert(1)" not in page
+    assert "&lt;script&gt;alert(1)" in page
