@@ -758,6 +758,15 @@ OPERATIONS_TESTED = {
             "external_response_ingest",
         )
     },
+    **{
+        operation: ["test_support_touch_imports_are_like_missing_ones"]
+        for operation in (
+            "external_touch_import",
+            "external_touch_import_detail",
+            "external_touch_import_cancel",
+            "external_touch_import_resume",
+        )
+    },
     "send_request_approve": ["test_approving_or_rejecting_support_requests_is_like_a_missing_request"],
     "send_request_reject": ["test_approving_or_rejecting_support_requests_is_like_a_missing_request"],
     # Configuration and results: nothing of a contact's in them; swept all the same.
@@ -1517,3 +1526,79 @@ def form_data(page: str) -> dict[str, str]:
     parser = _FormParser()
     parser.feed(page)
     return parser.data
+
+
+def _touch_import_finished(caller: Caller, text: str):
+    """POST /touches/imports as `caller`, then the job's state once a worker has run it."""
+    from surveys.external.imports import touch_import_run
+    from surveys.models import TouchImport
+
+    data = caller.with_department({"file": SimpleUploadedFile("touches.csv", text.encode())})
+    response = caller.client.post("/api/v1/touches/imports", data, format="multipart")
+    assert response.status_code == 202, response.content
+    touch_import_run(job_id=TouchImport.objects.get(public_id=response.json()["id"]).pk)
+    return caller.client.get(response["Location"])
+
+
+TOUCH_CSV = (
+    "external_id,source_tool,survey_kind,channel,at,email\n"
+    "zyxwa-1,zyxwa-tool,relationship,email,{at},{email}\n"
+)
+
+
+def test_support_touch_imports_are_like_missing_ones(
+    world, marketing_caller, support_api, settings, tmp_path
+):
+    """Support imports a touch of its tool for P. Marketing reads, cancels and resumes support's
+    import (404 like a missing one), and imports a touch naming P by support's email: refused with
+    the words a stranger's email gets, nothing recorded."""
+    settings.CONTACT_IMPORT_DIR = tmp_path
+    at = (timezone.now() - dt.timedelta(days=2)).isoformat()
+    supports = _touch_import_finished(
+        Caller(support_api, None), TOUCH_CSV.format(at=at, email=P_EMAIL)
+    ).json()
+    assert supports["counts"]["recorded"] == 1, supports
+
+    def calls(import_id) -> list:
+        url = f"/api/v1/touches/imports/{import_id}"
+        return [
+            marketing_caller.get(url),
+            marketing_caller.post(f"{url}/cancel"),
+            marketing_caller.post(f"{url}/resume"),
+        ]
+
+    probes, controls = calls(supports["id"]), calls(missing := uuid.uuid4())
+    assert [answer(r, placeholders([supports["id"]])) for r in probes] == [
+        answer(r, placeholders([missing])) for r in controls
+    ]
+    assert [r.status_code for r in probes] == [404, 404, 404]
+
+    def rows(email: str) -> tuple:
+        job = _touch_import_finished(marketing_caller, TOUCH_CSV.format(at=at, email=email)).json()
+        return job["counts"], job["issues"]
+
+    assert rows(P_EMAIL) == rows(STRANGER_EMAIL)
+    assert rows(P_EMAIL)[0] == {"recorded": 0, "replayed": 0, "rejected": 1}
+
+
+def test_support_accounts_are_invisible_to_marketing(world, marketing_caller, support_api):
+    """Support puts P and S in its account. Marketing lists the account (nobody), sees no account on
+    its view of S, and naming the same account for its own customer answers as naming a new one."""
+    for email in (P_EMAIL, S_EMAIL):
+        upsert(support_api, identities=identities(email), account="zyxwa-account-1")
+
+    listed = marketing_caller.get("/api/v1/contacts", {"account": "zyxwa-account-1"})
+    stranger_listed = marketing_caller.get("/api/v1/contacts", {"account": "never-named-account"})
+    seen_s = marketing_caller.get(f"/api/v1/contacts/{world.s_id_marketing}").json()
+    named = marketing_caller.post(
+        "/api/v1/contacts", {"identities": identities(S_EMAIL), "account": "zyxwa-account-1"}
+    )
+    new = marketing_caller.post(
+        "/api/v1/contacts", {"identities": identities(S_EMAIL), "account": "new-account-2"}
+    )
+
+    assert answer(listed) == answer(stranger_listed)
+    assert seen_s["account"] is None
+    assert named.status_code == new.status_code == 200
+    assert named.json()["account"] == "zyxwa-account-1" and new.json()["account"] == "new-account-2"
+    assert "zyxwa" not in json.dumps(listed.json()) + json.dumps(seen_s)

@@ -37,7 +37,7 @@ from departments.actors import actor_for_user
 from departments.services import api_key_create
 from surveys.external.reservations import external_reservation_create
 from surveys.external.touches import TouchInput
-from surveys.models import Invitation
+from surveys.models import Invitation, TouchImport
 from surveys.public.responses import response_submit
 from tests import factories
 
@@ -143,6 +143,12 @@ def support_world(support, marketing, alice, mallory) -> SupportWorld:
         touch=TouchInput(contact.pk, "relationship", "email", timezone.now(), "zyxwa-tool", "ZYXWA-SLOT"),
     )
     ids.setdefault("surveys.externaltouch", {reserved.touch.pk})
+    # A CSV of touches from support's other tool, imported: `import_id` parameters of the touch imports.
+    touch_import = TouchImport.objects.create(
+        department=support, created_by=alice, filename="zyxwa-touches.csv", status="completed",
+        issues=[{"row": 2, "column": "email", "message": f"zyxwa: {SUPPORT_EMAIL}"}],
+    )  # fmt: skip
+    ids.setdefault("surveys.touchimport", {touch_import.pk})
     return SupportWorld(ids=ids)
 
 
@@ -300,9 +306,15 @@ def _public_ids_for(parameter: str, support_world: SupportWorld) -> tuple[list[s
 
 
 # The models whose API ids are random UUIDs.
-PUBLIC_ID_MODELS = ("contacts.contact", "surveys.sendrequest", "surveys.invitation", "surveys.externaltouch")
+PUBLIC_ID_MODELS = (
+    "contacts.contact",
+    "surveys.sendrequest",
+    "surveys.invitation",
+    "surveys.externaltouch",
+    "surveys.touchimport",
+)
 # Parameters named for what the API calls an object rather than for its model.
-PUBLIC_ID_ALIASES = {"reservation": "externaltouch"}
+PUBLIC_ID_ALIASES = {"reservation": "externaltouch", "import": "touchimport"}
 
 
 def _custom_admin_routes() -> list[str]:
