@@ -162,6 +162,16 @@ def contact_list(*, actor: Actor, filters: Mapping[str, Any] | None = None) -> Q
     return _attributes_filter(filterset.qs, filters, actor=actor)
 
 
+def _in_utc(value: dt.datetime) -> dt.datetime:
+    """`value` in UTC: PostgreSQL refuses offsets past ±15:59, which ISO 8601 allows; a moment past
+    the calendar's ends in UTC is read as that end."""
+    try:
+        return value.astimezone(dt.UTC)
+    except OverflowError:
+        edge = dt.datetime.max if value.year > 1 else dt.datetime.min
+        return edge.replace(tzinfo=dt.UTC)
+
+
 class ContactFilter(django_filters.FilterSet):
     """Filters by identity (compared normalised, as contacts are matched; a department's own
     identities only) and by the time the actor's departments came to know the person."""
@@ -188,6 +198,7 @@ class ContactFilter(django_filters.FilterSet):
 
     def filter_known_since(self, queryset: QuerySet[Contact], name: str, value) -> QuerySet[Contact]:
         lookup = "created_at__gte" if name == "created_after" else "created_at__lt"
+        value = _in_utc(value)
         if self.actor.is_cx_lead:
             return queryset.filter(**{lookup: value})
         views = DepartmentContact.objects.filter(

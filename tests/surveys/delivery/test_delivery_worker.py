@@ -101,7 +101,7 @@ def test_the_worker_emails_each_invitation_with_a_link_that_opens_its_survey(
     for message, invitation in zip(
         received, Invitation.objects.filter(send_request=send_request).order_by("contact__name"), strict=True
     ):
-        assert message["From"] == "surveys@cxfeedback.localhost"
+        assert message["From"] == "Support <surveys@cxfeedback.localhost>"  # the department, no company named
         assert message["Subject"] == "Support would like your feedback"
         assert message["Message-ID"] == f"<invitation-{invitation.pk}.invite@cxfeedback.localhost>"
         text = message.get_body(("plain",)).get_content()

@@ -87,5 +87,7 @@ def test_an_owner_submits_a_request_and_watches_it_reach_100_percent(
     assert sorted(m["To"].addresses[0].addr_spec for m in delivery.messages) == sorted(AUDIENCE)
 
     page.get_by_role("link", name="All 6 invitations of this request").click()
+    page.wait_for_url("**/admin/surveys/invitation/**")
+    page.locator("#result_list").wait_for()
     assert page.locator("#result_list tbody tr").count() == len(AUDIENCE)
     context.close()
