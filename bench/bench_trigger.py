@@ -16,6 +16,7 @@ show a p99 under 100 ms below 500 calls/s: each waits for the other 49. `--rate 
 find the most the server takes.)
 
     python bench/bench_trigger.py [--clients 50] [--rate 310] [--seconds 25] [--workers 2] [--threads 8]
+                                  [--worker-class gthread|sync]
 
 gunicorn runs with DB_CONN_MAX_AGE=600 and DB_SERVER_SIDE_BINDING=true unless the environment says
 otherwise. Also prints CPU milliseconds per call of gunicorn, PostgreSQL and the load generator
@@ -177,9 +178,15 @@ def free_port() -> int:
 
 
 def gunicorn_start(
-    port: int, workers: int, threads: int, log: Path, extra_env: dict[str, str] | None = None
+    port: int,
+    workers: int,
+    threads: int,
+    log: Path,
+    extra_env: dict[str, str] | None = None,
+    worker_class: str = "gthread",
 ) -> subprocess.Popen:
-    """gunicorn serving the app (or, with `extra_env` naming other settings, the baseline)."""
+    """gunicorn serving the app (or, with `extra_env` naming other settings, the baseline). The sync
+    worker class serves one request per process at a time and ignores `threads`."""
     env = {
         **os.environ,
         "DATABASE_URL": database_url(),
@@ -194,7 +201,8 @@ def gunicorn_start(
     }
     command = [
         sys.executable, "-m", "gunicorn", "cxfeedback.wsgi",
-        "--workers", str(workers), "--threads", str(threads), "--bind", f"127.0.0.1:{port}",
+        "--worker-class", worker_class, "--workers", str(workers), "--threads", str(threads),
+        "--bind", f"127.0.0.1:{port}",
         "--keep-alive", "30", "--log-level", "warning",
     ]  # fmt: skip
     process = subprocess.Popen(
@@ -363,7 +371,9 @@ def phase_run(name: str, args: argparse.Namespace, target: Target, rate: float, 
     """Start gunicorn (the app, or the baseline with `extra_env`), load it, stop it; print a line."""
     with tempfile.TemporaryDirectory() as folder:
         log = Path(folder) / "gunicorn.log"
-        server = gunicorn_start(port := free_port(), args.workers, args.threads, log, extra_env)
+        server = gunicorn_start(
+            port := free_port(), args.workers, args.threads, log, extra_env, args.worker_class
+        )
         try:
             tally, elapsed = asyncio.run(load(port, target, args.clients, seconds, rate, server.pid))
         finally:
@@ -406,6 +416,9 @@ def arguments() -> argparse.Namespace:
     )
     parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
     parser.add_argument("--threads", type=int, default=8, help="threads per gunicorn worker")
+    parser.add_argument(
+        "--worker-class", default="gthread", choices=("gthread", "sync"), help="gunicorn worker class"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
     return parser.parse_args()
 
