@@ -203,6 +203,7 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 CONTACT_IMPORT_MAX_BYTES = envint("CONTACT_IMPORT_MAX_BYTES", str(100 << 20))  # 100 MiB, streamed from disk
 IMPORT_FILE_RETENTION_DAYS = envint("IMPORT_FILE_RETENTION_DAYS", "14")  # days uploads and reports are kept
 CONTACT_IMPORT_LEASE = envint("CONTACT_IMPORT_LEASE", "120")  # a running import silent this long (s) failed
+RESULTS_EXPORT_JOB_ROWS = envint("RESULTS_EXPORT_JOB_ROWS", "20000")  # more responses: a background job
 
 # Phone numbers written without a country code are read in this region (ISO 3166 code).
 PHONE_DEFAULT_REGION = os.environ.get("PHONE_DEFAULT_REGION", "DE").upper()
@@ -347,6 +348,7 @@ CELERY_BEAT_SCHEDULE = {
         ("sweep-contact-imports", "contacts.tasks.sweep_contact_imports_task", SWEEP_INTERVAL),
         ("purge-idempotency-keys", "departments.tasks.idempotency_records_purge_task", HOUSEKEEPING_INTERVAL),
         ("refresh-results-rollups", "results.tasks.refresh_rollups_task", ROLLUP_INTERVAL),
+        ("sweep-export-jobs", "results.tasks.sweep_export_jobs_task", SWEEP_INTERVAL),
     ]
 }
 

@@ -12,3 +12,10 @@ class FollowUpBlockedByFrequencyRule(Conflict):
 
 class InvalidFollowUpChange(Unprocessable):
     code = "invalid_follow_up_change"
+
+
+class ExportJobRefused(Conflict):
+    """An export job asked for what its state does not allow: cancel an ended one, download one
+    not done."""
+
+    code = "export_job_refused"

@@ -23,12 +23,13 @@ from collections.abc import Iterable, Iterator
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import QuerySet
 
 from cxfeedback.db_router import results_connection
 from departments.actors import Actor
 from results.filters import ResultsFilter, responses_for
 from results.selectors.summary import results_summary
-from surveys.models import Question
+from surveys.models import Question, Response
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _FORMULA_FIRST = frozenset(FORMULA_STARTS)
@@ -54,13 +55,14 @@ def cell(value):
     return value
 
 
-def csv_chunks(rows: Iterable[list]) -> Iterator[str]:
+def csv_chunks(rows: Iterable[list], *, byte_order_mark: bool = True) -> Iterator[str]:
     """The rows as CSV text with every cell through `cell`, a few thousand rows per chunk, starting
     with a UTF-8 byte order mark (without it Excel reads UTF-8 as the local code page and garbles
-    ü, é, 日本)."""
+    ü, é, 日本); an export job resuming its file leaves the mark out (results/services/export_jobs.py)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    buffer.write("\ufeff")
+    if byte_order_mark:
+        buffer.write("\ufeff")
     formula_first = _FORMULA_FIRST
     for number, row in enumerate(rows, start=1):
         # `cell`, inlined: a million rows of a dozen cells make a function call per cell cost a third
@@ -78,9 +80,9 @@ def csv_chunks(rows: Iterable[list]) -> Iterator[str]:
 # Responses
 
 
-def export_questions(actor: Actor, results_filter: ResultsFilter) -> list[Question]:
-    """The questions of every survey version with a response in the filter: the export's columns."""
-    survey_ids = responses_for(actor, results_filter).order_by().values("survey_id").distinct()
+def export_questions(responses: QuerySet[Response]) -> list[Question]:
+    """The questions of every survey version with a response among `responses`: the export's columns."""
+    survey_ids = responses.order_by().values("survey_id").distinct()
     return list(
         Question.objects.filter(survey_id__in=survey_ids)
         .select_related("survey")
@@ -98,28 +100,49 @@ def question_headers(questions: list[Question]) -> list[str]:
     ]
 
 
+def response_header(questions: list[Question]) -> list[str]:
+    return RESPONSE_COLUMNS + question_headers(questions)
+
+
 def response_rows(actor: Actor, results_filter: ResultsFilter) -> Iterator[list]:
     """The header, then one row per response in the filter, in the order they were stored, read
     through a server-side cursor inside a transaction of its own (held while the caller iterates)."""
-    questions = export_questions(actor, results_filter)
-    yield RESPONSE_COLUMNS + question_headers(questions)
-    column = {question.pk: index for index, question in enumerate(questions)}
-    width = len(questions)
-    ids_sql, ids_params = responses_for(actor, results_filter).order_by().values("pk").query.sql_with_params()
+    responses = responses_for(actor, results_filter)
+    questions = export_questions(responses)
+    yield response_header(questions)
+    ids_sql, ids_params = responses.order_by().values("pk").query.sql_with_params()
     # From the replica when the request reads results there (cxfeedback/db_router.py).
     connection = results_connection()
     with transaction.atomic(using=connection.alias), connection.chunked_cursor() as cursor:
         cursor.execute(RESPONSES_SQL.format(response_ids=ids_sql), [settings.TIME_ZONE, *ids_params])
         while batch := cursor.fetchmany(FETCH_ROWS):
-            for *fixed, question_ids, numbers, texts in batch:
-                answers = [None] * width
-                for question_id, number, text in zip(
-                    question_ids or (), numbers or (), texts or (), strict=True
-                ):
-                    index = column.get(question_id)
-                    if index is not None:
-                        answers[index] = number if number is not None else text
-                yield fixed + answers
+            yield from _answer_rows(batch, questions)
+
+
+def response_chunk(responses: QuerySet[Response], questions: list[Question], *, after_id: int) -> list[list]:
+    """The next FETCH_ROWS rows of `responses` after response `after_id`, in id order, as
+    `response_rows` gives them: an export job's chunk, read by keyset so a resumed job carries on
+    where its last committed chunk ended."""
+    ids_sql, ids_params = responses.filter(pk__gt=after_id).order_by().values("pk").query.sql_with_params()
+    with results_connection().cursor() as cursor:
+        cursor.execute(
+            RESPONSES_SQL.format(response_ids=ids_sql) + " LIMIT %s",
+            [settings.TIME_ZONE, *ids_params, FETCH_ROWS],
+        )
+        return list(_answer_rows(cursor.fetchall(), questions))
+
+
+def _answer_rows(batch: list[tuple], questions: list[Question]) -> Iterator[list]:
+    """Each fetched row with its answers spread over one column per question."""
+    column = {question.pk: index for index, question in enumerate(questions)}
+    width = len(questions)
+    for *fixed, question_ids, numbers, texts in batch:
+        answers = [None] * width
+        for question_id, number, text in zip(question_ids or (), numbers or (), texts or (), strict=True):
+            index = column.get(question_id)
+            if index is not None:
+                answers[index] = number if number is not None else text
+        yield fixed + answers
 
 
 # One row per response with its answers as three parallel arrays (question, number, text), which

@@ -1,13 +1,15 @@
 """Closing the loop (issue 5): a detractor's answer becomes a follow-up item for the department that
 asked, and CX leads add follow-up rules of their own on top of the built-in thresholds."""
 
+import uuid
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
 from contacts.models import Contact
-from departments.models import Department
+from departments.models import ApiKey, Department
 from surveys.models import SCALE_KINDS, Answer, QuestionKind, Response, Survey
 
 # Answers that always ask for a follow-up, whatever the rules say: an NPS detractor (0–6) and a
@@ -103,6 +105,78 @@ class FollowUp(models.Model):
 
     def __str__(self) -> str:
         return f"Follow-up #{self.pk} ({self.get_status_display()})"
+
+
+class ExportJob(models.Model):
+    """A results export too large for a web request (more than RESULTS_EXPORT_JOB_ROWS responses),
+    written to a CSV file by a worker chunk by chunk (results/export_jobs.py). Known outside by its
+    random `public_id`: an integer id would count every department's exports."""
+
+    class Kind(models.TextChoices):
+        RESPONSES = "responses", "Responses"
+        SUMMARY = "summary", "Summary"
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    state = models.CharField(max_length=12, choices=State.choices, default=State.QUEUED)
+    # Who asked (a person or a department's API key) and the scope the export reads with: the
+    # departments.actors.Actor of the request, kept so the worker sees exactly what the asker saw.
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    api_key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    department_ids = models.JSONField(default=list)
+    is_cx_lead = models.BooleanField(default=False)
+    # The results filter as results/export_jobs.py writes it: days as ISO dates, ids, kind, channel.
+    results_filter = models.JSONField(default=dict)
+    # The newest response the export takes, fixed when it first runs, so responses stored meanwhile
+    # change neither its columns nor its rows between chunks.
+    last_response_id = models.BigIntegerField(null=True, blank=True)
+    rows_total = models.IntegerField(null=True, blank=True)
+    rows_done = models.IntegerField(default=0)
+    # The last committed chunk: the file is fsync'd to `committed_bytes` and ends with the row of
+    # response `committed_response_id`; a resumed run truncates the file there and carries on.
+    committed_response_id = models.BigIntegerField(default=0)
+    committed_bytes = models.BigIntegerField(default=0)
+    file_path = models.CharField(max_length=500, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0, help_text="Runs started, resumes included.")
+    error = models.TextField(blank=True)
+    progress_at = models.DateTimeField(default=timezone.now, help_text="The job's last sign of life.")
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            # The sweeper's query: queued or running jobs silent since a cutoff.
+            models.Index(
+                fields=["progress_at"],
+                condition=Q(state__in=["queued", "running"]),
+                name="export_job_active",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} export ({self.get_state_display()})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.state in (self.State.QUEUED, self.State.RUNNING)
+
+    @property
+    def percent(self) -> int:
+        if self.state == self.State.DONE:
+            return 100
+        if not self.rows_total:
+            return 0
+        return min(100, self.rows_done * 100 // self.rows_total)
 
 
 # The dashboard's daily rollups have a module of their own; imported so Django registers them.

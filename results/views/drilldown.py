@@ -6,16 +6,28 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    HttpResponseRedirect,
+    StreamingHttpResponse,
+)
 from django.template.response import TemplateResponse
 from django.views.decorators.http import require_GET
 
 from cxfeedback.exceptions import NotFound
+from departments.actors import Actor
 from departments.admin_scoping import admin_actor
 from results import exports
 from results.filters import ResultsFilter, ResultsFilterForm
+from results.models import ExportJob
+from results.selectors.export_jobs import export_is_large
 from results.selectors.responses import response_page
 from results.selectors.timeline import contact_timeline
+from results.services.export_jobs import export_job_queue
+from results.views.export_jobs import job_url
 
 # The permission that lets a user read responses at all; the selectors then narrow what they see.
 VIEW_RESPONSES = "surveys.view_response"
@@ -91,12 +103,15 @@ def timeline(request: HttpRequest, contact_id: int) -> HttpResponse:
 
 @results_page
 def export_responses(request: HttpRequest) -> HttpResponse:
-    """Every response in the filter as CSV, streamed."""
+    """Every response in the filter as CSV, streamed; a large export becomes a background job."""
     form = _filter_form(request)
     results_filter = _results_filter(form)
     if results_filter is None:
         return HttpResponseBadRequest(_form_errors(form), content_type="text/plain; charset=utf-8")
-    rows = exports.response_rows(admin_actor(request), results_filter)
+    actor = admin_actor(request)
+    if export_is_large(actor=actor, results_filter=results_filter):
+        return _export_job_start(actor, results_filter, ExportJob.Kind.RESPONSES)
+    rows = exports.response_rows(actor, results_filter)
     return _csv(exports.csv_chunks(rows), f"responses-{results_filter.start}-to-{results_filter.end}.csv")
 
 
@@ -107,8 +122,17 @@ def export_summary(request: HttpRequest) -> HttpResponse:
     results_filter = _results_filter(form)
     if results_filter is None:
         return HttpResponseBadRequest(_form_errors(form), content_type="text/plain; charset=utf-8")
-    rows = exports.summary_rows(admin_actor(request), results_filter)
+    actor = admin_actor(request)
+    if export_is_large(actor=actor, results_filter=results_filter):
+        return _export_job_start(actor, results_filter, ExportJob.Kind.SUMMARY)
+    rows = exports.summary_rows(actor, results_filter)
     return _csv(exports.csv_chunks(rows), f"summary-{results_filter.start}-to-{results_filter.end}.csv")
+
+
+def _export_job_start(actor: Actor, results_filter: ResultsFilter, kind: str) -> HttpResponse:
+    """More than RESULTS_EXPORT_JOB_ROWS responses: a background job, and its page with the progress."""
+    job = export_job_queue(actor=actor, results_filter=results_filter, kind=kind)
+    return HttpResponseRedirect(job_url(job))
 
 
 def _csv(chunks, filename: str) -> StreamingHttpResponse:

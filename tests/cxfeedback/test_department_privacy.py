@@ -787,6 +787,15 @@ OPERATIONS_TESTED = {
             "results_summary",
         )
     },
+    **{
+        operation: ["test_support_export_jobs_are_like_missing_ones"]
+        for operation in (
+            "results_export_job_create",
+            "results_export_job_detail",
+            "results_export_job_cancel",
+            "results_export_job_download",
+        )
+    },
     # Rule drafts and simulations: CX leads only, 403 to every department before any lookup; attacked
     # with real ids in tests/surveys/test_rule_simulation.py (test_departments_cannot_reach_…).
     **{
@@ -804,6 +813,30 @@ OPERATIONS_TESTED = {
         )
     },
 }
+
+
+def test_support_export_jobs_are_like_missing_ones(support, support_api, marketing_api):
+    from results.models import ExportJob
+    from results.services.export_jobs import export_job_run
+    from tests.results.drill import answered, feedback_survey
+
+    answered(feedback_survey(support))
+    created = support_api.post("/api/v1/results/export-jobs", {"kind": "responses"}, format="json")
+    assert created.status_code == 202
+    export_job_run(job_id=ExportJob.objects.get().pk)
+    url, missing = created["Location"], f"/api/v1/results/export-jobs/{uuid.uuid4()}"
+    for suffix in ("", "/download"):
+        theirs, nobodys = marketing_api.get(url + suffix), marketing_api.get(missing + suffix)
+        assert theirs.status_code == nobodys.status_code == 404
+        assert theirs.json() == nobodys.json()
+    theirs, nobodys = marketing_api.delete(url), marketing_api.delete(missing)
+    assert theirs.status_code == nobodys.status_code == 404 and theirs.json() == nobodys.json()
+    assert support_api.get(url).json()["state"] == "done"
+    assert support_api.get(url).json()["progress"]["rows_total"] == 1
+    # Marketing's own export holds nothing of support's.
+    own = marketing_api.post("/api/v1/results/export-jobs", {"kind": "responses"}, format="json")
+    export_job_run(job_id=ExportJob.objects.get(public_id=own.json()["id"]).pk)
+    assert marketing_api.get(own["Location"]).json()["progress"]["rows_total"] == 0
 
 
 def test_every_api_operation_is_attacked_here(lead_client):
