@@ -15,6 +15,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
+from django.conf import settings
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
@@ -31,7 +32,7 @@ from departments.actors import actor_for_request
 from departments.api import acting_department
 from surveys.api.external_examples import ELIGIBILITY_EXAMPLES
 from surveys.api.inputs import PublicIdField
-from surveys.delivery.planned_times import invitation_planned_at
+from surveys.delivery.planned_times import quiet_end
 from surveys.external.homes import external_survey_get
 from surveys.gatekeeper.eligibility import eligibility_check
 from surveys.gatekeeper.lookups import contact_known_id, survey_for_sending
@@ -144,9 +145,11 @@ def _answer(
     explanation: str,
     invitation: Any,
     contact_id: uuid.UUID,
+    contact_time_zone: str = "",
 ) -> dict[str, Any]:
     """The body both views return; `verdict` is a Decision or a surveys.gatekeeper.rules.Verdict,
-    `next_eligible_at` its time as the asker is shown it, `contact_id` the contact's public id."""
+    `next_eligible_at` its time as the asker is shown it, `contact_id` the contact's public id and
+    `contact_time_zone` the zone an invitation's planned time is read in."""
     return {
         "decision": {
             "allowed": verdict.allowed,
@@ -157,18 +160,22 @@ def _answer(
         },
         "invitation": None
         if invitation is None
-        else {"id": invitation.public_id, "status": invitation.status, "planned_at": _planned_at(invitation)},
+        else {
+            "id": invitation.public_id,
+            "status": invitation.status,
+            "planned_at": _planned_at(invitation, contact_time_zone),
+        },
         "contact": {"id": contact_id},
     }
 
 
-def _planned_at(invitation: Any) -> dt.datetime:
-    """When the invitation goes out: as planned, or when the contact's quiet hours end."""
-    return invitation_planned_at(
-        planned=invitation.send_after or invitation.touched_at,
-        contact_id=invitation.contact_id,
-        department_id=invitation.department_id,
-    )
+def _planned_at(invitation: Any, time_zone: str) -> dt.datetime:
+    """When the invitation goes out: as planned, or when the quiet hours of the contact (in
+    `time_zone`, as surveys/delivery/planned_times.py `contact_time_zone` reads it) end."""
+    planned = invitation.send_after or invitation.touched_at
+    if settings.QUIET_HOURS_START == settings.QUIET_HOURS_END:
+        return planned
+    return quiet_end(planned, time_zone) or planned
 
 
 class EligibilityApi(APIView):
@@ -269,6 +276,7 @@ class TriggerApi(APIView):
             explanation=trigger.explanation,
             invitation=trigger.invitation,
             contact_id=trigger.contact_public_id,
+            contact_time_zone=trigger.contact_time_zone,
         )
         queued = trigger.invitation is not None
         return Response(body, status=status.HTTP_201_CREATED if queued else status.HTTP_200_OK)

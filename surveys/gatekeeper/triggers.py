@@ -17,14 +17,15 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from contacts.models import DepartmentContact
-from contacts.services import IdentityInput, contact_upsert
+from contacts.normalise import phone_region_of
+from contacts.services import IdentityInput, contact_upsert, identities_normalise
+from contacts.supplies import supplied_sql
 from cxfeedback.exceptions import NotFound
 from cxfeedback.publish import publish_on_commit
 from departments.actors import Actor
 from departments.models import Department
 from surveys.gatekeeper import locks
 from surveys.gatekeeper.decisions import decision_explain, next_eligible_shown
-from surveys.gatekeeper.lookups import contact_with_every_identity
 from surveys.gatekeeper.screening import screen_contacts
 from surveys.gatekeeper.send_requests import purpose_clean, screening_send
 from surveys.gatekeeper.trigger_caps import trigger_cap_spend
@@ -97,6 +98,7 @@ class Trigger:
 
     contact_id: int
     contact_public_id: uuid.UUID
+    contact_time_zone: str  # the zone delivery uses for them ("" for the site's): see planned_times.py
     contact_created: bool
     decision: Decision
     invitation: Invitation | None
@@ -129,25 +131,27 @@ def trigger_create(
     purpose = purpose_clean(purpose)
     now = now or timezone.now()
     fields = {"name": name, "locale": locale, "time_zone": time_zone, "attributes": attributes}
-    known_id = _known_contact_id(department, identities, fields)
+    known = _known_contact(department, identities, fields)
     # A savepoint only where there is something to roll back to: a failed upsert (a conflict, say)
     # must leave a caller's transaction usable; on the fast path any error ends the request anyway.
-    with transaction.atomic(savepoint=known_id is None):
+    with transaction.atomic(savepoint=known is None):
         trigger_cap_spend(department=department, now=now)  # never held for approval: capped
-        contact_id, created = known_id, False
-        if contact_id is None:
+        created = known is None
+        if known is None:
             contact_id, created = _trigger_contact_upsert(actor, department, identities, fields)
+            known = _contact_card(contact_id, department)
         result = trigger_send(
             department=department,
             survey=survey,
             channel=channel,
-            contact_id=contact_id,
+            contact_id=known.contact_id,
             purpose=purpose,
             now=now,
         )
     return Trigger(
-        contact_id=contact_id,
-        contact_public_id=contact_public_id(contact_id),
+        contact_id=known.contact_id,
+        contact_public_id=known.public_id,
+        contact_time_zone=known.time_zone,
         contact_created=created,
         decision=result.decision,
         invitation=result.invitation,
@@ -165,18 +169,72 @@ def contact_public_id(contact_id: int) -> uuid.UUID:
         return cursor.fetchone()[0]
 
 
-def _known_contact_id(
+@dataclass(frozen=True)
+class _ContactCard:
+    """What a trigger shows of its contact: the id it decides on, the public id it answers with and
+    the zone its planned time is read in."""
+
+    contact_id: int
+    public_id: uuid.UUID
+    time_zone: str
+
+
+# The zone as delivery reads it (surveys/delivery/planned_times.py `contact_time_zone`): the
+# department's view of the person, else the person's own; "" (the site's) without a view.
+_CARD_COLUMNS = """c.id, c.public_id,
+    CASE WHEN dc.id IS NULL THEN '' ELSE coalesce(nullif(dc.time_zone, ''), c.time_zone, '') END"""
+_CARD_JOIN = """JOIN contacts_contact c ON c.id = m.contact_id
+    LEFT JOIN contacts_departmentcontact dc
+      ON dc.contact_id = m.contact_id AND dc.department_id = %(department)s"""
+
+
+def _known_contact(
     department: Department, identities: list[IdentityInput], fields: dict[str, Any]
-) -> int | None:
+) -> _ContactCard | None:
     """The department's contact with every one of these identities, when the trigger changes
     nothing else about them; None when the upsert must run.
 
     Most triggers name a contact the department already has, by identities it already has: the
     upsert would change nothing, so it (and its identity and row locks) is skipped. The
-    gatekeeper's own lock on the contact, in trigger_send, is taken either way."""
+    gatekeeper's own lock on the contact, in trigger_send, is taken either way. One statement finds
+    the contact (as lookups.py `contact_with_every_identity` does) and reads its public id and zone,
+    which the answer shows: this runs on every trigger. Raises InvalidIdentity (400)."""
     if any(value is not None for value in fields.values()):
         return None
-    return contact_with_every_identity(department=department, identities=identities)
+    wanted = identities_normalise(identities, region=phone_region_of(department.phone_region) or "")
+    # The join is served by Identity's unique (kind, source, normalised) index. An identity belongs
+    # to one contact (a unique constraint), so at most one has them all.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""WITH m AS (
+                   SELECT i.contact_id
+                   FROM unnest(%(kinds)s::text[], %(sources)s::text[], %(normalised)s::text[])
+                        AS w(kind, source, normalised)
+                   JOIN contacts_identity i
+                     ON i.kind = w.kind AND i.source = w.source AND i.normalised = w.normalised
+                   WHERE {supplied_sql("i", "%(department)s")}
+                   GROUP BY i.contact_id HAVING count(*) = %(count)s)
+               SELECT {_CARD_COLUMNS} FROM m {_CARD_JOIN}""",  # noqa: S608 -- constants, no input
+            {
+                "kinds": [i.kind for i in wanted],
+                "sources": [i.source for i in wanted],
+                "normalised": [i.normalised for i in wanted],
+                "department": department.pk,
+                "count": len(wanted),
+            },
+        )
+        row = cursor.fetchone()
+    return _ContactCard(*row) if row else None
+
+
+def _contact_card(contact_id: int, department: Department) -> _ContactCard:
+    """The card of a contact the trigger has just upserted."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {_CARD_COLUMNS} FROM (SELECT %(contact)s::bigint AS contact_id) m {_CARD_JOIN}",  # noqa: S608
+            {"contact": contact_id, "department": department.pk},
+        )
+        return _ContactCard(*cursor.fetchone())
 
 
 def _trigger_contact_upsert(
