@@ -192,3 +192,16 @@ class TouchImportRefused(Conflict):
     """The touch import cannot do that in its state: cancel one that ended, resume one still running."""
 
     code = "touch_import_refused"
+
+
+class AudienceUploadUnfinished(Conflict):
+    """A request is not submitted while its audience list is still being uploaded, nor after its latest
+    upload failed or was cancelled part-way (the list would be a part of the file)."""
+
+    code = "audience_upload_unfinished"
+
+
+class AudienceUploadRefused(Conflict):
+    """The audience upload cannot do that in its state: cancel one that ended, resume one still running."""
+
+    code = "audience_upload_refused"

@@ -16,6 +16,8 @@ from surveys.delivery.reminders import reminders_send
 from surveys.delivery.reservations import reservations_release_expired
 from surveys.delivery.sending import invitations_send_batch
 from surveys.delivery.sweeper import invitations_expire, invitations_sweep_stuck
+from surveys.external.imports import touch_imports_sweep
+from surveys.gatekeeper.audience_uploads import audience_upload_run, audience_uploads_sweep
 from surveys.gatekeeper.send_requests import send_request_screen, send_requests_screen_again
 from surveys.gatekeeper.simulations import rule_simulation_run, rule_simulations_resume_stuck
 
@@ -77,6 +79,8 @@ def sweep_stuck_task() -> None:
     invitations_sweep_stuck()
     send_requests_screen_again()
     rule_simulations_resume_stuck()
+    touch_imports_sweep()
+    audience_uploads_sweep()
 
 
 @shared_task(acks_late=True)
@@ -108,3 +112,10 @@ def run_touch_import_task(job_id: int) -> None:
     from surveys.external.imports import touch_import_run
 
     touch_import_run(job_id=job_id)
+
+
+# Late acks: a worker that dies mid-upload has its message redelivered, and the job carries on after
+# its last committed chunk (surveys/gatekeeper/audience_uploads.py); an ended upload is left alone.
+@shared_task(acks_late=True, soft_time_limit=4 * 3600, time_limit=4 * 3600 + 60)
+def run_audience_upload_task(upload_id: int) -> None:
+    audience_upload_run(upload_id=upload_id)

@@ -26,13 +26,11 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
-from django.db import connection, connections, transaction
+from django.db import connections, transaction
 from django.utils import timezone
 
 from contacts.errors import ContactImportFailed, ImportFileRejected, ImportJobRefused
@@ -41,6 +39,7 @@ from contacts.importing.selectors import contact_import_get
 from contacts.importing.services import file_size_check, import_directory, import_resume
 from contacts.models import ContactImport
 from contacts.normalise import phone_region_check
+from cxfeedback.background_jobs import run_lock, silent_jobs_sweep
 from cxfeedback.exceptions import NotFound
 from cxfeedback.publish import publish_on_commit
 from departments.actors import Actor
@@ -62,10 +61,17 @@ def _publish(contact_import: ContactImport) -> None:
 
 
 def contact_import_queue(
-    *, department: Department, upload: UploadedFile, actor: Actor, dry_run: bool, phone_region: str = ""
+    *,
+    department: Department,
+    upload: UploadedFile,
+    actor: Actor,
+    dry_run: bool,
+    phone_region: str = "",
+    publish: bool = True,
 ) -> ContactImport:
     """Keep an uploaded contacts CSV and queue its import (with dry_run, its preview); the task is
-    queued after commit. Raises NotFound (not the actor's department), InvalidPhoneRegion,
+    queued after commit, unless `publish` is false (a caller whose own job runs the import with
+    contact_import_job_run). Raises NotFound (not the actor's department), InvalidPhoneRegion,
     ImportFileRejected (too large, not text, a bad header, no rows: the file is not kept)."""
     if not actor.sees_department(department.pk):
         raise NotFound("No such department.")
@@ -92,7 +98,8 @@ def contact_import_queue(
                 stored_file=str(stored),
                 progress_at=timezone.now(),
             )
-            _publish(contact_import)
+            if publish:
+                _publish(contact_import)
     except BaseException:
         stored.unlink(missing_ok=True)
         raise
@@ -275,42 +282,20 @@ def contact_import_jobs_sweep(*, now: dt.datetime | None = None) -> int:
     """Mark running imports silent for CONTACT_IMPORT_LEASE seconds failed, with the reason, unless
     a live worker still holds their run lock; queue again the queued ones no worker took (the
     broker lost the message). Returns how many imports were marked failed."""
-    now = now or timezone.now()
-    cutoff = now - dt.timedelta(seconds=settings.CONTACT_IMPORT_LEASE)
-    failed = 0
-    silent = ContactImport.objects.filter(status=Status.RUNNING, progress_at__lt=cutoff)
-    for import_id, rows_done in silent.values_list("pk", "rows_done"):
-        with _run_lock(import_id) as free:
-            if not free:
-                continue  # a worker still runs it, only slowly
-            failed += ContactImport.objects.filter(
-                pk=import_id, status=Status.RUNNING, progress_at__lt=cutoff
-            ).update(
-                status=Status.FAILED,
-                completed_at=now,
-                error=f"The worker running this import stopped (no progress for "
-                f"{settings.CONTACT_IMPORT_LEASE} seconds) after {rows_done} rows. The rows before "
-                "that are imported; resume the import to carry on from there.",
-            )
-    for contact_import in ContactImport.objects.filter(status=Status.QUEUED, progress_at__lt=cutoff):
-        with transaction.atomic():
-            ContactImport.objects.filter(pk=contact_import.pk).update(progress_at=now)
-            _publish(contact_import)
-    return failed
+    lease = settings.CONTACT_IMPORT_LEASE
+    return silent_jobs_sweep(
+        ContactImport.objects.all(),
+        namespace=RUN_LOCK_NAMESPACE,
+        lease=lease,
+        now=now or timezone.now(),
+        reason=lambda rows_done: (
+            f"The worker running this import stopped (no progress for {lease} "
+            f"seconds) after {rows_done} rows. The rows before that are imported; resume the import to "
+            "carry on from there."
+        ),
+        publish=_publish,
+    )
 
 
-@contextmanager
-def _run_lock(import_id: int) -> Iterator[bool]:
-    """A session-level advisory lock on the import for as long as a run lasts. A worker that dies
-    drops its connection and with it the lock, so the broker's second delivery (or a resume) runs
-    the import again; while the first run lives, a second delivery finds the lock taken and leaves,
-    and the sweeper leaves its import alone."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [RUN_LOCK_NAMESPACE, import_id])
-        (mine,) = cursor.fetchone()
-    try:
-        yield mine
-    finally:
-        if mine:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [RUN_LOCK_NAMESPACE, import_id])
+def _run_lock(import_id: int):
+    return run_lock(RUN_LOCK_NAMESPACE, import_id)

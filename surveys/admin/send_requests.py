@@ -29,10 +29,11 @@ from departments.admin_scoping import (
 )
 from departments.models import Department
 from surveys.admin.approvals import approval_context, approval_decide_view
+from surveys.admin.audience_uploads import audience_upload_act, audience_upload_context, audience_upload_start
 from surveys.admin.blocked_list import blocked_list_view
 from surveys.admin.calendar import send_calendar_view
 from surveys.admin.send_request_progress import delivery_context
-from surveys.gatekeeper.audiences import REQUESTABLE_AUDIENCES, send_request_set_audience_upload
+from surveys.gatekeeper.audiences import REQUESTABLE_AUDIENCES
 from surveys.gatekeeper.preflight import preflight_summary, screening_summary_rows, send_request_preflight
 from surveys.gatekeeper.send_requests import send_request_cancel, send_request_create, send_request_submit
 from surveys.models import PURPOSE_MAX_LENGTH, SendRequest, Survey
@@ -168,6 +169,8 @@ class SendRequestAdmin(DepartmentScopedAdmin, admin.ModelAdmin):
             view("submit", require_POST(self.submit_view)),
             view("cancel", require_POST(self.cancel_view)),
             view("audience", require_POST(self.audience_view)),
+            view("audience-cancel", require_POST(partial(self.audience_act_view, action="cancel"))),
+            view("audience-resume", require_POST(partial(self.audience_act_view, action="resume"))),
             view("blocked", require_GET(partial(blocked_list_view, self))),
             view("approve", require_POST(partial(approval_decide_view, self, decision="approve"))),
             view("reject", require_POST(partial(approval_decide_view, self, decision="reject"))),
@@ -223,21 +226,8 @@ class SendRequestAdmin(DepartmentScopedAdmin, admin.ModelAdmin):
         self.log_addition(request, send_request, [{"added": {}}])
         if data["audience_file"]:
             # The draft stays even if the file is refused: the pre-flight page takes another one.
-            self._upload(request, send_request, data["audience_file"])
+            audience_upload_start(self, request, send_request, data["audience_file"])
         return send_request
-
-    def _upload(self, request: HttpRequest, send_request: SendRequest, upload) -> None:
-        try:
-            result = send_request_set_audience_upload(
-                actor=admin_actor(request), send_request=send_request, file=upload, filename=upload.name or ""
-            )
-        except ApplicationError as error:
-            self.message_user(request, f"The audience file was not taken: {error.message}", messages.ERROR)
-            return
-        counts = result.contact_import.counts
-        left_out = counts.get("invalid", 0) + counts.get("conflict", 0)
-        note = f"; {left_out} row(s) left out (see the contact import’s issues)" if left_out else ""
-        self.message_user(request, f"Audience uploaded: {result.members} row(s){note}.", messages.SUCCESS)
 
     def preflight_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """GET only: the pre-flight report (reads, reserves nothing) with Submit and Cancel buttons."""
@@ -270,6 +260,7 @@ class SendRequestAdmin(DepartmentScopedAdmin, admin.ModelAdmin):
             "decisions_url": _decisions_url(send_request),
             **approval_context(request, send_request),
             **delivery_context(send_request),
+            **audience_upload_context(send_request, may_act=may_act),
         }
         return TemplateResponse(request, "admin/surveys/sendrequest/preflight.html", context)
 
@@ -305,9 +296,17 @@ class SendRequestAdmin(DepartmentScopedAdmin, admin.ModelAdmin):
             raise PermissionDenied
         form = AudienceUploadForm(request.POST, request.FILES)
         if form.is_valid():
-            self._upload(request, send_request, form.cleaned_data["audience_file"])
+            audience_upload_start(self, request, send_request, form.cleaned_data["audience_file"])
         else:
             self.message_user(request, "Choose a CSV file to upload.", messages.ERROR)
+        return self._to_preflight(send_request)
+
+    def audience_act_view(self, request: HttpRequest, object_id: str, *, action: str) -> HttpResponse:
+        """Cancel or resume the request's audience upload, then back to its pre-flight page."""
+        send_request = self._request_or_404(request, object_id)
+        if not self._may_act(request):
+            raise PermissionDenied
+        audience_upload_act(self, request, send_request, action=action)
         return self._to_preflight(send_request)
 
 

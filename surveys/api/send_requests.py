@@ -12,7 +12,6 @@ import uuid
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
@@ -31,7 +30,7 @@ from surveys.api.preflight_serializers import PreflightOutputSerializer
 from surveys.api.progress_serializers import PROGRESS_EXAMPLE, SendRequestProgressSerializer
 from surveys.delivery.progress import send_request_progress_shown
 from surveys.design.selectors import survey_get
-from surveys.gatekeeper.audiences import REQUESTABLE_AUDIENCES, send_request_set_audience_upload
+from surveys.gatekeeper.audiences import REQUESTABLE_AUDIENCES
 from surveys.gatekeeper.decisions import decision_list, decisions_explained
 from surveys.gatekeeper.preflight import preflight_summary, send_request_preflight
 from surveys.gatekeeper.send_requests import (
@@ -123,30 +122,6 @@ class SendRequestListFilterSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=SendRequest.Status.choices, required=False)
     department = serializers.SlugField(required=False)
     survey = serializers.IntegerField(required=False)
-
-
-class AudienceUploadInputSerializer(serializers.Serializer):
-    file = serializers.FileField(help_text="A contacts CSV, as the contact import takes it.")
-
-
-class ImportIssueSerializer(serializers.Serializer):
-    row_number = serializers.IntegerField()
-    kind = serializers.CharField()
-    column = serializers.CharField()
-    reason = serializers.CharField()
-
-
-class ImportSummarySerializer(serializers.Serializer):
-    id = serializers.IntegerField(source="contact_import.pk")
-    counts = serializers.DictField(child=serializers.IntegerField())
-    issue_count = serializers.IntegerField()
-    issues = ImportIssueSerializer(many=True, help_text="The first issues, in row order.")
-
-
-class AudienceUploadOutputSerializer(serializers.Serializer):
-    send_request = SendRequestOutputSerializer()
-    members = serializers.IntegerField(help_text="Audience rows: imported rows that name a contact.")
-    contact_import = ImportSummarySerializer(help_text="Rows left out (invalid, conflicts) are listed here.")
 
 
 class DecisionOutputSerializer(serializers.ModelSerializer):
@@ -295,29 +270,6 @@ class SendRequestCancelApi(APIView):
         send_request = send_request_get(actor=actor, public_id=send_request_id)
         send_request_cancel(send_request=send_request, actor=actor)
         return Response(SendRequestOutputSerializer(send_request).data)
-
-
-class SendRequestAudienceApi(APIView):
-    parser_classes = [MultiPartParser, FormParser]
-
-    @extend_schema(
-        operation_id="send_request_audience_upload",
-        summary="Upload the audience of a draft request (CSV)",
-        description="Imports the contacts into the department (as the contact import does) and makes the "
-        "file's rows the request's audience, replacing an earlier upload.",
-        request={"multipart/form-data": AudienceUploadInputSerializer},
-        parameters=[HEADER_PARAMETER],
-        responses={200: AudienceUploadOutputSerializer, **error_responses(400, 401, 403, 404, 409, 422)},
-    )
-    @idempotent
-    def post(self, request: Request, send_request_id: uuid.UUID) -> Response:
-        actor = actor_for_request(request)
-        send_request = send_request_get(actor=actor, public_id=send_request_id)
-        upload = valid_input(AudienceUploadInputSerializer, request.data)["file"]
-        result = send_request_set_audience_upload(
-            actor=actor, send_request=send_request, file=upload, filename=upload.name or ""
-        )
-        return Response(AudienceUploadOutputSerializer(result).data)
 
 
 class SendRequestDecisionsApi(APIView):

@@ -3,6 +3,12 @@
 from django.urls import path
 
 from surveys.api.approvals import SendRequestApproveApi, SendRequestRejectApi
+from surveys.api.audience_uploads import (
+    AudienceUploadCancelApi,
+    AudienceUploadDetailApi,
+    AudienceUploadResumeApi,
+    SendRequestAudienceApi,
+)
 from surveys.api.blackouts import BlackoutCloseApi, BlackoutOpenApi
 from surveys.api.blocked_list import SendRequestBlockedListApi
 from surveys.api.calendar import SendCalendarApi
@@ -38,7 +44,6 @@ from surveys.api.rule_drafts import (
     RuleSimulationStartApi,
 )
 from surveys.api.send_requests import (
-    SendRequestAudienceApi,
     SendRequestCancelApi,
     SendRequestCollectionApi,
     SendRequestDecisionsApi,
@@ -116,6 +121,21 @@ urlpatterns = [
         "send-requests/<uuid:send_request_id>/audience",
         SendRequestAudienceApi.as_view(),
         name="send-request-audience",
+    ),
+    path(
+        "send-requests/<uuid:send_request_id>/audience/<uuid:upload_id>",
+        AudienceUploadDetailApi.as_view(),
+        name="send-request-audience-upload",
+    ),
+    path(
+        "send-requests/<uuid:send_request_id>/audience/<uuid:upload_id>/cancel",
+        AudienceUploadCancelApi.as_view(),
+        name="send-request-audience-upload-cancel",
+    ),
+    path(
+        "send-requests/<uuid:send_request_id>/audience/<uuid:upload_id>/resume",
+        AudienceUploadResumeApi.as_view(),
+        name="send-request-audience-upload-resume",
     ),
     path(
         "send-requests/<uuid:send_request_id>/decisions",

@@ -10,12 +10,16 @@ by chunk through surveys.external.touches, as POST /touches does:
 - resume: a run (the broker's second delivery after a worker died, or a resume after a failure or a
   cancel) carries on after committed_row; rows are idempotent by (source tool, external id) anyway,
   so a touch is never recorded twice;
-- cancel: the running job stops at its next chunk; what earlier chunks recorded stays recorded.
+- cancel: the running job stops at its next chunk; what earlier chunks recorded stays recorded;
+- a dead worker: Celery hands its task to another (acks_late); if nobody does (the broker lost the
+  message, the machine went away), touch_imports_sweep (surveys/tasks.py::sweep_stuck_task) marks it
+  failed with the reason, and queues again a queued import no worker took.
 Row errors name the row and the column; the first MAX_ISSUES are kept on the job.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import logging
 import uuid
@@ -23,11 +27,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from contacts.importing.services import file_size_check, import_directory
+from cxfeedback.background_jobs import run_lock, silent_jobs_sweep
 from cxfeedback.exceptions import NotFound
 from cxfeedback.publish import publish_on_commit
 from departments.actors import Actor
@@ -210,16 +216,24 @@ def _publish(job: TouchImport) -> None:
     publish_on_commit(run_touch_import_task, job.pk)
 
 
-@contextmanager
-def _run_lock(job_id: int) -> Iterator[bool]:
-    """A session-level advisory lock for as long as a run lasts: a dead worker's connection drops it,
-    so a second delivery runs the job again; while the first run lives, a second one leaves."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [RUN_LOCK_NAMESPACE, job_id])
-        (mine,) = cursor.fetchone()
-    try:
-        yield mine
-    finally:
-        if mine:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [RUN_LOCK_NAMESPACE, job_id])
+def _run_lock(job_id: int):
+    return run_lock(RUN_LOCK_NAMESPACE, job_id)
+
+
+def touch_imports_sweep(*, now: dt.datetime | None = None) -> int:
+    """Mark running imports silent for CONTACT_IMPORT_LEASE seconds (the lease of every import job)
+    failed, with the reason, unless a live worker holds their run lock; queue again the queued ones
+    no worker took (the broker lost the message). Returns how many were marked failed."""
+    lease = settings.CONTACT_IMPORT_LEASE
+    return silent_jobs_sweep(
+        TouchImport.objects.all(),
+        namespace=RUN_LOCK_NAMESPACE,
+        lease=lease,
+        now=now or timezone.now(),
+        reason=lambda rows_done: (
+            f"The worker running this import stopped (no progress for {lease} "
+            f"seconds) after {rows_done} rows. The rows before that are recorded; resume the import to "
+            "carry on from there."
+        ),
+        publish=_publish,
+    )

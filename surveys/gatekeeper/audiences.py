@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from itertools import islice
 from typing import Any, BinaryIO
@@ -114,22 +114,28 @@ def send_request_set_audience_upload(
             if locked.status != Status.DRAFT:
                 raise AudienceLocked(f"The audience of a {locked.status} request cannot change.")
             AudienceMember.objects.filter(send_request=locked).delete()
-            members = _audience_write(locked, _report_contacts(report))
+            members = audience_write(locked, _report_contacts(report))
     return AudienceUpload(send_request=locked, members=members, contact_import=result)
 
 
-def _report_contacts(report) -> Iterator[tuple[int, str]]:
-    """(row number, contact public id) of every imported row, read back from the import's per-row
-    report (which names contacts by public id only: it is the department's to download)."""
+def report_rows(report) -> Iterator[tuple[int, str]]:
+    """(row number, contact public id or "") of every row of the file, read back from the import's
+    per-row report (which names contacts by public id only: it is the department's to download)."""
     reader = csv.reader(report)
     header = next(reader)
     row_at, contact_at = header.index("row"), header.index("contact_id")
     for record in reader:
-        if record[contact_at]:
-            yield int(record[row_at]), record[contact_at]
+        yield int(record[row_at]), record[contact_at]
 
 
-def _audience_write(send_request: SendRequest, rows: Iterator[tuple[int, str]]) -> int:
+def _report_contacts(report) -> Iterator[tuple[int, str]]:
+    """The rows of report_rows that name a contact."""
+    return ((row, contact) for row, contact in report_rows(report) if contact)
+
+
+def audience_write(send_request: SendRequest, rows: Iterable[tuple[int, str]]) -> int:
+    """Write an AudienceMember for each (row number, contact public id); returns how many."""
+    rows = iter(rows)
     written = 0
     while batch := list(islice(rows, AUDIENCE_BATCH_ROWS)):
         contact_ids = dict(

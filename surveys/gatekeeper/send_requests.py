@@ -22,6 +22,7 @@ from surveys.delivery.invitation_status import invitations_cancel_queued
 from surveys.errors import InvalidSendRequest, InvalidStatusTransition, SendWindowClosed
 from surveys.gatekeeper import locks
 from surveys.gatekeeper.active_rules import rules_active
+from surveys.gatekeeper.audience_uploads import audience_upload_finished_check
 from surveys.gatekeeper.audiences import audience_filter_check, audience_of
 from surveys.gatekeeper.budgets import approval_hold
 from surveys.gatekeeper.displacement import slots_take
@@ -99,10 +100,12 @@ def send_request_submit(
     """Submit a draft: freeze its survey and queue the screening (after commit).
 
     Raises InvalidStatusTransition unless the request is a draft, SendWindowClosed if its window
-    has passed.
+    has passed, AudienceUploadUnfinished while its audience list is uploading (or after the
+    upload stopped part-way).
     """
     now = now or timezone.now()
     planned_send_at(send_request, now=now)
+    audience_upload_finished_check(send_request)
     send_request_transition(send_request=send_request, to=Status.SUBMITTED, submitted_at=now)
     Survey.objects.filter(pk=send_request.survey_id, frozen_at__isnull=True).update(frozen_at=now)
     from surveys.tasks import screen_send_request_task

@@ -3,6 +3,7 @@
 Import them from here."""
 
 from surveys.models.approvals import APPROVAL_COMMENT_MAX_LENGTH, Approval, TriggerDay
+from surveys.models.audience_uploads import AudienceUpload
 from surveys.models.blackouts import DEFAULT_BLACKOUT_TAIL, Blackout, BlackoutKind
 from surveys.models.delivery import Invitation, InvitationToken
 from surveys.models.design import (
@@ -45,6 +46,7 @@ __all__ = [
     "Answer",
     "Approval",
     "AudienceMember",
+    "AudienceUpload",
     "Blackout",
     "BlackoutKind",
     "Decision",

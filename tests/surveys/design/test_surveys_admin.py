@@ -11,9 +11,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from departments.actors import actor_for_user
+from surveys.gatekeeper.audience_uploads import audience_upload_run
 from surveys.gatekeeper.frequency_rules import frequency_rule_create
 from surveys.gatekeeper.send_requests import send_request_screen
-from surveys.models import AudienceMember, Decision, Invitation, SendRequest, Survey
+from surveys.models import AudienceMember, AudienceUpload, Decision, Invitation, SendRequest, Survey
 from tests import factories
 
 DAY = dt.timedelta(days=1)
@@ -307,10 +308,18 @@ def test_alice_uploads_the_audience_on_the_create_form(alice_client, world):
     )
 
     request = SendRequest.objects.get(department=survey.department)
+    waiting = alice_client.get(reverse("admin:surveys_sendrequest_preflight", args=[request.pk]))
+    assert "Waiting for a worker to start the upload." in waiting.text
+    assert "Submit once the audience upload has completed." in waiting.text
+    assert 'http-equiv="refresh"' in waiting.text
+    audience_upload_run(upload_id=AudienceUpload.objects.get(send_request=request).pk)  # the worker
+
     assert AudienceMember.objects.filter(send_request=request).count() == 2
     page = alice_client.get(reverse("admin:surveys_sendrequest_preflight", args=[request.pk]))
     assert page.context["report"]["duplicates"] == 1
     assert page.context["upload_form"] is not None
+    assert "Uploaded: 2 rows in the audience." in page.text
+    assert "Submit: reserve and send" in page.text and 'http-equiv="refresh"' not in page.text
 
 
 def test_the_create_form_offers_only_alices_departments_and_surveys(alice_client, world, marketing):

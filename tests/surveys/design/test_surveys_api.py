@@ -9,9 +9,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from departments.actors import actor_for_user
+from surveys.gatekeeper.audience_uploads import audience_upload_run
 from surveys.gatekeeper.frequency_rules import frequency_rule_create
 from surveys.gatekeeper.send_requests import send_request_screen, send_request_submit
-from surveys.models import AudienceMember, Decision, Invitation, SendRequest, Survey
+from surveys.models import AudienceMember, AudienceUpload, Decision, Invitation, SendRequest, Survey
 from tests import factories
 from tests.api import assert_error
 
@@ -309,10 +310,14 @@ def test_audience_upload(support_api, support, survey, their_request):
         f"/api/v1/send-requests/{request.public_id}/audience", {"file": file}, format="multipart"
     )
 
-    assert response.status_code == 200, response.json()
-    body = response.json()
+    assert response.status_code == 202, response.json()
+    assert response.json()["status"] == "queued" and response["Location"] == response.json()["url"]
+    audience_upload_run(upload_id=AudienceUpload.objects.get(send_request=request).pk)  # the worker
+    body = support_api.get(response["Location"]).json()
+    assert body["status"] == "completed", body
     assert (body["members"], body["contact_import"]["counts"]["invalid"]) == (2, 1)
     assert body["contact_import"]["issues"][0]["row_number"] == 4
+    assert body["progress"] == {"stage": "audience", "rows_done": 3, "rows_total": 3, "percent": 100}
     assert AudienceMember.objects.filter(send_request=request).count() == 2
 
     assert_error(
