@@ -133,8 +133,8 @@ def test_a_run_killed_mid_job_resumes_with_no_row_twice_and_none_missing(
         export_job_run(job_id=job.pk)
     job.refresh_from_db()
     assert (job.state, job.rows_done) == ("running", 4)
-    with Path(job.file_path).open("ab") as file:  # half a chunk written, never committed
-        file.write(b"999,half a row")
+    with Path(job.file_path).open("ab") as file:  # a chunk written, never committed, longer than the rest
+        file.write(b"999,a row never committed\r\n" * 1000)
     monkeypatch.undo()
     monkeypatch.setattr(exports, "FETCH_ROWS", CHUNK)
 
