@@ -21,7 +21,7 @@ from contacts.normalise import phone_region_of
 from contacts.services import IdentityInput, contact_upsert, identities_normalise
 from contacts.supplies import supplied_sql
 from cxfeedback.exceptions import NotFound
-from cxfeedback.publish import publish_on_commit
+from cxfeedback.publish import publish_batched_on_commit
 from departments.actors import Actor
 from departments.models import Department
 from surveys.gatekeeper import locks
@@ -79,10 +79,11 @@ def trigger_send(
         if survey.frozen_at is None:
             Survey.objects.filter(pk=survey.pk, frozen_at__isnull=True).update(frozen_at=now)
         if invitation is not None:
-            # Sent promptly, once committed; the beat dispatch hands it over if this task is lost.
+            # Sent promptly, once committed, in one message with the other triggers' invitations of
+            # the moment; the sweeper hands it over again if the message is lost.
             from surveys.tasks import send_invitations_task
 
-            publish_on_commit(send_invitations_task, [invitation.pk])
+            publish_batched_on_commit(send_invitations_task, invitation.pk)
     decision.send_request = send_request
     return TriggerResult(send_request=send_request, decision=decision, invitation=invitation)
 
