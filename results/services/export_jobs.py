@@ -230,7 +230,20 @@ def export_jobs_sweep(*, now: dt.datetime | None = None) -> int:
         with transaction.atomic():
             ExportJob.objects.filter(pk=job.pk).update(progress_at=now)
             _publish(job)
+    export_files_purge(now=now)
     return handled
+
+
+def export_files_purge(*, now: dt.datetime) -> int:
+    """Delete the files of exports that ended more than IMPORT_FILE_RETENTION_DAYS ago: they hold
+    customers' answers, kept only while someone may still download them. Returns how many went."""
+    cutoff = now - dt.timedelta(days=settings.IMPORT_FILE_RETENTION_DAYS)
+    old = ExportJob.objects.filter(finished_at__lt=cutoff).exclude(file_path="")
+    purged = 0
+    for job_id, file_path in old.values_list("pk", "file_path"):
+        Path(file_path).unlink(missing_ok=True)
+        purged += ExportJob.objects.filter(pk=job_id).update(file_path="")
+    return purged
 
 
 @contextmanager

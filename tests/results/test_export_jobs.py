@@ -291,3 +291,20 @@ def test_a_real_worker_runs_the_job(support, support_api, celery_worker):
     done = support_api.get(url).json()
     assert done["state"] == "done", done
     assert done["progress"]["rows_done"] == 3
+
+
+def test_an_old_exports_file_is_deleted_and_its_download_says_so(
+    alice_client, responses, small_chunks, settings
+):
+    job = job_started(alice_client, settings)
+    export_job_run(job_id=job.pk)
+    job.refresh_from_db()
+    later = job.finished_at + dt.timedelta(days=settings.IMPORT_FILE_RETENTION_DAYS, seconds=1)
+
+    export_jobs_sweep(now=later - dt.timedelta(seconds=2))
+    assert Path(job.file_path).is_file()
+    export_jobs_sweep(now=later)
+
+    assert not Path(job.file_path).exists()
+    page = alice_client.get(f"/admin/results/export/jobs/{job.public_id}/download/", follow=True)
+    assert "no longer there" in page.content.decode()
