@@ -128,11 +128,13 @@ def delivered_once(stack, request_ids: list[int]) -> Tally:
 
 
 def screened_whole(stack, request_ids: list[int]) -> Tally:
-    """No request half-screened: a submitted request has no decision at all, and a screened one has
-    a decision for every contact its summary counted and an invitation for every allowed one."""
+    """No request half-screened: a submitted request has a decision for exactly the contacts of its
+    committed batches (its progress, surveys/gatekeeper/screening_batches.py) and an invitation for
+    every allowed one, and a screened one has a decision for every contact its summary counted and an
+    invitation for every allowed one."""
     tally = Tally()
     rows = stack.sql(
-        """SELECT r.id, r.status, r.screening_summary,
+        """SELECT r.id, r.status, r.screening_summary, r.screening_done,
                   (SELECT count(*) FROM surveys_decision d WHERE d.send_request_id = r.id),
                   (SELECT count(*) FROM surveys_decision d WHERE d.send_request_id = r.id AND d.allowed),
                   (SELECT count(*) FROM surveys_invitation i WHERE i.send_request_id = r.id)
@@ -140,9 +142,9 @@ def screened_whole(stack, request_ids: list[int]) -> Tally:
         [request_ids],
     )
     half = []
-    for pk, status, summary, decisions, allowed, invitations in rows:
+    for pk, status, summary, done, decisions, allowed, invitations in rows:
         if status in ("draft", "submitted", "cancelled"):
-            whole = status == "cancelled" or (decisions == 0 and invitations == 0)
+            whole = status == "cancelled" or (decisions == done and allowed == invitations)
         else:
             summary = json.loads(summary) if isinstance(summary, str) else summary or {}
             whole = decisions == summary.get("contacts") and allowed == summary.get("allowed") == invitations

@@ -61,14 +61,16 @@ def database_restarted_mid_screening(stack) -> Outcome:
     if not screening:
         tally.problems.append("never caught the worker screening")
     breakers.database_outage(stack, OUTAGE_SECONDS)
-    [(status, decisions)] = stack.sql(
+    # Decisions past the committed batches' count: a batch half-written.
+    [(status, stray)] = stack.sql(
         """SELECT status, (SELECT count(*) FROM surveys_decision WHERE send_request_id = r.id)
+                  - screening_done
            FROM surveys_sendrequest r WHERE id = %s""",
         [request_id],
     )
-    if status == "submitted" and decisions:
+    if status == "submitted" and stray:
         tally.half_screened += 1
-        tally.problems.append(f"half-screened right after the restart: {decisions} decisions")
+        tally.problems.append(f"half-screened right after the restart: {stray} decisions past its progress")
     restarted = stack.supervise()
     note = delivery_checks(stack, department, tally)
     exited = f"; {' and '.join(restarted)} exited and restarted" if restarted else ""

@@ -26,7 +26,8 @@ class DeliveryDeferred(Exception):
     """Some invitations of a batch failed for now; the message names the error class only."""
 
 
-# A database error (a cut connection, a failover) rolled the whole screening back: try again.
+# A database error (a cut connection, a failover) rolled the batch running back: try again, carrying
+# on after the last committed batch.
 @shared_task(
     acks_late=True,
     autoretry_for=(OSError, OperationalError, InterfaceError),
@@ -34,7 +35,8 @@ class DeliveryDeferred(Exception):
     max_retries=5,
 )
 def screen_send_request_task(send_request_id: int) -> None:
-    # A repeated or retried task finds the request screened already and does nothing.
+    # A repeated or retried task carries on after the last committed batch, or finds the request
+    # screened already and does nothing.
     send_request_screen(send_request_id=send_request_id)
 
 

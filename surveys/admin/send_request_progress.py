@@ -1,4 +1,4 @@
-"""A send request's delivery progress on its report page: counts by state, a progress bar, the
+"""A send request's screening and delivery progress on its report page: counts by state, a progress bar, the
 reasons of failed, cancelled and waiting invitations, and a link to its invitations. The page
 refreshes itself (a meta refresh, no JavaScript needed) while the request is being screened or sent,
 and stops once nothing is left to happen."""
@@ -10,6 +10,7 @@ from typing import Any
 from django.urls import reverse
 
 from surveys.delivery.progress import LIVE_STATUSES, STATE_LABELS, send_request_progress
+from surveys.gatekeeper.screening_batches import screening_progress
 from surveys.models import SendRequest
 
 REFRESH_SECONDS = 5
@@ -25,6 +26,8 @@ def delivery_context(send_request: SendRequest) -> dict[str, Any]:
     due = progress.counts["sending"] + progress.counts["queued"]
     live = send_request.status in SCREENING or (send_request.status in LIVE_STATUSES and due > 0)
     return {
+        # The screening's own bar (contacts decided of the audience's) while it runs, batch by batch.
+        "screening": screening_progress(send_request),
         "progress": progress,
         "progress_rows": [
             {

@@ -1,5 +1,6 @@
-"""A send request's delivery progress in the API (surveys/delivery/progress.py): the request's
-detail (SendRequestDetailOutputSerializer, surveys/api/send_requests.py) carries it as `progress`,
+"""A send request's screening and delivery progress in the API (surveys/delivery/progress.py): the
+request's detail (SendRequestDetailOutputSerializer, surveys/api/send_requests.py) carries the first as
+`screening` (surveys/gatekeeper/screening_batches.py), the second as `progress`,
 counts by state with the reasons of failed, cancelled and waiting invitations. Only the
 department's own invitations are counted."""
 
@@ -39,6 +40,20 @@ class SendRequestProgressSerializer(serializers.Serializer):
     )
 
 
+class ScreeningProgressSerializer(serializers.Serializer):
+    rows_done = serializers.IntegerField(help_text="Audience contacts decided so far (committed).")
+    rows_total = serializers.IntegerField(
+        allow_null=True, help_text="The audience's contacts when its screening began; null until then."
+    )
+    percent = serializers.IntegerField(
+        help_text="rows_done of rows_total, rounded down; 100 only once the request is screened."
+    )
+    running = serializers.BooleanField(help_text="The request is still being screened (it is submitted).")
+    updated_at = serializers.DateTimeField(
+        allow_null=True, help_text="When the last batch of contacts was committed."
+    )
+
+
 PROGRESS_EXAMPLE = OpenApiExample(
     "Being sent",
     response_only=True,
@@ -62,6 +77,13 @@ PROGRESS_EXAMPLE = OpenApiExample(
         "submitted_at": "2026-03-01T15:13:00Z",
         "screened_at": "2026-03-01T15:13:02Z",
         "cancelled_at": None,
+        "screening": {
+            "rows_done": 118,
+            "rows_total": 118,
+            "percent": 100,
+            "running": False,
+            "updated_at": "2026-03-01T15:13:02Z",
+        },
         "progress": {
             "total": 102,
             "sent": 80,

@@ -27,12 +27,17 @@ from departments.api import acting_department
 from surveys.api.approval_serializers import ApprovalOutputSerializer
 from surveys.api.inputs import DEPARTMENT_HELP, department_id_of, valid_input
 from surveys.api.preflight_serializers import PreflightOutputSerializer
-from surveys.api.progress_serializers import PROGRESS_EXAMPLE, SendRequestProgressSerializer
+from surveys.api.progress_serializers import (
+    PROGRESS_EXAMPLE,
+    ScreeningProgressSerializer,
+    SendRequestProgressSerializer,
+)
 from surveys.delivery.progress import send_request_progress_shown
 from surveys.design.selectors import survey_get
 from surveys.gatekeeper.audiences import REQUESTABLE_AUDIENCES
 from surveys.gatekeeper.decisions import decision_list, decisions_explained
 from surveys.gatekeeper.preflight import preflight_summary, send_request_preflight
+from surveys.gatekeeper.screening_batches import screening_progress
 from surveys.gatekeeper.send_requests import (
     send_request_cancel,
     send_request_create,
@@ -89,10 +94,16 @@ class SendRequestOutputSerializer(serializers.ModelSerializer):
 
 
 class SendRequestDetailOutputSerializer(SendRequestOutputSerializer):
+    screening = ScreeningProgressSerializer(
+        source="screening_shown",
+        read_only=True,
+        allow_null=True,
+        help_text="Contacts decided of the audience, batch by batch. Null for a draft and a trigger.",
+    )
     progress = SendRequestProgressSerializer(read_only=True, allow_null=True, help_text="Null for a draft.")
 
     class Meta(SendRequestOutputSerializer.Meta):
-        fields = [*SendRequestOutputSerializer.Meta.fields, "progress"]
+        fields = [*SendRequestOutputSerializer.Meta.fields, "screening", "progress"]
         read_only_fields = fields
 
 
@@ -215,13 +226,14 @@ class SendRequestCollectionApi(SendRequestListApi, SendRequestCreateApi):
 class SendRequestDetailApi(APIView):
     @extend_schema(
         operation_id="send_request_get",
-        summary="Read a send request, with its delivery progress",
+        summary="Read a send request, with its screening and delivery progress",
         responses={200: SendRequestDetailOutputSerializer, **error_responses(401, 403, 404)},
         examples=[PROGRESS_EXAMPLE],
     )
     def get(self, request: Request, send_request_id: uuid.UUID) -> Response:
         send_request = send_request_get(actor=actor_for_request(request), public_id=send_request_id)
         send_request.progress = send_request_progress_shown(send_request=send_request)
+        send_request.screening_shown = screening_progress(send_request)
         return Response(SendRequestDetailOutputSerializer(send_request).data)
 
 

@@ -125,13 +125,15 @@ def displacement_plan(
 
 def _reservations(send_request: SendRequest) -> dict[int, list[Reservation]]:
     """Every counted touch of each contact the request refused for a rule who has a reservation
-    able to make way: queued, not dispatched, of a live request of lower priority. Those are locked,
-    SKIP LOCKED. Driven by the live requests (few, and their invitations by the request's index),
+    able to make way: queued, not dispatched, of a live request of lower priority (one still being
+    screened too: its committed batches' invitations are reservations like any other). Those are
+    locked, SKIP LOCKED. Driven by the live requests (few, and their invitations by the request's index),
     not by the refused contacts (many, each a probe into the whole history)."""
     with connection.cursor() as cursor:
         cursor.execute(
             """SELECT i.id FROM surveys_sendrequest r JOIN surveys_invitation i ON i.send_request_id = r.id
-               WHERE r.status IN ('screened', 'awaiting_approval', 'sending') AND r.priority < %(priority)s
+               WHERE r.status IN ('submitted', 'screened', 'awaiting_approval', 'sending')
+                 AND r.priority < %(priority)s
                  AND r.id <> %(request)s
                  AND i.status = 'queued' AND i.dispatched_at IS NULL
                  AND EXISTS (SELECT 1 FROM surveys_decision d

@@ -27,8 +27,12 @@ from surveys.gatekeeper.touches_sql import BLACKOUTS_AT_SQL
 from surveys.models import Decision, Invitation, SendRequest
 
 # Audiences larger than this are decided in several statements (by contact id range), so the
-# database never builds one huge intermediate result; all batches share one transaction.
+# database never builds one huge intermediate result. A send request's screening goes further: each
+# of its batches (SCREENING_BATCH_CONTACTS) is a transaction of its own (screening_batches.py).
 BATCH_SIZE = 100_000
+
+# The upper bound of the last contact id range: every contact id is below it.
+LAST_CONTACT = 2**62
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,27 @@ class Audience:
             params["audience_attributes"] = Jsonb(self.attributes)
             sql += " AND dc.attributes @> %(audience_attributes)s"
         return sql
+
+    def contacts_count(self) -> int:
+        """How many contacts the audience has now (duplicates counted once)."""
+        params: dict = {"lo": -1, "hi": LAST_CONTACT}
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT count(*) FROM ({self.sql(params)}) AS a", params)
+            return cursor.fetchone()[0]
+
+    def batch_end(self, *, after: int, size: int) -> int:
+        """The upper bound `hi` of the (after, hi] contact id range holding the audience's next `size`
+        contacts; LAST_CONTACT when fewer are left (contacts added meanwhile are in it too)."""
+        params: dict = {"lo": after, "hi": LAST_CONTACT}
+        inner = self.sql(params)
+        with connection.cursor() as cursor:
+            # The size-th contact, and whether another one follows it: no empty last batch.
+            cursor.execute(
+                f"SELECT contact_id FROM ({inner}) AS a ORDER BY contact_id OFFSET %(offset)s LIMIT 2",
+                {**params, "offset": size - 1},
+            )
+            rows = cursor.fetchall()
+        return rows[0][0] if len(rows) == 2 else LAST_CONTACT
 
     def batch_bounds(self) -> Iterator[tuple[int, int]]:
         """(lo, hi] contact id ranges of at most BATCH_SIZE audience contacts each."""
@@ -180,12 +205,14 @@ def screen(
     audience: Audience,
     write: bool,
     window_end: dt.datetime | None = None,
+    bounds: Sequence[tuple[int, int]] | None = None,
 ) -> Outcome:
     """Decide every contact of the audience, batch by batch; write decisions and invitations if asked.
 
     With write=True the caller must hold the contacts' locks (lock_contacts) in its transaction.
     `window_end` is the end of the request's send window: a contact whose block ends by then is
-    planned for that time (an invitation reserved then), not refused.
+    planned for that time (an invitation reserved then), not refused. `bounds`: only the audience's
+    contacts in these (lo, hi] id ranges (default: all of them).
     """
     outcome = Outcome()
     covering = _covering(send, rules)
@@ -195,11 +222,12 @@ def screen(
         # One opened after this look-up is one opened a moment after the screening.
         cursor.execute(BLACKOUTS_AT_SQL, {"at": send.at})
         blackouts = cursor.fetchone()[0]
-    bounds = (
-        [(-1, 2**62)]
-        if audience.contact_ids is not None and len(audience.contact_ids) <= BATCH_SIZE
-        else audience.batch_bounds()
-    )
+    if bounds is None:
+        bounds = (
+            [(-1, LAST_CONTACT)]
+            if audience.contact_ids is not None and len(audience.contact_ids) <= BATCH_SIZE
+            else audience.batch_bounds()
+        )
     with connection.cursor() as cursor:
         for lo, hi in bounds:
             params: dict = {"lo": lo, "hi": hi, "window_end": window_end or send.at}

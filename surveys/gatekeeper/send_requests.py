@@ -11,7 +11,7 @@ import uuid
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from cxfeedback.exceptions import NotFound
@@ -23,12 +23,20 @@ from surveys.errors import InvalidSendRequest, InvalidStatusTransition, SendWind
 from surveys.gatekeeper import locks
 from surveys.gatekeeper.active_rules import rules_active
 from surveys.gatekeeper.audience_uploads import audience_upload_finished_check
-from surveys.gatekeeper.audiences import audience_filter_check, audience_of
+from surveys.gatekeeper.audiences import audience_filter_check
 from surveys.gatekeeper.budgets import approval_hold
 from surveys.gatekeeper.displacement import slots_take
 from surveys.gatekeeper.lookups import channel_check, survey_sendable_check
 from surveys.gatekeeper.overrides import overrides_apply
-from surveys.gatekeeper.screening import Outcome, Send, screen
+from surveys.gatekeeper.screening import Outcome
+from surveys.gatekeeper.screening_batches import (
+    SCREENING_SILENT_AFTER,
+    outcome_from_summary,
+    outcome_summary,
+    screening_batch_run,
+    screening_request_lock,
+    screening_send,
+)
 from surveys.models import PURPOSE_MAX_LENGTH, Approval, SendRequest, Survey
 
 Status = SendRequest.Status
@@ -80,19 +88,6 @@ def planned_send_at(send_request: SendRequest, *, now: dt.datetime) -> dt.dateti
     return max(now, send_request.earliest_send_at)
 
 
-def screening_send(send_request: SendRequest, *, at: dt.datetime) -> Send:
-    survey = send_request.survey
-    return Send(
-        send_request_id=send_request.pk,
-        department_id=send_request.department_id,
-        survey_id=survey.pk,
-        survey_family_id=survey.family_id,
-        survey_kind=survey.kind,
-        channel=send_request.channel,
-        at=at,
-    )
-
-
 @transaction.atomic
 def send_request_submit(
     *, send_request: SendRequest, actor: Actor, now: dt.datetime | None = None
@@ -117,32 +112,35 @@ def send_request_submit(
 def send_request_screen(*, send_request_id: int, now: dt.datetime | None = None) -> SendRequest | None:
     """Decide every contact of a submitted request and queue invitations for the allowed ones.
 
-    All or nothing in one transaction: a crash or a cut connection leaves the request submitted
-    with no decision written, ready to be screened again. Returns None if the request is not
-    (or no longer) waiting for screening, so a repeated task does nothing.
+    Batch by batch, each committed with the request's progress (surveys/gatekeeper/screening_batches.py),
+    then the request-wide last step. A crash or a cut connection loses only the batch running; run
+    again, the screening carries on after the last committed one. Returns None if the request is
+    not (or no longer) waiting for screening, so a repeated task does nothing, and a request
+    cancelled meanwhile stops after the batch running.
     """
+    while True:
+        decided = screening_batch_run(send_request_id=send_request_id, now=now)
+        if decided is None:
+            return None
+        if decided:
+            break
+    return _screening_finish(send_request_id=send_request_id, now=now)
+
+
+def _screening_finish(*, send_request_id: int, now: dt.datetime | None) -> SendRequest | None:
+    """The request-wide last step, once every contact is decided: priority arbitration and overrides
+    (each reads all the request's refused decisions), then screened or held for approval. Under
+    every stripe, as the whole screening once was: the budget's count then sees every other
+    screening's and trigger's invitations, and no decider changes a contact's touches meanwhile."""
     with transaction.atomic():
-        send_request = (
-            # Lock order 3 then 4 (surveys/gatekeeper/locks.py): only the request's row; locking its
-            # survey too (select_related would) before the stripes deadlocks with a trigger.
-            SendRequest.objects.select_for_update(of=("self",))
-            .select_related("survey")
-            .filter(pk=send_request_id)
-            .first()
-        )
-        if send_request is None or send_request.status != Status.SUBMITTED:
+        send_request = screening_request_lock(send_request_id)
+        if send_request is None:
             return None
         now = now or timezone.now()
         at = max(now, send_request.earliest_send_at)
         locks.lock_contacts(None)
         send, rules = screening_send(send_request, at=at), rules_active()
-        outcome = screen(
-            send=send,
-            rules=rules,
-            audience=audience_of(send_request),
-            write=True,
-            window_end=send_request.latest_send_at,
-        )
+        outcome = outcome_from_summary(send_request.screening_summary)
         outcome.took_from(slots_take(send_request, send=send, rules=rules))
         overrides_apply(send_request, send=send, rules=rules, outcome=outcome)
         _screened(send_request, outcome=outcome, at=at)
@@ -179,11 +177,15 @@ def _screened(send_request: SendRequest, *, outcome: Outcome, at: dt.datetime) -
 
 def send_requests_screen_again(*, now: dt.datetime | None = None) -> list[int]:
     """Queue the screening again of requests submitted more than DELIVERY_HANDOFF_LEASE ago and still
-    waiting for it: their task was lost (the broker was down at submit, or a worker died holding a
-    message of a broker without acknowledgements). A repeated screening does nothing. Returns their ids.
+    waiting for it, with no batch committed for SCREENING_SILENT_AFTER: their task was lost (the broker
+    was down at submit, or a worker died holding a message of a broker without acknowledgements, or
+    died mid-screening). The screening carries on after its last committed batch; a repeated one does
+    nothing. Returns their ids.
     """
     now = now or timezone.now()
+    silent = now - SCREENING_SILENT_AFTER
     waiting = SendRequest.objects.filter(
+        Q(screening_progress_at__isnull=True) | Q(screening_progress_at__lt=silent),
         status=Status.SUBMITTED,
         submitted_at__lt=now - dt.timedelta(seconds=settings.DELIVERY_HANDOFF_LEASE),
     ).values_list("pk", flat=True)
@@ -193,22 +195,6 @@ def send_requests_screen_again(*, now: dt.datetime | None = None) -> list[int]:
     for send_request_id in ids:
         screen_send_request_task.delay(send_request_id)
     return ids
-
-
-def outcome_summary(outcome: Outcome) -> dict:
-    blocked = dict(outcome.blocked)
-    if outcome.duplicates:
-        blocked["duplicate_in_audience"] = outcome.duplicates
-    return {
-        "audience_rows": outcome.contacts + outcome.duplicates,
-        "contacts": outcome.contacts,
-        "allowed": outcome.allowed,
-        "planned": outcome.planned_total,
-        "made_way": outcome.made_way,
-        "planned_by_day": {day.isoformat(): count for day, count in sorted(outcome.planned.items())},
-        "blocked": blocked,
-        "blocked_by_rule": {str(rule_id): count for rule_id, count in outcome.blocked_by_rule.items()},
-    }
 
 
 @transaction.atomic

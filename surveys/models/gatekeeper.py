@@ -155,6 +155,13 @@ class SendRequest(models.Model):
     submitted_at = models.DateTimeField(null=True, blank=True)
     screened_at = models.DateTimeField(null=True, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
+    # The screening's progress, written by each committed batch (surveys/gatekeeper/screening_batches.py):
+    # the audience's contacts when it started, those decided so far, and the contact id up to which
+    # every audience contact is decided, where a screening whose worker died carries on.
+    screening_total = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    screening_done = models.PositiveIntegerField(default=0, db_default=0, editable=False)
+    screening_after = models.BigIntegerField(null=True, blank=True, editable=False)
+    screening_progress_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-created_at"]

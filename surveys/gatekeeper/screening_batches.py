@@ -1,0 +1,196 @@
+"""A send request's screening in committed batches (issues 18 and 19).
+
+The audience is decided by contact id range, SCREENING_BATCH_CONTACTS contacts at a time, each
+range in a transaction of its own: lock the request's row, then the contact stripes (lock order 3
+then 4, surveys/gatekeeper/locks.py), decide the range and write its decisions and invitations
+(screening.screen), add its counts to the request's running summary, move the request's committed
+position (`screening_after`) past it, commit. So:
+
+- a trigger waits at most one batch for a stripe, never the whole screening (issue 18);
+- the request's progress (`screening_done` of `screening_total`) moves with every commit, and a
+  screening whose worker died carries on after the last committed range, neither deciding a contact
+  twice (decision_one_per_contact backs that) nor missing one (issue 19);
+- a request cancelled meanwhile stops after the batch running (the cancel's UPDATE waits for the
+  batch's row lock; the next batch finds the request cancelled).
+
+What needs the whole request (priority arbitration, overrides, the approval hold and its budget) runs
+once every range is decided: send_requests.send_request_screen's last step, under every stripe.
+Only the request's final status says it is screened; until then it stays submitted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from surveys.gatekeeper import locks
+from surveys.gatekeeper.active_rules import rules_active
+from surveys.gatekeeper.audiences import audience_of
+from surveys.gatekeeper.screening import LAST_CONTACT, Outcome, Send, screen
+from surveys.models import SendRequest
+
+Status = SendRequest.Status
+
+# settings.SCREENING_BATCH_CONTACTS, contacts decided per committed batch: 10,000 by default. A batch
+# holds every stripe for its time, about 0.1–0.25 s at that size on a 2-core machine (measured with
+# bench/bench_screening.py's 100,000 contacts and 5 M touches, README), which bounds a trigger's
+# wait; smaller batches cost more per contact (each takes the stripes and reads the touches anew).
+
+# A screening with no batch committed for this long has lost its worker: the sweeper queues it again
+# (send_requests.send_requests_screen_again). Far longer than a batch, even on a busy machine.
+SCREENING_SILENT_AFTER = dt.timedelta(minutes=5)
+
+
+def screening_send(send_request: SendRequest, *, at: dt.datetime) -> Send:
+    survey = send_request.survey
+    return Send(
+        send_request_id=send_request.pk,
+        department_id=send_request.department_id,
+        survey_id=survey.pk,
+        survey_family_id=survey.family_id,
+        survey_kind=survey.kind,
+        channel=send_request.channel,
+        at=at,
+    )
+
+
+def screening_request_lock(send_request_id: int) -> SendRequest | None:
+    """The request's row, locked (lock order 3), if it is still waiting for (the rest of) its
+    screening; None otherwise. Race: two workers screening one request (a task delivered twice, or
+    queued again by the sweeper) would decide the same range twice; a cancel would miss the
+    invitations of a batch committing after it."""
+    send_request = (
+        # Only the request's own row: locking its survey too (select_related would) before the
+        # stripes deadlocks with a trigger.
+        SendRequest.objects.select_for_update(of=("self",))
+        .select_related("survey", "department")
+        .filter(pk=send_request_id)
+        .first()
+    )
+    if send_request is None or send_request.status != Status.SUBMITTED:
+        return None
+    return send_request
+
+
+def screening_decided(send_request: SendRequest) -> bool:
+    """Is every range of the request's audience decided (only the last step left)?"""
+    return send_request.screening_after is not None and send_request.screening_after >= LAST_CONTACT
+
+
+def screening_batch_run(*, send_request_id: int, now: dt.datetime | None = None) -> bool | None:
+    """Decide the request's next range of contacts and commit it with the request's progress.
+
+    Returns True once every range is decided, False if more are left, None if the request is not
+    (or no longer) waiting for its screening (screened, cancelled, or gone).
+    """
+    with transaction.atomic():
+        send_request = screening_request_lock(send_request_id)
+        if send_request is None:
+            return None
+        if screening_decided(send_request):
+            return True
+        now = now or timezone.now()
+        at = max(now, send_request.earliest_send_at)
+        audience = audience_of(send_request)
+        total = send_request.screening_total
+        if total is None:
+            total = audience.contacts_count()
+        after = send_request.screening_after if send_request.screening_after is not None else -1
+        hi = audience.batch_end(after=after, size=settings.SCREENING_BATCH_CONTACTS)
+        # Every stripe: a range of more than LOCK_STRIPES / 4 contacts covers nearly all of them
+        # anyway (contact_id % LOCK_STRIPES), and the range's contacts' account mates, which a rule
+        # per account counts, may be anywhere. Held for this batch only.
+        locks.lock_contacts(None)
+        outcome = screen(
+            send=screening_send(send_request, at=at),
+            rules=rules_active(),
+            audience=audience,
+            write=True,
+            window_end=send_request.latest_send_at,
+            bounds=[(after, hi)],
+        )
+        SendRequest.objects.filter(pk=send_request.pk).update(
+            screening_total=total,
+            screening_done=F("screening_done") + outcome.contacts,
+            screening_after=hi,
+            screening_progress_at=timezone.now(),
+            screening_summary=summaries_add(send_request.screening_summary, outcome_summary(outcome)),
+        )
+    return hi >= LAST_CONTACT
+
+
+def outcome_summary(outcome: Outcome) -> dict:
+    blocked = dict(outcome.blocked)
+    if outcome.duplicates:
+        blocked["duplicate_in_audience"] = outcome.duplicates
+    return {
+        "audience_rows": outcome.contacts + outcome.duplicates,
+        "contacts": outcome.contacts,
+        "allowed": outcome.allowed,
+        "planned": outcome.planned_total,
+        "made_way": outcome.made_way,
+        "planned_by_day": {day.isoformat(): count for day, count in sorted(outcome.planned.items())},
+        "blocked": blocked,
+        "blocked_by_rule": {str(rule_id): count for rule_id, count in outcome.blocked_by_rule.items()},
+    }
+
+
+def summaries_add(first: dict, second: dict) -> dict:
+    """Two screening summaries (outcome_summary) of disjoint ranges, added: counts by key."""
+    added = {}
+    for key in sorted(first.keys() | second.keys()):
+        one, other = first.get(key), second.get(key)
+        if isinstance(one, dict) or isinstance(other, dict):
+            added[key] = summaries_add(one or {}, other or {})
+        else:
+            added[key] = (one or 0) + (other or 0)
+    return added
+
+
+def outcome_from_summary(summary: dict) -> Outcome:
+    """The Outcome a running summary (summaries_add of the batches') stands for."""
+    blocked = dict(summary.get("blocked", {}))
+    duplicates = blocked.pop("duplicate_in_audience", 0)
+    return Outcome(
+        contacts=summary.get("contacts", 0),
+        duplicates=duplicates,
+        allowed=summary.get("allowed", 0),
+        blocked=blocked,
+        blocked_by_rule={int(rule): count for rule, count in summary.get("blocked_by_rule", {}).items()},
+        planned={dt.date.fromisoformat(day): n for day, n in summary.get("planned_by_day", {}).items()},
+        made_way=summary.get("made_way", 0),
+    )
+
+
+def screening_progress(send_request: SendRequest) -> dict | None:
+    """The screening's progress as the API and the admin show it: contacts decided of the audience's;
+    None before submission and for a request without an audience to screen (a trigger's)."""
+    if send_request.status == Status.DRAFT or send_request.audience_kind in (
+        SendRequest.AudienceKind.TRIGGER,
+        SendRequest.AudienceKind.EXTERNAL,
+    ):
+        return None
+    running = send_request.status == Status.SUBMITTED
+    stopped = running or send_request.status == Status.CANCELLED
+    done, total = send_request.screening_done, send_request.screening_total
+    if not stopped and total is None:  # screened before screenings kept their progress
+        done = total = send_request.screening_summary.get("contacts", 0)
+    if not stopped:
+        percent = 100
+    elif total:
+        # Contacts who joined the audience while it was screened are decided too: never past 100 %,
+        # and 100 % only once the request is screened.
+        percent = min(99 if running else 100, done * 100 // total)
+    else:
+        percent = 0
+    return {
+        "rows_done": done,
+        "rows_total": total,
+        "percent": percent,
+        "running": running,
+        "updated_at": send_request.screening_progress_at,
+    }
