@@ -23,17 +23,16 @@ import dataclasses
 import datetime as dt
 import logging
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F, Max
 from django.utils import timezone
 
 from cxfeedback import embedded
+from cxfeedback.background_jobs import run_lock
 from cxfeedback.publish import publish_on_commit
 from departments.actors import Actor
 from results import exports
@@ -52,7 +51,7 @@ EXPORT_LEASE = 120
 # Runs a job may start (resumes included) before the sweeper gives up on it.
 EXPORT_MAX_ATTEMPTS = 3
 
-# The first key of the two-key advisory lock a run holds on its job (the second is its id).
+# The first key of the run lock (cxfeedback/background_jobs.py) a run holds on its job; the second is its id.
 RUN_LOCK_NAMESPACE = 0x7265  # "re": results exports
 
 
@@ -102,7 +101,7 @@ def export_job_cancel(*, actor: Actor, public_id: str) -> ExportJob:
 def export_job_run(*, job_id: int) -> None:
     """Run a queued job (or resume one whose worker died) to its end. Marks it failed with the
     reason on an error. Returns at once if another worker runs it or it has ended."""
-    with _run_lock(job_id) as mine:
+    with run_lock(RUN_LOCK_NAMESPACE, job_id) as mine:
         if not mine:
             return  # a second delivery of the task while the first still runs
         claimed = ExportJob.objects.filter(pk=job_id, state__in=ACTIVE).update(
@@ -209,7 +208,7 @@ def export_jobs_sweep(*, now: dt.datetime | None = None) -> int:
     handled = 0
     silent = ExportJob.objects.filter(state=State.RUNNING, progress_at__lt=cutoff)
     for job_id, attempts, rows_done in silent.values_list("pk", "attempts", "rows_done"):
-        with _run_lock(job_id) as free:
+        with run_lock(RUN_LOCK_NAMESPACE, job_id) as free:
             if not free:
                 continue  # a worker still runs it, only slowly
             still_silent = ExportJob.objects.filter(pk=job_id, state=State.RUNNING, progress_at__lt=cutoff)
@@ -244,22 +243,6 @@ def export_files_purge(*, now: dt.datetime) -> int:
         Path(file_path).unlink(missing_ok=True)
         purged += ExportJob.objects.filter(pk=job_id).update(file_path="")
     return purged
-
-
-@contextmanager
-def _run_lock(job_id: int) -> Iterator[bool]:
-    """A session-level advisory lock on the job for as long as a run lasts. A worker that dies drops
-    its connection and with it the lock, so a second delivery (or the sweeper's re-queue) resumes the
-    job; while the first run lives, a second delivery leaves and the sweeper leaves the job alone."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [RUN_LOCK_NAMESPACE, job_id])
-        (mine,) = cursor.fetchone()
-    try:
-        yield mine
-    finally:
-        if mine:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [RUN_LOCK_NAMESPACE, job_id])
 
 
 def _filter_stored(results_filter: ResultsFilter) -> dict:

@@ -10,11 +10,18 @@ import uuid
 from pathlib import Path
 
 import pytest
+from django.db import connections
 from django.utils import timezone
 
 from results import exports
 from results.models import ExportJob
-from results.services.export_jobs import EXPORT_LEASE, EXPORT_MAX_ATTEMPTS, export_job_run, export_jobs_sweep
+from results.services.export_jobs import (
+    EXPORT_LEASE,
+    EXPORT_MAX_ATTEMPTS,
+    RUN_LOCK_NAMESPACE,
+    export_job_run,
+    export_jobs_sweep,
+)
 from tests.results.drill import answered, feedback_survey
 from tests.workers import wait_until
 
@@ -188,6 +195,22 @@ def test_the_sweeper_leaves_a_job_that_moves(alice_client, responses, small_chun
     ExportJob.objects.filter(pk=job.pk).update(state="running", progress_at=timezone.now())
 
     assert export_jobs_sweep() == 0
+    assert ExportJob.objects.get(pk=job.pk).state == "running"
+
+
+def test_the_sweeper_leaves_a_silent_job_whose_worker_still_holds_it(
+    alice_client, responses, small_chunks, settings
+):
+    job = job_started(alice_client, settings)
+    silent_since = timezone.now() - dt.timedelta(seconds=EXPORT_LEASE + 1)
+    ExportJob.objects.filter(pk=job.pk).update(state="running", attempts=1, progress_at=silent_since)
+    worker = connections.create_connection("default")  # a slow worker's session, holding the run lock
+    try:
+        with worker.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_lock(%s, %s)", [RUN_LOCK_NAMESPACE, job.pk])
+        assert export_jobs_sweep() == 0
+    finally:
+        worker.close()
     assert ExportJob.objects.get(pk=job.pk).state == "running"
 
 
