@@ -208,9 +208,15 @@ def background_start(screening_id: int) -> None:
 
 
 def screened(screening_id: int) -> bool:
+    from django.db import OperationalError, connection
+
     from surveys.models import SendRequest
 
-    return SendRequest.objects.filter(pk=screening_id).exclude(status="submitted").exists()
+    try:
+        return SendRequest.objects.filter(pk=screening_id).exclude(status="submitted").exists()
+    except OperationalError:  # the connection was cut (a server shared with other work): ask again
+        connection.close()
+        return False
 
 
 async def conduct(
