@@ -195,6 +195,7 @@ class Round:
     screening_seconds: float = math.nan
     screening_end: float = math.inf
     dispatch_seconds: float = math.nan
+    dispatched: int = 0  # the dispatch's emails received by the round's end
     tally: trigger.Tally = field(default_factory=lambda: trigger.Tally(latencies=DueLatencies()))
 
 
@@ -235,7 +236,10 @@ async def conduct(
             run.dispatch_seconds = now - run.start
         if not math.isinf(run.screening_end) and not math.isnan(run.dispatch_seconds):
             break
-    run.end = max(time.perf_counter(), run.start + args.min_seconds)
+    await asyncio.sleep(max(0.0, run.start + args.min_seconds - time.perf_counter()))
+    run.end = time.perf_counter()
+    received = server.message_ids()
+    run.dispatched = sum(1 for message_id in expected if received[message_id])
 
 
 @dataclass(frozen=True)
@@ -275,7 +279,6 @@ def round_run(port: int, args: argparse.Namespace, target, departments: Departme
         )
 
     asyncio.run(everything())
-    received = server.message_ids()
     latencies: DueLatencies = run.tally.latencies
     during = [lat for lat, due in zip(latencies, latencies.due, strict=True) if due <= run.screening_end]
     result = RoundResult(
@@ -286,7 +289,7 @@ def round_run(port: int, args: argparse.Namespace, target, departments: Departme
         screening_p99_ms=percentile_ms(during, 0.99),
         screening_seconds=run.screening_seconds,
         dispatch_seconds=run.dispatch_seconds,
-        dispatched=sum(1 for message_id in expected if received[message_id]),
+        dispatched=run.dispatched,
     )
     say(
         f"round offered_rps={rate:g} seconds={run.end - run.start:.1f} requests={result.requests} "
