@@ -32,6 +32,7 @@ from departments.actors import actor_for_request
 from departments.api import acting_department
 from surveys.api.external_examples import ELIGIBILITY_EXAMPLES
 from surveys.api.inputs import PublicIdField
+from surveys.api.trigger_input import MAX_ID, trigger_input_read
 from surveys.delivery.planned_times import quiet_end
 from surveys.external.homes import external_survey_get
 from surveys.gatekeeper.eligibility import eligibility_check
@@ -40,8 +41,6 @@ from surveys.gatekeeper.triggers import contact_public_id, trigger_create
 from surveys.models import Reason, SurveyKind
 
 # Input
-
-MAX_ID = 2**63 - 1  # ids are bigint: a larger number is bad input, not a database error
 
 
 class _SendInputSerializer(serializers.Serializer):
@@ -249,19 +248,18 @@ class TriggerApi(APIView):
     )
     @idempotent
     def post(self, request: Request) -> Response:
-        serializer = TriggerInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
+        data = trigger_input_read(request.data)
+        if data is None:  # not plainly well formed: the serializer reads it and names what is wrong
+            serializer = TriggerInputSerializer(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            data = serializer.validated_data
         actor = actor_for_request(request)
         department = acting_department(request, actor, data.get("department"))
-        survey = survey_for_sending(
-            actor=actor, department=department, survey_id=data["survey"], channel=data["channel"]
-        )
         contact = data["contact"]
         trigger = trigger_create(
             actor=actor,
             department=department,
-            survey=survey,
+            survey_id=data["survey"],
             channel=data["channel"],
             identities=[(i["kind"], i["source"], i["value"]) for i in contact["identities"]],
             name=contact.get("name"),

@@ -26,6 +26,7 @@ from departments.actors import Actor
 from departments.models import Department
 from surveys.gatekeeper import locks
 from surveys.gatekeeper.decisions import decision_explain, next_eligible_shown
+from surveys.gatekeeper.lookups import channel_check, survey_for_sending, survey_sendable_check
 from surveys.gatekeeper.screening import screen_contacts
 from surveys.gatekeeper.send_requests import purpose_clean, screening_send
 from surveys.gatekeeper.trigger_caps import trigger_cap_spend
@@ -111,7 +112,7 @@ def trigger_create(
     *,
     actor: Actor,
     department: Department,
-    survey: Survey,
+    survey_id: int,
     channel: str,
     identities: list[IdentityInput],
     name: str | None = None,
@@ -121,23 +122,21 @@ def trigger_create(
     purpose: str = "",
     now: dt.datetime | None = None,
 ) -> Trigger:
-    """Upsert the contact and ask for `survey` to be sent to them now, in one transaction.
+    """Upsert the contact and ask for the department's survey `survey_id` to be sent to them now.
 
     Writes the contact (see contact_upsert), a single-contact send request, its decision and, if
-    allowed, a queued invitation. A blocked contact is an outcome, not an error. Raises NotFound
-    (not the actor's department or survey), InvalidSendRequest (purpose), InvalidIdentity and
+    allowed, a queued invitation. A blocked contact is an outcome, not an error. Raises NotFound,
+    InvalidSendRequest (purpose, or a survey that cannot be sent now), InvalidIdentity and
     InvalidContact (400) and IdentityConflict (409) from the upsert, TriggerCapReached (429)."""
-    if not actor.sees_department(department.pk) or survey.department_id != department.pk:
-        raise NotFound(f"Survey {survey.pk} not found.", extra={"survey": survey.pk})
     purpose = purpose_clean(purpose)
     now = now or timezone.now()
     fields = {"name": name, "locale": locale, "time_zone": time_zone, "attributes": attributes}
-    known = _known_contact(department, identities, fields)
+    survey, known = _survey_and_known_contact(actor, department, survey_id, channel, identities, fields)
     # A savepoint only where there is something to roll back to: a failed upsert (a conflict, say)
     # must leave a caller's transaction usable; on the fast path any error ends the request anyway.
     with transaction.atomic(savepoint=known is None):
         trigger_cap_spend(department=department, now=now)  # never held for approval: capped
-        created = known is None
+        created = False
         if known is None:
             contact_id, created = _trigger_contact_upsert(actor, department, identities, fields)
             known = _contact_card(contact_id, department)
@@ -189,43 +188,67 @@ _CARD_JOIN = """JOIN contacts_contact c ON c.id = m.contact_id
       ON dc.contact_id = m.contact_id AND dc.department_id = %(department)s"""
 
 
-def _known_contact(
-    department: Department, identities: list[IdentityInput], fields: dict[str, Any]
-) -> _ContactCard | None:
-    """The department's contact with every one of these identities, when the trigger changes
-    nothing else about them; None when the upsert must run.
+# The survey, and the contact with every one of the identities. The join is served by Identity's
+# unique (kind, source, normalised) index; an identity belongs to one contact (a unique
+# constraint), so at most one has them all.
+SURVEY_AND_CONTACT_SQL = f"""SELECT {{survey_columns}}, card.*
+    FROM surveys_survey s LEFT JOIN LATERAL (
+      WITH m AS (
+        SELECT i.contact_id
+        FROM unnest(%(kinds)s::text[], %(sources)s::text[], %(normalised)s::text[])
+             AS w(kind, source, normalised)
+        JOIN contacts_identity i ON i.kind = w.kind AND i.source = w.source AND i.normalised = w.normalised
+        WHERE {supplied_sql("i", "%(department)s")}
+        GROUP BY i.contact_id HAVING count(*) = %(count)s)
+      SELECT {_CARD_COLUMNS} FROM m {_CARD_JOIN}) card ON true
+    WHERE s.id = %(survey)s AND s.department_id = %(department)s"""  # noqa: S608 -- constants, no input
 
-    Most triggers name a contact the department already has, by identities it already has: the
-    upsert would change nothing, so it (and its identity and row locks) is skipped. The
-    gatekeeper's own lock on the contact, in trigger_send, is taken either way. One statement finds
-    the contact (as lookups.py `contact_with_every_identity` does) and reads its public id and zone,
-    which the answer shows: this runs on every trigger. Raises InvalidIdentity (400)."""
+
+def _survey_and_known_contact(
+    actor: Actor,
+    department: Department,
+    survey_id: int,
+    channel: str,
+    identities: list[IdentityInput],
+    fields: dict[str, Any],
+) -> tuple[Survey, _ContactCard | None]:
+    """The department's survey `survey_id`, checked as lookups.py `survey_for_sending` checks it,
+    and its contact with every one of these identities if the trigger changes nothing else about
+    them, else None: the upsert runs. Raises NotFound, InvalidSendRequest and InvalidIdentity (400).
+
+    Most triggers name a contact the department already has by identities it already has: the
+    upsert (and its locks) is skipped; trigger_send's lock on the contact is taken either way. One
+    statement reads the survey, the contact (as lookups.py `contact_with_every_identity` finds it),
+    its public id and zone: this runs on every trigger."""
     if any(value is not None for value in fields.values()):
-        return None
+        return survey_for_sending(
+            actor=actor, department=department, survey_id=survey_id, channel=channel
+        ), None
+    if not actor.sees_department(department.pk):
+        raise NotFound(f"Department {department.slug!r} not found.", extra={"department": department.slug})
     wanted = identities_normalise(identities, region=phone_region_of(department.phone_region) or "")
-    # The join is served by Identity's unique (kind, source, normalised) index. An identity belongs
-    # to one contact (a unique constraint), so at most one has them all.
+    survey_fields = Survey._meta.concrete_fields
     with connection.cursor() as cursor:
         cursor.execute(
-            f"""WITH m AS (
-                   SELECT i.contact_id
-                   FROM unnest(%(kinds)s::text[], %(sources)s::text[], %(normalised)s::text[])
-                        AS w(kind, source, normalised)
-                   JOIN contacts_identity i
-                     ON i.kind = w.kind AND i.source = w.source AND i.normalised = w.normalised
-                   WHERE {supplied_sql("i", "%(department)s")}
-                   GROUP BY i.contact_id HAVING count(*) = %(count)s)
-               SELECT {_CARD_COLUMNS} FROM m {_CARD_JOIN}""",  # noqa: S608 -- constants, no input
+            SURVEY_AND_CONTACT_SQL.format(survey_columns=", ".join(f"s.{f.column}" for f in survey_fields)),
             {
                 "kinds": [i.kind for i in wanted],
                 "sources": [i.source for i in wanted],
                 "normalised": [i.normalised for i in wanted],
                 "department": department.pk,
                 "count": len(wanted),
+                "survey": survey_id,
             },
         )
         row = cursor.fetchone()
-    return _ContactCard(*row) if row else None
+    if row is None:
+        raise NotFound(f"Survey {survey_id} not found.", extra={"survey": survey_id})
+    width = len(survey_fields)
+    survey = Survey.from_db(connection.alias, [f.attname for f in survey_fields], row[:width])
+    survey_sendable_check(survey)
+    channel_check(channel)
+    card = row[width:]
+    return survey, (_ContactCard(*card) if card[0] is not None else None)
 
 
 def _contact_card(contact_id: int, department: Department) -> _ContactCard:

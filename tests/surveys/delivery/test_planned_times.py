@@ -47,6 +47,25 @@ def test_a_trigger_for_someone_asleep_is_planned_for_their_morning(support_api, 
     assert awake.json()["invitation"]["planned_at"] == "2026-06-10T23:00:00Z"
 
 
+def test_a_trigger_for_a_known_contact_reads_the_zone_the_department_knows(support, support_api, survey):
+    """The trigger's fast path (nothing about the contact changes) reads the zone with the contact:
+    the department's view of the person wins over the person's own."""
+    berliner = factories.known_contact(support, email="berlin@example.com", time_zone="Europe/Berlin")
+    berliner.time_zone = "America/New_York"  # the person's own zone, which the department's view overrides
+    berliner.save(update_fields=["time_zone"])
+    body = {
+        "survey": survey.pk,
+        "channel": "email",
+        "contact": {"identities": [{"kind": "email", "value": "berlin@example.com"}]},
+    }
+
+    with time_machine.travel(NIGHT_IN_BERLIN, tick=False):
+        answer = support_api.post("/api/v1/triggers", body, format="json")
+
+    assert answer.status_code == 201
+    assert answer.json()["invitation"]["planned_at"] == "2026-06-11T06:00:00Z"
+
+
 @pytest.fixture
 def draft(alice, support, survey):
     factories.known_contact(support, email="berlin@example.com", time_zone="Europe/Berlin")
