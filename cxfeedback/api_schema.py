@@ -21,5 +21,7 @@ SPECTACULAR_SETTINGS = {
         "RuleDraftStatusEnum": "surveys.models.simulation.RuleDraft.Status",
         "SendRequestStatusEnum": "surveys.models.SendRequest.Status",
         "SendRequestAudienceKindEnum": "surveys.models.SendRequest.AudienceKind",
+        # Touch imports and audience uploads: the same states of a background job.
+        "JobStatusEnum": "cxfeedback.background_jobs.JobStatus",
     },
 }

@@ -2,7 +2,7 @@
 touch imports, audience uploads): the run lock a live worker holds, and the sweeper that fails a job
 whose worker died and queues again one whose broker message was lost.
 
-A job's model has `status` (queued, running, …, failed), `rows_done`, `progress_at` (its last sign of
+A job's model has `status` (JobStatus's values), `rows_done`, `progress_at` (its last sign of
 life), `error` and `completed_at`.
 """
 
@@ -12,10 +12,23 @@ import datetime as dt
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 from django.db.models import Model, QuerySet
 
-QUEUED, RUNNING, FAILED = "queued", "running", "failed"
+
+class JobStatus(models.TextChoices):
+    """The states of a job that imports a file (a touch import's, an audience upload's; a contact
+    import adds "previewed"): each change a conditional UPDATE, so a cancel and a finishing worker
+    cannot both win."""
+
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    COMPLETED = "completed", "Completed"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+QUEUED, RUNNING, FAILED = JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.FAILED
 
 
 @contextmanager

@@ -14,14 +14,13 @@ suggested once, whatever became of it, is never suggested again: a rejected pair
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from django.db import connection, transaction
 from django.utils import timezone
 
 from contacts.errors import DuplicateSearchForbidden, DuplicateSearchRefused, SuggestionAlreadyReviewed
 from contacts.models import ContactImport, DuplicateSearch, DuplicateSuggestion
+from cxfeedback.background_jobs import run_lock
 from cxfeedback.exceptions import NotFound
 from cxfeedback.publish import publish_on_commit
 from departments.actors import Actor
@@ -142,7 +141,8 @@ def duplicate_search_run(*, search_id: int) -> None:
     """Run a queued search (or one whose worker died) to its end: read, train or load the model,
     compare in chunks, write suggestions and progress. Marks it failed on an error and re-raises.
     Returns at once if another worker is running it or it has ended."""
-    with _run_lock(search_id) as mine:
+    # The run lock: a second delivery while this run lives leaves at once (cxfeedback/background_jobs.py).
+    with run_lock(RUN_LOCK_NAMESPACE, search_id) as mine:
         if not mine:
             return  # a second delivery of the task while the first still runs
         claimed = DuplicateSearch.objects.filter(pk=search_id, status__in=ACTIVE).update(
@@ -164,20 +164,3 @@ def duplicate_search_run(*, search_id: int) -> None:
                 finished_at=timezone.now(),
             )
             raise
-
-
-@contextmanager
-def _run_lock(search_id: int) -> Iterator[bool]:
-    """A session-level advisory lock on the search for as long as the run lasts. A worker that
-    dies drops its connection and with it the lock, so the broker's second delivery runs the
-    search again; while the first run lives, a second delivery (the broker's visibility timeout
-    is shorter than a long search) finds the lock taken and leaves."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [RUN_LOCK_NAMESPACE, search_id])
-        (mine,) = cursor.fetchone()
-    try:
-        yield mine
-    finally:
-        if mine:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [RUN_LOCK_NAMESPACE, search_id])

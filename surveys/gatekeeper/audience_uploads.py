@@ -190,9 +190,10 @@ def audience_upload_finished_check(send_request: SendRequest) -> None:
     if latest.active:
         message = "The audience list is still being uploaded; submit once the upload has completed."
     else:
+        ended = "was cancelled" if latest.status == Status.CANCELLED else "failed"
         message = (
-            f"The last audience upload {latest.get_status_display().lower()} before it ended, so the "
-            "audience is only a part of the file; resume it or upload the list again."
+            f"The last audience upload {ended} before it ended, so the audience may be only a part of "
+            "the file; resume it or upload the list again."
         )
     raise AudienceUploadUnfinished(message, extra={"upload": str(latest.public_id)})
 

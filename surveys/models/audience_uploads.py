@@ -8,6 +8,7 @@ from django.db import models
 from django.utils import timezone
 
 from contacts.models import ContactImport
+from cxfeedback.background_jobs import JobStatus
 from surveys.models.gatekeeper import SendRequest
 
 
@@ -17,12 +18,7 @@ class AudienceUpload(models.Model):
     the request's AudienceMember rows, chunk by chunk: queued → running → completed, failed (with the
     reason) or cancelled. A request is not submitted while its latest upload has not completed."""
 
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        COMPLETED = "completed", "Completed"
-        FAILED = "failed", "Failed"
-        CANCELLED = "cancelled", "Cancelled"
+    Status = JobStatus
 
     public_id = models.UUIDField(default=uuid.uuid4, db_default=RandomUUID(), unique=True, editable=False)
     send_request = models.ForeignKey(SendRequest, on_delete=models.CASCADE, related_name="audience_uploads")

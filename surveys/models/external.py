@@ -17,6 +17,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from cxfeedback.background_jobs import JobStatus
 from departments.models import Department
 from surveys.models.delivery import Invitation
 from surveys.models.design import Survey, SurveyKind
@@ -83,12 +84,7 @@ class TouchImport(models.Model):
     as contacts/importing/jobs.py runs contact imports: queued → running → completed, failed (with the
     reason) or cancelled; progress per chunk; resumed after its last committed row."""
 
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        COMPLETED = "completed", "Completed"
-        FAILED = "failed", "Failed"
-        CANCELLED = "cancelled", "Cancelled"
+    Status = JobStatus
 
     public_id = models.UUIDField(default=uuid.uuid4, db_default=RandomUUID(), unique=True, editable=False)
     department = models.ForeignKey(Department, on_delete=models.CASCADE, related_name="+")

@@ -99,7 +99,7 @@ SECRETS = (
 VOLATILE = {
     "id", "created_at", "updated_at", "planned_at", "decided_at", "submitted_at", "screened_at",
     "cancelled_at", "earliest_send_at", "planned_send_at", "best_send_at", "filename", "contact_ids",
-    "url", "completed_at",
+    "url", "completed_at", "send_request",
 }  # fmt: skip
 
 
@@ -729,7 +729,11 @@ OPERATIONS_TESTED = {
     "send_request_audience_upload": [
         "test_an_audience_upload_counts_support_customers_as_strangers",
         "test_leak_9_marketing_import_and_audience_upload_do_not_rename_support_customer",
+        "test_support_audience_uploads_are_like_missing_ones",
     ],
+    "send_request_audience_upload_detail": ["test_support_audience_uploads_are_like_missing_ones"],
+    "send_request_audience_upload_cancel": ["test_support_audience_uploads_are_like_missing_ones"],
+    "send_request_audience_upload_resume": ["test_support_audience_uploads_are_like_missing_ones"],
     "send_request_submit": ["test_no_api_answer_carries_support_view"],
     "send_request_cancel": ["test_no_api_answer_carries_support_view"],
     "send_request_decisions": [
@@ -1104,6 +1108,43 @@ def test_an_audience_upload_counts_support_customers_as_strangers(world, marketi
     assert probe.status_code == 200, probe.content
     assert asked(probe, probe_values) == asked(stranger, stranger_values)
     assert not leaks(probe.content, echoed=tuple(probe_values))
+
+
+def test_support_audience_uploads_are_like_missing_ones(world, support, marketing_caller, support_api):
+    """Support uploads the audience of its draft. Marketing reads, cancels and resumes that upload,
+    under support's request and under its own, and uploads to support's request: each answered as
+    for a missing one (404), and support's upload is untouched."""
+    draft = factories.SendRequestFactory(
+        department=support, survey=world.support_survey, audience_kind="upload"
+    )
+    supports = Caller(support_api, None).upload(
+        f"{SEND_REQUESTS}/{draft.public_id}/audience", f"email\n{P_EMAIL}\n"
+    )
+    assert supports.json()["status"] == "completed", supports.content
+    own = marketing_caller.post(
+        SEND_REQUESTS, {"survey": world.marketing_survey.pk, "channel": "email", "audience_kind": "upload"}
+    ).json()["id"]
+    upload_id, missing = supports.json()["id"], uuid.uuid4()
+
+    def calls(request_id, job_id) -> list:
+        url = f"{SEND_REQUESTS}/{request_id}/audience/{job_id}"
+        return [
+            marketing_caller.get(url),
+            marketing_caller.post(f"{url}/cancel"),
+            marketing_caller.post(f"{url}/resume"),
+        ]
+
+    for request_id in (draft.public_id, own):
+        probes, controls = calls(request_id, upload_id), calls(request_id, missing)
+        assert [answer(r, placeholders([upload_id])) for r in probes] == [
+            answer(r, placeholders([missing])) for r in controls
+        ]
+        assert [r.status_code for r in probes] == [404, 404, 404]
+    theirs = marketing_caller.upload(f"{SEND_REQUESTS}/{draft.public_id}/audience", f"email\n{P_EMAIL}\n")
+    nobodys = marketing_caller.upload(f"{SEND_REQUESTS}/{missing}/audience", f"email\n{P_EMAIL}\n")
+    assert answer(theirs, placeholders([draft.public_id])) == answer(nobodys, placeholders([missing]))
+    assert theirs.status_code == 404
+    assert support_api.get(supports.json()["url"]).json()["status"] == "completed"
 
 
 def test_no_api_answer_carries_support_view(world, marketing_caller, support, marketing):

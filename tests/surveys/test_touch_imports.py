@@ -3,15 +3,17 @@ a real worker recording them, row errors by row and column, idempotent rows, a w
 mid-import that resumes with no touch twice and none lost, cancel, and what another department
 learns (nothing)."""
 
+import datetime as dt
 import time
 import uuid
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
+from django.utils import timezone
 
 from surveys.external import imports
-from surveys.external.imports import touch_import_run
+from surveys.external.imports import touch_import_run, touch_imports_sweep
 from surveys.models import TouchImport
 from tests import factories
 
@@ -123,6 +125,54 @@ def test_a_worker_killed_mid_import_resumes_after_the_last_committed_chunk(
     assert job.status == "completed" and job.counts == {"recorded": 35, "replayed": 0, "rejected": 0}
     assert touches_counted(support) == 35
     assert not job.stored_file
+
+
+def test_the_sweeper_fails_an_import_whose_worker_died_and_resuming_finishes_it(
+    support, support_api, people, monkeypatch
+):
+    monkeypatch.setattr(imports, "CHUNK_ROWS", 10)
+    response = queue(support_api, many_rows(35))
+    job = TouchImport.objects.get(public_id=response.json()["id"])
+    chunk, calls = imports._chunk, {"n": 0}
+
+    def dying(*args):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise WorkerKilled
+        chunk(*args)
+
+    monkeypatch.setattr(imports, "_chunk", dying)
+    with pytest.raises(WorkerKilled):
+        touch_import_run(job_id=job.pk)  # and the broker never hands the task to another worker
+    monkeypatch.setattr(imports, "_chunk", chunk)
+
+    assert touch_imports_sweep(now=timezone.now()) == 0  # silent, but not for a lease yet
+    assert touch_imports_sweep(now=timezone.now() + dt.timedelta(seconds=121)) == 1
+
+    failed = support_api.get(response["Location"]).json()
+    assert failed["status"] == "failed"
+    assert failed["error"].startswith("The worker running this import stopped (no progress for 120 seconds)")
+    assert "after 10 rows" in failed["error"]
+    assert support_api.post(f"{response['Location']}/resume").status_code == 202
+    touch_import_run(job_id=job.pk)
+    assert support_api.get(response["Location"]).json()["status"] == "completed"
+    assert touches_counted(support) == 35
+
+
+def test_the_sweeper_queues_again_an_import_whose_message_was_lost(
+    support, support_api, people, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks() as published:
+        job = TouchImport.objects.get(public_id=queue(support_api, many_rows(3)).json()["id"])
+    assert len(published) == 1  # the message the broker then loses
+    TouchImport.objects.filter(pk=job.pk).update(progress_at=timezone.now() - dt.timedelta(seconds=121))
+
+    with django_capture_on_commit_callbacks() as published:
+        assert touch_imports_sweep() == 0
+
+    assert len(published) == 1
+    job.refresh_from_db()
+    assert job.status == "queued" and job.progress_at > timezone.now() - dt.timedelta(seconds=5)
 
 
 def test_cancel_stops_a_queued_import_and_resume_finishes_it(support, support_api, people):

@@ -346,7 +346,7 @@ def test_mallory_gets_404_for_alices_send_request(mallory_client, world):
             mallory_client.get(reverse(f"admin:surveys_sendrequest_{name}", args=[request.pk])).status_code
             == 404
         )
-    for name in ("submit", "cancel", "audience"):
+    for name in ("submit", "cancel", "audience", "audience-cancel", "audience-resume"):
         assert (
             mallory_client.post(reverse(f"admin:surveys_sendrequest_{name}", args=[request.pk])).status_code
             == 404
