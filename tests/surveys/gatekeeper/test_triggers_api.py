@@ -244,9 +244,9 @@ def test_a_trigger_for_a_known_contact_takes_few_queries(support_api, support, s
 
     assert response.status_code == 201
     # The key's rate-limit counter; the idempotency claim (+ its savepoint pair here, inside the
-    # test's transaction); survey; contact with its public id and zone; contact lock; the one
-    # statement that decides and writes; the idempotency answer. The key itself is cached.
-    assert len(queries) <= 9, "\n".join(q["sql"] or "" for q in queries)
+    # test's transaction); the survey with the contact, its public id and zone; contact lock; the
+    # one statement that decides and writes; the idempotency answer. The key itself is cached.
+    assert len(queries) <= 8, "\n".join(q["sql"] or "" for q in queries)
 
 
 # The usual set: wrong method, another department's survey, bad input, missing survey
