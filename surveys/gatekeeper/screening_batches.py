@@ -23,7 +23,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -105,6 +105,10 @@ def screening_batch_run(*, send_request_id: int, now: dt.datetime | None = None)
         # anyway (contact_id % LOCK_STRIPES), and the range's contacts' account mates, which a rule
         # per account counts, may be anywhere. Held for this batch only.
         locks.lock_contacts(None)
+        with connection.cursor() as cursor:
+            # Compiling the statement's expressions (JIT: some 400 functions, seconds on a busy
+            # machine) took longer than deciding the batch, in every batch (bench_screening).
+            cursor.execute("SET LOCAL jit = off")
         outcome = screen(
             send=screening_send(send_request, at=at),
             rules=rules_active(),
