@@ -27,7 +27,7 @@ MEMBERS = [n + 1 for n in range(1, ROWS + 1) if n % 500]
 def small_chunks(monkeypatch, settings, tmp_path):
     # Three chunks of 1,000 rows in each stage.
     monkeypatch.setattr(services, "CHUNK_ROWS", 1000)
-    monkeypatch.setattr(audience_uploads, "AUDIENCE_BATCH_ROWS", 1000)
+    monkeypatch.setattr(audience_uploads, "CHUNK_ROWS", 1000)
     settings.CONTACT_IMPORT_DIR = tmp_path
 
 
@@ -147,7 +147,7 @@ def test_a_worker_killed_mid_upload_resumes_with_no_member_twice_or_missing(
     assert job.status == "running"  # nobody marked it: the worker died
     monkeypatch.undo()
     monkeypatch.setattr(services, "CHUNK_ROWS", 1000)
-    monkeypatch.setattr(audience_uploads, "AUDIENCE_BATCH_ROWS", 1000)
+    monkeypatch.setattr(audience_uploads, "CHUNK_ROWS", 1000)
 
     run(response)  # the broker's second delivery
 
