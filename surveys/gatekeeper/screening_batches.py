@@ -36,9 +36,11 @@ from surveys.models import SendRequest
 Status = SendRequest.Status
 
 # settings.SCREENING_BATCH_CONTACTS, contacts decided per committed batch: 10,000 by default. A batch
-# holds every stripe for its time, about 0.1–0.25 s at that size on a 2-core machine (measured with
-# bench/bench_screening.py's 100,000 contacts and 5 M touches, README), which bounds a trigger's
-# wait; smaller batches cost more per contact (each takes the stripes and reads the touches anew).
+# holds every stripe for its time, which bounds a trigger's wait. Each batch also pays a fixed part
+# (the window's touches and the addresses are read whole, then narrowed to its range), so smaller
+# ones cost more per contact. Measured on bench_screening's 100,000 contacts and 5 M touches, on a
+# 2-core machine at a load average near 20: 5,000 a batch 55 s in all (2.7 s a batch), 10,000
+# 31–40 s (3.0–3.8 s), 20,000 29 s (5.7 s); one transaction for all, as before, 29–39 s.
 
 # A screening with no batch committed for this long has lost its worker: the sweeper queues it again
 # (send_requests.send_requests_screen_again). Far longer than a batch, even on a busy machine.
