@@ -4,6 +4,7 @@ the size threshold; and two requests screened at once cannot both spend the last
 
 import datetime as dt
 import threading
+import time
 from contextlib import nullcontext
 from unittest import mock
 
@@ -13,9 +14,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from departments.actors import actor_for_user
-from surveys.gatekeeper import locks
+from surveys.gatekeeper import locks, send_requests
 from surveys.gatekeeper.approvals import send_request_reject
-from surveys.gatekeeper.budgets import budget_use
+from surveys.gatekeeper.budgets import approval_hold, budget_use
 from surveys.gatekeeper.preflight import preflight_summary, send_request_preflight
 from surveys.gatekeeper.send_requests import send_request_screen
 from surveys.models import Approval, AudienceMember, Invitation, SendRequest
@@ -197,10 +198,20 @@ def race_round(survey_a, survey_b, contact_a, contact_b) -> list[str]:
 
 def budget_race(*, lock: bool, rounds: int) -> list[list[str]]:
     """Each round a fresh department with a budget of 1 (one slot left) and two one-contact requests
-    screened at once. `lock=False` takes the contact stripes out of the screening."""
+    screened at once. `lock=False` takes the contact stripes out of the screening. Each screening's
+    last step waits a moment between counting the month and moving the request on: the two are
+    screened batch by batch (screening_batches.py), so their last steps would otherwise rarely
+    overlap, with the stripes or without."""
     outcomes = []
     without_lock = mock.patch.object(locks, "lock_contacts", lambda contact_ids: None)
-    with nullcontext() if lock else without_lock:
+
+    def counted_then_wait(**kwargs):
+        hold = approval_hold(**kwargs)
+        time.sleep(0.2)
+        return hold
+
+    slow = mock.patch.object(send_requests, "approval_hold", counted_then_wait)
+    with slow, nullcontext() if lock else without_lock:
         for number in range(rounds):
             department = factories.DepartmentFactory(slug=f"race-{lock}-{number}", monthly_touch_budget=1)
             a, b = customers(department, 2, prefix=f"r{lock}{number}-")
