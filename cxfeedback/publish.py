@@ -72,7 +72,10 @@ class _BatchPublisher:
         while True:
             self._wake.wait()
             self._wake.clear()  # before taking the items: one added from here on wakes us again
-            self.flush()
+            try:
+                self.flush()
+            except Exception:  # the thread must outlive any one batch; the sweeper recovers that one
+                logger.exception("Publishing a batch failed")
 
     def flush(self) -> None:
         with self._lock:
