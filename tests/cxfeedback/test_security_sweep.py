@@ -35,9 +35,10 @@ from contacts.models import ContactImport, ContactImportIssue
 from contacts.services import contact_upsert
 from departments.actors import actor_for_user
 from departments.services import api_key_create
+from results.models import ExportJob
 from surveys.external.reservations import external_reservation_create
 from surveys.external.touches import TouchInput
-from surveys.models import Invitation, TouchImport
+from surveys.models import AudienceUpload, Invitation, TouchImport
 from surveys.public.responses import response_submit
 from tests import factories
 
@@ -149,6 +150,21 @@ def support_world(support, marketing, alice, mallory) -> SupportWorld:
         issues=[{"row": 2, "column": "email", "message": f"zyxwa: {SUPPORT_EMAIL}"}],
     )  # fmt: skip
     ids.setdefault("surveys.touchimport", {touch_import.pk})
+    # Support's export of its answers, a background job: `public_id` parameters of the export jobs.
+    export_job = ExportJob.objects.create(
+        kind="responses",
+        state="done",
+        created_by=alice,
+        department_ids=[support.pk],
+        rows_total=1,
+        rows_done=1,
+    )
+    ids.setdefault("results.exportjob", {export_job.pk})
+    # Support's audience list uploaded to its request: `upload_id` parameters.
+    upload = AudienceUpload.objects.create(
+        send_request=send_request, contact_import=contact_import, created_by=alice, status="completed"
+    )
+    ids.setdefault("surveys.audienceupload", {upload.pk})
     return SupportWorld(ids=ids)
 
 
@@ -312,9 +328,16 @@ PUBLIC_ID_MODELS = (
     "surveys.invitation",
     "surveys.externaltouch",
     "surveys.touchimport",
+    "surveys.audienceupload",
+    "results.exportjob",
 )
 # Parameters named for what the API calls an object rather than for its model.
-PUBLIC_ID_ALIASES = {"reservation": "externaltouch", "import": "touchimport"}
+PUBLIC_ID_ALIASES = {
+    "reservation": "externaltouch",
+    "import": "touchimport",
+    "upload": "audienceupload",
+    "public": "exportjob",  # the export jobs' routes name theirs `public_id`
+}
 
 
 def _custom_admin_routes() -> list[str]:
