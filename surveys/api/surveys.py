@@ -282,7 +282,8 @@ class SurveyUpdateApi(APIView):
         summary="Edit a survey",
         description="Edits in place (200) while the survey was never sent. A sent survey is frozen: the "
         "edit creates its next version (201, a new id; questions copied unless given) and the old "
-        "version stays for its invitations. Only the current version can be edited (409 otherwise).",
+        "version stays for its invitations. An edit that changes nothing (an empty body) answers 200 "
+        "with the survey as it is. Only the current version can be edited (409 otherwise).",
         request=SurveyUpdateInputSerializer,
         examples=[
             OpenApiExample(
@@ -299,6 +300,8 @@ class SurveyUpdateApi(APIView):
         actor = actor_for_request(request)
         survey = survey_get(actor=actor, survey_id=survey_id)
         data = valid_input(SurveyUpdateInputSerializer, request.data)
+        if not data:  # nothing asked: the survey as it is, never a next version just like it
+            return Response(SurveyOutputSerializer(survey).data)
         edited = survey_update(actor=actor, survey=survey, **data)
         edited = survey_get(actor=actor, survey_id=edited.pk)
         created = edited.pk != survey.pk

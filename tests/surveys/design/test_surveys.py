@@ -5,6 +5,7 @@ import threading
 import pytest
 from django.db import connection
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from cxfeedback.exceptions import NotFound
 from departments.actors import Actor, actor_for_user
@@ -179,6 +180,19 @@ def test_editing_a_frozen_survey_makes_the_next_version_and_keeps_the_old_one(al
     assert not set(new.questions.values_list("pk", flat=True)) & set(
         survey.questions.values_list("pk", flat=True)
     )
+
+
+def test_an_empty_edit_of_a_frozen_survey_makes_no_new_version(alice_actor, support, alice):
+    survey = create(alice_actor, support, NPS)
+    Survey.objects.filter(pk=survey.pk).update(frozen_at=timezone.now())
+    client = APIClient()
+    client.force_authenticate(alice)
+
+    response = client.patch(f"/api/v1/surveys/{survey.pk}", {}, format="json")
+
+    assert response.status_code == 200, response.content
+    assert response.json()["id"] == survey.pk
+    assert Survey.objects.filter(family_id=survey.family_id).count() == 1
 
 
 def test_a_new_version_can_change_the_questions(alice_actor, support):
