@@ -124,9 +124,9 @@ if os.environ.get("DATABASE_URL"):
 else:
     DATABASES = {"default": embedded.embedded_postgres_settings()}
 DATABASES["default"]["CONN_MAX_AGE"] = envint("DB_CONN_MAX_AGE", "0")
-# A kept connection is checked before a request reuses it: after a database restart or failover the
-# first request on each one would otherwise fail with a 500 (reliability: database_restarted_*).
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# A kept connection is checked before a request reuses it, with no round trip (cxfeedback/postgresql/):
+# after a database restart its first request would fail with a 500 (reliability: database_restarted_*).
+DATABASES["default"].update(ENGINE="cxfeedback.postgresql", CONN_HEALTH_CHECKS=True)
 DATABASES["default"].setdefault("OPTIONS", {})
 # Behind PgBouncer in transaction mode nothing may outlive a transaction (README "Running at scale"): no
 # cursor WITH HOLD, no prepared statement unless PgBouncer ≥ 1.21 tracks them (then set the threshold).

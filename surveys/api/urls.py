@@ -55,6 +55,9 @@ from surveys.api.surveys import SurveyCollectionApi, SurveyFromTemplateApi, Surv
 from surveys.api.triggers import EligibilityApi, TriggerApi
 
 urlpatterns = [
+    # The calls integrations make all day first: Django tries a URL's patterns in order.
+    path("triggers", TriggerApi.as_view(), name="trigger-create"),
+    path("eligibility", EligibilityApi.as_view(), name="eligibility"),
     path("blackouts", BlackoutOpenApi.as_view(), name="blackout-open"),
     path("blackouts/<str:external_id>/close", BlackoutCloseApi.as_view(), name="blackout-close"),
     path("contacts/merges", MergeCollectionApi.as_view(), name="contact-merge-list"),
@@ -163,8 +166,6 @@ urlpatterns = [
         name="send-request-reject",
     ),
     path("calendar", SendCalendarApi.as_view(), name="send-calendar"),
-    path("eligibility", EligibilityApi.as_view(), name="eligibility"),
-    path("triggers", TriggerApi.as_view(), name="trigger-create"),
     path("touches", TouchCollectionApi.as_view(), name="external-touch-list"),
     path("touches/reservations", ReservationCollectionApi.as_view(), name="external-reservation-list"),
     path("touches/imports", TouchImportApi.as_view(), name="external-touch-import"),
