@@ -40,6 +40,8 @@ from collections.abc import Sequence
 
 from django.db import connection
 
+from cxfeedback.db import prepared_fetch
+
 # Contacts are guarded by LOCK_STRIPES transaction-level advisory locks, contact_id % LOCK_STRIPES.
 # Locking one row per contact made a 100,000-contact screening spend most of its time taking row
 # locks; a fixed set of stripes costs the same for any audience, and a trigger for one contact
@@ -68,14 +70,21 @@ def lock_contacts(contact_ids: Sequence[int] | None) -> None:
             return
         # The contacts' stripes and those of the other contacts of their accounts (rules per account
         # count them together), in one round trip. The sorted rows are locked one by one in order.
-        cursor.execute(
-            """SELECT count(pg_advisory_xact_lock(%(namespace)s, s)) FROM (
-                   SELECT DISTINCT s FROM (
-                       SELECT mod(c, %(stripes)s)::int AS s FROM unnest(%(ids)s::bigint[]) AS c
-                       UNION ALL
-                       SELECT mod(m.id, %(stripes)s)::int FROM contacts_contact c
-                       JOIN contacts_contact m ON m.account_id = c.account_id
-                       WHERE c.id = ANY(%(ids)s::bigint[])) AS wanted
-                   ORDER BY s) AS ordered""",
-            {"namespace": LOCK_NAMESPACE, "stripes": LOCK_STRIPES, "ids": list(contact_ids)},
-        )
+        params = {"namespace": LOCK_NAMESPACE, "stripes": LOCK_STRIPES, "ids": list(contact_ids)}
+        if len(contact_ids) == 1:  # a trigger's: planned once per connection, see _ONE_CONTACT_SQL
+            prepared_fetch(_ONE_CONTACT_SQL, {**params, "id": contact_ids[0]})
+        else:
+            cursor.execute(_CONTACTS_SQL.format(ids="unnest(%(ids)s::bigint[])"), params)
+
+
+_CONTACTS_SQL = """SELECT count(pg_advisory_xact_lock(%(namespace)s, s)) FROM (
+    SELECT DISTINCT s FROM (
+        SELECT mod(c, %(stripes)s)::int AS s FROM {ids} AS c(c)
+        UNION ALL
+        SELECT mod(m.id, %(stripes)s)::int FROM contacts_contact c
+        JOIN contacts_contact m ON m.account_id = c.account_id
+        WHERE c.id IN (SELECT * FROM {ids} AS c(c))) AS wanted
+    ORDER BY s) AS ordered"""
+# One contact by a plain parameter rather than an array of one: PostgreSQL then plans the statement
+# once (a generic plan as good as a custom one), where an array had it planned anew on every call.
+_ONE_CONTACT_SQL = _CONTACTS_SQL.format(ids="(VALUES (%(id)s::bigint))")

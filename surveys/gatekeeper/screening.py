@@ -16,10 +16,9 @@ import datetime as dt
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
-import psycopg
 from django.db import connection
 
-from cxfeedback.db import numbered_placeholders, prepared_cursor
+from cxfeedback.db import prepared_fetch
 from surveys.gatekeeper.active_rules import ActiveRules, rules_active_cached
 from surveys.gatekeeper.rules import Rule, Verdict
 from surveys.gatekeeper.screening_sql import BURDEN_SQL, screening_statement
@@ -386,13 +385,7 @@ def _single_contact(
         sql = screening_statement(
             send, covering, audience, params, write=write, select=select, single=True, request=request
         )
-        with prepared_cursor() as cursor:
-            if isinstance(cursor.cursor, psycopg.RawCursor):
-                numbered, names = numbered_placeholders(sql)
-                cursor.execute(numbered, [params[name] for name in names])
-            else:
-                cursor.execute(sql, params)
-            rows = cursor.fetchall()
+        rows = prepared_fetch(sql, params)
         if active is None or rows[0][0] == active.fingerprint:
             return [row[1:] for row in rows if row[1] is not None], active
         seen = rows[0][0]

@@ -20,6 +20,7 @@ from contacts.models import DepartmentContact
 from contacts.normalise import phone_region_of
 from contacts.services import IdentityInput, contact_upsert, identities_normalise
 from contacts.supplies import supplied_sql
+from cxfeedback.db import prepared_fetch
 from cxfeedback.exceptions import NotFound
 from cxfeedback.publish import publish_batched_on_commit
 from departments.actors import Actor
@@ -195,13 +196,16 @@ SURVEY_AND_CONTACT_SQL = f"""SELECT {{survey_columns}}, card.*
     FROM surveys_survey s LEFT JOIN LATERAL (
       WITH m AS (
         SELECT i.contact_id
-        FROM unnest(%(kinds)s::text[], %(sources)s::text[], %(normalised)s::text[])
-             AS w(kind, source, normalised)
+        FROM {{identities}} AS w(kind, source, normalised)
         JOIN contacts_identity i ON i.kind = w.kind AND i.source = w.source AND i.normalised = w.normalised
         WHERE {supplied_sql("i", "%(department)s")}
         GROUP BY i.contact_id HAVING count(*) = %(count)s)
       SELECT {_CARD_COLUMNS} FROM m {_CARD_JOIN}) card ON true
     WHERE s.id = %(survey)s AND s.department_id = %(department)s"""  # noqa: S608 -- constants, no input
+# Most triggers name one identity: given as plain parameters rather than arrays of one, PostgreSQL
+# plans the statement once per connection (prepared_fetch), where arrays had it planned on every call.
+IDENTITIES_SQL = "unnest(%(kinds)s::text[], %(sources)s::text[], %(normalised)s::text[])"
+ONE_IDENTITY_SQL = "(VALUES (%(kind)s::text, %(source)s::text, %(normalised_one)s::text))"
 
 
 def _survey_and_known_contact(
@@ -228,21 +232,26 @@ def _survey_and_known_contact(
         raise NotFound(f"Department {department.slug!r} not found.", extra={"department": department.slug})
     wanted = identities_normalise(identities, region=phone_region_of(department.phone_region) or "")
     survey_fields = Survey._meta.concrete_fields
-    with connection.cursor() as cursor:
-        cursor.execute(
-            SURVEY_AND_CONTACT_SQL.format(survey_columns=", ".join(f"s.{f.column}" for f in survey_fields)),
-            {
-                "kinds": [i.kind for i in wanted],
-                "sources": [i.source for i in wanted],
-                "normalised": [i.normalised for i in wanted],
-                "department": department.pk,
-                "count": len(wanted),
-                "survey": survey_id,
-            },
+    params = {"department": department.pk, "count": len(wanted), "survey": survey_id}
+    if len(wanted) == 1:
+        [one] = wanted
+        params.update(kind=one.kind, source=one.source, normalised_one=one.normalised)
+    else:
+        params.update(
+            kinds=[i.kind for i in wanted],
+            sources=[i.source for i in wanted],
+            normalised=[i.normalised for i in wanted],
         )
-        row = cursor.fetchone()
-    if row is None:
+    rows = prepared_fetch(
+        SURVEY_AND_CONTACT_SQL.format(
+            survey_columns=", ".join(f"s.{f.column}" for f in survey_fields),
+            identities=ONE_IDENTITY_SQL if len(wanted) == 1 else IDENTITIES_SQL,
+        ),
+        params,
+    )
+    if not rows:
         raise NotFound(f"Survey {survey_id} not found.", extra={"survey": survey_id})
+    [row] = rows
     width = len(survey_fields)
     survey = Survey.from_db(connection.alias, [f.attname for f in survey_fields], row[:width])
     survey_sendable_check(survey)
