@@ -5,6 +5,7 @@ import datetime as dt
 import factory
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.db import connection
 
 from contacts.models import Consent, Contact, DepartmentContact, DepartmentIdentity, Identity
 from departments.models import Department
@@ -99,6 +100,17 @@ class ConsentFactory(factory.django.DjangoModelFactory):
 
 # What a department writes down about a person: known_contact puts these in its view.
 VIEW_FIELDS = ("name", "locale", "time_zone", "attributes", "notes")
+
+
+def contact_ids_skipped(count: int) -> None:
+    """The next contact's id comes `count` after the last one's: a contact in a stripe of its own
+    (surveys/gatekeeper/locks.py gives runs of consecutive ids one stripe)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT setval(pg_get_serial_sequence('contacts_contact', 'id'), "
+            "coalesce((SELECT max(id) FROM contacts_contact), 0) + %s)",
+            [count],
+        )
 
 
 def known_contact(department: Department, *, email: str | None = None, **kwargs) -> Contact:

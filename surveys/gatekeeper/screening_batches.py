@@ -6,7 +6,8 @@ then 4, surveys/gatekeeper/locks.py), decide the range and write its decisions a
 (screening.screen), add its counts to the request's running summary, move the request's committed
 position (`screening_after`) past it, commit. So:
 
-- a trigger waits at most one batch for a stripe, never the whole screening (issue 18);
+- a trigger waits at most one batch for a stripe, never the whole screening, and only if its
+  contact's id is in (or next to) that batch's range, or shares an account with one that is (issue 18);
 - the request's progress (`screening_done` of `screening_total`) moves with every commit, and a
   screening whose worker died carries on after the last committed range, neither deciding a contact
   twice (decision_one_per_contact backs that) nor missing one (issue 19);
@@ -36,7 +37,8 @@ from surveys.models import SendRequest
 Status = SendRequest.Status
 
 # settings.SCREENING_BATCH_CONTACTS, contacts decided per committed batch: 10,000 by default. A batch
-# holds every stripe for its time, which bounds a trigger's wait. Each batch also pays a fixed part
+# holds the stripes of its range of ids for its time (locks.lock_contact_range), which bounds the wait
+# of a trigger for one of its contacts; others do not wait. Each batch also pays a fixed part
 # (the window's touches and the addresses are read whole, then narrowed to its range), so smaller
 # ones cost more per contact. Measured on bench_screening's 100,000 contacts and 5 M touches, on a
 # 2-core machine at a load average near 20: 5,000 a batch 55 s in all (2.7 s a batch), 10,000
@@ -103,10 +105,9 @@ def screening_batch_run(*, send_request_id: int, now: dt.datetime | None = None)
             total = audience.contacts_count()
         after = send_request.screening_after if send_request.screening_after is not None else -1
         hi = audience.batch_end(after=after, size=settings.SCREENING_BATCH_CONTACTS)
-        # Every stripe: a range of more than LOCK_STRIPES / 4 contacts covers nearly all of them
-        # anyway (contact_id % LOCK_STRIPES), and the range's contacts' account mates, which a rule
-        # per account counts, may be anywhere. Held for this batch only.
-        locks.lock_contacts(None)
+        # The stripes of the range's ids and of their contacts' account mates (a rule per account
+        # counts those), for this batch only: a trigger for anyone else does not wait for it.
+        locks.lock_contact_range(after=after, last=hi)
         with connection.cursor() as cursor:
             # Compiling the statement's expressions (JIT: some 400 functions, seconds on a busy
             # machine) took longer than deciding the batch, in every batch (bench_screening).
