@@ -87,8 +87,8 @@ def lock_contacts(contact_ids: Sequence[int] | None) -> None:
 def lock_contact_range(*, after: int, last: int) -> None:
     """Take the stripes of every id in (after, last] and of the other contacts of the accounts of the
     contacts there, in ascending order, as lock_contacts does: a screening batch's, which then holds a
-    few stripes rather than all of them. Ids no contact has yet are covered too: a contact created
-    in the range meanwhile is decided under its stripe like the others."""
+    few stripes rather than all of them. Ids of no contact are covered too: a contact that joins the
+    batch's audience meanwhile with an id in the range is decided under its stripe like the others."""
     with connection.cursor() as cursor:
         cursor.execute(
             _RANGE_SQL,
@@ -114,13 +114,11 @@ _CONTACTS_SQL = f"""SELECT count(pg_advisory_xact_lock(%(namespace)s, s)) FROM (
 # One contact by a plain parameter rather than an array of one: PostgreSQL then plans the statement
 # once (a generic plan as good as a custom one), where an array had it planned anew on every call.
 _ONE_CONTACT_SQL = _CONTACTS_SQL.format(ids="(VALUES (%(id)s::bigint))")
-# The stripes of the runs of ids from the range's first contact (ids only grow: none can come before
-# it) to its end, at most LOCK_STRIPES runs (more would wrap round to the same stripes); the account
-# mates' only if those runs leave some stripe out.
+# The stripes of the runs of ids in the range, at most LOCK_STRIPES runs (more would wrap round to the
+# same stripes); the account mates' only if those runs leave some stripe out.
 _RANGE_SQL = f"""WITH runs AS (
         SELECT first, least(%(last)s / %(run)s, first + %(stripes)s - 1) AS final
-        FROM (SELECT coalesce(min(id), %(last)s) / %(run)s AS first FROM contacts_contact
-              WHERE id > %(after)s) AS range_start)
+        FROM (SELECT (%(after)s + 1) / %(run)s AS first) AS range_start)
     SELECT count(pg_advisory_xact_lock(%(namespace)s, s)) FROM (
     SELECT DISTINCT s FROM (
         SELECT mod(run, %(stripes)s)::int AS s FROM runs, generate_series(runs.first, runs.final) AS run

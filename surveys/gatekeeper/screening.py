@@ -80,6 +80,14 @@ class Audience:
             cursor.execute(f"SELECT count(*) FROM ({self.sql(params)}) AS a", params)
             return cursor.fetchone()[0]
 
+    def first_and_last(self, *, after: int, hi: int) -> tuple[int, int] | None:
+        """The audience's first and last contact ids in (after, hi]; None if it has none there."""
+        params: dict = {"lo": after, "hi": hi}
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT min(contact_id), max(contact_id) FROM ({self.sql(params)}) AS a", params)
+            first, last = cursor.fetchone()
+        return None if first is None else (first, last)
+
     def batch_end(self, *, after: int, size: int) -> int:
         """The upper bound `hi` of the (after, hi] contact id range holding the audience's next `size`
         contacts; LAST_CONTACT when fewer are left (contacts added meanwhile are in it too)."""

@@ -31,7 +31,7 @@ from django.utils import timezone
 from surveys.gatekeeper import locks
 from surveys.gatekeeper.active_rules import rules_active
 from surveys.gatekeeper.audiences import audience_of
-from surveys.gatekeeper.screening import LAST_CONTACT, Outcome, Send, screen
+from surveys.gatekeeper.screening import LAST_CONTACT, Audience, Outcome, Send, screen
 from surveys.models import SendRequest
 
 Status = SendRequest.Status
@@ -105,21 +105,7 @@ def screening_batch_run(*, send_request_id: int, now: dt.datetime | None = None)
             total = audience.contacts_count()
         after = send_request.screening_after if send_request.screening_after is not None else -1
         hi = audience.batch_end(after=after, size=settings.SCREENING_BATCH_CONTACTS)
-        # The stripes of the range's ids and of their contacts' account mates (a rule per account
-        # counts those), for this batch only: a trigger for anyone else does not wait for it.
-        locks.lock_contact_range(after=after, last=hi)
-        with connection.cursor() as cursor:
-            # Compiling the statement's expressions (JIT: some 400 functions, seconds on a busy
-            # machine) took longer than deciding the batch, in every batch (bench_screening).
-            cursor.execute("SET LOCAL jit = off")
-        outcome = screen(
-            send=screening_send(send_request, at=at),
-            rules=rules_active(),
-            audience=audience,
-            write=True,
-            window_end=send_request.latest_send_at,
-            bounds=[(after, hi)],
-        )
+        outcome = _batch_decide(send_request, audience, at=at, after=after, hi=hi)
         SendRequest.objects.filter(pk=send_request.pk).update(
             screening_total=total,
             screening_done=F("screening_done") + outcome.contacts,
@@ -128,6 +114,35 @@ def screening_batch_run(*, send_request_id: int, now: dt.datetime | None = None)
             screening_summary=summaries_add(send_request.screening_summary, outcome_summary(outcome)),
         )
     return hi >= LAST_CONTACT
+
+
+def _batch_decide(
+    send_request: SendRequest, audience: Audience, *, at: dt.datetime, after: int, hi: int
+) -> Outcome:
+    """Decide the audience's contacts in (after, hi], from the first of them to the last.
+
+    Under the stripes of those ids and of their contacts' account mates (a rule per account counts
+    those), for this batch only: a trigger for anyone else does not wait for it. Not the whole range:
+    the first batch's would reach down to the oldest contact, the last one's up to every id to come,
+    and so take all the stripes. A contact that joins the audience meanwhile with an id outside them
+    is passed over, as one behind an earlier batch always was."""
+    held = audience.first_and_last(after=after, hi=hi)
+    if held is None:
+        return Outcome()
+    first, last = held
+    locks.lock_contact_range(after=first - 1, last=last)
+    with connection.cursor() as cursor:
+        # Compiling the statement's expressions (JIT: some 400 functions, seconds on a busy
+        # machine) took longer than deciding the batch, in every batch (bench_screening).
+        cursor.execute("SET LOCAL jit = off")
+    return screen(
+        send=screening_send(send_request, at=at),
+        rules=rules_active(),
+        audience=audience,
+        write=True,
+        window_end=send_request.latest_send_at,
+        bounds=[(first - 1, last)],
+    )
 
 
 def outcome_summary(outcome: Outcome) -> dict:

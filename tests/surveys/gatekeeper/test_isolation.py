@@ -27,8 +27,13 @@ SUPPORT_QUESTION = "How did our engineer handle your router repair?"
 SUPPORT_PURPOSE = "Ticket 4711: router replaced"
 
 
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
+
+
 def leaks(text: str) -> list[str]:
-    """What of support's data `text` gives away: its department, survey, question or purpose."""
+    """What of support's data `text` gives away: its department, survey, question or purpose. Ids
+    (UUIDs) are left out first: a random one may hold "4711"."""
+    text = UUID.sub("<id>", text)
     found = [secret for secret in (SUPPORT_SURVEY, SUPPORT_QUESTION, SUPPORT_PURPOSE, "4711", "router")
              if secret.lower() in text.lower()]  # fmt: skip
     if re.search(r"\bsupport\b", text, re.IGNORECASE):

@@ -29,7 +29,8 @@ def batches_of_five(settings):
 
 
 def trigger_while_the_first_batch_decides(request: SendRequest, survey, contact_id: int) -> str:
-    """Trigger `survey` for the contact while the request's first batch holds its locks: "sent" if
+    """Trigger `survey` (of any department) for the contact while the request's first batch holds its
+    locks: "sent" if
     the trigger went through at once, "waited" if it would have waited for the batch."""
     paused, go_on = threading.Event(), threading.Event()
 
@@ -46,7 +47,7 @@ def trigger_while_the_first_batch_decides(request: SendRequest, survey, contact_
             assert paused.wait(timeout=30)
             with connection.cursor() as cursor:
                 cursor.execute("SET lock_timeout = '2s'")  # the batch waits 30 s for go_on
-            trigger_send(department=request.department, survey=survey, channel="email", contact_id=contact_id)
+            trigger_send(department=survey.department, survey=survey, channel="email", contact_id=contact_id)
             return "sent"
         except OperationalError as error:
             assert "lock timeout" in str(error)
@@ -89,3 +90,22 @@ def test_a_trigger_for_an_account_mate_of_a_contact_of_the_batch_waits_for_it(ba
     outcome = trigger_while_the_first_batch_decides(request, _survey(support, "After your order"), mate.pk)
 
     assert outcome == "waited"
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_a_last_batch_leaves_the_stripes_of_contacts_before_and_after_its_own_free(
+    batches_of_five, support, marketing, when
+):
+    """A batch runs from its first contact to its last: the only batch of a small audience does not
+    reach down to older contacts or up to every id to come."""
+    older = factories.known_contact(marketing).pk
+    factories.contact_ids_skipped(4 * locks.STRIPE_RUN)
+    request, _ = _submitted(support, 3)  # its first batch is its last
+    factories.contact_ids_skipped(4 * locks.STRIPE_RUN)
+    newer = factories.known_contact(marketing).pk
+    survey = _survey(marketing, "Marketing's survey")
+
+    outcome = trigger_while_the_first_batch_decides(request, survey, older if when == "before" else newer)
+
+    assert outcome == "sent"
+    assert SendRequest.objects.get(pk=request.pk).status == "screened"
