@@ -71,11 +71,14 @@ CONSENT_AND_ADDRESS_SQL = [
                       WHERE i.contact_id = a.contact_id AND i.kind = %(identity_kind)s
                         AND ({SHARE_CONTACT_CHANNELS_SQL} OR i.given_by_customer
                              OR i.department_id = %(department_id)s OR s.identity_id IS NOT NULL)))""",
+    # The batch's id range again, though the audience is in it already: a large audience's later
+    # batches hash the open invitations of their own range, not every one the earlier ones queued.
     f"""open_invitation AS (
         SELECT a.contact_id FROM audience a
         WHERE EXISTS (SELECT 1 FROM surveys_invitation i
                       WHERE i.contact_id = a.contact_id AND i.survey_family_id = %(survey_family_id)s
-                        AND i.status IN {OPEN_STATUSES_SQL}))""",
+                        AND i.status IN {OPEN_STATUSES_SQL}
+                        AND i.contact_id > %(lo)s AND i.contact_id <= %(hi)s))""",
 ]
 
 
