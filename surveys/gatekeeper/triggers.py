@@ -235,19 +235,18 @@ def _survey_and_known_contact(
     params = {"department": department.pk, "count": len(wanted), "survey": survey_id}
     if len(wanted) == 1:
         [one] = wanted
+        identities_sql = ONE_IDENTITY_SQL
         params.update(kind=one.kind, source=one.source, normalised_one=one.normalised)
     else:
+        identities_sql = IDENTITIES_SQL
         params.update(
             kinds=[i.kind for i in wanted],
             sources=[i.source for i in wanted],
             normalised=[i.normalised for i in wanted],
         )
+    survey_columns = ", ".join(f"s.{f.column}" for f in survey_fields)
     rows = prepared_fetch(
-        SURVEY_AND_CONTACT_SQL.format(
-            survey_columns=", ".join(f"s.{f.column}" for f in survey_fields),
-            identities=ONE_IDENTITY_SQL if len(wanted) == 1 else IDENTITIES_SQL,
-        ),
-        params,
+        SURVEY_AND_CONTACT_SQL.format(survey_columns=survey_columns, identities=identities_sql), params
     )
     if not rows:
         raise NotFound(f"Survey {survey_id} not found.", extra={"survey": survey_id})
