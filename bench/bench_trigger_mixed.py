@@ -4,22 +4,25 @@ Builds, in a database of its own: bench_trigger's two departments, their surveys
 2,000 contacts; a third department (sales) that knows `--screening-contacts` contacts with
 `--touches` past invitations; a fourth (billing) whose requests are dispatched. Starts gunicorn as
 bench_trigger does, one Celery worker process with two pool processes (one screens while the other
-sends) and an SMTP server on loopback in this process, which receives every email.
+sends; at niceness `--worker-nice`, 0 unless asked) and an SMTP server on loopback in a process of
+its own (bench/mail_sink.py), which receives every email.
 
 Each round: the clients fire triggers (bench_trigger's clients: keep-alive, one Idempotency-Key per
 call, latency from when a call was due) and, after a short warm-up, a send request to all of sales
 is queued for screening by the worker while `--emails` queued invitations of billing are handed to
-the worker by the dispatch. The round lasts until the screening has finished and the last of those
-emails has arrived (at least `--min-seconds`). The first round offers `--rate` calls a second, the
-second calls flat out (`--rate 0` of bench_trigger). Finally bench_trigger's independent SQL counts
-violations over everything the triggers, the screenings and the dispatch wrote.
+the worker by the dispatch (run here). The round lasts until the screening has finished and the
+last of those emails has arrived (at least `--min-seconds`). The first round offers `--rate` calls a
+second, the second calls flat out (`--rate 0` of bench_trigger). Finally bench_trigger's
+independent SQL counts violations over everything the triggers, the screenings and the dispatch
+wrote.
 
-Today's screening holds every contact stripe lock (surveys/gatekeeper/locks.py) for its whole
-transaction, so a trigger due while it runs waits for it: `screening_p99_ms` is the p99 of the
-calls due while the screening ran.
+A screening batch holds the stripe locks of its range of contacts (surveys/gatekeeper/locks.py) until
+it commits, so a trigger for one of them waits for it: `screening_p99_ms` is the p99 of the calls due
+while the screening ran.
 
     python bench/bench_trigger_mixed.py [--clients 50] [--rate 200] [--screening-contacts 100000]
         [--touches 300000] [--emails 3000] [--workers 2] [--threads 8] [--worker-class gthread]
+        [--worker-nice 0]
     BENCH_WORKER_LOG=1 prints the Celery worker's log.
 
 Last line: bench trigger_mixed clients=C requests=N rps=X p50_ms=M p99_ms=P screening_seconds=S
@@ -322,6 +325,7 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
     parser.add_argument("--threads", type=int, default=8, help="threads per gunicorn worker")
     parser.add_argument("--worker-class", default="gthread", choices=("gthread", "sync"))
+    parser.add_argument("--worker-nice", type=int, default=0, help="the Celery worker's niceness (nice -n)")
     parser.add_argument("--no-closed", action="store_true", help="skip the flat-out round")
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
     return parser.parse_args()
@@ -331,8 +335,9 @@ def main() -> None:
     args = arguments()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # stopped from outside: still clean up
     setup_django(DATABASE)
+    from mail_sink import MailSink
+
     from cxfeedback.celery import app
-    from tests.smtp import LoopbackSmtp
     from tests.workers import CeleryProcess
 
     started = time.monotonic()
@@ -340,8 +345,10 @@ def main() -> None:
     say(f"built in {time.monotonic() - started:.0f} s; load average before: {os.getloadavg()[0]:.2f}")
     with app.connection_for_write() as conn:
         conn.default_channel.queue_purge(app.conf.task_default_queue)
-    server = LoopbackSmtp().start()
-    worker = CeleryProcess("worker", "--loglevel=WARNING", "--concurrency=2", env=server.env()).start()
+    server = MailSink().start()
+    worker = CeleryProcess(
+        "worker", "--loglevel=WARNING", "--concurrency=2", env=server.env(), nice=args.worker_nice
+    ).start()
     folder = tempfile.TemporaryDirectory()
     log = Path(folder.name) / "gunicorn.log"
     web = trigger.gunicorn_start(

@@ -29,25 +29,44 @@ def setup_django(database: str, *, fresh: bool = True) -> None:
     import django
 
     django.setup()
-    from django.conf import settings
     from django.core.management import call_command
-    from django.db import connection, connections
+    from django.db import connection
 
     if fresh:
         with connection.cursor() as cursor:
             cursor.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
             cursor.execute(f'CREATE DATABASE "{database}"')
-    connections.close_all()
-    settings.DATABASES["default"]["NAME"] = database
-    connections["default"].settings_dict["NAME"] = database
+    _use(database)
     call_command("migrate", verbosity=0, interactive=False)
 
 
 def drop_database(database: str) -> None:
+    with _admin_cursor() as cursor:
+        cursor.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+
+def database_exists(database: str) -> bool:
+    with _admin_cursor() as cursor:
+        cursor.execute("SELECT EXISTS (SELECT FROM pg_database WHERE datname = %s)", [database])
+        return cursor.fetchone()[0]
+
+
+def database_copy(source: str, target: str) -> None:
+    """Make `target` (dropped first) a file copy of `source`, statistics and all: a history that
+    took half an hour to build is screened again after minutes of copying."""
+    with _admin_cursor() as cursor:
+        cursor.execute(f'DROP DATABASE IF EXISTS "{target}" WITH (FORCE)')
+        cursor.execute(f'CREATE DATABASE "{target}" TEMPLATE "{source}" STRATEGY FILE_COPY')
+
+
+@contextmanager
+def _admin_cursor():
+    """A cursor on the server's own database, no connection left open on the benchmark's (which
+    the next query opens again)."""
     from django.conf import settings
     from django.db import connections
 
-    connections.close_all()
+    benchmarks = settings.DATABASES["default"]["NAME"]
     original = os.environ.get("DATABASE_URL")
     if original:
         import dj_database_url
@@ -55,11 +74,21 @@ def drop_database(database: str) -> None:
         admin_name = dj_database_url.parse(original)["NAME"]
     else:
         from cxfeedback.embedded import DATABASE_NAME as admin_name
-    settings.DATABASES["default"]["NAME"] = admin_name
-    connections["default"].settings_dict["NAME"] = admin_name
-    with connections["default"].cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+    _use(admin_name)
+    try:
+        with connections["default"].cursor() as cursor:
+            yield cursor
+    finally:
+        _use(benchmarks)
+
+
+def _use(database: str) -> None:
+    from django.conf import settings
+    from django.db import connections
+
     connections.close_all()
+    settings.DATABASES["default"]["NAME"] = database
+    connections["default"].settings_dict["NAME"] = database
 
 
 def peak_rss_mb() -> float:

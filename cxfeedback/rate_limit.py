@@ -7,13 +7,14 @@ the limit holds across all of them. One statement per request counts and reads a
 upsert), so two requests at the same moment can never both slip under the limit, and it costs one
 round trip — Django's database cache backend would take six (get, then count, select and update in
 a transaction). The table (surveys migration 0004_rate_limit) is UNLOGGED: counters are worth no
-WAL, and losing them in a crash only forgives a minute.
+WAL, and losing them in a crash only forgives a minute. Counters of clients not seen for a day are
+deleted on the beat (rate_limit_counters_purge), not by a request, so a request always costs exactly
+one statement.
 """
 
 from __future__ import annotations
 
 import math
-import random
 import time
 from dataclasses import dataclass
 
@@ -24,9 +25,9 @@ from django.http import HttpRequest
 
 PERIODS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
 TABLE = "rate_limit_counter"
-# One request in this many also deletes the counters of clients not seen for a day, which keeps the
-# table at about the number of clients of the last day.
-SWEEP_ONE_IN = 1000
+# A counter whose window started longer ago than this is of a client gone quiet: the purge deletes it,
+# which keeps the table at about the number of clients of the last day.
+KEEP_SECONDS = 86400
 
 
 @dataclass(frozen=True)
@@ -83,8 +84,15 @@ def rate_limit_exceeded(
         client = client_address(request) if client is None else client
         cursor.execute(COUNT_SQL, [scope, client[:100], window * rate.period])
         hits = cursor.fetchone()[0]
-        if random.randrange(SWEEP_ONE_IN) == 0:
-            cursor.execute(f"DELETE FROM {TABLE} WHERE window_start < %s", [now - 86400])  # noqa: S608
     if hits <= rate.limit:
         return 0
     return max(1, math.ceil((window + 1) * rate.period - now))
+
+
+def rate_limit_counters_purge(*, now: float | None = None) -> int:
+    """Delete the counters of clients not seen for KEEP_SECONDS; how many were deleted. A client
+    that comes back starts a fresh window, as it would have anyway."""
+    now = time.time() if now is None else now
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {TABLE} WHERE window_start < %s", [now - KEEP_SECONDS])  # noqa: S608
+        return cursor.rowcount

@@ -280,7 +280,6 @@ else:
     # idle for up to a second after each delivery batch); a directory listing is cheap.
     CELERY_BROKER_TRANSPORT_OPTIONS["polling_interval"] = 0.1
 CELERY_TASK_IGNORE_RESULT = True
-CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -314,7 +313,7 @@ SWEEP_INTERVAL = envint("SWEEP_INTERVAL", "120")
 EXPIRE_INTERVAL = envint("EXPIRE_INTERVAL", "600")
 REMINDER_INTERVAL = envint("REMINDER_INTERVAL", "900")
 RESERVATION_RELEASE_INTERVAL = envint("RESERVATION_RELEASE_INTERVAL", "300")
-HOUSEKEEPING_INTERVAL = envint("HOUSEKEEPING_INTERVAL", "3600")  # old import files, idempotency keys
+HOUSEKEEPING_INTERVAL = envint("HOUSEKEEPING_INTERVAL", "3600")  # old import files, keys, counters
 # Seconds between the runs that roll finished days up for the results dashboard (results/rollups.py);
 # a day is rolled up on the first run after 00:10 of the next, and read from the live tables till then.
 ROLLUP_INTERVAL = envint("ROLLUP_INTERVAL", "600")
@@ -348,6 +347,7 @@ CELERY_BEAT_SCHEDULE = {
         ("purge-import-files", "contacts.tasks.import_files_purge_task", HOUSEKEEPING_INTERVAL),
         ("sweep-contact-imports", "contacts.tasks.sweep_contact_imports_task", SWEEP_INTERVAL),
         ("purge-idempotency-keys", "departments.tasks.idempotency_records_purge_task", HOUSEKEEPING_INTERVAL),
+        ("purge-rate-limits", "departments.tasks.rate_limit_counters_purge_task", HOUSEKEEPING_INTERVAL),
         ("refresh-results-rollups", "results.tasks.refresh_rollups_task", ROLLUP_INTERVAL),
         ("sweep-export-jobs", "results.tasks.sweep_export_jobs_task", SWEEP_INTERVAL),
     ]

@@ -5,7 +5,10 @@
 - `lead`: a CX lead, who sees everything.
 """
 
+import time
+
 import pytest
+import time_machine
 from django.test import Client
 from rest_framework.test import APIClient
 
@@ -89,6 +92,15 @@ def lead_client(lead) -> Client:
 def fast_password_hashing(settings):
     # Personas' passwords are hashed when they are created; the real hasher costs ~0.3 s each.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def at_a_minutes_start():
+    """Rate limits count in fixed windows (cxfeedback/rate_limit.py). A test that makes a few requests
+    and expects the last refused starts just after a minute does, with the clock running, so its
+    requests never straddle two windows (the clock moves at most a minute ahead)."""
+    with time_machine.travel((time.time() // 60 + 1) * 60 + 0.5, tick=True):
+        yield
 
 
 @pytest.fixture

@@ -29,14 +29,16 @@ def test_database_url() -> str:
 class CeleryProcess:
     """`celery -A cxfeedback worker|beat` in a subprocess, stopped (or killed) on demand."""
 
-    def __init__(self, kind: str, *extra: str, env: dict[str, str] | None = None):
+    def __init__(self, kind: str, *extra: str, env: dict[str, str] | None = None, nice: int = 0):
         self.kind = kind
+        self.nice = nice
         self.extra = extra
         self.env = {**os.environ, "DATABASE_URL": test_database_url(), "PYTHONUNBUFFERED": "1", **(env or {})}
         self.process: subprocess.Popen | None = None
 
     def start(self) -> CeleryProcess:
-        command = [sys.executable, "-m", "celery", "-A", "cxfeedback", self.kind, "--loglevel=INFO"]
+        command = ["nice", "-n", str(self.nice)] if self.nice else []
+        command += [sys.executable, "-m", "celery", "-A", "cxfeedback", self.kind, "--loglevel=INFO"]
         if self.kind == "worker":
             command += [
                 "--pool=prefork",
@@ -62,12 +64,19 @@ class CeleryProcess:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=10)
 
-    def stop(self) -> str:
-        """Stop gracefully; return what the process printed (for failure messages)."""
+    def stop(self, *, finish_tasks: bool = False) -> str:
+        """Stop; return what the process printed (for failure messages).
+
+        SIGTERM goes to the whole group, so a pool child ends mid-task; with `finish_tasks` it goes
+        to the main process alone, whose warm shutdown lets the running task finish (and log) first.
+        """
         if self.process is None:
             return ""
         if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
+            if finish_tasks:
+                os.kill(self.process.pid, signal.SIGTERM)
+            else:
+                os.killpg(self.process.pid, signal.SIGTERM)
             try:
                 self.process.wait(timeout=20)
             except subprocess.TimeoutExpired:

@@ -228,7 +228,9 @@ def _job_execute(contact_import: ContactImport) -> None:
 def _report_path_set(contact_import: ContactImport) -> Path:
     """The per-row report's file for this run; a real import's replaces its preview's."""
     kind = "preview" if contact_import.dry_run else "import"
-    report_path = import_directory() / f"{kind}-{contact_import.pk}-report.csv"
+    directory = import_directory()
+    directory.mkdir(parents=True, exist_ok=True)  # a worker may be the first to write to it
+    report_path = directory / f"{kind}-{contact_import.pk}-report.csv"
     old = Path(contact_import.report_file) if contact_import.report_file else None
     if old and old != report_path:
         old.unlink(missing_ok=True)

@@ -5,7 +5,9 @@ The life of an invitation here:
 1. Dispatch (beat, every DISPATCH_INTERVAL): for each request being delivered, the queued
    invitations whose time has come and that no task holds yet get `dispatched_at` and are handed
    to the broker in batches, one `send_invitations_task` each. A trigger hands its one invitation
-   over right after it commits.
+   over right after it commits; the few of those not sent at once (deferred, or their message lost)
+   are handed over by one statement for all triggers, and a trigger's request goes from screened
+   to completed when its invitation is done.
 2. Claim (the task): one transaction locks the batch's still-queued rows, re-checks each one —
    consent and snooze now, the request's send window, an address the department may use, quiet
    hours in the time zone its view of the contact gives (deferred, not blocked) — and moves the

@@ -1,6 +1,10 @@
 """Dispatch (beat, every DISPATCH_INTERVAL): hand due, queued invitations to the broker in batches,
 one `send_invitations_task` each, and move requests along (screened → sending → completed).
-The life of an invitation is told in surveys/delivery/__init__.py."""
+The life of an invitation is told in surveys/delivery/__init__.py.
+
+A trigger is a request too, and under load there are thousands in flight: their invitations are
+handed over, and their requests completed, by one statement for all of them, never one request at
+a time."""
 
 from __future__ import annotations
 
@@ -9,22 +13,23 @@ from collections.abc import Iterator
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from surveys.errors import InvalidStatusTransition
 from surveys.gatekeeper.send_requests import send_request_transition
-from surveys.models import Invitation, SendRequest
+from surveys.models import SendRequest
 
-Status = Invitation.Status
+DELIVERING = [SendRequest.Status.SCREENED, SendRequest.Status.SENDING]
+DELIVERING_SQL = ", ".join(f"'{status}'" for status in DELIVERING)  # the enum's values, never input
 
 
 def requests_delivering(*, now: dt.datetime) -> list[SendRequest]:
-    """The requests whose invitations may be due: screened or sending, window started. Served by the
-    send_request_delivering index. Higher priority first."""
+    """The lists being delivered: screened or sending requests whose window has started, triggers
+    left out (see trigger_invitations_hand_over). Served by the send_request_delivering index.
+    Higher priority first."""
     return list(
-        SendRequest.objects.filter(status__in=[SendRequest.Status.SCREENED, SendRequest.Status.SENDING])
-        .filter(earliest_send_at__lte=now)
+        SendRequest.objects.filter(status__in=DELIVERING, earliest_send_at__lte=now)
+        .exclude(audience_kind=SendRequest.AudienceKind.TRIGGER)
         .order_by("-priority", "earliest_send_at", "pk")
     )
 
@@ -33,7 +38,7 @@ def invitations_dispatch_due(*, now: dt.datetime | None = None) -> int:
     """Hand every due, queued, not yet handed-over invitation to the broker; move screened requests
     whose time has come to sending and finished ones to completed. Returns invitations handed over."""
     now = now or timezone.now()
-    handed = 0
+    handed = trigger_invitations_hand_over(now=now)
     for send_request in requests_delivering(now=now):
         if send_request.status == SendRequest.Status.SCREENED:
             try:
@@ -45,19 +50,39 @@ def invitations_dispatch_due(*, now: dt.datetime | None = None) -> int:
     return handed
 
 
+# A row is picked by one caller only: the UPDATE … RETURNING re-checks `dispatched_at IS NULL`
+# on the row it locks, so two dispatchers never hand the same invitation over twice. Each
+# request's rows are found by the unique (send_request, contact) index; there is deliberately no
+# index on the whole table by time. Built once, from the enums' values.
+DUE = """
+    AND i.status = 'queued' AND coalesce(i.send_after, i.touched_at) <= %(now)s AND i.dispatched_at IS NULL
+    RETURNING i.id"""
+HAND_OVER_ONE = f"""
+    UPDATE surveys_invitation i SET dispatched_at = %(now)s
+    WHERE i.send_request_id = %(id)s {DUE}"""  # noqa: S608
+HAND_OVER_TRIGGERS = f"""
+    UPDATE surveys_invitation i SET dispatched_at = %(now)s
+    FROM surveys_sendrequest r
+    WHERE r.status IN ({DELIVERING_SQL}) AND r.audience_kind = '{SendRequest.AudienceKind.TRIGGER}'
+      AND r.earliest_send_at <= %(now)s
+      AND i.send_request_id = r.id {DUE}"""  # noqa: S608
+
+
 def invitations_hand_over(*, send_request_id: int, now: dt.datetime) -> int:
     """Mark one request's due, queued, not handed-over invitations handed over and queue a send task
-    per batch. The UPDATE … RETURNING picks each row for one caller only, so two dispatchers never
-    hand the same invitation over twice. It finds the request's rows by the unique (send_request,
-    contact) index; there is deliberately no index on the whole table by time."""
+    per batch. Returns how many."""
+    return _hand_over(HAND_OVER_ONE, {"now": now, "id": send_request_id})
+
+
+def trigger_invitations_hand_over(*, now: dt.datetime) -> int:
+    """The same for every trigger being delivered, in one statement: the invitations a trigger did
+    not send at once (deferred by quiet hours) or whose message the sweeper found lost."""
+    return _hand_over(HAND_OVER_TRIGGERS, {"now": now})
+
+
+def _hand_over(sql: str, params: dict) -> int:
     with connection.cursor() as cursor:
-        cursor.execute(
-            """UPDATE surveys_invitation SET dispatched_at = %s
-               WHERE send_request_id = %s AND status = 'queued' AND coalesce(send_after, touched_at) <= %s
-                 AND dispatched_at IS NULL
-               RETURNING id""",
-            [now, send_request_id, now],
-        )
+        cursor.execute(sql, params)
         ids = sorted(row[0] for row in cursor.fetchall())
     from surveys.tasks import send_invitations_task
 
@@ -68,26 +93,27 @@ def invitations_hand_over(*, send_request_id: int, now: dt.datetime) -> int:
     return len(ids)
 
 
+# One statement for every finished request: the UPDATE re-checks the status on each row it locks,
+# so a request cancelled meanwhile stays cancelled. Each request's unfinished invitations are
+# looked up by the unique (send_request, contact) index. The `|| ''` keeps the planner from the
+# partial index of open invitations, which matches the status test but not the request: on stale
+# statistics (one request estimated, ten thousand triggers there) it scanned that whole index once
+# per request, for more than 20 s.
+COMPLETE_FINISHED = f"""
+    UPDATE surveys_sendrequest r SET status = '{SendRequest.Status.COMPLETED}'
+    WHERE r.status IN ({DELIVERING_SQL}) AND r.earliest_send_at <= %(now)s
+      AND NOT EXISTS (
+          SELECT FROM surveys_invitation i
+          WHERE i.send_request_id = r.id AND i.status || '' IN ('queued', 'sending'))
+    RETURNING r.id"""  # noqa: S608
+
+
 def send_request_complete_finished(*, now: dt.datetime | None = None) -> list[int]:
     """Move requests being delivered with no invitation queued or sending any more to completed.
     Returns their ids."""
-    now = now or timezone.now()
-    unfinished = Invitation.objects.filter(
-        send_request=OuterRef("pk"), status__in=[Status.QUEUED, Status.SENDING]
-    )
-    finished = (
-        SendRequest.objects.filter(status__in=[SendRequest.Status.SCREENED, SendRequest.Status.SENDING])
-        .filter(earliest_send_at__lte=now)
-        .exclude(Exists(unfinished))
-    )
-    completed = []
-    for send_request in finished:
-        try:
-            send_request_transition(send_request=send_request, to=SendRequest.Status.COMPLETED)
-        except InvalidStatusTransition:
-            continue
-        completed.append(send_request.pk)
-    return completed
+    with connection.cursor() as cursor:
+        cursor.execute(COMPLETE_FINISHED, {"now": now or timezone.now()})
+        return sorted(row[0] for row in cursor.fetchall())
 
 
 def chunks(items: list[int], size: int) -> Iterator[list[int]]:

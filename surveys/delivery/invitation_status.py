@@ -232,11 +232,12 @@ def invitations_release(*, invitation_ids: Sequence[int], reason: str, attempted
     return again
 
 
-def invitations_requeue_stuck(*, send_request_id: int, stuck_before: dt.datetime, now: dt.datetime) -> int:
-    """Sending → queued for the request's invitations in sending since before `stuck_before` (their
+def invitations_requeue_stuck(
+    *, invitations: QuerySet[Invitation], stuck_before: dt.datetime, now: dt.datetime
+) -> int:
+    """Sending → queued for those of `invitations` in sending since before `stuck_before` (their
     worker died: see the sweeper), to be handed over again. Returns how many."""
-    stuck = Invitation.objects.filter(send_request_id=send_request_id, updated_at__lt=stuck_before)
-    return REQUEUE.apply(stuck, now=now, dispatched_at=None)
+    return REQUEUE.apply(invitations.filter(updated_at__lt=stuck_before), now=now, dispatched_at=None)
 
 
 def invitations_expire_due(*, now: dt.datetime) -> int:

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.utils import timezone
 
-from surveys.delivery.dispatch import invitations_dispatch_due, requests_delivering
+from surveys.delivery.dispatch import DELIVERING, invitations_dispatch_due
 from surveys.delivery.invitation_status import invitations_expire_due, invitations_requeue_stuck
-from surveys.models import Invitation
+from surveys.models import Invitation, SendRequest
 
 logger = logging.getLogger(__name__)
 
@@ -26,19 +26,19 @@ class SweepOutcome:
 def invitations_sweep_stuck(*, now: dt.datetime | None = None) -> SweepOutcome:
     """Recover what a dead worker or a lost task left behind, then dispatch: invitations in sending
     for longer than DELIVERY_STUCK_AFTER go back to queued (their worker is dead: no task runs that
-    long), and queued ones handed over more than DELIVERY_HANDOFF_LEASE ago are handed over again."""
+    long), and queued ones handed over more than DELIVERY_HANDOFF_LEASE ago are handed over again.
+    One statement each for all requests being delivered (thousands of triggers among them), their
+    rows found by the unique (send_request, contact) index."""
     now = now or timezone.now()
     stuck_before = now - dt.timedelta(seconds=settings.DELIVERY_STUCK_AFTER)
     lease_before = now - dt.timedelta(seconds=settings.DELIVERY_HANDOFF_LEASE)
-    requeued = handed_again = 0
-    for send_request in requests_delivering(now=now):
-        requeued += invitations_requeue_stuck(
-            send_request_id=send_request.pk, stuck_before=stuck_before, now=now
-        )
-        mine = Invitation.objects.filter(send_request_id=send_request.pk)
-        handed_again += mine.filter(status=Invitation.Status.QUEUED, dispatched_at__lt=lease_before).update(
-            dispatched_at=None
-        )
+    delivering = Invitation.objects.filter(
+        send_request__in=SendRequest.objects.filter(status__in=DELIVERING, earliest_send_at__lte=now)
+    )
+    requeued = invitations_requeue_stuck(invitations=delivering, stuck_before=stuck_before, now=now)
+    handed_again = delivering.filter(status=Invitation.Status.QUEUED, dispatched_at__lt=lease_before).update(
+        dispatched_at=None
+    )
     if requeued or handed_again:
         logger.warning(
             "sweeper: %d invitations re-queued from sending, %d handed over again", requeued, handed_again

@@ -56,15 +56,19 @@ def slots_take(send_request: SendRequest, *, send: screening.Send, rules: Sequen
     """Give `send_request`'s refused contacts the slots lower-priority reservations hold, where that
     lets them be asked (`rules`: every active rule). Returns what was taken; the caller holds every
     stripe."""
+    movable = _reservations(send_request)
+    if not movable:
+        return []
+    contact_ids = list(movable)
+    # The rule that refused each of them; not every refused contact's (millions in a large audience).
     refused = dict(
-        Decision.objects.filter(send_request=send_request, allowed=False, reason="rule").values_list(
-            "contact_id", "rule_id"
-        )
+        Decision.objects.filter(
+            send_request=send_request, allowed=False, reason="rule", contact_id__in=contact_ids
+        ).values_list("contact_id", "rule_id")
     )
     window_end = send_request.latest_send_at or send.at
     taken = []
-    movable = _reservations(send_request)
-    known = _known_since(send.department_id, list(movable))
+    known = _known_since(send.department_id, contact_ids)
     for contact_id, reservations in movable.items():
         plan = displacement_plan(
             rules, send=send, reservations=reservations, known_since=known[contact_id], window_end=window_end

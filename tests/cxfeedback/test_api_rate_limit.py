@@ -9,7 +9,9 @@ def tight_limit(settings):
     settings.API_RATE_LIMIT = "3/minute"
 
 
-def test_a_key_over_its_limit_is_refused_and_other_keys_are_not(db, support_api, marketing_api):
+def test_a_key_over_its_limit_is_refused_and_other_keys_are_not(
+    db, support_api, marketing_api, at_a_minutes_start
+):
     answers = [support_api.get("/api/v1/surveys").status_code for _ in range(4)]
     refused = support_api.get("/api/v1/surveys")
     other = marketing_api.get("/api/v1/surveys")

@@ -157,6 +157,7 @@ def test_housekeeping_runs_on_the_beat(settings):
     tasks = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
     housekeeping = {
         "departments.tasks.idempotency_records_purge_task",
+        "departments.tasks.rate_limit_counters_purge_task",
         "contacts.tasks.import_files_purge_task",
     }
     assert housekeeping <= tasks

@@ -5,10 +5,10 @@ import uuid
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
-from django.db import connections
+from django.db import connection, connections
 from django.test import RequestFactory
 
-from cxfeedback.rate_limit import Rate, client_address, rate_limit_exceeded
+from cxfeedback.rate_limit import Rate, client_address, rate_limit_counters_purge, rate_limit_exceeded
 
 
 @pytest.mark.parametrize(
@@ -58,6 +58,23 @@ def test_a_new_window_starts_the_count_again(db):
 
     assert in_first_window == [0, 0, 10]  # the third is refused until the window ends in 10 s
     assert in_next_window == 0
+
+
+def test_the_purge_forgets_clients_quiet_for_a_day_and_keeps_the_others(db):
+    start = 1_899_999_960.0  # a window boundary, after every counter other tests may have left
+    quiet, busy = (RequestFactory().get("/", REMOTE_ADDR=f"203.0.113.{n}") for n in (1, 2))
+    rate = Rate(1, 60)
+    rate_limit_exceeded(quiet, scope="purge", rate=rate, now=start)
+    rate_limit_exceeded(busy, scope="purge", rate=rate, now=start + 86400)
+
+    rate_limit_counters_purge(now=start + 86400 + 30)
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT client FROM rate_limit_counter WHERE scope = 'purge'")
+        assert cursor.fetchall() == [("203.0.113.2",)]
+    # The busy client is still at its limit in its window; the quiet one starts afresh.
+    assert rate_limit_exceeded(busy, scope="purge", rate=rate, now=start + 86400 + 31) > 0
+    assert rate_limit_exceeded(quiet, scope="purge", rate=rate, now=start + 86400 + 31) == 0
 
 
 @pytest.mark.django_db(transaction=True)

@@ -382,6 +382,8 @@ def test_without_the_stripes_a_merge_misses_the_screening(rule, lead):
     """The check above can fail: a merge that does not wait for the screening's stripes reads the
     person's touches before the screening's invitation is committed."""
     with mock.patch("surveys.merges.lock_contacts", lambda contact_ids: None):
-        orders, unannounced = merge_race(lead, rounds=30, offsets=(-0.03, -0.005), stop_when_wrong=True)
+        # As wide as the check above, and more rounds: on a slow machine 30 rounds of the narrower
+        # (-0.03, -0.005) once all fell on one side of the window.
+        orders, unannounced = merge_race(lead, rounds=60, offsets=(-0.04, 0.01), stop_when_wrong=True)
 
-    assert unannounced, f"no unannounced touch in {len(orders)} orders seen without the stripes"
+    assert unannounced, f"no unannounced touch in {orders} seen without the stripes"

@@ -200,7 +200,9 @@ CASES = [
     Case(
         "requeue stuck",
         lambda i, now: invitations_requeue_stuck(
-            send_request_id=i.send_request_id, stuck_before=NOW, now=now
+            invitations=Invitation.objects.filter(send_request_id=i.send_request_id),
+            stuck_before=NOW,
+            now=now,
         ),
         Status.QUEUED,
         {Status.SENDING},

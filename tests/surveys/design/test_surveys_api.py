@@ -64,7 +64,7 @@ def test_survey_list_errors(support_api, survey):
 
 def test_survey_list_queries_do_not_grow_with_surveys(support_api, support, django_assert_max_num_queries):
     factories.SurveyFactory.create_batch(5, department=support)
-    # Auth, key, count, surveys, their questions, their translations (and a spare).
+    # The key, its last use, the key's rate-limit counter, count, surveys, questions, translations.
     with django_assert_max_num_queries(7):
         assert len(support_api.get("/api/v1/surveys").json()["results"]) == 5
 

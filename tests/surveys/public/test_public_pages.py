@@ -390,7 +390,7 @@ def test_links_on_the_pages_name_only_the_token(client, link):
             )
 
 
-def test_too_many_requests_from_one_client_are_refused(client, link, settings):
+def test_too_many_requests_from_one_client_are_refused(client, link, settings, at_a_minutes_start):
     _, token = link
     settings.PUBLIC_RATE_LIMIT = "3/minute"
     client_address = f"198.51.100.{uuid.uuid4().int % 250}"
@@ -405,7 +405,7 @@ def test_too_many_requests_from_one_client_are_refused(client, link, settings):
     assert elsewhere.status_code == 200
 
 
-def test_behind_a_proxy_the_limit_counts_the_forwarded_client(client, link, settings):
+def test_behind_a_proxy_the_limit_counts_the_forwarded_client(client, link, settings, at_a_minutes_start):
     _, token = link
     settings.PUBLIC_RATE_LIMIT = "1/minute"
     settings.TRUSTED_PROXY_COUNT = 1
