@@ -14,7 +14,8 @@ message leaves it marked sent, and nothing sends it again. A crash before that p
 message unfinished, which the server discards, and the invitation in sending for the sweeper. What
 is left is the moment between handing the mark to the kernel and writing "." (a microsecond or two:
 over TCP the kernel holds the mark without waking PostgreSQL, see cxfeedback.db), in which a crash
-loses the message instead; a server that refuses after the "." undoes the mark. Backends
+loses the message instead; a stop signal in that moment waits for the "." (_signals_held), so only a
+SIGKILL or a power cut can still land there. A server that refuses after the "." undoes the mark. Backends
 that cannot be split (a provider's API, the file backend) mark after the send returns, and there a
 crash in between means the same Message-ID twice, which mail providers fold into one.
 """
@@ -24,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
+import signal
 import smtplib
 import socket
 from email.utils import formataddr, parseaddr
@@ -190,11 +192,12 @@ def _smtp_data(connection: smtplib.SMTP, data: bytes, *, before_final_dot: MarkS
     # the server acknowledged the message, which a delayed ACK puts off by 40 ms.
     connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     connection.send(body if body.endswith(b"\r\n") else body + b"\r\n")
-    stored = before_final_dot()
-    try:
-        connection.send(b".\r\n")
-    finally:
-        stored()
+    with _signals_held():
+        stored = before_final_dot()
+        try:
+            connection.send(b".\r\n")
+        finally:
+            stored()
     try:
         code, reply = connection.getreply()
     except smtplib.SMTPServerDisconnected:
@@ -204,6 +207,23 @@ def _smtp_data(connection: smtplib.SMTP, data: bytes, *, before_final_dot: MarkS
         _smtp_abandon(connection, code)
         raise smtplib.SMTPDataError(code, reply)
     return True
+
+
+# The signals that stop a worker's pool process: Celery gives them their default action there, which
+# ends the process at once, wherever it is, even between the sent mark and the final ".".
+STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT}
+
+
+@contextlib.contextmanager
+def _signals_held():
+    """Hold the stop signals from the mark until the "." is out and the mark stored: a worker stopped
+    in that moment stops right after it (the kernel still delivers the "."), with the message sent
+    once and marked once. The thread running the send (a pool process's only one) holds them."""
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _smtp_abandon(connection: smtplib.SMTP, code: int) -> None:
