@@ -10,8 +10,8 @@ import signal
 import subprocess
 import sys
 
-from tests.smtp import loopback_smtp
 from tests import workers
+from tests.smtp import loopback_smtp
 
 SEND_STOPPED_AT_THE_MARK = """
 import os, signal, smtplib, sys
