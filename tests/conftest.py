@@ -98,7 +98,8 @@ def fast_password_hashing(settings):
 def at_a_minutes_start():
     """Rate limits count in fixed windows (cxfeedback/rate_limit.py). A test that makes a few requests
     and expects the last refused starts just after a minute does, with the clock running, so its
-    requests never straddle two windows (the clock moves at most a minute ahead)."""
+    requests never straddle two windows, of a minute or of an hour (the clock moves at most a minute
+    ahead)."""
     with time_machine.travel((time.time() // 60 + 1) * 60 + 0.5, tick=True):
         yield
 

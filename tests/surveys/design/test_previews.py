@@ -110,7 +110,7 @@ def test_a_test_send_arrives_through_the_mail_server_and_is_no_invitation(
     assert LogEntry.objects.get(object_id=str(survey.pk)).change_message.startswith("Test send")
 
 
-def test_test_sends_are_limited_per_hour(alice_client, alice, survey, settings):
+def test_test_sends_are_limited_per_hour(alice_client, alice, survey, settings, at_a_minutes_start):
     alice.email = "alice@example.com"
     alice.save()
     with loopback_smtp() as server:
