@@ -209,8 +209,8 @@ def _smtp_data(connection: smtplib.SMTP, data: bytes, *, before_final_dot: MarkS
     return True
 
 
-# The signals that stop a worker's pool process: Celery gives them their default action there, which
-# ends the process at once, wherever it is, even between the sent mark and the final ".".
+# The signals that stop a process. Celery resets SIGTERM and SIGHUP to their default action in a pool
+# process, which ends it at once wherever it is, even between the sent mark and the final ".".
 STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT}
 
 
