@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
-from django.db import connection, models, transaction
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, models, transaction
 from django.db.models import Model, QuerySet
 
 
@@ -33,19 +33,27 @@ QUEUED, RUNNING, FAILED = JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.FAILED
 
 @contextmanager
 def run_lock(namespace: int, job_id: int) -> Iterator[bool]:
-    """A session-level advisory lock on one job for as long as a run lasts. A worker that dies drops
-    its connection and with it the lock, so the broker's second delivery (or a resume) runs the job
+    """An advisory lock on one job for as long as a run lasts. A worker that dies drops its
+    connections and with them the lock, so the broker's second delivery (or a resume) runs the job
     again; while the first run lives, a second delivery finds the lock taken and leaves, and the
-    sweeper leaves its job alone. `namespace` keeps one kind of job's ids apart from another's."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [namespace, job_id])
-        (mine,) = cursor.fetchone()
+    sweeper leaves its job alone. `namespace` keeps one kind of job's ids apart from another's.
+
+    The lock is a transaction's, held open on a connection of its own: behind a transaction-pooling
+    PgBouncer an open transaction keeps its server connection, and one cut off mid-transaction is
+    closed, whereas a session's lock stayed on whichever pooled server connection took it, after its
+    worker was gone. The open transaction holds no snapshot between statements (read committed), so
+    it keeps no row versions from vacuum."""
+    holder = connections.create_connection(DEFAULT_DB_ALIAS)
     try:
+        holder.set_autocommit(False)
+        with holder.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", [namespace, job_id])
+            (mine,) = cursor.fetchone()
         yield mine
     finally:
-        if mine:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [namespace, job_id])
+        with suppress(DatabaseError):  # a connection the server cut ends its lock anyway
+            holder.rollback()
+        holder.close()
 
 
 def silent_jobs_sweep(

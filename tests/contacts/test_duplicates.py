@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 
-import psycopg
 import pytest
 from django.urls import reverse
 
@@ -22,8 +21,8 @@ from contacts.duplicates.services import (
 from contacts.errors import DuplicateSearchForbidden, DuplicateSearchRefused, SuggestionAlreadyReviewed
 from contacts.importing import contact_import_run
 from contacts.models import ContactMerge, DuplicateSearch, DuplicateSuggestion
+from cxfeedback.background_jobs import run_lock
 from departments.actors import Actor, actor_for_user
-from tests import workers
 from tests.factories import known_contact
 from tests.workers import wait_until
 
@@ -174,8 +173,8 @@ def test_a_search_whose_worker_died_runs_again_and_suggests_nothing_twice(book, 
 @pytest.mark.django_db
 def test_a_second_delivery_leaves_a_search_another_worker_is_running(book):
     search = DuplicateSearch.objects.create()
-    with psycopg.connect(workers.test_database_url(), autocommit=True) as other_worker:
-        other_worker.execute("SELECT pg_advisory_lock(%s, %s)", [RUN_LOCK_NAMESPACE, search.pk])
+    with run_lock(RUN_LOCK_NAMESPACE, search.pk) as held:  # another worker's run of it
+        assert held
         duplicate_search_run(search_id=search.pk)
 
     search.refresh_from_db()

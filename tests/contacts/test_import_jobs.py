@@ -11,13 +11,13 @@ import time
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
-from django.db import connections
 from django.urls import reverse
 from django.utils import timezone
 
 from contacts.importing import jobs, services
 from contacts.importing.jobs import contact_import_cancel, contact_import_job_run, contact_import_jobs_sweep
 from contacts.models import Contact, ContactImport, ContactImportIssue, DepartmentContact, Identity
+from cxfeedback.background_jobs import run_lock
 from departments.actors import Actor
 
 URL = "/api/v1/contacts/import"
@@ -173,13 +173,9 @@ def test_the_sweeper_fails_an_import_whose_worker_died_and_resuming_finishes_it(
 def test_the_sweeper_leaves_an_import_a_live_worker_holds(support, support_api):
     job_id = queue(support_api, contacts_csv(10)).json()["id"]
     ContactImport.objects.filter(pk=job_id).update(status="running")
-    worker = connections.create_connection("default")  # a live worker's connection, holding the run lock
-    try:
-        with worker.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_lock(%s, %s)", [jobs.RUN_LOCK_NAMESPACE, job_id])
+    with run_lock(jobs.RUN_LOCK_NAMESPACE, job_id) as held:  # a live worker's run, holding its lock
+        assert held
         assert contact_import_jobs_sweep(now=timezone.now() + dt.timedelta(hours=1)) == 0
-    finally:
-        worker.close()
     assert contact_import_jobs_sweep(now=timezone.now() + dt.timedelta(hours=1)) == 1
 
 

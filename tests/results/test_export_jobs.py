@@ -10,9 +10,9 @@ import uuid
 from pathlib import Path
 
 import pytest
-from django.db import connections
 from django.utils import timezone
 
+from cxfeedback.background_jobs import run_lock
 from results import exports
 from results.models import ExportJob
 from results.services.export_jobs import (
@@ -204,13 +204,9 @@ def test_the_sweeper_leaves_a_silent_job_whose_worker_still_holds_it(
     job = job_started(alice_client, settings)
     silent_since = timezone.now() - dt.timedelta(seconds=EXPORT_LEASE + 1)
     ExportJob.objects.filter(pk=job.pk).update(state="running", attempts=1, progress_at=silent_since)
-    worker = connections.create_connection("default")  # a slow worker's session, holding the run lock
-    try:
-        with worker.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_lock(%s, %s)", [RUN_LOCK_NAMESPACE, job.pk])
+    with run_lock(RUN_LOCK_NAMESPACE, job.pk) as held:  # a slow worker's run, holding its lock
+        assert held
         assert export_jobs_sweep() == 0
-    finally:
-        worker.close()
     assert ExportJob.objects.get(pk=job.pk).state == "running"
 
 
