@@ -339,6 +339,8 @@ def main() -> None:
     args = parser.parse_args()
 
     setup_django(DATABASE)
+    from django.core.management import call_command
+
     from surveys.gatekeeper.send_requests import send_request_screen
     from surveys.models import Decision, Invitation, SendRequest
 
@@ -346,6 +348,9 @@ def main() -> None:
     if args.keep_build and database_exists(kept):
         with stopwatch() as copied:
             database_copy(kept, DATABASE)
+            # A history kept by an earlier version gets the migrations that came since, as an
+            # install's would.
+            call_command("migrate", verbosity=0, interactive=False)
         say(f"copied the history built earlier ({kept}) in {copied():.1f}s")
     else:
         build_history(args)

@@ -3,15 +3,13 @@
 
 from __future__ import annotations
 
-import uuid
-
-from django.contrib.postgres.functions import RandomUUID
 from django.contrib.postgres.indexes import BTreeIndex
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
 from contacts.models import Channel, Contact
+from cxfeedback.uuids import TimeOrderedUUID, uuid7
 from departments.models import Department
 from surveys.models.design import Survey, SurveyKind
 from surveys.models.gatekeeper import HOT_FOREIGN_KEY, SendRequest
@@ -60,8 +58,9 @@ class Invitation(models.Model):
         Status.CANCELLED: set(),
     }
 
-    # The id the API shows: random, so it does not count other departments' invitations.
-    public_id = models.UUIDField(default=uuid.uuid4, db_default=RandomUUID(), unique=True, editable=False)
+    # The id the API shows: unguessable, so it does not count other departments' invitations; time-ordered,
+    # so a screening's invitations go to the end of its index, not all over it (cxfeedback/uuids.py).
+    public_id = models.UUIDField(default=uuid7, db_default=TimeOrderedUUID(), unique=True, editable=False)
     send_request = models.ForeignKey(
         SendRequest, on_delete=models.CASCADE, related_name="invitations", **HOT_FOREIGN_KEY
     )

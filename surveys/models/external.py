@@ -18,6 +18,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from cxfeedback.background_jobs import JobStatus
+from cxfeedback.uuids import TimeOrderedUUID, uuid7
 from departments.models import Department
 from surveys.models.delivery import Invitation
 from surveys.models.design import Survey, SurveyKind
@@ -46,8 +47,9 @@ class ExternalSurvey(models.Model):
 class ExternalTouch(models.Model):
     """One survey another tool sent (or, while its invitation is queued, a slot reserved for it)."""
 
-    # The id the API shows: random, so it does not count other departments' touches.
-    public_id = models.UUIDField(default=uuid.uuid4, db_default=RandomUUID(), unique=True, editable=False)
+    # The id the API shows: unguessable, so it does not count other departments' touches; time-ordered,
+    # as an import writes them by the million (cxfeedback/uuids.py).
+    public_id = models.UUIDField(default=uuid7, db_default=TimeOrderedUUID(), unique=True, editable=False)
     department = models.ForeignKey(Department, on_delete=models.PROTECT, related_name="+")
     source_tool = models.CharField(max_length=100)
     # The other tool's id of the send; empty for a reservation not given one (yet).

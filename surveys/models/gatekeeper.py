@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import uuid
-
 from django.conf import settings
-from django.contrib.postgres.functions import RandomUUID
 from django.contrib.postgres.indexes import BrinIndex
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -13,6 +10,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from contacts.models import Channel, Contact
+from cxfeedback.uuids import TimeOrderedUUID, uuid7
 from departments.models import Department
 from surveys.models.design import Survey, SurveyKind
 
@@ -133,8 +131,9 @@ class SendRequest(models.Model):
         TRIGGER = "trigger", "One contact, triggered by an event"
         EXTERNAL = "external", "One contact, surveyed by another tool"
 
-    # The id the API shows: random, so it does not count other departments' requests.
-    public_id = models.UUIDField(default=uuid.uuid4, db_default=RandomUUID(), unique=True, editable=False)
+    # The id the API shows: unguessable, so it does not count other departments' requests; time-ordered,
+    # as a trigger writes one per call (cxfeedback/uuids.py).
+    public_id = models.UUIDField(default=uuid7, db_default=TimeOrderedUUID(), unique=True, editable=False)
     department = models.ForeignKey(Department, on_delete=models.PROTECT, related_name="send_requests")
     survey = models.ForeignKey(Survey, on_delete=models.PROTECT, related_name="send_requests")
     channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.EMAIL)
