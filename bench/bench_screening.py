@@ -11,7 +11,8 @@ API stores them: a completed "external" send request, a sent invitation and an E
     python bench/bench_screening.py [--contacts 100000] [--touches 5000000] [--external-touches 0]
 
 `--keep-build` keeps the built history in a database named by its sizes and, the next time, screens a
-file copy of it: a 10,000,000-contact history takes 23 minutes to build and a few to copy.
+file copy of it, migrated to the code's schema: a 10,000,000-contact history takes 23 minutes to build
+and a few to copy.
 
 Before it, a line with each committed batch's time (the medians of the first and last tenth, the
 slowest) and the last step's: whether batches slow down as the screening goes on.
