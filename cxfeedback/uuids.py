@@ -4,11 +4,13 @@ A random (version 4) UUID lands on a random leaf page of its unique index. Once 
 than the database's cache, nearly every new row reads a page from disk and dirties it, and the
 first change to a page after a checkpoint copies it whole into the WAL: at 1,000,000 contacts and
 5,000,000 invitations, one page read per invitation a screening batch wrote, and three quarters of
-its insert's time (bench_screening). A version 7 UUID starts with the time in milliseconds, so new
-ids go to the right-hand end of the index, like a sequence's, and are still unguessable: 74 of
-their bits are random. They tell the time they were made, which the API shows beside them anyway,
-and only to the department whose row it is: a contact's id stays random (contacts.models.Contact),
-as every department that knows the person sees it, and its time would tell when the first did.
+its insert's time (bench_screening). A version 7 UUID starts with the time in milliseconds, so each
+new id goes next to the one made before it, to one place in the index like a sequence's (among the
+random ids a table held before, where their time would sort), and is still unguessable: 74 of its
+bits are random. They tell the millisecond they were made: a moment of the department's own call or
+screening, told only to that department (a request's answer shows its created_at anyway). A
+contact's id stays random (contacts.models.Contact): every department that knows the person sees
+it, and its time would tell when the first of them did.
 
 `uuid_v7()` in SQL (PostgreSQL 18 has `uuidv7()` built in; the project supports 15 and up) is the
 column default the set-based INSERTs use; `uuid7` is the ORM's default for rows made in Python.
