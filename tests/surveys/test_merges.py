@@ -377,35 +377,39 @@ def held_merge_race(lead, *, rounds: int, hold: float) -> list[str]:
     unannounced = []
     for number in range(rounds):
         survivor, absorbed, request = _round(support, survey)
-        screened, merged = threading.Event(), threading.Event()
-
-        def held(execute, sql, params, many, context):
-            result = execute(sql, params, many, context)
-            if "INSERT INTO surveys_invitation" in sql:
-                screened.set()
-                merged.wait(timeout=hold)
-            return result
-
-        def screen(request=request):
-            try:
-                with connection.execute_wrapper(held):
-                    send_request_screen(send_request_id=request.pk)
-            finally:
-                screened.set()  # a screening that wrote nothing lets the merge go all the same
-
-        def merge(survivor=survivor, absorbed=absorbed):
-            try:
-                screened.wait(timeout=30)
-                contact_merge(actor=actor, survivor_id=survivor.pk, absorbed_id=absorbed.pk, reason="race")
-            finally:
-                merged.set()
-
-        assert _together(screen, merge) == []
+        _held_round(actor, survivor, absorbed, request, hold=hold)
         invited = Invitation.objects.filter(send_request=request, contact=survivor).exists()
         assert invited, f"round {number}: the screening let the person through before the merge"
         if not ContactMerge.objects.get(absorbed=absorbed).over_rules:
             unannounced.append(f"round {number}: invited, and the merge saw no rule exceeded")
     return unannounced
+
+
+def _held_round(actor, survivor: Contact, absorbed: Contact, request: SendRequest, *, hold: float) -> None:
+    screened, merged = threading.Event(), threading.Event()
+
+    def held(execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        if "INSERT INTO surveys_invitation" in sql:
+            screened.set()
+            merged.wait(timeout=hold)
+        return result
+
+    def screen():
+        try:
+            with connection.execute_wrapper(held):
+                send_request_screen(send_request_id=request.pk)
+        finally:
+            screened.set()  # a screening that wrote nothing lets the merge go all the same
+
+    def merge():
+        try:
+            screened.wait(timeout=30)
+            contact_merge(actor=actor, survivor_id=survivor.pk, absorbed_id=absorbed.pk, reason="race")
+        finally:
+            merged.set()
+
+    assert _together(screen, merge) == []
 
 
 @pytest.mark.django_db(transaction=True)
