@@ -141,8 +141,8 @@ def build(responses: int) -> None:
         # Every table is written in time order, as the app writes it.
         cursor.execute(
             """INSERT INTO surveys_decision (send_request_id, contact_id, allowed, reason, rule_id,
-                   rule_version, decided_at)
-               SELECT * FROM (
+                   rule_version, decided_at, request_month)
+               SELECT decisions.*, date_trunc('month', r.created_at AT TIME ZONE 'UTC')::date FROM (
                    SELECT send_request_id, contact_id, true, '', NULL::bigint, NULL::int, touched_at
                    FROM surveys_invitation
                  UNION ALL
@@ -153,7 +153,8 @@ def build(responses: int) -> None:
                           CASE WHEN id %% 10 = 0 THEN NULL ELSE (%(rules)s::bigint[])[id %% 2 + 1] END,
                           CASE WHEN id %% 10 = 0 THEN NULL ELSE 1 END, touched_at
                    FROM surveys_invitation WHERE id %% 5 = 0
-               ) decisions ORDER BY touched_at""",
+               ) decisions JOIN surveys_sendrequest r ON r.id = decisions.send_request_id
+               ORDER BY touched_at""",
             parameters,
         )
     with connection.cursor() as cursor:

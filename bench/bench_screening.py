@@ -250,12 +250,13 @@ def copy_seconds(rows: int) -> float:
         buffer.write(
             f"1\t{i + 1}\t{'f' if blocked else 't'}\t{'rule' if blocked else ''}\t"
             f"{1 if blocked else chr(92) + 'N'}\t{1 if blocked else chr(92) + 'N'}\t"
-            f"{'2027-01-03 00:00:00+00' if blocked else chr(92) + 'N'}\t\\N\t\\N\t2026-11-23 00:00:00+00\n"
+            f"{'2027-01-03 00:00:00+00' if blocked else chr(92) + 'N'}\t\\N\t\\N\t2026-11-23 00:00:00+00\t"
+            "2026-11-01\n"
         )
     data = buffer.getvalue()
     columns = (
         "send_request_id, contact_id, allowed, reason, rule_id, rule_version, next_eligible_at, "
-        "last_touch_at, last_touch_same_department, decided_at"
+        "last_touch_at, last_touch_same_department, decided_at, request_month"
     )
     statement = f"COPY copy_target ({columns}) FROM STDIN"
     with connection.cursor() as cursor:

@@ -105,8 +105,10 @@ def build(*, contacts: int, decisions: int, days: int, now: dt.datetime) -> None
         )
         cursor.execute(
             """INSERT INTO surveys_decision (send_request_id, contact_id, allowed, reason, rule_id,
-                   rule_version, decided_at)
-               SELECT request_id, contact_id, reason = '', reason, NULL, NULL, at FROM planned""",
+                   rule_version, decided_at, request_month)
+               SELECT request_id, contact_id, reason = '', reason, NULL, NULL, at,
+                      date_trunc('month', r.created_at AT TIME ZONE 'UTC')::date
+               FROM planned JOIN surveys_sendrequest r ON r.id = request_id""",
         )
         cursor.execute(
             """INSERT INTO surveys_invitation (send_request_id, survey_id, survey_family_id, department_id,

@@ -45,7 +45,12 @@ ACCEPTED = {
     # Adding the column with a random default rewrote the tables anyway; no index option avoided that.
     ("surveys", "0008_public_ids"): "released; applied everywhere",
 }
-CREATE_INDEX = re.compile(r"\bCREATE\s+(?:UNIQUE\s+)?INDEX\s+(?!CONCURRENTLY)", re.IGNORECASE)
+# A blocking CREATE INDEX, and the table it is on.
+CREATE_INDEX = re.compile(
+    r'\bCREATE\s+(?:UNIQUE\s+)?INDEX\s+(?!CONCURRENTLY)(?:IF\s+NOT\s+EXISTS\s+)?(?:"?\w+"?\s+)?'
+    r'ON\s+(?:ONLY\s+)?(?:"?\w+"?\.)?"?(\w+)"?',
+    re.IGNORECASE,
+)
 ADVICE = "build it with cxfeedback.migration_ops.AddIndexConcurrently in a migration with atomic = False"
 
 
@@ -64,7 +69,7 @@ def migration_problems(app: str, migration: migrations.Migration, *, tables: dic
     each history table's name to its model's, for RunSQL."""
     problems: list[str] = []
     created: set[str] = set()
-    for operation in migration.operations:
+    for operation in _database_operations(migration.operations):
         model = getattr(operation, "model_name", None) or getattr(operation, "name", "")
         model = (model or "").lower()
         if isinstance(operation, migrations.CreateModel):
@@ -89,10 +94,22 @@ def migration_problems(app: str, migration: migrations.Migration, *, tables: dic
                 problems.append(f"field {model}.{operation.name} has an index: {ADVICE}")
         elif isinstance(operation, migrations.RunSQL):
             sql = " ".join(operation.sql) if isinstance(operation.sql, list | tuple) else str(operation.sql)
-            for table in tables:
-                if CREATE_INDEX.search(sql) and re.search(rf"\b{table}\b", sql):
+            for table in {match.group(1).lower() for match in CREATE_INDEX.finditer(sql)} & set(tables):
+                # A table the same SQL creates is empty when its indexes are built.
+                if not re.search(rf"\bCREATE\s+TABLE\s+{table}\s*\(", sql, re.IGNORECASE):
                     problems.append(f"RunSQL creates an index on {table} without CONCURRENTLY")
     return [Problem(app=app, migration=migration.name, message=message) for message in problems]
+
+
+def _database_operations(operations) -> list:
+    """The operations that touch the database, those inside SeparateDatabaseAndState included."""
+    flat = []
+    for operation in operations:
+        if isinstance(operation, migrations.SeparateDatabaseAndState):
+            flat += _database_operations(operation.database_operations)
+        else:
+            flat.append(operation)
+    return flat
 
 
 def project_problems() -> list[Problem]:

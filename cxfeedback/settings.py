@@ -313,7 +313,7 @@ SWEEP_INTERVAL = envint("SWEEP_INTERVAL", "120")
 EXPIRE_INTERVAL = envint("EXPIRE_INTERVAL", "600")
 REMINDER_INTERVAL = envint("REMINDER_INTERVAL", "900")
 RESERVATION_RELEASE_INTERVAL = envint("RESERVATION_RELEASE_INTERVAL", "300")
-HOUSEKEEPING_INTERVAL = envint("HOUSEKEEPING_INTERVAL", "3600")  # old import files, keys, counters
+HOUSEKEEPING_INTERVAL = envint("HOUSEKEEPING_INTERVAL", "3600")  # old files, keys, counters; partitions
 # Seconds between the runs that roll finished days up for the results dashboard (results/rollups.py);
 # a day is rolled up on the first run after 00:10 of the next, and read from the live tables till then.
 ROLLUP_INTERVAL = envint("ROLLUP_INTERVAL", "600")
@@ -329,9 +329,7 @@ TWILIO_ACCOUNT_SID = os.environ.get("TWILIO_ACCOUNT_SID", "")
 TWILIO_AUTH_TOKEN = os.environ.get("TWILIO_AUTH_TOKEN", "")
 TWILIO_FROM_NUMBER = os.environ.get("TWILIO_FROM_NUMBER", "")
 if DELIVERY_STUCK_AFTER <= CELERY_TASK_TIME_LIMIT:
-    raise ImproperlyConfigured(
-        "DELIVERY_STUCK_AFTER must exceed CELERY_TASK_TIME_LIMIT: a send could run twice"
-    )
+    raise ImproperlyConfigured("DELIVERY_STUCK_AFTER must exceed CELERY_TASK_TIME_LIMIT: sends could repeat")
 if DELIVERY_BATCH_SECONDS >= CELERY_TASK_SOFT_TIME_LIMIT:
     raise ImproperlyConfigured("DELIVERY_BATCH_SECONDS must be below CELERY_TASK_SOFT_TIME_LIMIT")
 
@@ -350,6 +348,7 @@ CELERY_BEAT_SCHEDULE = {
         ("purge-rate-limits", "departments.tasks.rate_limit_counters_purge_task", HOUSEKEEPING_INTERVAL),
         ("refresh-results-rollups", "results.tasks.refresh_rollups_task", ROLLUP_INTERVAL),
         ("sweep-export-jobs", "results.tasks.sweep_export_jobs_task", SWEEP_INTERVAL),
+        ("make-decision-partitions", "surveys.tasks.decision_partitions_ensure_task", HOUSEKEEPING_INTERVAL),
     ]
 }
 

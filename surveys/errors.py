@@ -205,3 +205,9 @@ class AudienceUploadRefused(Conflict):
     """The audience upload cannot do that in its state: cancel one that ended, resume one still running."""
 
     code = "audience_upload_refused"
+
+
+class PartitionRefused(ApplicationError):
+    """A month of decisions that cannot be detached (surveys/gatekeeper/decision_partitions.py)."""
+
+    code = "partition_refused"

@@ -18,6 +18,7 @@ from surveys.delivery.sending import invitations_send_batch
 from surveys.delivery.sweeper import invitations_expire, invitations_sweep_stuck
 from surveys.external.imports import touch_imports_sweep
 from surveys.gatekeeper.audience_uploads import audience_upload_run, audience_uploads_sweep
+from surveys.gatekeeper.decision_partitions import decision_partitions_ensure
 from surveys.gatekeeper.send_requests import send_request_screen, send_requests_screen_again
 from surveys.gatekeeper.simulations import rule_simulation_run, rule_simulations_resume_stuck
 
@@ -98,6 +99,11 @@ def send_reminders_task() -> None:
 @shared_task(acks_late=True)
 def release_reservations_task() -> None:
     reservations_release_expired()
+
+
+@shared_task(acks_late=True)
+def decision_partitions_ensure_task() -> None:
+    decision_partitions_ensure()
 
 
 # Late acks: a worker that dies mid-run has its message redelivered, and the run carries on after the

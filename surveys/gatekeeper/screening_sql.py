@@ -12,6 +12,7 @@ from django.db import connection
 
 from contacts.models import CHANNEL_IDENTITY_KIND
 from surveys.gatekeeper.active_rules import RULES_FINGERPRINT_SQL
+from surveys.gatekeeper.decision_partitions import REQUEST_MONTH_SQL
 from surveys.gatekeeper.rules import Rule
 from surveys.gatekeeper.touches_sql import BLACKOUT_SQL, NO_BLACKOUT_SQL, rules_sql
 
@@ -20,6 +21,7 @@ from surveys.gatekeeper.touches_sql import COUNTED_STATUSES_SQL as COUNTED_STATU
 from surveys.gatekeeper.touches_sql import MAX_RESPONSE_DELAY as MAX_RESPONSE_DELAY
 from surveys.gatekeeper.window_sql import next_eligible_sql, rule_block_columns
 from surveys.models import Decision, Invitation, SendRequest
+from surveys.models.gatekeeper import request_month_of
 
 if TYPE_CHECKING:  # the statement's inputs; screening.py imports this module
     from surveys.gatekeeper.screening import Audience, Send
@@ -278,6 +280,7 @@ def _request_sql(request: SendRequest, params: dict) -> str:
     for index, f in enumerate(fields):
         params[f"request_{index}"] = f.get_db_prep_save(f.pre_save(request, add=True), connection)
     values = ", ".join(f"%(request_{index})s" for index in range(len(fields)))
+    params["request_month"] = request_month_of(request.created_at)
     # send_requests.outcome_summary, in SQL, for a trigger: it plans nothing for later.
     return f"""requested AS (
         INSERT INTO surveys_sendrequest ({", ".join(f.column for f in fields)}, screening_summary)
@@ -305,6 +308,13 @@ def _write_sql(send: Send, params: dict, *, returning: bool = False, new_request
         survey_kind=send.survey_kind,
     )
     request_id = "(SELECT id FROM requested)" if new_request else "%(send_request_id)s"
+    # The decisions' partition (decision_partitions.py): the new request's month, else the request's.
+    month = REQUEST_MONTH_SQL.format(created_at="created_at")
+    request_month = (
+        "%(request_month)s"
+        if new_request
+        else f"(SELECT {month} FROM surveys_sendrequest WHERE id = %(send_request_id)s)"
+    )
     # The survey's burden as reserved: known already when a rule counts weight (screening.py).
     weight = "%(send_weight)s" if send.weight is not None else BURDEN_SQL
     decided_returning = _returning(Decision) if returning else ""
@@ -312,10 +322,11 @@ def _write_sql(send: Send, params: dict, *, returning: bool = False, new_request
     return [
         f"""decided AS (
             INSERT INTO surveys_decision (send_request_id, contact_id, allowed, reason, rule_id, rule_version,
-                next_eligible_at, last_touch_at, last_touch_same_department, blackout_kind, decided_at)
+                next_eligible_at, last_touch_at, last_touch_same_department, blackout_kind, decided_at,
+                request_month)
             SELECT {request_id}, contact_id, reason = '' OR planned_at IS NOT NULL, reason, rule_id,
                 rule_version, next_eligible_at, last_touch_at, last_touch_same_department, blackout_kind,
-                now()
+                now(), {request_month}
             FROM verdicts_final ORDER BY contact_id{decided_returning})""",
         f"""invited AS (
             INSERT INTO surveys_invitation (send_request_id, survey_id, survey_family_id, department_id,

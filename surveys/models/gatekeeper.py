@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.conf import settings
 from django.contrib.postgres.indexes import BrinIndex
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -227,6 +229,11 @@ class Reason(models.TextChoices):
 HOT_FOREIGN_KEY = {"db_constraint": False, "db_index": False}
 
 
+def request_month_of(at: dt.datetime) -> dt.date:
+    """The first day of `at`'s month in UTC: the partition of the decisions of a request made then."""
+    return at.astimezone(dt.UTC).date().replace(day=1)
+
+
 class Decision(models.Model):
     """The gatekeeper's verdict for one contact in one send request."""
 
@@ -270,10 +277,16 @@ class Decision(models.Model):
         db_index=False,
         db_constraint=False,
     )
+    # The partition: the first day of the send request's month, in UTC (surveys/gatekeeper/
+    # decision_partitions.py). The same for all of a request's decisions, so the constraint below
+    # keeps one decision per contact of a request.
+    request_month = models.DateField(editable=False)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["send_request", "contact"], name="decision_one_per_contact"),
+            models.UniqueConstraint(
+                fields=["send_request", "contact", "request_month"], name="decision_one_per_contact"
+            ),
         ]
         indexes = [
             # A contact's timeline, newest first.
@@ -286,3 +299,8 @@ class Decision(models.Model):
 
     def __str__(self) -> str:
         return "allowed" if self.allowed else f"blocked: {self.get_reason_display()}"
+
+    def save(self, *args, **kwargs) -> None:
+        if self.request_month is None:
+            self.request_month = request_month_of(self.send_request.created_at)
+        super().save(*args, **kwargs)

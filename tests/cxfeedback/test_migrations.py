@@ -57,6 +57,25 @@ def test_index_builds_on_history_tables_must_be_concurrent(operations, atomic, r
     assert (problems == []) if refused is None else any(refused in p for p in problems), problems
 
 
+def test_an_index_build_is_seen_inside_separate_database_and_state():
+    hidden = migrations.SeparateDatabaseAndState(
+        database_operations=[migrations.RunSQL("CREATE INDEX x ON surveys_invitation (channel)")]
+    )
+
+    assert any("without CONCURRENTLY" in problem for problem in lint([hidden]))
+
+
+def test_an_index_on_a_table_the_same_sql_creates_is_fine():
+    """As the migration that partitions a history table does: a new table, its indexes, a copy."""
+    new_table = migrations.RunSQL(
+        "ALTER TABLE surveys_invitation RENAME TO surveys_invitation_old;"
+        " CREATE TABLE surveys_invitation (LIKE surveys_invitation_old) PARTITION BY RANGE (id);"
+        " CREATE INDEX x ON surveys_invitation (channel);"
+    )
+
+    assert lint([new_table]) == []
+
+
 def test_an_index_on_a_table_created_in_the_same_migration_is_fine():
     created = migrations.CreateModel("Invitation", [("id", models.BigAutoField(primary_key=True))])
 

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from departments.models import Department
 from surveys.models import Answer, Decision, FrequencyRule, Invitation, Response, SendRequest, Survey
+from surveys.models.gatekeeper import request_month_of
 from tests import factories
 
 _contacts = itertools.count()
@@ -108,5 +109,6 @@ def decisions(
         row.send_request = send_request
         row.contact = factories.ContactFactory(name=f"Contact {next(_contacts)}")
         row.decided_at = decided_at
+        row.request_month = request_month_of(send_request.created_at)
     Decision.objects.bulk_create(rows)
     return send_request
