@@ -38,9 +38,7 @@ def decision_list(
     """
     if not actor.sees_department(send_request.department_id):
         raise NotFound(f"Send request {send_request.public_id} not found.")
-    decisions = Decision.objects.filter(send_request=send_request).select_related(
-        "send_request", "rule", "contact"
-    )
+    decisions = Decision.objects.of_request(send_request).select_related("send_request", "rule", "contact")
     if allowed is not None:
         decisions = decisions.filter(allowed=allowed)
     if reason:

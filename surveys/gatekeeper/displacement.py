@@ -26,6 +26,7 @@ from surveys.delivery.invitation_status import invitation_stop
 from surveys.gatekeeper import screening
 from surveys.gatekeeper.rules import Rule, Send, Touch, free_from, planned_for, rules_verdict, rules_views
 from surveys.models import Decision, Invitation, SendRequest
+from surveys.models.gatekeeper import request_month_of
 
 DISPLACED_REASON = "made way for a higher-priority survey"
 REPLANNED_REASON = "re-planned: made way for a higher-priority survey"
@@ -62,9 +63,9 @@ def slots_take(send_request: SendRequest, *, send: screening.Send, rules: Sequen
     contact_ids = list(movable)
     # The rule that refused each of them; not every refused contact's (millions in a large audience).
     refused = dict(
-        Decision.objects.filter(
-            send_request=send_request, allowed=False, reason="rule", contact_id__in=contact_ids
-        ).values_list("contact_id", "rule_id")
+        Decision.objects.of_request(send_request)
+        .filter(allowed=False, reason="rule", contact_id__in=contact_ids)
+        .values_list("contact_id", "rule_id")
     )
     window_end = send_request.latest_send_at or send.at
     taken = []
@@ -141,10 +142,14 @@ def _reservations(send_request: SendRequest) -> dict[int, list[Reservation]]:
                  AND r.id <> %(request)s
                  AND i.status = 'queued' AND i.dispatched_at IS NULL
                  AND EXISTS (SELECT 1 FROM surveys_decision d
-                             WHERE d.send_request_id = %(request)s AND d.contact_id = i.contact_id
-                               AND NOT d.allowed AND d.reason = 'rule')
+                             WHERE d.send_request_id = %(request)s AND d.request_month = %(month)s
+                               AND d.contact_id = i.contact_id AND NOT d.allowed AND d.reason = 'rule')
                ORDER BY i.id FOR UPDATE OF i SKIP LOCKED""",
-            {"priority": send_request.priority, "request": send_request.pk},
+            {
+                "priority": send_request.priority,
+                "request": send_request.pk,
+                "month": request_month_of(send_request.created_at),
+            },
         )
         movable = {row[0] for row in cursor.fetchall()}
     if not movable:
@@ -206,7 +211,7 @@ def _make_way(
 def _record(send_request: SendRequest, send: screening.Send, taken: list[Taken]) -> None:
     """The request's decisions for the contacts it took a slot for, and their invitations."""
     for slot in taken:
-        decided = Decision.objects.filter(send_request=send_request, contact_id=slot.contact_id)
+        decided = Decision.objects.of_request(send_request).filter(contact_id=slot.contact_id)
         if slot.planned:  # allowed later: the rule's block still explains the wait
             decided.update(allowed=True, next_eligible_at=slot.at)
         else:

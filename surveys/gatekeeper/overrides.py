@@ -193,9 +193,9 @@ def overrides_apply(
     if not overrides:
         return 0
     refused = dict(
-        Decision.objects.filter(send_request=send_request, allowed=False, reason=Reason.RULE).values_list(
-            "contact_id", "rule_id"
-        )
+        Decision.objects.of_request(send_request)
+        .filter(allowed=False, reason=Reason.RULE)
+        .values_list("contact_id", "rule_id")
     )
     named = _named_contacts(overrides)
     lifted: dict[int, Override] = {}  # contact → the override that lets it through
@@ -290,7 +290,7 @@ def _blocks_renamed(
     for contact_id, verdict in still.items():
         if verdict.rule_id == refused[contact_id]:
             continue
-        Decision.objects.filter(send_request=send_request, contact_id=contact_id).update(
+        Decision.objects.of_request(send_request).filter(contact_id=contact_id).update(
             rule_id=verdict.rule_id,
             rule_version=verdict.rule_version,
             next_eligible_at=verdict.next_eligible_at,
@@ -324,7 +324,7 @@ def _record(
         outcome.allowed += 1
     now = timezone.now()
     for override, contact_ids in by_override.items():
-        Decision.objects.filter(send_request=send_request, contact_id__in=contact_ids).update(
+        Decision.objects.of_request(send_request).filter(contact_id__in=contact_ids).update(
             allowed=True,
             reason="",
             rule=None,

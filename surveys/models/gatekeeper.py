@@ -234,6 +234,12 @@ def request_month_of(at: dt.datetime) -> dt.date:
     return at.astimezone(dt.UTC).date().replace(day=1)
 
 
+class DecisionQuerySet(models.QuerySet):
+    def of_request(self, send_request: SendRequest) -> DecisionQuerySet:
+        """`send_request`'s decisions, read from its month's partition alone."""
+        return self.filter(send_request=send_request, request_month=request_month_of(send_request.created_at))
+
+
 class Decision(models.Model):
     """The gatekeeper's verdict for one contact in one send request."""
 
@@ -281,6 +287,8 @@ class Decision(models.Model):
     # decision_partitions.py). The same for all of a request's decisions, so the constraint below
     # keeps one decision per contact of a request.
     request_month = models.DateField(editable=False)
+
+    objects = DecisionQuerySet.as_manager()
 
     class Meta:
         constraints = [

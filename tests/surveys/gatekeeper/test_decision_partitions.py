@@ -76,6 +76,20 @@ def test_a_triggers_decision_goes_to_this_months_partition(support, survey):
     assert partitions_of(result.send_request) == {this_month(): 1}
 
 
+def test_a_requests_decisions_are_read_from_its_months_partition_alone(support, survey):
+    contacts = [factories.known_contact(support) for _ in range(2)]
+    send_request = send_request_screen(send_request_id=request_to(survey, contacts).pk)
+    decision_partitions_ensure(now=dt.datetime(2031, 11, 20, tzinfo=dt.UTC))  # more months to skip
+
+    pruned = Decision.objects.of_request(send_request).explain()
+    unpruned = Decision.objects.filter(send_request=send_request).explain()
+
+    assert Decision.objects.of_request(send_request).count() == 2
+    assert this_month() in pruned
+    assert "surveys_decision_2031_11" not in pruned and "surveys_decision_default" not in pruned
+    assert "surveys_decision_2031_11" in unpruned, "not vacuous: without the month, every partition"
+
+
 def test_a_month_without_a_partition_loses_nothing_and_gets_one_from_the_next_run(support, survey):
     """A request made in a month the beat never prepared (it was down): its decisions wait in the
     default partition, readable as any, and the next run makes the month and moves them in."""
