@@ -10,6 +10,7 @@ from django.conf import global_settings
 from django.contrib.auth import authenticate, get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.management import CommandError, call_command
+from django.db import connection
 from django.db.models import Count
 from django.urls import reverse
 from django.utils import timezone
@@ -21,6 +22,7 @@ from departments.actors import actor_for_user
 from departments.models import CompanySettings, Department
 from departments.roles import CX_LEAD, DEPARTMENT_OWNER
 from results.models import FollowUp
+from surveys.gatekeeper.decision_partitions import decision_partitions
 from surveys.gatekeeper.preflight import preflight_summary, send_request_preflight
 from surveys.gatekeeper.send_requests import send_request_create
 from surveys.management.commands import load_demo_data
@@ -216,6 +218,13 @@ def test_the_demo_has_months_of_results_for_the_dashboard(client):
     assert not Decision.objects.filter(reason=Reason.ALREADY_INVITED).exists()
     assert not Invitation.objects.filter(status="sent", expires_at__lte=timezone.now()).exists()
     assert Response.objects.values("department").distinct().count() == 4
+    # Each month of the history in its own partition of decisions, none left in the default one.
+    months = set(Decision.objects.values_list("request_month", flat=True))
+    assert len(months) >= 4
+    assert months <= {partition.month for partition in decision_partitions()}
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM surveys_decision_default")
+        assert cursor.fetchone() == (0,)
     assert "Demo data is already loaded" in run("--contacts", "400")
     assert Response.objects.count() == responses
 

@@ -28,6 +28,7 @@ from contacts.demo_consents import demo_consents
 from departments.models import Department
 from departments.roles import CX_LEAD, DEPARTMENT_OWNER
 from surveys.demo import load_demo_history, load_demo_surveys
+from surveys.gatekeeper.decision_partitions import decision_partitions_ensure
 
 SEED = 20240917  # fixed, so every machine gets the same demo contacts
 DEFAULT_CONTACT_COUNT = 3000
@@ -90,6 +91,7 @@ class Command(BaseCommand):
         consent_count = demo_consents(loaded.new_contact_ids, departments, rng=rng)
         survey_count = load_demo_surveys(departments)  # surveys/demo.py: default rules, an NPS survey each
         response_count = load_demo_history(departments, rng=rng)  # surveys/demo.py: five months of results
+        decision_partitions_ensure()  # the history's months get their partitions now, not at the beat's
         if not (
             loaded.new_contacts
             or loaded.new_identities
