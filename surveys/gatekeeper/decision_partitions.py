@@ -7,11 +7,12 @@ decisions then share one partition, so the unique (send request, contact, month)
 keeps a decision one per contact means what (send request, contact) meant. `id` stays unique through
 its sequence; the table's primary key is (id, month), Django's stays `id`.
 
-Each month's partition is made ahead (`decision_partitions_ensure`, from the beat and at migrate),
-by creating a table and attaching it, which locks the parent only against other schema changes.
+Each month's partition is made ahead (`decision_partitions_ensure`, run by the beat; the migration
+that partitioned the table made the first ones), by creating a table and attaching it, which locks
+the parent only against other schema changes.
 Decisions of a month without a partition go to the default one and are moved into the month's
 partition once it is made, so a beat that stopped for a while loses nothing. A month is detached
-(`decision_partition_detach`) once it has ended and none of its requests is still to be sent; the
+(`decision_partition_detach`) once it has ended and all its requests are completed or cancelled; the
 detached table stays, under its name, to be archived and dropped by whoever keeps the history.
 """
 
@@ -120,7 +121,8 @@ def _bound_month(bound: str) -> dt.date:
 
 def decision_partition_detach(*, month: dt.date, now: dt.datetime | None = None) -> str:
     """Detach the partition of `month` from the decisions; returns its name. Refuses (400) a month
-    not yet over, one without a partition, and one with a request still to be sent."""
+    not yet over, one without a partition, and one with a request neither completed nor cancelled
+    (a draft too: once submitted, its decisions would belong to that month)."""
     month = month.replace(day=1)
     if month >= request_month_of(now or timezone.now()):
         raise PartitionRefused(f"month: {month:%Y-%m} has not ended; only a past month can be detached.")
