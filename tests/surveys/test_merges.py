@@ -38,6 +38,7 @@ from surveys.merges import contact_merge, contact_merge_preview, contact_unmerge
 from surveys.models import AudienceMember, Decision, Invitation, Response, SendRequest
 from surveys.public.responses import response_submit
 from tests import factories
+from tests.threads import run_together
 
 DAY = dt.timedelta(days=1)
 NOT_SNAPSHOT = {ContactMerge, DuplicateSuggestion, DuplicateSearch}
@@ -304,27 +305,6 @@ def _round(support, survey) -> tuple[Contact, Contact, SendRequest]:
     return survivor, absorbed, request
 
 
-def _together(*calls) -> list[BaseException]:
-    barrier = threading.Barrier(len(calls))
-    errors: list[BaseException] = []
-
-    def run(call):
-        try:
-            barrier.wait(timeout=30)
-            call()
-        except BaseException as error:
-            errors.append(error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return errors
-
-
 def merge_race(lead, *, rounds: int, offsets: tuple[float, float]) -> tuple[set[str], list[str]]:
     """Rounds of a screening and a merge released together; returns the orders seen and every
     unannounced touch over the rule (an invitation the merge did not report as exceeding it)."""
@@ -347,7 +327,7 @@ def merge_race(lead, *, rounds: int, offsets: tuple[float, float]) -> tuple[set[
             time.sleep(max(0.0, offset))
             contact_merge(actor=actor, survivor_id=survivor.pk, absorbed_id=absorbed.pk, reason="race")
 
-        errors = _together(screen, merge)
+        errors = run_together(screen, merge)
 
         assert errors == []
         merge = ContactMerge.objects.get(absorbed=absorbed)
@@ -409,7 +389,7 @@ def _held_round(actor, survivor: Contact, absorbed: Contact, request: SendReques
         finally:
             merged.set()
 
-    assert _together(screen, merge) == []
+    assert run_together(screen, merge) == []
 
 
 @pytest.mark.django_db(transaction=True)

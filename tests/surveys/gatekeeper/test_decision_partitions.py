@@ -5,7 +5,6 @@ whose requests are done is detached, and the migration moves a history into mont
 
 import datetime as dt
 import importlib
-import threading
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -23,6 +22,7 @@ from surveys.gatekeeper.triggers import trigger_send
 from surveys.models import AudienceMember, Decision, SendRequest
 from surveys.models.gatekeeper import request_month_of
 from tests import factories
+from tests.threads import run_together
 
 Status = SendRequest.Status
 migration = importlib.import_module("surveys.migrations.0021_decisions_partitioned_by_month")
@@ -127,23 +127,12 @@ def months_of_2033():
 
 @pytest.mark.django_db(transaction=True)
 def test_two_runs_at_once_make_each_month_once(months_of_2033):
-    made, errors = [], []
-    barrier = threading.Barrier(2)
+    made = []
 
     def run():
-        try:
-            barrier.wait(timeout=10)
-            made.extend(decision_partitions_ensure(now=dt.datetime(2033, 1, 5, tzinfo=dt.UTC)))
-        except BaseException as error:
-            errors.append(error)
-        finally:
-            connection.close()
+        made.extend(decision_partitions_ensure(now=dt.datetime(2033, 1, 5, tzinfo=dt.UTC)))
 
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    errors = run_together(run, run)
 
     assert errors == []
     assert sorted(made) == months_of_2033

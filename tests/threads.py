@@ -1,0 +1,31 @@
+"""Calls raced against each other, each in its own thread and database connection."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+from django.db import connection
+
+
+def run_together(*calls: Callable[[], object]) -> list[BaseException]:
+    """Run each call in its own thread, all released at once by a barrier; returns what they raised.
+    Each thread closes its connection, so a transactional test's teardown is not kept waiting."""
+    barrier = threading.Barrier(len(calls))
+    errors: list[BaseException] = []
+
+    def run(call):
+        try:
+            barrier.wait(timeout=30)
+            call()
+        except BaseException as error:
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return errors
