@@ -71,6 +71,7 @@ def main() -> int:
 
     started = time.monotonic()
     rows: list[Row] = []
+    problems: list[str] = []  # each failure's first line, said again under the table
     total = Tally()
     load_requests = faults = survived = bad_inputs = 0
     workdir = Path(tempfile.mkdtemp(prefix="reliability-"))
@@ -106,6 +107,7 @@ def main() -> int:
             )
             for problem in result.tally.problems:
                 say(f"load: {problem}")
+                problems.append(f"load: {problem.splitlines()[0][:300]}")
             if result.note:
                 say(f"load: drain {result.note}")
 
@@ -126,9 +128,10 @@ def main() -> int:
                 )
                 for problem in outcome.tally.problems:
                     say(f"{fault.__name__}: {problem}")
+                    problems.append(f"{fault.__name__}: {problem.splitlines()[0][:300]}")
 
         if "bad_input" in parts:
-            bad_inputs = _bad_input(stack, rows, total)
+            bad_inputs = _bad_input(stack, rows, total, problems)
 
         with _timed() as elapsed:
             final = _final_checks(stack)
@@ -144,6 +147,8 @@ def main() -> int:
         Row("total", load_requests + bad_inputs, sum(r.failures for r in rows), time.monotonic() - started)
     )
     table(rows)
+    for problem in problems:  # again after the table, where a CI log's end shows them
+        say(f"failed: {problem}")
     say(
         f"reliability load_requests={load_requests} violations={total.violations} faults={faults} "
         f"survived={survived} bad_inputs={bad_inputs} server_errors={total.server_errors} "
@@ -177,7 +182,7 @@ def _fault_run(fault, stack: Stack):
         return Outcome(inputs=0, tally=Tally(problems=["the fault crashed"]))
 
 
-def _bad_input(stack: Stack, rows: list[Row], total: Tally) -> int:
+def _bad_input(stack: Stack, rows: list[Row], total: Tally, problems: list[str]) -> int:
     """The bad-input part lives in reliability/bad_input.py (its own author); run it if it is there."""
     if importlib.util.find_spec("reliability.bad_input") is None:
         say("bad_input: reliability/bad_input.py is not there yet: bad_inputs=0")
@@ -191,6 +196,7 @@ def _bad_input(stack: Stack, rows: list[Row], total: Tally) -> int:
             return 0
     for name, inputs, failures in result.get("rows", []):
         rows.append(Row(f"bad input: {name}", inputs, failures, 0.0))
+    problems.extend(f"bad input: {failure}" for failure in result.get("failures", []))
     rows.append(Row("bad input: all", result["bad_inputs"], 0, elapsed()))
     total.server_errors += result["server_errors"]
     return result["bad_inputs"]

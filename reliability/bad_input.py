@@ -446,6 +446,10 @@ def run(stack) -> dict:
         "server_errors": server_errors,
         "rows": [row.tuple() for row in rows],
         "seconds": seconds,  # per check
+        # Each failure's first line, printed again by the summary: CI shows the end of the output.
+        "failures": [
+            f"{row.check}: {failure.splitlines()[0][:300]}" for row in rows for failure in row.failures
+        ],
     }
 
 

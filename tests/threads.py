@@ -29,3 +29,14 @@ def run_together(*calls: Callable[[], object]) -> list[BaseException]:
     for thread in threads:
         thread.join(timeout=60)
     return errors
+
+
+def sessions_waiting_for_a_lock() -> list[int]:
+    """The server pids of this database's sessions waiting for a lock another holds (a row, an
+    advisory lock)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT DISTINCT pid FROM pg_locks l JOIN pg_stat_activity a USING (pid) "
+            "WHERE NOT l.granted AND a.datname = current_database()"
+        )
+        return [row[0] for row in cursor.fetchall()]

@@ -148,13 +148,19 @@ class ExportJobDetailApi(APIView):
         job = export_job_get(actor=actor_for_request(request), public_id=public_id)
         return _job_response(request, job, status.HTTP_200_OK)
 
+
+class ExportJobCancelApi(APIView):
+    # A POST to .../cancel, as every other job's cancel: the job stays, cancelled, and its page says so
+    # (a DELETE would promise that the job is gone).
     @extend_schema(
         operation_id="results_export_job_cancel",
         summary="Cancel a queued or running export job",
-        description="It stops before its next chunk and its file is deleted. 409 if it has ended.",
+        description="It stops before its next chunk and its file is deleted; the job stays, cancelled. "
+        "409 if it has ended.",
+        request=None,
         responses={200: ExportJobSerializer, **error_responses(401, 403, 404, 409)},
     )
-    def delete(self, request: Request, public_id) -> Response:
+    def post(self, request: Request, public_id) -> Response:
         job = export_job_cancel(actor=actor_for_request(request), public_id=public_id)
         return _job_response(request, job, status.HTTP_200_OK)
 

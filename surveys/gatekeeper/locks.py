@@ -18,6 +18,11 @@ wait for each other in one direction, and never deadlock:
 3. The send request's row (`select_for_update(of=("self",))`: send_request_screen, the audience
    upload). Race: a request screened twice, or its audience replaced while it is screened. Only
    the request's own row: locking its survey here too would invert 4 and 5 against a trigger.
+   A screening batch and a cancel first take the request's advisory lock (`lock_send_request`),
+   shared and exclusive. Race: a cancel waiting on the row while a batch runs. A row lock keeps no
+   queue once its holder commits, and the screening, awake already, locked the row again for its
+   next batch before the cancel did: batch after batch, a cancel could wait out the whole
+   screening. An advisory lock is handed to the one waiting, so the next batch waits for the cancel.
 4. Contact stripes (`lock_contacts` below), ascending. Race: two deciders (screenings, triggers)
    both count a contact's touches, both see room under a rule, and both add one. A decider for a
    few contacts takes the stripes of every contact of their accounts too, in the same ascending
@@ -55,6 +60,15 @@ STRIPE_RUN = 64
 
 
 LOCK_NAMESPACE = 0x6378  # "cx": the first key of the two-key advisory lock, to stay apart from others
+SEND_REQUEST_NAMESPACE = 0x7372  # "sr": a send request's lock, keyed by its id (order 3)
+
+
+def lock_send_request(send_request_id: int, *, exclusive: bool) -> None:
+    """Take the request's advisory lock (order 3, before its row): shared by a screening batch,
+    exclusive by a cancel, which then goes before the next batch (see the order above)."""
+    function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {function}(%s, %s)", [SEND_REQUEST_NAMESPACE, send_request_id])
 
 
 def lock_contacts(contact_ids: Sequence[int] | None) -> None:

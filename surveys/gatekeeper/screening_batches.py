@@ -67,6 +67,7 @@ def screening_request_lock(send_request_id: int) -> SendRequest | None:
     screening; None otherwise. Race: two workers screening one request (a task delivered twice, or
     queued again by the sweeper) would decide the same range twice; a cancel would miss the
     invitations of a batch committing after it."""
+    locks.lock_send_request(send_request_id, exclusive=False)
     send_request = (
         # Only the request's own row: locking its survey too (select_related would) before the
         # stripes deadlocks with a trigger.

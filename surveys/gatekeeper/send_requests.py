@@ -198,13 +198,16 @@ def send_requests_screen_again(*, now: dt.datetime | None = None) -> list[int]:
 
 
 @transaction.atomic
+@transaction.atomic
 def send_request_cancel(
     *, send_request: SendRequest, actor: Actor, now: dt.datetime | None = None
 ) -> SendRequest:
-    """Cancel a request and its invitations not yet sent (they stop counting as touches).
+    """Cancel a request and its invitations not yet sent (they stop counting as touches), together.
+    A cancel during a screening waits for the batch running, then goes before the next one.
 
     Raises InvalidStatusTransition if the request is completed or cancelled already.
     """
+    locks.lock_send_request(send_request.pk, exclusive=True)
     now = now or timezone.now()
     send_request_transition(send_request=send_request, to=Status.CANCELLED, cancelled_at=now)
     invitations_cancel_queued(send_request_id=send_request.pk, now=now)

@@ -272,9 +272,12 @@ def test_the_api_refuses_bad_input_and_wrong_methods(support_api, marketing):
 def test_cancel_through_the_api_and_a_second_cancel_is_a_conflict(support_api, responses, small_chunks):
     url = support_api.post(JOBS, {"kind": "summary"}, format="json")["Location"]
 
-    assert support_api.delete(url).json()["state"] == "cancelled"
-    again = support_api.delete(url)
+    cancelled = support_api.post(url + "/cancel")
+    assert cancelled.status_code == 200 and cancelled.json()["state"] == "cancelled"
+    assert support_api.get(url).json()["state"] == "cancelled", "the job stays, cancelled"
+    again = support_api.post(url + "/cancel")
     assert again.status_code == 409 and again.json()["code"] == "export_job_refused"
+    assert support_api.delete(url).status_code == 405
     assert support_api.get(url + "/download").status_code == 409
 
 
@@ -289,7 +292,8 @@ def test_another_departments_job_is_like_a_missing_one_to_its_key(
         theirs, nobodys = marketing_api.get(path), marketing_api.get(missing + path[len(url) :])
         assert theirs.status_code == nobodys.status_code == 404
         assert theirs.json() == nobodys.json()
-    assert marketing_api.delete(url).json() == marketing_api.delete(missing).json()
+    theirs, nobodys = marketing_api.post(url + "/cancel"), marketing_api.post(missing + "/cancel")
+    assert theirs.status_code == nobodys.status_code == 404 and theirs.json() == nobodys.json()
     assert ExportJob.objects.get().state == "done"
 
 

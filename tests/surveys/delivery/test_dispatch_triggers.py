@@ -15,6 +15,7 @@ from surveys.delivery.sweeper import invitations_sweep_stuck
 from surveys.gatekeeper.triggers import trigger_send
 from surveys.models import Invitation, SendRequest
 from tests import factories
+from tests.threads import sessions_waiting_for_a_lock
 from tests.workers import wait_until
 
 HOUR = dt.timedelta(hours=1)
@@ -122,12 +123,6 @@ def hand_over_triggers(now: dt.datetime) -> list[int]:
         return sorted(row[0] for row in cursor.fetchall())
 
 
-def sessions_waiting_for_a_lock() -> int:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM pg_locks WHERE NOT granted")
-        return cursor.fetchone()[0]
-
-
 @pytest.mark.django_db(transaction=True)
 def test_two_dispatchers_at_once_hand_each_trigger_invitation_over_once(support):
     """Beat can start a dispatch while the last one still runs (a slow broker, two beat processes by
@@ -150,7 +145,7 @@ def test_two_dispatchers_at_once_hand_each_trigger_invitation_over_once(support)
         first = hand_over_triggers(now)
         thread = threading.Thread(target=second_dispatcher)
         thread.start()
-        wait_until(lambda: sessions_waiting_for_a_lock() > 0, message="the second dispatcher to wait")
+        wait_until(sessions_waiting_for_a_lock, message="the second dispatcher to wait")
     thread.join(timeout=30)
 
     assert len(due) == 12 and first == due

@@ -5,6 +5,8 @@ missed, a cancel stops it after the batch running, and a trigger waits at most o
 from __future__ import annotations
 
 import datetime as dt
+import os
+import signal
 import threading
 import time
 from unittest import mock
@@ -22,6 +24,7 @@ from surveys.gatekeeper.triggers import trigger_send
 from surveys.models import Decision, Invitation, SendRequest, Survey
 from surveys.tasks import sweep_stuck_task
 from tests import factories
+from tests.threads import sessions_waiting_for_a_lock
 from tests.workers import wait_until
 
 BATCH = 3
@@ -207,9 +210,19 @@ def test_a_cancel_during_a_batch_waits_for_it_and_releases_its_invitations(small
         assert paused.wait(timeout=30)
         canceller = threading.Thread(target=cancel)
         canceller.start()
-        time.sleep(0.5)
+        (cancel_pid,) = wait_until(sessions_waiting_for_a_lock, message="the cancel to wait for the batch")
         assert "cancelled_at" not in results, "the cancel waits for the batch running"
-        go_on.set()
+        # The cancel's session is slow to wake (a busy server): the screening, awake already, must
+        # still not start its next batch before the cancel is through.
+        os.kill(cancel_pid, signal.SIGSTOP)
+        try:
+            go_on.set()
+            wait_until(
+                lambda: not screener.is_alive() or set(sessions_waiting_for_a_lock()) - {cancel_pid},
+                message="the screening to go on or to wait",
+            )
+        finally:
+            os.kill(cancel_pid, signal.SIGCONT)
         screener.join(timeout=30)
         canceller.join(timeout=30)
 
