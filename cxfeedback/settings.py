@@ -306,7 +306,8 @@ DELIVERY_BATCH_SECONDS = envint("DELIVERY_BATCH_SECONDS", "120")
 DELIVERY_STUCK_AFTER = envint("DELIVERY_STUCK_AFTER", "600")
 # A queued invitation handed to the broker this long ago and still queued was lost on the way.
 DELIVERY_HANDOFF_LEASE = envint("DELIVERY_HANDOFF_LEASE", "1800")
-SCREENING_BATCH_CONTACTS = envint("SCREENING_BATCH_CONTACTS", "10000")  # see screening_batches.py
+SCREENING_BATCH_CONTACTS = envint("SCREENING_BATCH_CONTACTS", "10000")  # the most; screening_batches.py
+SCREENING_BATCH_MS = envint("SCREENING_BATCH_MS", "250")  # a batch's aimed length: screening_batches.py
 RESERVATION_HOLD = envint("RESERVATION_HOLD", "604800")  # 7 days: see surveys/delivery/reservations.py
 DISPATCH_INTERVAL = envint("DISPATCH_INTERVAL", "10")
 SWEEP_INTERVAL = envint("SWEEP_INTERVAL", "120")

@@ -1,18 +1,19 @@
 """A send request's screening in committed batches (issues 18 and 19).
 
-The audience is decided by contact id range, SCREENING_BATCH_CONTACTS contacts at a time, each
-range in a transaction of its own: lock the request's row, then the contact stripes (lock order 3
-then 4, surveys/gatekeeper/locks.py), decide the range and write its decisions and invitations
-(screening.screen), add its counts to the request's running summary, move the request's committed
-position (`screening_after`) past it, commit. So:
+The audience is decided by contact id range, a batch of contacts at a time (sized to its pace:
+screening_batch_size), each range in a transaction of its own: lock the request's row, then the
+contact stripes (lock order 3 then 4, surveys/gatekeeper/locks.py), decide the range and write its
+decisions and invitations (screening.screen), add its counts to the request's running summary, move
+the request's committed position (`screening_after`) past it, commit. So:
 
 - a trigger waits at most one batch for a stripe, never the whole screening, and only if its
   contact's id is in (or next to) that batch's range, or shares an account with one that is (issue 18);
 - the request's progress (`screening_done` of `screening_total`) moves with every commit, and a
   screening whose worker died carries on after the last committed range, neither deciding a contact
   twice (decision_one_per_contact backs that) nor missing one (issue 19);
-- a request cancelled meanwhile stops after the batch running (the cancel's UPDATE waits for the
-  batch's row lock; the next batch finds the request cancelled).
+- a request cancelled meanwhile stops after the batch running (the cancel waits for the batch's
+  hold on the request's advisory lock, then the next batch waits for the cancel's and finds the
+  request cancelled; locks.lock_send_request).
 
 What needs the whole request (priority arbitration, overrides, the approval hold and its budget) runs
 once every range is decided: send_requests.send_request_screen's last step, under every stripe.
@@ -36,13 +37,15 @@ from surveys.models import SendRequest
 
 Status = SendRequest.Status
 
-# settings.SCREENING_BATCH_CONTACTS, contacts decided per committed batch: 10,000 by default. A batch
-# holds the stripes of its range of ids for its time (locks.lock_contact_range), which bounds the wait
-# of a trigger for one of its contacts; others do not wait. Each batch also pays a fixed part
-# (the window's touches and the addresses are read whole, then narrowed to its range), so smaller
-# ones cost more per contact. Measured on bench_screening's 100,000 contacts and 5 M touches, on a
-# 2-core machine at a load average near 20: 5,000 a batch 55 s in all (2.7 s a batch), 10,000
-# 31–40 s (3.0–3.8 s), 20,000 29 s (5.7 s); one transaction for all, as before, 29–39 s.
+# A batch holds the stripes of its range of ids for its time (locks.lock_contact_range), which bounds
+# the wait of a trigger for one of its contacts; others do not wait. So a batch is sized by time:
+# as many contacts as the batch before decided in settings.SCREENING_BATCH_MS, at most twice that
+# batch and settings.SCREENING_BATCH_CONTACTS (10,000), at least SCREENING_BATCH_MIN; the first is
+# the least. On a quiet machine batches soon reach the most; on a busy one, where a batch of 10,000
+# took 3 s and every trigger for its contacts waited as long, they shrink. Each batch also pays a
+# fixed part (a statement planned, its range's touches and addresses read), so smaller ones cost more
+# per contact.
+SCREENING_BATCH_MIN = 500
 
 # A screening with no batch committed for this long has lost its worker: the sweeper queues it again
 # (send_requests.send_requests_screen_again). Far longer than a batch, even on a busy machine.
@@ -86,8 +89,22 @@ def screening_decided(send_request: SendRequest) -> bool:
     return send_request.screening_after is not None and send_request.screening_after >= LAST_CONTACT
 
 
-def screening_batch_run(*, send_request_id: int, now: dt.datetime | None = None) -> bool | None:
-    """Decide the request's next range of contacts and commit it with the request's progress.
+def screening_batch_size(last: int | None = None, *, seconds: float = 0.0) -> int:
+    """How many contacts the next batch decides, after one of `last` that took `seconds` (the first:
+    None). See SCREENING_BATCH_MIN."""
+    most = settings.SCREENING_BATCH_CONTACTS
+    least = min(SCREENING_BATCH_MIN, most)
+    if last is None:
+        return least
+    paced = int(last * settings.SCREENING_BATCH_MS / 1000 / max(seconds, 0.001))
+    return max(least, min(most, 2 * last, paced))
+
+
+def screening_batch_run(
+    *, send_request_id: int, now: dt.datetime | None = None, size: int | None = None
+) -> bool | None:
+    """Decide the request's next range of `size` contacts (SCREENING_BATCH_CONTACTS by default) and
+    commit it with the request's progress.
 
     Returns True once every range is decided, False if more are left, None if the request is not
     (or no longer) waiting for its screening (screened, cancelled, or gone).
@@ -105,7 +122,7 @@ def screening_batch_run(*, send_request_id: int, now: dt.datetime | None = None)
         if total is None:
             total = audience.contacts_count()
         after = send_request.screening_after if send_request.screening_after is not None else -1
-        hi = audience.batch_end(after=after, size=settings.SCREENING_BATCH_CONTACTS)
+        hi = audience.batch_end(after=after, size=size or settings.SCREENING_BATCH_CONTACTS)
         outcome = _batch_decide(send_request, audience, at=at, after=after, hi=hi)
         SendRequest.objects.filter(pk=send_request.pk).update(
             screening_total=total,

@@ -7,6 +7,7 @@ transitions, so two callers racing on one request cannot both move it.
 from __future__ import annotations
 
 import datetime as dt
+import time
 import uuid
 
 from django.conf import settings
@@ -34,6 +35,7 @@ from surveys.gatekeeper.screening_batches import (
     outcome_from_summary,
     outcome_summary,
     screening_batch_run,
+    screening_batch_size,
     screening_request_lock,
     screening_send,
 )
@@ -116,14 +118,18 @@ def send_request_screen(*, send_request_id: int, now: dt.datetime | None = None)
     then the request-wide last step. A crash or a cut connection loses only the batch running; run
     again, the screening carries on after the last committed one. Returns None if the request is
     not (or no longer) waiting for screening, so a repeated task does nothing, and a request
-    cancelled meanwhile stops after the batch running.
+    cancelled meanwhile stops after the batch running. Each batch is sized by the pace of the one
+    before (screening_batch_size).
     """
+    size = screening_batch_size()
     while True:
-        decided = screening_batch_run(send_request_id=send_request_id, now=now)
+        started = time.monotonic()
+        decided = screening_batch_run(send_request_id=send_request_id, now=now, size=size)
         if decided is None:
             return None
         if decided:
             break
+        size = screening_batch_size(size, seconds=time.monotonic() - started)
     return _screening_finish(send_request_id=send_request_id, now=now)
 
 

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from departments.actors import actor_for_user
 from surveys.gatekeeper import screening_batches
-from surveys.gatekeeper.screening_batches import screening_batch_run
+from surveys.gatekeeper.screening_batches import screening_batch_run, screening_batch_size
 from surveys.gatekeeper.send_requests import send_request_cancel, send_request_screen
 from surveys.gatekeeper.triggers import trigger_send
 from surveys.models import Decision, Invitation, SendRequest, Survey
@@ -291,3 +291,41 @@ def test_a_budget_counts_a_request_being_screened_once_its_screening_ends(small_
     assert budget_use(department=support, at=now).used == 0
     send_request_screen(send_request_id=request.pk)
     assert budget_use(department=support, at=now).used == 5
+
+
+def test_a_batch_is_sized_by_the_pace_of_the_one_before(settings):
+    settings.SCREENING_BATCH_CONTACTS, settings.SCREENING_BATCH_MS = 10_000, 250
+
+    assert screening_batch_size() == 500, "the first batch is the least"
+    assert screening_batch_size(500, seconds=0.05) == 1_000, "quick: at most twice the last"
+    assert screening_batch_size(8_000, seconds=0.1) == 10_000, "never past the most"
+    assert screening_batch_size(4_000, seconds=0.5) == 2_000, "4,000 in 0.5 s: 2,000 in 250 ms"
+    assert screening_batch_size(4_000, seconds=30) == 500, "never under the least"
+
+
+def _batch_sizes(department, contacts: int, *, pause: float) -> list[int]:
+    """The sizes of a screening's batches, each held `pause` seconds longer than it takes."""
+    request, ids = _submitted(department, contacts)
+    real, sizes = screening_batches.screen, []
+
+    def screen(**kwargs):
+        outcome = real(**kwargs)
+        sizes.append(outcome.contacts)
+        time.sleep(pause)
+        return outcome
+
+    with mock.patch.object(screening_batches, "screen", screen):
+        send_request_screen(send_request_id=request.pk)
+    assert _decided(request) == ids, "every contact decided once, whatever the batches' sizes"
+    return sizes
+
+
+def test_batches_grow_while_quick_and_stay_small_while_slow(settings, support, marketing, monkeypatch):
+    monkeypatch.setattr(screening_batches, "SCREENING_BATCH_MIN", 2)
+    settings.SCREENING_BATCH_CONTACTS = 8
+
+    settings.SCREENING_BATCH_MS = 10_000
+    assert _batch_sizes(support, 22, pause=0) == [2, 4, 8, 8]
+    # Each batch holds its stripes 0.2 s at least, twice the 0.1 s aimed at: they stay the least.
+    settings.SCREENING_BATCH_MS = 100
+    assert _batch_sizes(marketing, 8, pause=0.2) == [2, 2, 2, 2]
