@@ -8,9 +8,10 @@ from collections.abc import Callable
 from django.db import connection
 
 
-def run_together(*calls: Callable[[], object]) -> list[BaseException]:
+def run_together(*calls: Callable[[], object], timeout: float = 60) -> list[BaseException]:
     """Run each call in its own thread, all released at once by a barrier; returns what they raised.
-    Each thread closes its connection, so a transactional test's teardown is not kept waiting."""
+    Each thread closes its connection, so a transactional test's teardown is not kept waiting. A call
+    still running after `timeout` seconds fails the test: a deadlock in the locks, most likely."""
     barrier = threading.Barrier(len(calls))
     errors: list[BaseException] = []
 
@@ -27,7 +28,8 @@ def run_together(*calls: Callable[[], object]) -> list[BaseException]:
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(timeout=60)
+        thread.join(timeout=timeout)
+    assert not any(thread.is_alive() for thread in threads), "a call hung: a deadlock in the locks?"
     return errors
 
 
