@@ -51,7 +51,7 @@ def send_request_reject(
     now = now or timezone.now()
     _require_awaiting(send_request, to=Status.CANCELLED)
     with transaction.atomic():
-        send_request_cancel(send_request=send_request, actor=actor, now=now)
+        send_request_cancel(send_request=send_request, actor=actor, now=now, as_seen=True)
         _decide(send_request, state=State.REJECTED, actor=actor, comment=comment, now=now)
     return send_request
 

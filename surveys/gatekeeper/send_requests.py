@@ -204,16 +204,22 @@ def send_requests_screen_again(*, now: dt.datetime | None = None) -> list[int]:
 
 
 @transaction.atomic
-@transaction.atomic
 def send_request_cancel(
-    *, send_request: SendRequest, actor: Actor, now: dt.datetime | None = None
+    *, send_request: SendRequest, actor: Actor, now: dt.datetime | None = None, as_seen: bool = False
 ) -> SendRequest:
     """Cancel a request and its invitations not yet sent (they stop counting as touches), together.
-    A cancel during a screening waits for the batch running, then goes before the next one.
+    A cancel during a screening waits for the batch running, then goes before the next one; one
+    that waited for the screening's last step cancels the request as that step left it (screened,
+    or held for approval). `as_seen`: only from the status `send_request` had when read (a CX lead's
+    reject must not cancel a request another one approved meanwhile).
 
-    Raises InvalidStatusTransition if the request is completed or cancelled already.
+    Raises InvalidStatusTransition if the request is completed or cancelled already (or, `as_seen`,
+    moved on).
     """
     locks.lock_send_request(send_request.pk, exclusive=True)
+    if not as_seen:
+        # Read again under its row's lock, so that nothing moves it on before the cancel (lock order 3).
+        send_request.refresh_from_db(from_queryset=SendRequest.objects.select_for_update(of=("self",)))
     now = now or timezone.now()
     send_request_transition(send_request=send_request, to=Status.CANCELLED, cancelled_at=now)
     invitations_cancel_queued(send_request_id=send_request.pk, now=now)

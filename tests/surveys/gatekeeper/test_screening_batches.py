@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from departments.actors import actor_for_user
-from surveys.gatekeeper import screening_batches
+from surveys.gatekeeper import screening_batches, send_requests
 from surveys.gatekeeper.screening_batches import screening_batch_run, screening_batch_size
 from surveys.gatekeeper.send_requests import send_request_cancel, send_request_screen
 from surveys.gatekeeper.triggers import trigger_send
@@ -231,6 +231,55 @@ def test_a_cancel_during_a_batch_waits_for_it_and_releases_its_invitations(small
     assert _decided(request) == ids[:3], "stopped after the batch that was running"
     statuses = set(Invitation.objects.filter(send_request=request).values_list("status", flat=True))
     assert statuses == {"cancelled"}, "no invitation of the last batch stays reserved"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_cancel_during_the_last_step_cancels_the_request_it_leaves_screened(small_batches, support, alice):
+    request, ids = _submitted(support, 5)
+    paused, go_on, results = threading.Event(), threading.Event(), {}
+    real = send_requests.slots_take
+
+    def paused_slots_take(*args, **kwargs):
+        # The last step, every contact decided, holds the request's locks here until `go_on`.
+        paused.set()
+        go_on.wait(timeout=30)
+        return real(*args, **kwargs)
+
+    def screening() -> None:
+        try:
+            results["screened"] = send_request_screen(send_request_id=request.pk)
+        finally:
+            connection.close()
+
+    def cancel(seen: SendRequest) -> None:
+        try:
+            results["cancelled"] = send_request_cancel(send_request=seen, actor=actor_for_user(alice))
+        except Exception as error:  # the test's assertion below names it
+            results["cancel_error"] = error
+        finally:
+            connection.close()
+
+    with mock.patch.object(send_requests, "slots_take", paused_slots_take):
+        screener = threading.Thread(target=screening)
+        screener.start()
+        assert paused.wait(timeout=30)
+        # As the API reads it: still submitted, its owner asks to cancel it.
+        seen = SendRequest.objects.get(pk=request.pk)
+        assert seen.status == "submitted"
+        canceller = threading.Thread(target=cancel, args=(seen,))
+        canceller.start()
+        wait_until(sessions_waiting_for_a_lock, message="the cancel to wait for the last step")
+        go_on.set()
+        screener.join(timeout=30)
+        canceller.join(timeout=30)
+
+    assert "cancel_error" not in results, f"the cancel was refused: {results.get('cancel_error')}"
+    assert results["screened"].status == "screened", "the last step ended before the cancel"
+    assert results["cancelled"].status == "cancelled"
+    assert SendRequest.objects.get(pk=request.pk).status == "cancelled"
+    assert _decided(request) == ids
+    statuses = set(Invitation.objects.filter(send_request=request).values_list("status", flat=True))
+    assert statuses == {"cancelled"}, "none of its invitations stays reserved"
 
 
 @pytest.mark.django_db(transaction=True)
