@@ -329,7 +329,8 @@ def steps_summary(timings: dict[str, list[float]]) -> str:
     batches = timings["batches"]
     tenth = max(1, len(batches) // 10)
     return (
-        f"batches={len(batches)} batch_seconds first_tenth_median={statistics.median(batches[:tenth]):.3f} "
+        f"batches={len(batches)} batch_seconds sum={sum(batches):.3f} "
+        f"first_tenth_median={statistics.median(batches[:tenth]):.3f} "
         f"last_tenth_median={statistics.median(batches[-tenth:]):.3f} slowest={max(batches):.3f} "
         f"last_step_seconds={sum(timings['last_step']):.3f}"
     )
